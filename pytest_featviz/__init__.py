@@ -1,0 +1,53 @@
+"""pytest-featviz: test what a Keras model has learned.
+
+Constrained gradient ascent on a model's input, assertions on what it finds, and a
+pytest plugin. ``import pytest_featviz`` imports neither TensorFlow nor Keras: they
+load on first use.
+
+Examples
+--------
+>>> import pytest_featviz as fv
+>>> fv.Box(0, 1) & fv.LpBall([0.5, 0.5], radius=0.1, p=2)
+Box(0.0, 1.0) & LpBall(radius=0.1, p=2)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    # constraints
+    "Box": "constraints", "LpBall": "constraints", "Mask": "constraints",
+    "Constraint": "constraints", "Intersection": "constraints",
+    # objectives
+    "Objective": "objectives", "Condition": "objectives", "ClassLogit": "objectives",
+    "ClassProbability": "objectives", "Neuron": "objectives", "Channel": "objectives",
+    "Direction": "objectives", "LayerEnergy": "objectives", "TotalVariation": "objectives",
+    "L1": "objectives", "L2": "objectives",
+    # engine and models
+    "ascend": "ascent", "AscentResult": "ascent",
+    "load_model": "models", "layer_names": "models", "get_layer": "models",
+    # errors
+    "FeatvizError": "errors", "ConfigurationError": "errors", "FeatvizTypeError": "errors",
+    "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors",
+}
+_SUBMODULES = ()
+
+__all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'pytest_featviz' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

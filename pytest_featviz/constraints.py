@@ -1,0 +1,435 @@
+"""Constraints on the input: value boxes, L-inf/L2 balls, masks, and their intersections.
+
+Every constraint set is reduced to one canonical form per batch item,
+
+    low <= x <= high   and   ||x - center||_2 <= radius   (the ball part is optional),
+
+because a box, an L-inf ball and a mask are all boxes (a mask is a box whose frozen
+entries have ``low == high == start``). The Euclidean projection onto that form is
+exact: a clip when there is no L2 ball, and otherwise ``clip((1 - t) x + t c)`` with
+``t`` found by bisection (the distance to ``c`` is monotone in ``t``). Alternating
+projections are *not* exact and are not used.
+
+This module imports no TensorFlow; the compiled projection lives in ``_project_tf``
+and imports it on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigurationError, FeatvizTypeError
+
+__all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
+
+_BISECTION_STEPS = 40
+_FLOAT32_MARGIN = 1e-6
+
+
+def _as_float_array(value: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise FeatvizTypeError(f"{name} must be a number or an array of numbers; got {value!r}") from exc
+    if np.isnan(arr).any():
+        raise ConfigurationError(f"{name} contains NaN; got {value!r}")
+    return arr
+
+
+def _describe_value(arr: np.ndarray) -> str:
+    if arr.ndim == 0:
+        return repr(float(arr))
+    return f"array(shape={arr.shape})"
+
+
+def _broadcast(arr: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """Broadcast ``arr`` to ``(B, *S)``; ``arr`` may be a scalar, ``S``-shaped or ``(B, *S)``."""
+    try:
+        return np.broadcast_to(arr, shape).astype(np.float64)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} has shape {arr.shape}, which does not broadcast to the input shape "
+            f"{shape[1:]} (or the batch shape {shape})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """The canonical form of a constraint set for a batch: arrays of shape ``(B, *S)``.
+
+    ``radius`` is ``(B,)``; ``has_ball`` says whether the L2 part is present.
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+    center: np.ndarray
+    radius: np.ndarray
+    has_ball: bool
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        """Exact Euclidean projection of ``x`` (shape ``(B, *S)``) onto the set."""
+        x = np.asarray(x, dtype=np.float64)
+        y = np.clip(x, self.low, self.high)
+        if not self.has_ball:
+            return y
+        axes = tuple(range(1, x.ndim))
+        r = self.radius.reshape((-1,) + (1,) * (x.ndim - 1))
+        inside = np.sqrt(((y - self.center) ** 2).sum(axis=axes)) <= self.radius
+        lo = np.zeros(x.shape[0])
+        hi = np.ones(x.shape[0])
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            t = mid.reshape(r.shape)
+            cand = np.clip((1 - t) * x + t * self.center, self.low, self.high)
+            ok = np.sqrt(((cand - self.center) ** 2).sum(axis=axes)) <= self.radius
+            hi = np.where(ok, mid, hi)
+            lo = np.where(ok, lo, mid)
+        t = hi.reshape(r.shape)
+        on_ball = np.clip((1 - t) * x + t * self.center, self.low, self.high)
+        return np.where(inside.reshape(r.shape), y, on_ball)
+
+    def violation(self, x: np.ndarray) -> np.ndarray:
+        """Largest violation per batch item (0 inside): box excess or ball excess."""
+        x = np.asarray(x, dtype=np.float64)
+        axes = tuple(range(1, x.ndim))
+        box = np.maximum(np.maximum(self.low - x, 0), np.maximum(x - self.high, 0)).max(axis=axes)
+        if not self.has_ball:
+            return box
+        ball = np.sqrt(((x - self.center) ** 2).sum(axis=axes)) - self.radius
+        return np.maximum(box, np.maximum(ball, 0))
+
+
+class Constraint:
+    """Base class of constraint sets. Combine them with ``&``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c = Box(0.0, 1.0) & LpBall(np.full(3, 0.5), radius=0.1, p=np.inf)
+    >>> c
+    Box(0.0, 1.0) & LpBall(radius=0.1, p=inf)
+    >>> c.project(np.array([0.0, 0.5, 2.0]))
+    array([0.4, 0.5, 0.6])
+    """
+
+    def __and__(self, other: "Constraint") -> "Intersection":
+        if not isinstance(other, Constraint):
+            return NotImplemented
+        return Intersection(self._parts() + other._parts())
+
+    def _parts(self) -> tuple["Constraint", ...]:
+        return (self,)
+
+    # -- canonical form ------------------------------------------------------------------
+    def canonical(self, shape: tuple[int, ...], start: np.ndarray | None = None) -> Canonical:
+        """The canonical arrays for a batch of shape ``(B, *S)``.
+
+        ``start`` (shape ``(B, *S)``) is where masked-out entries stay frozen.
+        """
+        shape = tuple(int(s) for s in shape)
+        low = np.full(shape, -np.inf)
+        high = np.full(shape, np.inf)
+        center = np.zeros(shape)
+        radius = np.full(shape[0], np.inf)
+        has_ball = False
+        masks = []
+        for part in self._parts():
+            if isinstance(part, Box):
+                low = np.maximum(low, _broadcast(part.low, shape, "Box low"))
+                high = np.minimum(high, _broadcast(part.high, shape, "Box high"))
+            elif isinstance(part, LpBall):
+                c = _broadcast(part.center, shape, "LpBall center")
+                r = _broadcast(part.radius, shape[:1], "LpBall radius")
+                if part.p == np.inf:
+                    rr = r.reshape((-1,) + (1,) * (len(shape) - 1))
+                    low, high = np.maximum(low, c - rr), np.minimum(high, c + rr)
+                else:
+                    center, radius, has_ball = c, r, True
+            elif isinstance(part, Mask):
+                masks.append(part)
+        _check_box(low, high, self)
+        if masks:
+            free = np.ones(shape, dtype=bool)
+            for m in masks:
+                free &= _broadcast(m.mask, shape, "Mask").astype(bool)
+            ref = np.clip(center if has_ball else np.zeros(shape), low, high)
+            for m in masks:
+                if m.values is not None:
+                    ref = np.where(~free, _broadcast(m.values, shape, "Mask values"), ref)
+            if start is not None:
+                pinned = Canonical(low, high, center, radius, has_ball).project(start)
+                ref = np.where(~free, pinned, ref) if all(m.values is None for m in masks) else ref
+            low, high = np.where(free, low, ref), np.where(free, high, ref)
+        canon = Canonical(low, high, center, radius, has_ball)
+        _check_ball(canon, self)
+        return canon
+
+    # -- numpy API -----------------------------------------------------------------------
+    def project(self, x: Any, *, start: Any | None = None) -> np.ndarray:
+        """Exact Euclidean projection of ``x`` onto this set.
+
+        ``x`` is one input or a batch; ``start`` pins the masked-out entries of a
+        ``Mask`` (default: they stay where ``x`` has them).
+
+        Examples
+        --------
+        >>> Box(0.0, 1.0).project([-1.0, 0.5, 3.0])
+        array([0. , 0.5, 1. ])
+        """
+        x = np.asarray(x, dtype=np.float64)
+        batch = x if x.ndim > 0 else x[None]
+        ref = batch if start is None else np.broadcast_to(np.asarray(start, np.float64), batch.shape)
+        out = self.canonical(batch.shape, start=ref).project(batch)
+        return out.reshape(x.shape)
+
+    def violation(self, x: Any, *, start: Any | None = None) -> np.ndarray:
+        """Largest violation per batch item (``x`` has shape ``(B, *S)``); 0 means inside.
+
+        Examples
+        --------
+        >>> Box(0.0, 1.0).violation([[0.5, 1.25]])
+        array([0.25])
+        """
+        x = np.asarray(x, dtype=np.float64)
+        ref = x if start is None else np.broadcast_to(np.asarray(start, np.float64), x.shape)
+        return self.canonical(x.shape, start=ref).violation(x)
+
+    def contains(self, x: Any, *, atol: float = 1e-6, start: Any | None = None) -> np.ndarray:
+        """Per batch item, whether ``x`` lies inside the set up to ``atol``.
+
+        Examples
+        --------
+        >>> Box(0.0, 1.0).contains([[0.5, 1.0], [0.5, 1.5]])
+        array([ True, False])
+        """
+        return self.violation(x, start=start) <= atol
+
+    def describe(self) -> str:
+        """How the set was built, as text (the same as ``repr``)."""
+        return repr(self)
+
+
+def _check_box(low: np.ndarray, high: np.ndarray, where: Constraint) -> None:
+    bad = low > high
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ConfigurationError(
+            f"the constraint set {where!r} is empty: at index {idx} the lower bound "
+            f"{low[idx]:g} is larger than the upper bound {high[idx]:g}"
+        )
+
+
+def _check_ball(canon: Canonical, where: Constraint) -> None:
+    if not canon.has_ball:
+        return
+    axes = tuple(range(1, canon.low.ndim))
+    nearest = np.clip(canon.center, canon.low, canon.high)
+    dist = np.sqrt(((nearest - canon.center) ** 2).sum(axis=axes))
+    bad = dist > canon.radius * (1 + 1e-9) + 1e-12
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ConfigurationError(
+            f"the constraint set {where!r} is empty for batch item {i}: the L2 ball of radius "
+            f"{canon.radius[i]:g} is {dist[i]:g} away from the box; use a larger radius"
+        )
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Box(Constraint):
+    """Element-wise bounds ``low <= x <= high``; scalars or arrays broadcast to the input.
+
+    Examples
+    --------
+    >>> Box(0, 1)
+    Box(0.0, 1.0)
+    >>> Box(0, 1).contains([[0.2, 0.9]])
+    array([ True])
+    """
+
+    low: Any = -np.inf
+    high: Any = np.inf
+
+    def __post_init__(self) -> None:
+        low = _as_float_array(self.low, "Box low")
+        high = _as_float_array(self.high, "Box high")
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+        try:
+            bad = np.broadcast_arrays(low, high)
+        except ValueError:
+            raise ConfigurationError(
+                f"Box low has shape {low.shape} and high has shape {high.shape}; they must broadcast"
+            ) from None
+        if (bad[0] > bad[1]).any():
+            idx = tuple(int(i) for i in np.argwhere(bad[0] > bad[1])[0])
+            raise ConfigurationError(
+                f"Box low={bad[0][idx]:g} is larger than high={bad[1][idx]:g}"
+                + (f" at index {idx}" if idx else "")
+                + "; swap them or widen the box"
+            )
+
+    def __repr__(self) -> str:
+        return f"Box({_describe_value(self.low)}, {_describe_value(self.high)})"
+
+
+def _parse_p(p: Any) -> float:
+    if isinstance(p, str) and p.lower() in {"inf", "linf"}:
+        return np.inf
+    try:
+        val = float(p)
+    except (TypeError, ValueError):
+        val = None
+    if val in (2.0, np.inf):
+        return val
+    raise ConfigurationError(f"LpBall p={p!r} is not supported; choose p=2 or p=np.inf")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LpBall(Constraint):
+    """The ball ``||x - center||_p <= radius`` for ``p`` in {2, inf}.
+
+    ``radius`` may be a scalar or one radius per batch item.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ball = LpBall(np.zeros(2), radius=1.0, p=2)
+    >>> ball
+    LpBall(radius=1.0, p=2)
+    >>> ball.project(np.array([3.0, 4.0]))
+    array([0.6, 0.8])
+    """
+
+    center: Any
+    radius: Any = 1.0
+    p: Any = np.inf
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "center", _as_float_array(self.center, "LpBall center"))
+        radius = _as_float_array(self.radius, "LpBall radius")
+        if radius.ndim > 1:
+            raise ConfigurationError(
+                f"LpBall radius must be a scalar or one radius per batch item; got shape {radius.shape}"
+            )
+        if (radius < 0).any() or not np.isfinite(radius).all():
+            raise ConfigurationError(
+                f"LpBall radius must be finite and >= 0; got {self.radius!r}"
+            )
+        object.__setattr__(self, "radius", radius)
+        object.__setattr__(self, "p", _parse_p(self.p))
+
+    def __repr__(self) -> str:
+        p = "inf" if self.p == np.inf else "2"
+        return f"LpBall(radius={_describe_value(self.radius)}, p={p})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Mask(Constraint):
+    """Only the entries where ``mask`` is True may change.
+
+    The others stay exactly at the start's values during an ascent (or at
+    ``values`` when given).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = Mask(np.array([True, False]))
+    >>> m
+    Mask(free=1/2)
+    >>> m.project(np.array([5.0, 7.0]), start=np.array([0.0, 0.0]))
+    array([5., 0.])
+    """
+
+    mask: Any
+    values: Any = None
+
+    def __post_init__(self) -> None:
+        mask = np.asarray(self.mask)
+        if mask.dtype != bool:
+            if not np.isin(mask, (0, 1)).all():
+                raise FeatvizTypeError(
+                    f"Mask needs a boolean array (True where the input may change); got dtype {mask.dtype}"
+                )
+            mask = mask.astype(bool)
+        object.__setattr__(self, "mask", mask)
+        if self.values is not None:
+            object.__setattr__(self, "values", _as_float_array(self.values, "Mask values"))
+
+    def __repr__(self) -> str:
+        return f"Mask(free={int(self.mask.sum())}/{self.mask.size})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Intersection(Constraint):
+    """The intersection of several constraint sets; build it with ``&``.
+
+    At most one L2 ball may take part (the exact projection onto two L2 balls is
+    not implemented); any number of boxes, L-inf balls and masks may.
+
+    Examples
+    --------
+    >>> Box(0, 1) & LpBall(0.5, radius=0.1, p=2)
+    Box(0.0, 1.0) & LpBall(radius=0.1, p=2)
+    """
+
+    parts: tuple[Constraint, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        balls = [p for p in self.parts if isinstance(p, LpBall) and p.p == 2]
+        if len(balls) > 1:
+            raise ConfigurationError(
+                f"{len(balls)} L2 balls were intersected ({self!r}); at most one L2 ball is supported "
+                "because only then is the projection exact. Use one L2 ball and L-inf balls or boxes."
+            )
+
+    def _parts(self) -> tuple[Constraint, ...]:
+        return self.parts
+
+    def __repr__(self) -> str:
+        return " & ".join(repr(p) for p in self.parts)
+
+
+def as_constraint(value: Any) -> Constraint:
+    """Normalise ``None`` (no constraint) or a ``Constraint``; anything else is a TypeError."""
+    if value is None:
+        return Box()
+    if isinstance(value, Constraint):
+        return value
+    raise FeatvizTypeError(
+        f"constraints must be a Box, LpBall, Mask or an intersection of them with '&'; got {value!r}"
+    )
+
+
+def project_tf(x: Any, low: Any, high: Any, center: Any, radius: Any, has_ball: bool) -> Any:
+    """The exact projection in TensorFlow, for use inside compiled loops (``(B, *S)`` tensors)."""
+    import tensorflow as tf
+
+    y = tf.clip_by_value(x, low, high)
+    if not has_ball:
+        return y
+    axes = list(range(1, len(x.shape)))
+    shape = tf.concat([tf.shape(x)[:1], tf.ones([len(axes)], tf.int32)], 0)
+
+    def dist(v: Any) -> Any:
+        return tf.sqrt(tf.reduce_sum(tf.square(v - center), axis=axes))
+
+    radius = radius * (1.0 - _FLOAT32_MARGIN)  # stay inside despite float32 rounding
+
+    def point(t: Any) -> Any:
+        t = tf.reshape(t, shape)
+        return tf.clip_by_value((1 - t) * x + t * center, low, high)
+
+    def body(i: Any, lo: Any, hi: Any) -> Any:
+        mid = 0.5 * (lo + hi)
+        ok = dist(point(mid)) <= radius
+        return i + 1, tf.where(ok, lo, mid), tf.where(ok, mid, hi)
+
+    zeros = tf.zeros_like(radius)
+    _, _, hi = tf.while_loop(
+        lambda i, lo, hi: i < _BISECTION_STEPS, body, (tf.constant(0), zeros, tf.ones_like(radius))
+    )
+    inside = tf.reshape(dist(y) <= radius, shape)
+    return tf.where(inside, y, point(hi))
