@@ -1,0 +1,5 @@
+"""Project tests run under the `featviz` Hypothesis profile (registered by the plugin)."""
+
+from hypothesis import settings
+
+settings.load_profile("featviz")
