@@ -171,7 +171,8 @@ class Constraint:
     def project(self, x: Any, *, start: Any | None = None) -> np.ndarray:
         """Exact Euclidean projection of ``x`` onto this set.
 
-        ``x`` is one input or a batch; ``start`` pins the masked-out entries of a
+        ``x`` is one input, or a batch when it has one more axis than the arrays the
+        set was built from; ``start`` pins the masked-out entries of a
         ``Mask`` (default: they stay where ``x`` has them).
 
         Examples
@@ -180,10 +181,21 @@ class Constraint:
         array([0. , 0.5, 1. ])
         """
         x = np.asarray(x, dtype=np.float64)
-        batch = x if x.ndim > 0 else x[None]
+        rank = self._input_rank()
+        batch = x if (rank > 0 and x.ndim == rank + 1) else x[None]
         ref = batch if start is None else np.broadcast_to(np.asarray(start, np.float64), batch.shape)
         out = self.canonical(batch.shape, start=ref).project(batch)
         return out.reshape(x.shape)
+
+    def _input_rank(self) -> int:
+        """The rank of the arrays this set was built from (0 when only scalars were given)."""
+        ranks = [0]
+        for part in self._parts():
+            for name in ("low", "high", "center", "mask", "values"):
+                value = getattr(part, name, None)
+                if isinstance(value, np.ndarray):
+                    ranks.append(value.ndim)
+        return max(ranks)
 
     def violation(self, x: Any, *, start: Any | None = None) -> np.ndarray:
         """Largest violation per batch item (``x`` has shape ``(B, *S)``); 0 means inside.

@@ -28,5 +28,7 @@ def _register_hypothesis_profile() -> None:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    # before any conftest runs, so `settings.load_profile("featviz")` works in a conftest
     _register_hypothesis_profile()
