@@ -114,7 +114,7 @@ def _as_start(start: Any, input_shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _batch_size(obj: Objective, until: Condition | None, start: np.ndarray | None) -> int:
-    sizes = {obj.batch_size()} | ({until.objective.batch_size()} if until else set())
+    sizes = {obj.batch_size()} | ({until.objective.batch_size()} if until is not None else set())
     sizes -= {None}
     if len(sizes) > 1:
         raise ConfigurationError(f"the objective and `until` have different numbers of targets: {sorted(sizes)}")
@@ -258,9 +258,10 @@ def ascend(
 
     run = _compiled(model, objective, until, canon.has_ball, optimizer, schedule, int(steps), shape, jit_compile)
     obj_params = [np.asarray(p) for p in objective.params(batch)]
-    until_params = [np.asarray(p) for p in until.objective.params(batch)] if until else []
-    threshold = np.float32(until.threshold if until else np.inf)
-    out = run(
+    until_params = [np.asarray(p) for p in until.objective.params(batch)] if until is not None else []
+    threshold = np.float32(until.threshold if until is not None else np.inf)
+    out = _call(
+        run,
         x0.astype(np.float32),
         canon.low.astype(np.float32),
         canon.high.astype(np.float32),
@@ -295,6 +296,23 @@ def ascend(
     )
 
 
+def _call(run: Any, *args: Any) -> dict:
+    """Call the compiled loop; our own errors raised while tracing come out unwrapped."""
+    try:
+        return run(*args)
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, GradientError):
+                raise GradientError(str(cause)) from None
+            cause = cause.__cause__ or cause.__context__
+        original = getattr(getattr(exc, "ag_error_metadata", None), "cause_message", "")
+        if "GradientError" in str(exc) or "GradientError" in original:
+            message = str(exc).split("GradientError: ", 1)[-1].strip()
+            raise GradientError(message) from None
+        raise
+
+
 def _has_convolutions(model: Any) -> bool:
     return any("conv" in type(layer).__name__.lower() for layer in model.layers)
 
@@ -304,7 +322,7 @@ def _compiled(model: Any, objective: Objective, until: Condition | None, has_bal
     """The compiled loop for this structure, cached on the model object (dies with it)."""
     key = (
         objective.structure(),
-        until.objective.structure() if until else None,
+        until.objective.structure() if until is not None else None,
         has_ball, optimizer, schedule, steps, shape, jit,
         tuple(np.shape(p) for p in objective.params(shape[0])),
     )
@@ -326,7 +344,7 @@ def _build(model: Any, objective: Objective, until: Condition | None, has_ball: 
 
     from .models import FeatureExtractor
 
-    needs = objective.layers() | (until.objective.layers() if until else frozenset())
+    needs = objective.layers() | (until.objective.layers() if until is not None else frozenset())
     extractor = FeatureExtractor(model, needs)
     batch = shape[0]
     axes = list(range(1, len(shape)))
@@ -336,7 +354,7 @@ def _build(model: Any, objective: Objective, until: Condition | None, has_ball: 
     vec = tf.TensorSpec([batch], f32)
     sig = [spec, spec, spec, spec, vec, vec, tf.TensorSpec([], f32),
            _specs(objective.params(batch)),
-           _specs(until.objective.params(batch)) if until else ()]
+           _specs(until.objective.params(batch)) if until is not None else ()]
 
     def evaluate(x: Any, obj_p: Any, until_p: Any, threshold: Any) -> Any:
         with tf.GradientTape() as tape:
@@ -347,7 +365,7 @@ def _build(model: Any, objective: Objective, until: Condition | None, has_ball: 
         grad = tape.gradient(total, x)
         if grad is None:
             raise GradientError(_explain_no_gradient(model, objective))
-        hit = until.objective.evaluate(ctx, until_p) >= threshold if until else tf.zeros([batch], tf.bool)
+        hit = until.objective.evaluate(ctx, until_p) >= threshold if until is not None else tf.zeros([batch], tf.bool)
         return val, grad, hit, ctx.output
 
     def project(x: Any, low: Any, high: Any, center: Any, radius: Any) -> Any:
@@ -424,21 +442,23 @@ def _explain_no_gradient(model: Any, objective: Objective) -> str:
     import tensorflow as tf
 
     broken = None
-    try:
-        outputs = [layer.output for layer in model.layers]
-        probe = keras.Model(model.inputs, outputs)
+    try:  # replay the layers as a chain, watching every intermediate tensor
         x = tf.random.stateless_uniform([1, *model.inputs[0].shape[1:]], seed=[0, 0])
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(x)
-            outs = probe(x, training=False)
-            target = tf.reduce_sum(outs[-1])
-        prev = x
-        for layer, out in zip(model.layers, outs):
-            if tape.gradient(target, out) is not None and tape.gradient(target, prev) is None:
+            chain = [(None, x)]
+            for layer in model.layers:
+                if isinstance(layer, keras.layers.InputLayer):
+                    continue
+                h = layer(chain[-1][1], training=False)
+                tape.watch(h)
+                chain.append((layer, h))
+            target = tf.reduce_sum(chain[-1][1])
+        for (_, before), (layer, after) in zip(chain, chain[1:]):
+            if tape.gradient(target, after) is not None and tape.gradient(target, before) is None:
                 broken = layer
                 break
-            prev = out
-    except Exception:  # the diagnosis is best effort; the error below still stands
+    except Exception:  # not a chain: the diagnosis is best effort, the error below still stands
         broken = None
     where = (
         f"it stops at layer {broken.name!r} ({type(broken).__name__}), which is not differentiable"
