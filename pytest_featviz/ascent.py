@@ -366,7 +366,8 @@ def _build(model: Any, objective: Objective, until: Condition | None, has_ball: 
         if grad is None:
             raise GradientError(_explain_no_gradient(model, objective))
         hit = until.objective.evaluate(ctx, until_p) >= threshold if until is not None else tf.zeros([batch], tf.bool)
-        return val, grad, hit, ctx.output
+        # static shapes, even when a layer (e.g. a SavedModel) forgets the batch size
+        return tf.reshape(val, [batch]), tf.reshape(grad, shape), tf.reshape(hit, [batch]), ctx.output
 
     def project(x: Any, low: Any, high: Any, center: Any, radius: Any) -> Any:
         return project_tf(x, low, high, center, radius, has_ball)
