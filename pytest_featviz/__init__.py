@@ -30,11 +30,14 @@ _LAZY = {
     # engine and models
     "ascend": "ascent", "AscentResult": "ascent",
     "load_model": "models", "layer_names": "models", "get_layer": "models",
+    # assertions
+    "assert_reaches": "assertions", "assert_not_reaches": "assertions", "assert_within": "assertions",
+    "assert_structure": "assertions",
     # errors
     "FeatvizError": "errors", "ConfigurationError": "errors", "FeatvizTypeError": "errors",
     "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors",
 }
-_SUBMODULES = ()
+_SUBMODULES = ("render", "metrics", "strategies")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 

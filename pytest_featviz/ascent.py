@@ -79,6 +79,8 @@ class AscentResult:
     lr: np.ndarray
     steps_requested: int
     model_name: str
+    status: str | None = None
+    bounds: Any = None
     extras: dict = field(default_factory=dict)
 
     @property
@@ -178,6 +180,7 @@ def ascend(
     schedule: str = "cosine",
     until: Condition | None = None,
     seed: int = 0,
+    batch: int | None = None,
     jit_compile: bool | None = None,
 ) -> AscentResult:
     """Maximise ``objective`` over the model's input, inside ``constraints``.
@@ -206,6 +209,10 @@ def ascend(
         ``objective >= value``: each item stops as soon as its condition holds.
     seed : int
         Seeds the drawn starts; the same seed gives bit-identical results.
+    batch : int, optional
+        The number of items for a single target (restarts): with ``start=None``
+        all are drawn from ``seed``; with one ``start`` the first item starts there
+        and the others are drawn. Default: one item per target or start.
     jit_compile : bool, optional
         Compile the loop with XLA. Default: on for models without convolutions.
 
@@ -243,12 +250,21 @@ def ascend(
         until.objective.validate(info)
 
     start_arr = _as_start(start, info.input_shape)
-    batch = _batch_size(objective, until, start_arr)
-    shape = (batch, *info.input_shape)
-    if start_arr is None:
-        rng = np.random.default_rng(seed)
-        provisional = constraint.canonical(shape)
-        start_arr = _draw_start(provisional, rng)
+    n_items = _batch_size(objective, until, start_arr)
+    if batch is not None:
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ConfigurationError(f"batch must be an int >= 1; got {batch!r}")
+        if n_items not in (1, batch):
+            raise ConfigurationError(
+                f"batch={batch} does not match the {n_items} targets/starts given; give one target "
+                "(and draw `batch` starts), or leave batch out"
+            )
+        n_items = int(batch)
+    shape = (n_items, *info.input_shape)
+    if start_arr is None or (batch is not None and start_arr.shape[0] == 1 and shape[0] > 1):
+        drawn = _draw_start(constraint.canonical(shape), np.random.default_rng(seed))
+        # restarts around a given start: the first item starts there, the others are drawn
+        start_arr = drawn if start_arr is None else np.concatenate([start_arr, drawn[1:]])
     start_arr = np.broadcast_to(start_arr, shape)
     canon = constraint.canonical(shape, start=start_arr)
     x0 = canon.project(start_arr)
@@ -257,8 +273,8 @@ def ascend(
         jit_compile = not _has_convolutions(model)
 
     run = _compiled(model, objective, until, canon.has_ball, optimizer, schedule, int(steps), shape, jit_compile)
-    obj_params = [np.asarray(p) for p in objective.params(batch)]
-    until_params = [np.asarray(p) for p in until.objective.params(batch)] if until is not None else []
+    obj_params = [np.asarray(p) for p in objective.params(n_items)]
+    until_params = [np.asarray(p) for p in until.objective.params(n_items)] if until is not None else []
     threshold = np.float32(until.threshold if until is not None else np.inf)
     out = _call(
         run,

@@ -1,13 +1,38 @@
 """The pytest plugin (entry point ``pytest11: featviz``): hooks and fixtures only.
 
-Loading it imports neither TensorFlow nor Keras; fixtures import them when a test uses them.
+Loading it imports neither TensorFlow nor Keras; fixtures import them when a test
+uses them. Each capability lives in its own module; this file wires them to pytest.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from . import _context
+
+pytest.register_assert_rewrite("pytest_featviz.assertions")
+
+_OPTIONS = {
+    # name: (help, ini type)
+    "artifacts": ("directory for pictures and JSON records of featviz assertions", "string"),
+    "baselines": ("directory of stored baselines (default: featviz_baselines/ next to each test file)", "string"),
+    "seed": ("base seed; each test derives its own from its node id (default 0)", "string"),
+    "report": ("write an HTML report of every featviz assertion to this file", "string"),
+}
+_SESSION_KEY = pytest.StashKey[dict]()
+_MARKERS = [
+    "featviz_model(source, safe_mode=True): the model the featviz_model fixture loads "
+    "(a path relative to the test file, or 'package.module:factory')",
+    "featviz(seed=None, artifacts=None, baselines=None): per-test featviz settings "
+    "(they take precedence over the command line and ini)",
+]
 
 
 def _register_hypothesis_profile() -> None:
@@ -32,3 +57,225 @@ def _register_hypothesis_profile() -> None:
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
     # before any conftest runs, so `settings.load_profile("featviz")` works in a conftest
     _register_hypothesis_profile()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("featviz", "feature visualization tests (pytest-featviz)")
+    for name, (text, kind) in _OPTIONS.items():
+        group.addoption(f"--featviz-{name}", dest=f"featviz_{name}", default=None, help=text)
+        parser.addini(f"featviz_{name}", text, type=kind, default=None)
+    group.addoption("--featviz-update-baselines", action="store_true", default=False,
+                    help="write the baselines of the tests that run instead of comparing")
+    group.addoption("--featviz-allow-unsafe", action="store_true", default=False,
+                    help="allow featviz_model(..., safe_mode=False): models that run arbitrary code on load")
+
+
+def setting(config: pytest.Config, name: str, marker: Any = None) -> Any:
+    """A featviz setting by precedence: marker > command line > ini > default (None)."""
+    if marker is not None and marker.kwargs.get(name) is not None:
+        return marker.kwargs[name]
+    value = config.getoption(f"featviz_{name}", default=None)
+    if value is not None:
+        return value
+    ini = config.getini(f"featviz_{name}")
+    return ini if ini not in (None, "", []) else None
+
+
+def _seed_value(raw: Any) -> int:
+    if raw is None:
+        return 0
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"--featviz-seed must be an integer; got {raw!r}") from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in _MARKERS:
+        config.addinivalue_line("markers", line)
+    _seed_value(setting(config, "seed"))
+    config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "records": [], "written": [], "unsafe": []}
+
+
+def _version(dist: str) -> str:
+    for name in (dist, f"{dist}-cpu"):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    device = "cpu" if _version("tensorflow-cpu") != "not installed" else "cpu/gpu (tensorflow)"
+    line = (f"featviz: tensorflow {_version('tensorflow')}, keras {_version('keras')}, "
+            f"scikit-image {_version('scikit-image')}, backend {backend}, device {device}, "
+            f"seed {_seed_value(setting(config, 'seed'))}")
+    lines = [line]
+    if config.getoption("featviz_allow_unsafe"):
+        lines.append("featviz: UNSAFE model loading allowed (--featviz-allow-unsafe)")
+    return lines
+
+
+def _artifacts_dir(config: pytest.Config, marker: Any) -> Path | None:
+    raw = setting(config, "artifacts", marker)
+    if raw is None:
+        return None
+    path = Path(raw)
+    return path if path.is_absolute() else Path(config.invocation_params.dir) / path
+
+
+_CTX_KEY = pytest.StashKey[_context.TestContext]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("featviz")
+    seed = _context.derive_seed(_seed_value(setting(item.config, "seed", marker)), item.nodeid)
+    item.stash[_CTX_KEY] = _context.TestContext(item.nodeid, seed, _artifacts_dir(item.config, marker))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    ctx = item.stash.get(_CTX_KEY, None)
+    if ctx is None:
+        return (yield)
+    with _context.activate(ctx):
+        try:
+            return (yield)
+        finally:
+            _after_test(item, ctx)
+
+
+def _after_test(item: pytest.Item, ctx: _context.TestContext) -> None:
+    if not ctx.records:
+        return
+    failed = [r for r in ctx.records if not r.get("passed", True)]
+    item.user_properties.append(("featviz_assertions", len(ctx.records)))
+    item.user_properties.append(("featviz_failed", len(failed)))
+    last = ctx.records[-1]
+    for key in ("best_value", "threshold", "steps"):
+        if key in last:
+            value = last[key]
+            item.user_properties.append((f"featviz_{key}", _plain(value)))
+    item.user_properties.append(("featviz_records", json.dumps(ctx.records, default=_context._jsonable)))
+    path = ctx.artifact_path("record", ".json")
+    if path is not None:
+        _context.write_json_atomic(path, {"test": item.nodeid, "seed": ctx.seed, "assertions": ctx.records})
+
+
+def _plain(value: Any) -> Any:
+    import numpy as np
+
+    arr = np.asarray(value)
+    return arr.item() if arr.size == 1 else arr.tolist()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call":
+        return
+    config = getattr(report, "config", None)
+    props = dict(report.user_properties)
+    if "featviz_assertions" not in props:
+        return
+    state = _STATE.get("state")
+    if state is None:
+        return
+    state["ran"] += int(props["featviz_assertions"])
+    state["failed"] += int(props.get("featviz_failed", 0))
+    records = json.loads(props.get("featviz_records", "[]"))
+    for rec in records:
+        rec["test"] = report.nodeid
+        rec["outcome"] = report.outcome
+    state["records"].extend(records)
+    del config
+
+
+_STATE: dict[str, Any] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _STATE["state"] = session.config.stash[_SESSION_KEY]
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _is_worker(config):
+        return
+    state = config.stash[_SESSION_KEY]
+    if not state["ran"] and not state["written"] and not state["unsafe"]:
+        return
+    tr = terminalreporter
+    tr.section("featviz")
+    tr.write_line(f"{state['ran']} featviz assertions ran, {state['failed']} failed")
+    artifacts = _artifacts_dir(config, None)
+    if artifacts is not None:
+        tr.write_line(f"artifacts: {artifacts}")
+    for path in state["written"]:
+        tr.write_line(f"baseline written: {path}")
+    for source in state["unsafe"]:
+        tr.write_line(f"UNSAFE model loaded (safe_mode=False): {source}")
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool) -> Any:
+    """Load a model once per session and worker, keyed by resolved path and modification time."""
+    from .models import load_model
+
+    if not isinstance(source, (str, os.PathLike)) or (isinstance(source, str) and ":" in source and not Path(source).exists()):
+        key = (repr(source), None, safe_mode)
+        path = source
+    else:
+        path = Path(source)
+        path = path if path.is_absolute() else base / path
+        mtime = path.stat().st_mtime_ns if path.exists() else None
+        key = (str(path.resolve()), mtime, safe_mode)
+    state = config.stash[_SESSION_KEY]
+    if not safe_mode:
+        if not config.getoption("featviz_allow_unsafe"):
+            raise pytest.UsageError(
+                f"featviz_model({source!r}, safe_mode=False) refused: loading it may run arbitrary code. "
+                "Pass --featviz-allow-unsafe if you trust the file."
+            )
+        state["unsafe"].append(str(source))
+    models = state["models"]
+    if key not in models:
+        models[key] = load_model(path, safe_mode=safe_mode)
+    return models[key]
+
+
+@pytest.fixture
+def featviz_model(request: pytest.FixtureRequest) -> Any:
+    """The model named by ``@pytest.mark.featviz_model("path")`` or by indirect parametrization.
+
+    Loaded once per session (and per xdist worker), cached by resolved path and
+    modification time; paths are relative to the test file.
+    """
+    base = Path(str(request.node.path)).parent
+    if hasattr(request, "param"):
+        source, safe_mode = request.param, True
+    else:
+        marker = request.node.get_closest_marker("featviz_model")
+        if marker is None or not marker.args:
+            raise pytest.UsageError(
+                f"{request.node.nodeid} uses the featviz_model fixture but names no model: add "
+                "@pytest.mark.featviz_model('path/to/model.keras') or parametrize it indirectly"
+            )
+        source, safe_mode = marker.args[0], marker.kwargs.get("safe_mode", True)
+    return _load_cached(request.config, source, base, bool(safe_mode))
+
+
+@pytest.fixture
+def featviz(request: pytest.FixtureRequest) -> Any:
+    """The featviz helper bound to the running test: ``ascend``, ``load_model``, ``save``, baselines."""
+    from ._fixture import Featviz
+
+    return Featviz(request, lambda source, safe_mode=True: _load_cached(
+        request.config, source, Path(str(request.node.path)).parent, safe_mode), _CTX_KEY, _SESSION_KEY)

@@ -1,0 +1,313 @@
+"""Linear (affine) operations of a network, in float64 numpy, for bound propagation.
+
+Every operation maps per-example arrays with a leading batch-like axis ``N``
+(``(N, *in_shape) -> (N, *out_shape)``) and offers what the bound algorithms need:
+
+- ``apply(xs, mode)``: ``mode="value"`` is the layer itself (bias included); ``"abs"``
+  applies the element-wise absolute value of the weights and ``"square"`` their squares,
+  both without bias (interval radii and L2 row norms);
+- ``transpose(a)``: the adjoint of the linear part, for backward (CROWN) propagation;
+- ``bias_dot(a)``: ``<a, bias>`` per row, the constant that the adjoint leaves behind;
+- ``kind``: ``"diagonal"`` (element-wise scaling or a reshape: keeps an L2 ball an
+  axis-scaled ball), ``"mixing"`` (one input, mixes coordinates) or ``"merge"``
+  (several inputs);
+- ``steps`` and ``const_mag``: the rounding model (how many float operations each
+  output accumulates, and the magnitude of the constants added), used to bound the
+  float32 evaluation error of the real model.
+
+Convolutions and pooling are computed as a sum over the kernel's offsets of strided
+slices (one matrix product per offset). That keeps memory at the size of one input
+and one output array, also for the adjoint, instead of materialising the
+convolution matrix or an im2col buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Geometry", "geometry", "Dense", "Conv2D", "Elementwise", "Reshape",
+    "AvgPool2D", "GlobalAvgPool2D", "Add", "Concatenate", "window_slices", "pad_hw",
+]
+
+MODES = ("value", "abs", "square")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Sliding-window geometry along one spatial axis."""
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    out: int
+    before: int
+    after: int
+
+
+def geometry(size: int, kernel: int, stride: int, dilation: int, padding: str) -> Geometry:
+    """TensorFlow's 'valid'/'same' window arithmetic (for 'same', the extra pad goes after)."""
+    span = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        out = (size - span) // stride + 1
+        return Geometry(size, kernel, stride, dilation, out, 0, 0)
+    out = -(-size // stride)
+    total = max((out - 1) * stride + span - size, 0)
+    return Geometry(size, kernel, stride, dilation, out, total // 2, total - total // 2)
+
+
+def window_slices(gh: Geometry, gw: Geometry, i: int, j: int) -> tuple[slice, slice, slice, slice]:
+    """The slices of a padded ``(N, H, W, C)`` array that kernel offset ``(i, j)`` reads."""
+    hs = i * gh.dilation
+    ws = j * gw.dilation
+    return (
+        slice(None),
+        slice(hs, hs + (gh.out - 1) * gh.stride + 1, gh.stride),
+        slice(ws, ws + (gw.out - 1) * gw.stride + 1, gw.stride),
+        slice(None),
+    )
+
+
+def pad_hw(x: np.ndarray, gh: Geometry, gw: Geometry, value: float = 0.0) -> np.ndarray:
+    """Pad the two spatial axes of ``(N, H, W, C)`` as the geometry says."""
+    if not (gh.before or gh.after or gw.before or gw.after):
+        return x
+    widths = ((0, 0), (gh.before, gh.after), (gw.before, gw.after), (0, 0))
+    return np.pad(x, widths, constant_values=value)
+
+
+def _unpad_hw(x: np.ndarray, gh: Geometry, gw: Geometry) -> np.ndarray:
+    return x[:, gh.before : gh.before + gh.size, gw.before : gw.before + gw.size, :]
+
+
+def _weights(w: np.ndarray, mode: str) -> np.ndarray:
+    return w if mode == "value" else (np.abs(w) if mode == "abs" else w * w)
+
+
+def _sum_rows(a: np.ndarray) -> np.ndarray:
+    return a.reshape(a.shape[0], -1).sum(axis=1)
+
+
+class _Op:
+    """Defaults shared by the linear operations."""
+
+    kind = "mixing"
+    steps = 0
+
+    def bias_dot(self, a: np.ndarray) -> np.ndarray:
+        return np.zeros(a.shape[0])
+
+    def const_mag(self) -> Any:
+        return 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Dense(_Op):
+    """``x @ kernel + bias`` over the last axis."""
+
+    kernel: np.ndarray
+    bias: np.ndarray
+
+    @property
+    def steps(self) -> int:  # type: ignore[override]
+        return int(self.kernel.shape[0]) + 1
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        out = xs[0] @ _weights(self.kernel, mode)
+        return out + self.bias if mode == "value" else out
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        return [a @ self.kernel.T]
+
+    def bias_dot(self, a: np.ndarray) -> np.ndarray:
+        return _sum_rows(a @ self.bias)
+
+    def const_mag(self) -> Any:
+        return np.abs(self.bias)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2D(_Op):
+    """A 2-D convolution, channels last, with TensorFlow's padding conventions."""
+
+    kernel: np.ndarray  # (kh, kw, c_in, c_out)
+    bias: np.ndarray
+    gh: Geometry
+    gw: Geometry
+
+    @property
+    def steps(self) -> int:  # type: ignore[override]
+        kh, kw, cin, _ = self.kernel.shape
+        return int(kh * kw * cin) + 1
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        w = _weights(self.kernel, mode)
+        xp = pad_hw(xs[0], self.gh, self.gw)
+        out = np.zeros((xp.shape[0], self.gh.out, self.gw.out, w.shape[3]))
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                out += xp[window_slices(self.gh, self.gw, i, j)] @ w[i, j]
+        return out + self.bias if mode == "value" else out
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        w = self.kernel
+        padded = (a.shape[0], self.gh.size + self.gh.before + self.gh.after,
+                  self.gw.size + self.gw.before + self.gw.after, w.shape[2])
+        g = np.zeros(padded)
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                g[window_slices(self.gh, self.gw, i, j)] += a @ w[i, j].T
+        return [_unpad_hw(g, self.gh, self.gw)]
+
+    def bias_dot(self, a: np.ndarray) -> np.ndarray:
+        return _sum_rows(a @ self.bias)
+
+    def const_mag(self) -> Any:
+        return np.abs(self.bias)
+
+
+@dataclass(frozen=True, eq=False)
+class Elementwise(_Op):
+    """``x * scale + shift`` with per-example-shaped (broadcastable) arrays.
+
+    BatchNormalization at inference, Rescaling and Normalization. ``mag`` is the
+    magnitude of the constants the real layer combines (for the rounding model).
+    """
+
+    scale: np.ndarray
+    shift: np.ndarray
+    mag: np.ndarray
+    kind = "diagonal"
+    steps = 6
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        if mode == "value":
+            return xs[0] * self.scale + self.shift
+        return xs[0] * _weights(self.scale, mode)
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        return [a * self.scale]
+
+    def bias_dot(self, a: np.ndarray) -> np.ndarray:
+        return _sum_rows(a * self.shift)
+
+    def const_mag(self) -> Any:
+        return self.mag
+
+
+@dataclass(frozen=True, eq=False)
+class Reshape(_Op):
+    """Flatten, Reshape, and identities (Dropout, linear activations): ``in_shape -> out_shape``."""
+
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    kind = "diagonal"
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        return xs[0].reshape((xs[0].shape[0], *self.out_shape))
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        return [a.reshape((a.shape[0], *self.in_shape))]
+
+
+@dataclass(frozen=True, eq=False)
+class AvgPool2D(_Op):
+    """Average pooling; with 'same' padding the padded positions are not counted (as TF)."""
+
+    gh: Geometry
+    gw: Geometry
+    count: np.ndarray  # (H_out, W_out, 1): valid positions per window
+
+    @property
+    def steps(self) -> int:  # type: ignore[override]
+        return int(self.gh.kernel * self.gw.kernel) + 1
+
+    def _sum(self, x: np.ndarray) -> np.ndarray:
+        xp = pad_hw(x, self.gh, self.gw)
+        out = np.zeros((x.shape[0], self.gh.out, self.gw.out, x.shape[3]))
+        for i in range(self.gh.kernel):
+            for j in range(self.gw.kernel):
+                out += xp[window_slices(self.gh, self.gw, i, j)]
+        return out
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        div = self.count if mode != "square" else self.count**2
+        return self._sum(xs[0]) / div
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        a = a / self.count
+        padded = (a.shape[0], self.gh.size + self.gh.before + self.gh.after,
+                  self.gw.size + self.gw.before + self.gw.after, a.shape[3])
+        g = np.zeros(padded)
+        for i in range(self.gh.kernel):
+            for j in range(self.gw.kernel):
+                g[window_slices(self.gh, self.gw, i, j)] += a
+        return [_unpad_hw(g, self.gh, self.gw)]
+
+
+def avg_pool(size: tuple[int, int], pool: tuple[int, int], strides: tuple[int, int], padding: str) -> AvgPool2D:
+    """An :class:`AvgPool2D` for an input of spatial ``size``."""
+    gh = geometry(size[0], pool[0], strides[0], 1, padding)
+    gw = geometry(size[1], pool[1], strides[1], 1, padding)
+    ones = AvgPool2D(gh, gw, np.ones((1, 1, 1)))._sum(np.ones((1, size[0], size[1], 1)))
+    return AvgPool2D(gh, gw, ones[0])
+
+
+@dataclass(frozen=True, eq=False)
+class GlobalAvgPool2D(_Op):
+    """The mean over the two spatial axes of ``(H, W, C)``."""
+
+    in_shape: tuple[int, int, int]
+    keepdims: bool
+
+    @property
+    def steps(self) -> int:  # type: ignore[override]
+        return int(self.in_shape[0] * self.in_shape[1]) + 1
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        n = self.in_shape[0] * self.in_shape[1]
+        out = xs[0].sum(axis=(1, 2), keepdims=self.keepdims)
+        return out / (n if mode != "square" else n * n)
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        h, w, c = self.in_shape
+        a = a.reshape(a.shape[0], 1, 1, c) / (h * w)
+        return [np.broadcast_to(a, (a.shape[0], h, w, c)).copy()]
+
+
+@dataclass(frozen=True, eq=False)
+class Add(_Op):
+    """The sum of several inputs of one shape."""
+
+    n_inputs: int
+    kind = "merge"
+
+    @property
+    def steps(self) -> int:  # type: ignore[override]
+        return self.n_inputs - 1
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        return np.sum(xs, axis=0)
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        return [a] * self.n_inputs
+
+
+@dataclass(frozen=True, eq=False)
+class Concatenate(_Op):
+    """Concatenation along a per-example ``axis`` (0-based, batch axis excluded)."""
+
+    axis: int
+    sizes: tuple[int, ...]
+    kind = "merge"
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        return np.concatenate(xs, axis=self.axis + 1)
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        cuts = np.cumsum(self.sizes)[:-1]
+        return list(np.split(a, cuts, axis=self.axis + 1))

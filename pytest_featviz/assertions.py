@@ -1,0 +1,338 @@
+"""Assertion helpers: claims about what gradient ascent can (or cannot) reach.
+
+Each helper raises ``AssertionError`` with a full account when the model fails the
+claim (what was tried, what was found, where the pictures are, what to try next)
+and returns the ``AscentResult`` on success. Configuration mistakes raise
+``ValueError``/``TypeError`` subclasses before anything runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any
+
+import numpy as np
+
+from . import _context
+from .ascent import AscentResult, ascend
+from .constraints import Constraint, LpBall, as_constraint
+from .errors import ConfigurationError, FeatvizTypeError
+from .objectives import ClassProbability, Objective, as_objective
+
+__all__ = ["assert_reaches", "assert_not_reaches", "assert_within", "assert_structure"]
+
+_REQUIRE = ("any", "all")
+
+
+def _threshold(at_least: Any) -> float:
+    if isinstance(at_least, bool) or not isinstance(at_least, numbers.Real) or not np.isfinite(at_least):
+        raise FeatvizTypeError(f"at_least must be a finite number; got {at_least!r}")
+    return float(at_least)
+
+
+def _restarts(restarts: Any) -> int:
+    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
+        raise ConfigurationError(f"restarts must be an int >= 1; got {restarts!r}")
+    return int(restarts)
+
+
+def _seed(seed: int | None) -> int:
+    if seed is not None:
+        return seed
+    ctx = _context.current()
+    return ctx.seed if ctx is not None else 0
+
+
+def _run(model: Any, objective: Objective, at_least: float, constraints: Any, start: Any,
+         restarts: int, seed: int | None, options: dict) -> AscentResult:
+    objective = as_objective(objective)
+    batch = None
+    if restarts > 1:
+        if objective.batch_size() not in (None, 1):
+            raise ConfigurationError(
+                f"restarts={restarts} needs a single target; {objective!r} has {objective.batch_size()}. "
+                "Use one assertion per target, or restarts=1"
+            )
+        batch = restarts
+    return ascend(model, objective, start=start, constraints=constraints, until=objective >= at_least,
+                  seed=_seed(seed), batch=batch, **options)
+
+
+def assert_reaches(model: Any, objective: Objective, at_least: float, *, constraints: Constraint | None = None,
+                   start: Any = None, restarts: int = 1, require: str = "any", seed: int | None = None,
+                   **ascent_options: Any) -> AscentResult:
+    """Assert that gradient ascent finds inputs inside ``constraints`` with ``objective >= at_least``.
+
+    Parameters
+    ----------
+    model, objective, constraints, start
+        As for :func:`ascend`.
+    at_least : float
+        The threshold, as the claim states it.
+    restarts : int
+        Independent starts run as one batch (for a single target).
+    require : {'any', 'all'}
+        Whether one batch item reaching suffices, or every item must.
+    seed : int, optional
+        Default: the running test's seed (``--featviz-seed`` and the node id), else 0.
+    **ascent_options
+        Passed to :func:`ascend` (``steps``, ``lr``, ``optimizer``, ...).
+
+    Returns
+    -------
+    AscentResult
+
+    Examples
+    --------
+    >>> import keras, pytest_featviz as fv
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, kernel_initializer="ones")])
+    >>> r = fv.assert_reaches(m, fv.ClassLogit(0), 2.5, constraints=fv.Box(0, 1), steps=50)
+    >>> bool(r.reached[0])
+    True
+    """
+    __tracebackhide__ = True
+    threshold = _threshold(at_least)
+    if require not in _REQUIRE:
+        raise ConfigurationError(f"require={require!r} is not one of {set(_REQUIRE)}")
+    r = _run(model, objective, threshold, constraints, start, _restarts(restarts), seed, ascent_options)
+    inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
+    ok_items = r.reached & inside
+    passed = bool(ok_items.any() if require == "any" else ok_items.all())
+    claim = f"{r.objective!r} reaches >= {at_least!r}" + (" for every item" if require == "all" else "")
+    _finish("assert_reaches", r, claim, passed, threshold, ok_items, reaching_is_failure=False)
+    return r
+
+
+def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, constraints: Constraint,
+                       start: Any = None, restarts: int = 4, seed: int | None = None, certify: bool = False,
+                       method: str = "crown", require_proof: bool = False, **ascent_options: Any) -> AscentResult:
+    """Assert that no input inside ``constraints`` gets ``objective >= at_least`` (a robustness gate).
+
+    Gradient ascent (``restarts`` starts, the first at ``start`` when given) hunts
+    for a counterexample; finding one fails the test with its value, its distance
+    from the reference point and its picture. With ``certify=True`` sound bounds
+    (``method`` in {'crown', 'ibp'}) are computed too: ``r.status`` is
+    ``"proven"`` when the upper bound is below the threshold for every item, else
+    ``"unknown"`` (which fails only with ``require_proof=True``).
+
+    Returns
+    -------
+    AscentResult
+        With ``status`` set ("proven", "unknown") when ``certify=True``.
+
+    Examples
+    --------
+    >>> import keras, pytest_featviz as fv
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, kernel_initializer="ones")])
+    >>> r = fv.assert_not_reaches(m, fv.ClassLogit(0), 3.5, constraints=fv.Box(0, 1), steps=50)
+    >>> float(r.values.max()) <= 3.5
+    True
+    """
+    __tracebackhide__ = True
+    threshold = _threshold(at_least)
+    if constraints is None:
+        raise ConfigurationError("assert_not_reaches needs constraints: without them almost anything is reachable")
+    r = _run(model, objective, threshold, constraints, start, _restarts(restarts), seed, ascent_options)
+    inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
+    found = r.reached & inside
+    if certify and not found.any():
+        r = _certify(model, r, threshold, constraints, method, start)
+    elif found.any():
+        r = dataclasses.replace(r, status="counterexample")
+    passed = not found.any() and not (require_proof and r.status != "proven")
+    claim = f"{r.objective!r} stays below {at_least!r}"
+    _finish("assert_not_reaches", r, claim, passed, threshold, found, reaching_is_failure=True)
+    return r
+
+
+def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: str, start: Any) -> AscentResult:
+    from .bounds import certify_not_reaches
+
+    cert = certify_not_reaches(model, r.objective, threshold, constraints, method=method, start=r.start)
+    status = "proven" if np.all(np.asarray(cert.status) == "proven") else "unknown"
+    return dataclasses.replace(r, status=status, bounds=cert)
+
+
+def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, start: Any = None) -> None:
+    """Assert that every batch item lies inside ``constraints`` (up to ``atol``).
+
+    ``inputs`` is a ``(B, *S)`` array or an ``AscentResult`` (its start pins masks).
+
+    Examples
+    --------
+    >>> import numpy as np, pytest_featviz as fv
+    >>> fv.assert_within(np.array([[0.2, 0.8]]), fv.Box(0, 1))
+    """
+    __tracebackhide__ = True
+    if isinstance(inputs, AscentResult):
+        start = inputs.start if start is None else start
+        inputs = inputs.inputs
+    constraint = as_constraint(constraints)
+    x = np.asarray(inputs, dtype=np.float64)
+    viol = constraint.violation(x, start=start)
+    bad = np.flatnonzero(viol > atol)
+    if bad.size == 0:
+        return
+    canon = constraint.canonical(x.shape, start=x if start is None else np.broadcast_to(start, x.shape))
+    lines = [f"{bad.size} of {len(x)} inputs lie outside {constraint!r} (atol={atol:g}):"]
+    for i in bad[:10]:
+        excess = np.maximum(canon.low[i] - x[i], x[i] - canon.high[i])
+        where = np.unravel_index(int(np.argmax(excess)), excess.shape)
+        lines.append(f"  item {i}: largest violation {viol[i]:.3g}; worst box entry at index {tuple(map(int, where))} "
+                     f"= {x[i][where]:.6g} (allowed [{canon.low[i][where]:.6g}, {canon.high[i][where]:.6g}])")
+    raise AssertionError("\n".join(lines))
+
+
+def assert_structure(image_or_batch: Any, **bounds: Any) -> dict:
+    """Assert structure metrics of an image (or of each image of a batch) lie within bounds.
+
+    Each keyword is a metric name from :mod:`pytest_featviz.metrics` with a
+    ``(min, max)`` pair; ``None`` leaves an end open.
+
+    Returns
+    -------
+    dict
+        The metric values (per image for a batch: a list of dicts).
+
+    Examples
+    --------
+    >>> import numpy as np, pytest_featviz as fv
+    >>> stripes = np.tile((np.arange(32) % 8 < 4).astype(float), (32, 1))
+    >>> values = fv.assert_structure(stripes, orientation_coherence=(0.9, None))
+    >>> values["orientation_coherence"] > 0.9
+    True
+    """
+    __tracebackhide__ = True
+    from .metrics import metric
+
+    checks = {name: (metric(name), _bounds_pair(name, pair)) for name, pair in bounds.items()}
+    arr = np.asarray(image_or_batch, dtype=np.float64)
+    batch = arr[None] if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] > 4) else arr
+    results, failures = [], []
+    for i, image in enumerate(batch):
+        values = {name: float(fn(image)) for name, (fn, _) in checks.items()}
+        results.append(values)
+        for name, (lo, hi) in ((n, b) for n, (_, b) in checks.items()):
+            v = values[name]
+            if (lo is not None and not v >= lo) or (hi is not None and not v <= hi):
+                failures.append((i, name, v, lo, hi))
+    _record_structure(batch, results, failures, bounds)
+    if failures:
+        lines = [f"structure check failed for {len({f[0] for f in failures})} of {len(batch)} images:"]
+        for i, values in enumerate(results):
+            for name, v in values.items():
+                lo, hi = checks[name][1]
+                mark = "FAIL" if any(f[0] == i and f[1] == name for f in failures) else "ok"
+                lines.append(f"  image {i}: {name} = {v:.4g}  bounds ({lo}, {hi})  {mark}")
+        raise AssertionError("\n".join(lines))
+    return results[0] if arr is not batch and len(results) == 1 else results
+
+
+def _bounds_pair(name: str, pair: Any) -> tuple[float | None, float | None]:
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ConfigurationError(f"bounds for {name!r} must be a (min, max) pair with None for an open end; got {pair!r}")
+    lo, hi = pair
+    for v in (lo, hi):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+            raise FeatvizTypeError(f"bounds for {name!r} must be numbers or None; got {pair!r}")
+    if lo is not None and hi is not None and lo > hi:
+        raise ConfigurationError(f"bounds for {name!r}: min={lo} is larger than max={hi}")
+    return lo, hi
+
+
+def _record_structure(batch: np.ndarray, results: list, failures: list, bounds: dict) -> None:
+    ctx = _context.current()
+    if ctx is None:
+        return
+    path = ctx.save_images("structure", batch, value_range=_range_of(batch)) if failures else None
+    ctx.record({"kind": "assert_structure", "passed": not failures, "metrics": results,
+                "bounds": {k: list(v) for k, v in bounds.items()}, "picture": str(path) if path else None})
+
+
+def _range_of(x: np.ndarray) -> tuple[float, float]:
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def _picture_range(r: AscentResult) -> tuple[float, float]:
+    canon = r.constraints.canonical(r.inputs.shape, start=r.start)
+    lo, hi = float(np.min(canon.low)), float(np.max(canon.high))
+    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+        return lo, hi
+    return _range_of(r.inputs)
+
+
+def _reference(r: AscentResult) -> tuple[np.ndarray, str]:
+    for part in r.constraints._parts():
+        if isinstance(part, LpBall):
+            return np.broadcast_to(part.center, r.inputs.shape), "the ball's centre"
+    return r.start, "the start"
+
+
+def _top_classes(outputs: np.ndarray, k: int = 3) -> str:
+    out = np.asarray(outputs, dtype=np.float64).reshape(-1)
+    order = np.argsort(out)[::-1][:k]
+    return ", ".join(f"{int(i)} ({out[i]:.4g})" for i in order)
+
+
+def _saturated(r: AscentResult) -> bool:
+    if not any(isinstance(leaf, ClassProbability) for leaf in r.objective.leaves()):
+        return False
+    hist = r.history[np.isfinite(r.history)] if r.history.size else r.values
+    return bool(np.all((r.values >= 1.0) | (r.values <= 0.0)) or (hist.size and np.all((hist >= 1.0) | (hist <= 0.0))))
+
+
+def _finish(kind: str, r: AscentResult, claim: str, passed: bool, threshold: float, items: np.ndarray,
+            reaching_is_failure: bool) -> None:
+    __tracebackhide__ = True
+    ctx = _context.current()
+    picture = None
+    if ctx is not None and not passed:
+        labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
+        picture = ctx.save_images(kind, r.inputs, value_range=_picture_range(r), labels=labels)
+    if ctx is not None:
+        ctx.record({
+            "kind": kind, "passed": passed, "claim": claim, "objective": repr(r.objective),
+            "constraints": repr(r.constraints), "threshold": threshold, "best_value": float(np.max(r.values)),
+            "values": r.values, "steps": r.steps, "seed": r.seed, "status": r.status,
+            "picture": str(picture) if picture else None, "model": r.model_name,
+        })
+    if not passed:
+        raise AssertionError(_account(kind, r, claim, threshold, items, reaching_is_failure, picture))
+
+
+def _account(kind: str, r: AscentResult, claim: str, threshold: float, items: np.ndarray,
+             reaching_is_failure: bool, picture: Any) -> str:
+    """The failure message: an account a person can act on without re-running anything."""
+    head = f"{kind} failed: expected {claim}"
+    lines = [head + (", but a counterexample was found" if reaching_is_failure and items.any() else "")]
+    lines.append(f"  model {r.model_name!r}; constraints {r.constraints!r}; seed {r.seed}; "
+                 f"optimizer {r.optimizer}, up to {r.steps_requested} steps, lr {float(np.mean(r.lr)):.3g}")
+    viol = r.constraints.violation(r.inputs, start=r.start)
+    ref, ref_name = _reference(r)
+    axes = tuple(range(1, r.inputs.ndim))
+    dist_inf = np.abs(r.inputs - ref).max(axis=axes)
+    dist_2 = np.sqrt(((r.inputs - ref) ** 2).sum(axis=axes))
+    lines.append(f"  item  best value  threshold  reached at step  inside  L-inf/L2 from {ref_name}")
+    for i in range(len(r.values)):
+        hit = r.reached is not None and r.reached[i]
+        step = str(int(r.steps[i])) if hit else "-"
+        note = f"  diverged at step {int(r.diverged_at[i])}" if r.diverged[i] else ""
+        note += "  zero gradient at start" if r.zero_gradient[i] else ""
+        lines.append(f"  {i:<4}  {r.values[i]:<10.6g}  {threshold:<9.6g}  {step:<15}  "
+                     f"{'yes' if viol[i] <= 1e-6 else f'NO ({viol[i]:.2g})':<6}  {dist_inf[i]:.4g}/{dist_2[i]:.4g}{note}")
+    best = r.best if not (reaching_is_failure and items.any()) else int(np.flatnonzero(items)[0])
+    lines.append(f"  model's top classes at item {best}: {_top_classes(r.outputs[best])}")
+    if r.status:
+        lines.append(f"  certification: {r.status}" + (f" (bounds {r.bounds!r})" if r.bounds is not None else ""))
+    lines.append(f"  pictures: {picture}" if picture else "  pictures: run with --featviz-artifacts DIR to save them")
+    if _saturated(r):
+        lines.append("  note: the softmax saturates (probabilities stuck at 0.0 or 1.0 in float32); "
+                     "use ClassLogit for a gradient that does not vanish")
+    if reaching_is_failure:
+        lines.append("  remedy: this is a real counterexample inside the constraints: retrain, or tighten the claim")
+    else:
+        lines.append(f"  remedy: more steps (steps={2 * r.steps_requested}), more restarts, another seed, "
+                     "or a looser constraint / lower threshold")
+    return "\n".join(lines)

@@ -1,0 +1,709 @@
+"""Image priors: transformation robustness, parametrizations and blur (Olah et al., 2017).
+
+Raw pixel ascent on a convolutional unit finds high-frequency patterns that excite the
+unit but tell a person nothing. Three priors make the pattern readable (Olah, Mordvintsev
+and Schubert, "Feature Visualization", Distill 2017, https://distill.pub/2017/feature-visualization):
+
+* **Transforms** (:class:`Pad`, :class:`Jitter`, :class:`RandomScale`, :class:`RandomRotate`,
+  :class:`Compose`): random, differentiable, *forward-only* maps applied to the input on its
+  way into the model. The optimised variable never absorbs them, so they cannot accumulate
+  into blur; a pattern survives only if it excites the unit wherever it lands.
+* **Parametrizations** (:class:`Pixel`, :class:`SigmoidRange`, :class:`Fourier`): how the
+  optimised parameter ``p`` maps to the image. In :class:`Fourier` space a gradient step
+  moves low frequencies more than high ones, and colours are decorrelated.
+* **Blur** (:class:`BlurEvery`): an occasional Gaussian blur of the optimised parameter, a
+  regularizer; the one prior that *is* written back into the variable.
+
+:class:`Priors` bundles them; :func:`resolve_priors` turns ``"standard"`` into
+:data:`STANDARD`. Images are channels-last ``(B, H, W, C)`` or ``(B, H, W)``. Nothing here
+imports TensorFlow at import time; the methods that build TensorFlow ops import it.
+
+Examples
+--------
+>>> STANDARD.transforms
+Compose(Pad(4, 'reflect'), Jitter(4), RandomScale(0.9..1.1, 11 choices), RandomRotate(-5..5, 11 choices), Jitter(2))
+>>> resolve_priors("standard", input_shape=(16,)).parametrization
+Pixel()
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigurationError, FeatvizTypeError, closest
+
+__all__ = [
+    "Transform", "Pad", "Jitter", "RandomScale", "RandomRotate", "Compose", "as_transform",
+    "Parametrization", "Pixel", "SigmoidRange", "Fourier", "BlurEvery", "Priors",
+    "STANDARD", "PRESETS", "standard_priors", "resolve_priors",
+]
+
+_LOGIT_EPS = 1e-3
+# Square root of ImageNet's RGB colour covariance, from Lucid (lucid/optvis/param/color.py,
+# "color_correlation_svd_sqrt"; Olah et al. 2017). Rows are output colours (R, G, B).
+_COLOR_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
+_COLOR = _COLOR_SQRT / np.max(np.linalg.norm(_COLOR_SQRT, axis=0))
+
+
+def _tf() -> Any:
+    import tensorflow as tf
+
+    return tf
+
+
+def _int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ConfigurationError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _choices(values: Any, name: str, positive: bool) -> tuple[float, ...]:
+    try:
+        out = tuple(float(v) for v in np.atleast_1d(np.asarray(values, dtype=np.float64)))
+    except (TypeError, ValueError) as exc:
+        raise FeatvizTypeError(f"{name} must be a sequence of numbers; got {values!r}") from exc
+    if not out or not all(math.isfinite(v) and (v > 0 or not positive) for v in out):
+        kind = "positive finite" if positive else "finite"
+        raise ConfigurationError(f"{name} must be a non-empty sequence of {kind} numbers; got {values!r}")
+    return out
+
+
+def _to_4d(x: Any) -> tuple[Any, bool]:
+    """``(B, H, W)`` -> ``(B, H, W, 1)``; says whether to squeeze back."""
+    tf = _tf()
+    x = tf.convert_to_tensor(x, tf.float32)
+    if x.shape.rank not in (3, 4):
+        raise ConfigurationError(f"image transforms need a (B, H, W) or (B, H, W, C) input; got shape {x.shape}")
+    return (x[..., None], True) if x.shape.rank == 3 else (x, False)
+
+
+def _warp(x: Any, a: Any, b: Any) -> Any:
+    """Bilinear resampling of ``x`` (B, H, W, C): ``out[u] = x[centre + a @ u + b]``.
+
+    ``u`` is the output pixel's offset from the image centre in (row, col); ``a`` is
+    ``(B, 2, 2)`` and ``b`` is ``(B, 2)``. Points outside the image take the value of the
+    nearest edge pixel. Written with ``tf.gather``, so its gradient is the exact adjoint.
+    """
+    tf = _tf()
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    rows, cols = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
+    grid = tf.constant(np.stack([rows.ravel(), cols.ravel()], axis=-1), tf.float32)
+    src = tf.einsum("bij,nj->bni", a, grid) + b[:, None, :] + tf.constant([cy, cx], tf.float32)
+    y, xx = src[..., 0], src[..., 1]
+    y0, x0 = tf.floor(y), tf.floor(xx)
+    wy, wx = (y - y0)[..., None], (xx - x0)[..., None]
+
+    def flat(yy: Any, xs: Any) -> Any:
+        yi = tf.clip_by_value(tf.cast(yy, tf.int32), 0, h - 1)
+        xi = tf.clip_by_value(tf.cast(xs, tf.int32), 0, w - 1)
+        return yi * w + xi
+
+    idx = tf.concat([flat(y0, x0), flat(y0, x0 + 1), flat(y0 + 1, x0), flat(y0 + 1, x0 + 1)], axis=1)
+    g00, g01, g10, g11 = tf.split(tf.gather(tf.reshape(x, [-1, h * w, c]), idx, batch_dims=1), 4, axis=1)
+    out = (1 - wy) * ((1 - wx) * g00 + wx * g01) + wy * ((1 - wx) * g10 + wx * g11)
+    return tf.reshape(out, [-1, h, w, c])
+
+
+def _pick(choices: tuple[float, ...], batch: Any, seed: Any) -> Any:
+    """One of ``choices`` per batch item, uniformly, from a stateless seed."""
+    tf = _tf()
+    i = tf.random.stateless_uniform([batch], seed, minval=0, maxval=len(choices), dtype=tf.int32)
+    return tf.gather(tf.constant(choices, tf.float32), i)
+
+
+class Transform:
+    """Base class of the random input transforms; combine them with ``+``."""
+
+    def __add__(self, other: Any) -> "Compose":
+        if not isinstance(other, (Transform, tuple, list)):
+            return NotImplemented
+        return Compose(self, other)
+
+    def __radd__(self, other: Any) -> "Compose":
+        if not isinstance(other, (tuple, list)):
+            return NotImplemented
+        return Compose(other, self)
+
+    def apply(self, x: Any, seed: Any) -> Any:
+        """Transform a ``(B, H, W[, C])`` float32 batch; ``seed`` is a ``[2]`` int tensor.
+
+        The output has the input's shape (:class:`Pad` alone excepted: it grows the canvas
+        and :class:`Compose` crops back).
+        """
+        x4, squeeze = _to_4d(x)
+        out = self._apply4(x4, seed)
+        return out[..., 0] if squeeze else out
+
+    def _apply4(self, x: Any, seed: Any) -> Any:
+        a, b = self._affine(_tf().shape(x)[0], seed)
+        return _warp(x, a, b)
+
+    def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Pad(Transform):
+    """Grow the canvas by ``pixels`` on every side: mirrored content or a constant.
+
+    The geometric transforms after it pull this margin into view instead of repeating the
+    edge pixels; :class:`Compose` crops the centre back to the input size at the end.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Pad(1, "constant", value=0.5).apply(np.zeros((1, 2, 2), np.float32), seed=[0, 0]).shape
+    TensorShape([1, 4, 4])
+    """
+
+    pixels: int
+    mode: str = "reflect"
+    value: float = 0.5
+
+    def __post_init__(self) -> None:
+        _int(self.pixels, "Pad pixels", 0)
+        if self.mode not in ("reflect", "constant"):
+            raise ConfigurationError(f"Pad mode={self.mode!r} is not one of {{'reflect', 'constant'}}")
+        if not isinstance(self.value, numbers.Real) or not math.isfinite(self.value):
+            raise ConfigurationError(f"Pad value must be a finite number; got {self.value!r}")
+
+    def _apply4(self, x: Any, seed: Any) -> Any:
+        k = self.pixels
+        return _tf().pad(x, [[0, 0], [k, k], [k, k], [0, 0]], mode=self.mode.upper(), constant_values=self.value)
+
+    def __repr__(self) -> str:
+        extra = f", value={self.value}" if self.mode == "constant" else ""
+        return f"Pad({self.pixels}, {self.mode!r}{extra})"
+
+
+@dataclass(frozen=True)
+class Jitter(Transform):
+    """Shift each image by a random whole number of pixels in ``[-pixels, pixels]`` per axis.
+
+    ``out[i, j] = x[i - dy, j - dx]``; positions beyond the edge repeat the edge pixel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Jitter(2).apply(np.ones((3, 8, 8, 1), np.float32), seed=[1, 2]).shape
+    TensorShape([3, 8, 8, 1])
+    """
+
+    pixels: int
+
+    def __post_init__(self) -> None:
+        _int(self.pixels, "Jitter pixels", 0)
+
+    def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
+        tf = _tf()
+        d = tf.random.stateless_uniform([batch, 2], seed, minval=-self.pixels, maxval=self.pixels + 1,
+                                        dtype=tf.int32)
+        return tf.eye(2, batch_shape=[batch]), -tf.cast(d, tf.float32)
+
+    def __repr__(self) -> str:
+        return f"Jitter({self.pixels})"
+
+
+@dataclass(frozen=True)
+class RandomScale(Transform):
+    """Zoom each image about its centre by one of ``scales`` (> 1 enlarges), drawn uniformly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).random((1, 6, 6)).astype(np.float32)
+    >>> bool(np.allclose(RandomScale([1.0]).apply(x, seed=[0, 0]), x))
+    True
+    """
+
+    scales: tuple[float, ...] = (0.9, 1.0, 1.1)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scales", _choices(self.scales, "RandomScale scales", positive=True))
+
+    def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
+        tf = _tf()
+        s = _pick(self.scales, batch, seed)
+        return tf.eye(2, batch_shape=[batch]) / s[:, None, None], tf.zeros([batch, 2])
+
+    def __repr__(self) -> str:
+        return f"RandomScale({_span(self.scales)})"
+
+
+@dataclass(frozen=True)
+class RandomRotate(Transform):
+    """Rotate each image about its centre by one of ``degrees``, counter-clockwise as displayed.
+
+    ``RandomRotate([90])`` is ``np.rot90`` on a square image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(9, dtype=np.float32).reshape(1, 3, 3)
+    >>> np.round(RandomRotate([90]).apply(x, seed=[0, 0]).numpy()[0], 4)
+    array([[2., 5., 8.],
+           [1., 4., 7.],
+           [0., 3., 6.]], dtype=float32)
+    """
+
+    degrees: tuple[float, ...] = (-5.0, 0.0, 5.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "degrees", _choices(self.degrees, "RandomRotate degrees", positive=False))
+
+    def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
+        tf = _tf()
+        theta = _pick(self.degrees, batch, seed) * (math.pi / 180.0)
+        cos, sin = tf.cos(theta), tf.sin(theta)
+        a = tf.reshape(tf.stack([cos, sin, -sin, cos], axis=-1), [-1, 2, 2])
+        return a, tf.zeros([batch, 2])
+
+    def __repr__(self) -> str:
+        return f"RandomRotate({_span(self.degrees)})"
+
+
+def _span(values: tuple[float, ...]) -> str:
+    if len(values) == 1:
+        return f"[{values[0]:g}]"
+    return f"{min(values):g}..{max(values):g}, {len(values)} choices"
+
+
+@dataclass(frozen=True, init=False)
+class Compose(Transform):
+    """Apply transforms in order; the result is centre-cropped back to the input size.
+
+    Each transform gets its own seed, ``stateless_fold_in(seed, position)``. Consecutive
+    geometric transforms (jitter, scale, rotate) are fused into one resampling, so the image
+    is interpolated once per run of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = Pad(4) + Jitter(4) + RandomRotate([-5, 5])
+    >>> t
+    Compose(Pad(4, 'reflect'), Jitter(4), RandomRotate(-5..5, 2 choices))
+    >>> t.apply(np.zeros((2, 16, 16, 3), np.float32), seed=[0, 1]).shape
+    TensorShape([2, 16, 16, 3])
+    """
+
+    transforms: tuple[Transform, ...] = field(default=())
+
+    def __init__(self, *transforms: Any) -> None:
+        flat: list[Transform] = []
+        for t in transforms:
+            if isinstance(t, Compose):
+                flat.extend(t.transforms)
+            elif isinstance(t, (tuple, list)):
+                flat.extend(Compose(*t).transforms)
+            elif isinstance(t, Transform):
+                flat.append(t)
+            else:
+                raise FeatvizTypeError(f"Compose takes transforms such as Jitter(4); got {t!r}")
+        object.__setattr__(self, "transforms", tuple(flat))
+
+    def __repr__(self) -> str:
+        return f"Compose({', '.join(map(repr, self.transforms))})"
+
+    def _apply4(self, x: Any, seed: Any) -> Any:
+        tf = _tf()
+        h, w = x.shape[1], x.shape[2]
+        batch = tf.shape(x)[0]
+        acc: tuple[Any, Any] | None = None
+        for i, t in enumerate(self.transforms):
+            sub = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int32), i)
+            if isinstance(t, Pad):
+                x = x if acc is None else _warp(x, *acc)
+                x, acc = t._apply4(x, sub), None
+                continue
+            a, b = t._affine(batch, sub)
+            # out -> (this transform's input) -> (the run's input): a_acc (a u + b) + b_acc
+            acc = (a, b) if acc is None else (acc[0] @ a, tf.einsum("bij,bj->bi", acc[0], b) + acc[1])
+        x = x if acc is None else _warp(x, *acc)
+        top, left = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
+        return x[:, top:top + h, left:left + w, :]
+
+
+def as_transform(value: Any) -> Compose:
+    """A :class:`Compose` from ``None``, a transform, or a sequence of transforms.
+
+    Examples
+    --------
+    >>> as_transform([Jitter(2), RandomScale([1.0, 1.2])])
+    Compose(Jitter(2), RandomScale(1..1.2, 2 choices))
+    """
+    if value is None:
+        return Compose()
+    if isinstance(value, (Transform, tuple, list)):
+        return Compose(value)
+    raise FeatvizTypeError(f"transforms must be a Transform, a sequence of them, or None; got {value!r}")
+
+
+def _image_geometry(shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
+    """``(H, W, C)`` of an image input shape ``(H, W)`` or ``(H, W, C)``, else a clear error."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (2, 3) or min(shape[:2]) < 2:
+        raise ConfigurationError(
+            f"{what} needs an image input of shape (H, W) or (H, W, C) with H, W >= 2; the model's "
+            f"input shape is {shape}. Use priors=None (plain pixel ascent) for other inputs"
+        )
+    return shape[0], shape[1], shape[2] if len(shape) == 3 else 1
+
+
+def _squash(y: Any, low: Any, high: Any) -> Any:
+    """``low + (high - low) * sigmoid(y)`` where both bounds are finite, ``y`` elsewhere."""
+    tf = _tf()
+    low, high = tf.convert_to_tensor(low, tf.float32), tf.convert_to_tensor(high, tf.float32)
+    finite = tf.math.is_finite(low) & tf.math.is_finite(high)
+    lo, span = tf.where(finite, low, 0.0), tf.where(finite, high - low, 0.0)
+    return tf.where(finite, lo + span * tf.sigmoid(y), y)
+
+
+def _unsquash(x0: Any, low: Any, high: Any) -> np.ndarray:
+    """The inverse of :func:`_squash`, with the fraction clipped to ``[eps, 1 - eps]``."""
+    x0, low, high = (np.asarray(v, np.float64) for v in (x0, low, high))
+    finite = np.isfinite(low) & np.isfinite(high)
+    span = np.where(finite, high - low, 0.0)
+    frac = (x0 - np.where(finite, low, 0.0)) / np.where(span > 0, span, 1.0)
+    frac = np.clip(frac, _LOGIT_EPS, 1 - _LOGIT_EPS)
+    return np.where(finite, np.where(span > 0, np.log(frac / (1 - frac)), 0.0), x0)
+
+
+def _gaussian_blur(x: Any, sigma: float) -> Any:
+    """Separable Gaussian blur of a ``(B, H, W[, C])`` batch, mirrored at the borders."""
+    tf = _tf()
+    x4, squeeze = _to_4d(x)
+    h, w, c = x4.shape[1], x4.shape[2], x4.shape[3]
+    r = max(1, min(math.ceil(3 * sigma), h - 1, w - 1))
+    k = np.exp(-np.arange(-r, r + 1) ** 2 / (2.0 * sigma**2))
+    k = np.tile((k / k.sum())[:, None, None], (1, c, 1)).astype(np.float32)
+    out = tf.pad(x4, [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
+    out = tf.nn.depthwise_conv2d(out, k[:, None], [1, 1, 1, 1], "VALID")
+    out = tf.nn.depthwise_conv2d(out, k[None], [1, 1, 1, 1], "VALID")
+    return out[..., 0] if squeeze else out
+
+
+class Parametrization:
+    """Base class: how the optimised parameter ``p`` maps to the model's input.
+
+    ``low`` and ``high`` are the constraint's box bounds with the input's batch shape
+    ``(B, *S)`` (``±inf`` where unbounded), as numpy arrays for :meth:`init`/:meth:`draw`
+    and as tensors inside the compiled loop.
+    """
+
+    def param_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of ``p`` for a batch of inputs of shape ``(B, *S)``."""
+        return tuple(shape)
+
+    def init(self, x0: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """A parameter whose input is ``x0`` (up to clipping at the bounds)."""
+        return np.asarray(x0, np.float32)
+
+    def draw(self, low: np.ndarray, high: np.ndarray, seed: int) -> np.ndarray | None:
+        """A random parameter when no start is given, or None: the engine draws ``x0``."""
+        return None
+
+    def to_input(self, p: Any, low: Any, high: Any) -> Any:
+        """The model's input (a tensor of shape ``(B, *S)``) for the parameter ``p``."""
+        return p
+
+    def blur(self, p: Any, sigma: float, low: Any, high: Any) -> Any:
+        """``p`` after a Gaussian blur of ``sigma`` pixels of the image it encodes."""
+        return _gaussian_blur(p, sigma)
+
+    def validate(self, low: np.ndarray, high: np.ndarray) -> None:
+        """Raise ConfigurationError when this parametrization cannot serve these bounds."""
+
+
+@dataclass(frozen=True)
+class Pixel(Parametrization):
+    """The identity: ``p`` is the input. Works for every input shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Pixel().init(np.array([[0.25, 0.5]]), -np.inf, np.inf)
+    array([[0.25, 0.5 ]], dtype=float32)
+    """
+
+
+@dataclass(frozen=True)
+class SigmoidRange(Parametrization):
+    """``x = low + (high - low) * sigmoid(p)``: every ``p`` maps strictly inside the box.
+
+    ``low``/``high`` default to the constraint's box bounds, which must then be finite.
+    :meth:`init` clips the fraction to ``[0.001, 0.999]`` of the range before the logit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = SigmoidRange(0.0, 2.0)
+    >>> p = s.init(np.array([[0.5, 1.0]]), None, None)
+    >>> np.round(s.to_input(p, None, None).numpy(), 4)
+    array([[0.5, 1. ]], dtype=float32)
+    """
+
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("low", "high"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, numbers.Real) or not math.isfinite(v)):
+                raise ConfigurationError(f"SigmoidRange {name} must be a finite number or None; got {v!r}")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ConfigurationError(f"SigmoidRange low={self.low} must be below high={self.high}")
+
+    def _bounds(self, low: Any, high: Any) -> tuple[Any, Any]:
+        return (low if self.low is None else self.low), (high if self.high is None else self.high)
+
+    def init(self, x0: np.ndarray, low: Any, high: Any) -> np.ndarray:
+        lo, hi = self._bounds(low, high)
+        return _unsquash(x0, lo, hi).astype(np.float32)
+
+    def to_input(self, p: Any, low: Any, high: Any) -> Any:
+        lo, hi = self._bounds(low, high)
+        return _squash(p, lo, hi)
+
+    def validate(self, low: np.ndarray, high: np.ndarray) -> None:
+        lo, hi = self._bounds(low, high)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            raise ConfigurationError(
+                "SigmoidRange() needs finite bounds: give SigmoidRange(low, high) or a Box constraint"
+            )
+
+
+@dataclass(frozen=True)
+class Fourier(Parametrization):
+    """Lucid's image parametrization: a scaled spectrum, decorrelated colours, a sigmoid.
+
+    ``p`` (shape ``(B, C, H, W // 2 + 1, 2)``: real and imaginary parts) is multiplied by
+    ``1 / max(f, 1 / max(H, W)) ** decay`` (``f`` in cycles per pixel, normalised so that
+    white-noise ``p`` gives unit-variance pixels), turned into an image by ``irfft2d``,
+    mixed by the square root of ImageNet's colour covariance when ``decorrelate`` and
+    ``C == 3``, then mapped into the box by :func:`SigmoidRange`'s map (identity where the
+    box is unbounded). Steps in ``p`` thus move low frequencies most. :meth:`init` inverts
+    this exactly up to the sigmoid's clipping; :meth:`draw` gives Lucid's start, a spectrum
+    of standard deviation 0.01 (a near-uniform grey image).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> low, high = np.zeros((1, 8, 8, 3)), np.ones((1, 8, 8, 3))
+    >>> f = Fourier()
+    >>> f.param_shape(low.shape)
+    (1, 3, 8, 5, 2)
+    >>> x = f.to_input(f.draw(low, high, seed=0), low, high).numpy()
+    >>> x.shape, bool(abs(x - 0.5).max() < 0.05)
+    ((1, 8, 8, 3), True)
+    """
+
+    decay: float = 1.0
+    decorrelate: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.decay, numbers.Real) or not 0 <= self.decay < 10:
+            raise ConfigurationError(f"Fourier decay must be a number in [0, 10); got {self.decay!r}")
+
+    def _scale(self, h: int, w: int) -> np.ndarray:
+        f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
+        s = np.maximum(f, 1.0 / max(h, w)) ** -float(self.decay)
+        return (s / np.sqrt(np.mean(s**2)) * np.sqrt(h * w / 2.0)).astype(np.float32)
+
+    def _mix(self, c: int) -> bool:
+        return bool(self.decorrelate) and c == 3
+
+    def param_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        h, w, c = _image_geometry(tuple(shape)[1:], "Fourier()")
+        return (int(shape[0]), c, h, w // 2 + 1, 2)
+
+    def init(self, x0: np.ndarray, low: Any, high: Any) -> np.ndarray:
+        x0 = np.asarray(x0, np.float64)
+        h, w, c = _image_geometry(x0.shape[1:], "Fourier()")
+        y = _unsquash(x0, low, high).reshape(x0.shape[0], h, w, c)
+        if self._mix(c):
+            y = y @ np.linalg.inv(_COLOR).T
+        spec = np.fft.rfft2(np.moveaxis(y, -1, 1), axes=(-2, -1)) / self._scale(h, w)
+        return np.stack([spec.real, spec.imag], axis=-1).astype(np.float32)
+
+    def draw(self, low: np.ndarray, high: np.ndarray, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return (0.01 * rng.standard_normal(self.param_shape(np.shape(low)))).astype(np.float32)
+
+    def to_input(self, p: Any, low: Any, high: Any) -> Any:
+        tf = _tf()
+        low = tf.convert_to_tensor(low, tf.float32)
+        h, w, c = _image_geometry(tuple(low.shape)[1:], "Fourier()")
+        s = tf.constant(self._scale(h, w))
+        p = tf.convert_to_tensor(p, tf.float32)
+        img = tf.transpose(tf.signal.irfft2d(tf.complex(p[..., 0] * s, p[..., 1] * s), fft_length=[h, w]),
+                           [0, 2, 3, 1])
+        if self._mix(c):
+            img = tf.einsum("bhwc,dc->bhwd", img, tf.constant(_COLOR, tf.float32))
+        return _squash(tf.reshape(img, tf.shape(low)), low, high)
+
+    def blur(self, p: Any, sigma: float, low: Any, high: Any) -> Any:
+        tf = _tf()
+        h, w, _ = _image_geometry(tuple(low.shape)[1:], "Fourier()")
+        f2 = np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2
+        gain = np.exp(-2.0 * math.pi**2 * sigma**2 * f2).astype(np.float32)
+        return p * tf.constant(gain[..., None])
+
+    def validate(self, low: np.ndarray, high: np.ndarray) -> None:
+        _, _, c = _image_geometry(np.shape(low)[1:], "Fourier()")
+        if self.decorrelate and c not in (1, 3):
+            raise ConfigurationError(
+                f"Fourier(decorrelate=True) needs 1 or 3 channels; the input has {c}. "
+                "Use Fourier(decorrelate=False)"
+            )
+
+
+@dataclass(frozen=True)
+class BlurEvery:
+    """Blur the optimised image by a Gaussian of ``sigma`` pixels every ``n`` steps.
+
+    Unlike the transforms, this *is* written back into the optimised parameter: it is a
+    regularizer that wipes out the high frequencies that ascent keeps building up.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((1, 9, 9), np.float32); x[0, 4, 4] = 1.0
+    >>> y = BlurEvery(4, sigma=1.0).apply(x).numpy()
+    >>> bool(y[0, 4, 4] < 0.2), round(float(y.sum()), 4)
+    (True, 1.0)
+    """
+
+    n: int
+    sigma: float = 0.5
+
+    def __post_init__(self) -> None:
+        _int(self.n, "BlurEvery n", 1)
+        if not isinstance(self.sigma, numbers.Real) or not 0 < self.sigma < math.inf:
+            raise ConfigurationError(f"BlurEvery sigma must be a positive number of pixels; got {self.sigma!r}")
+
+    def apply(self, x: Any) -> Any:
+        """The blurred ``(B, H, W[, C])`` image batch (borders mirrored)."""
+        return _gaussian_blur(x, float(self.sigma))
+
+    def step(self, p: Any, t: Any, parametrization: Parametrization, low: Any, high: Any) -> Any:
+        """``p`` blurred after steps ``n - 1, 2n - 1, ...`` (``t`` counts from 0), else ``p``."""
+        tf = _tf()
+        return tf.cond(tf.equal((t + 1) % self.n, 0),
+                       lambda: parametrization.blur(p, float(self.sigma), low, high), lambda: p)
+
+
+@dataclass(frozen=True)
+class Priors:
+    """The image priors of one ascent: transforms, a parametrization and an optional blur.
+
+    Frozen and hashable, so :meth:`structure` can key a cache of compiled functions.
+
+    Examples
+    --------
+    >>> Priors(transforms=[Jitter(2)]).structure()
+    (Compose(Jitter(2)), Pixel(), None)
+    """
+
+    transforms: Compose = field(default_factory=Compose)
+    parametrization: Parametrization = field(default_factory=Pixel)
+    blur: BlurEvery | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transforms", as_transform(self.transforms))
+        if not isinstance(self.parametrization, Parametrization):
+            raise FeatvizTypeError(f"parametrization must be Pixel(), SigmoidRange() or Fourier(); "
+                                   f"got {self.parametrization!r}")
+        if self.blur is not None and not isinstance(self.blur, BlurEvery):
+            raise FeatvizTypeError(f"blur must be BlurEvery(n, sigma) or None; got {self.blur!r}")
+
+    def structure(self) -> tuple:
+        """A hashable key of everything that decides the compiled graph."""
+        return (self.transforms, self.parametrization, self.blur)
+
+    def check(self, input_shape: tuple[int, ...]) -> None:
+        """Raise ConfigurationError when these priors cannot apply to ``input_shape``."""
+        if self.transforms.transforms:
+            h, w, _ = _image_geometry(input_shape, f"transforms={self.transforms!r}")
+            for t in self.transforms.transforms:
+                if isinstance(t, Pad) and t.mode == "reflect" and t.pixels >= min(h, w):
+                    raise ConfigurationError(f"{t!r} needs pixels < {min(h, w)} for a {h}x{w} image")
+        if self.blur is not None:
+            _image_geometry(input_shape, repr(self.blur))
+        if not isinstance(self.parametrization, (Pixel, SigmoidRange)):
+            self.parametrization.validate(np.zeros((1, *input_shape)), np.ones((1, *input_shape)))
+
+
+def standard_priors(input_shape: tuple[int, ...] | None = None) -> Priors:
+    """The ``"standard"`` preset, for images; plain pixel ascent for other inputs.
+
+    What it does (Olah et al., "Feature Visualization", Distill 2017): mirror-pad the image
+    by 4 pixels, jitter by up to 4, rescale by 0.9 to 1.1, rotate by -5 to 5 degrees and
+    jitter by up to 2 more, all before the model sees it (never written back), so only
+    patterns that survive small shifts, zooms and turns score; and optimise in decorrelated
+    :class:`Fourier` space, where steps favour low frequencies. Together these remove most of
+    the high-frequency noise of raw pixel ascent. Inputs that are not images (rank 1, or
+    smaller than 8x8) get ``Priors()``; images with other than 1 or 3 channels get
+    ``Fourier(decorrelate=False)``.
+
+    Examples
+    --------
+    >>> standard_priors((28, 28)) == STANDARD
+    True
+    >>> standard_priors((10,))
+    Priors(transforms=Compose(), parametrization=Pixel(), blur=None)
+    """
+    if input_shape is None:
+        return STANDARD
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) not in (2, 3) or min(shape[:2]) < 8:
+        return Priors()
+    if len(shape) == 3 and shape[2] not in (1, 3):
+        return Priors(STANDARD.transforms, Fourier(decorrelate=False), STANDARD.blur)
+    return STANDARD
+
+
+STANDARD = Priors(
+    transforms=Compose(
+        Pad(4, "reflect"), Jitter(4), RandomScale(tuple(0.9 + 0.02 * i for i in range(11))),
+        RandomRotate(tuple(range(-5, 6))), Jitter(2),
+    ),
+    parametrization=Fourier(decay=1.0, decorrelate=True),
+)
+"""The standard image priors; see :func:`standard_priors`."""
+
+PRESETS = {"none": lambda shape: Priors(), "standard": standard_priors}
+
+
+def resolve_priors(value: Any, *, input_shape: tuple[int, ...] | None = None) -> Priors:
+    """Turn ``None``, a preset name or a :class:`Priors` into :class:`Priors`.
+
+    With ``input_shape`` the preset adapts to it and the result is checked against it.
+
+    Examples
+    --------
+    >>> resolve_priors("standard") is STANDARD
+    True
+    >>> resolve_priors("standrad")
+    Traceback (most recent call last):
+    ...
+    pytest_featviz.errors.ConfigurationError: priors='standrad' is not one of ['none', 'standard']; did you mean 'standard'?
+    """
+    if value is None:
+        priors = Priors()
+    elif isinstance(value, str):
+        if value not in PRESETS:
+            raise ConfigurationError(f"priors={value!r} is not one of {sorted(PRESETS)}{closest(value, PRESETS)}")
+        priors = PRESETS[value](input_shape)
+    elif isinstance(value, Priors):
+        priors = value
+    else:
+        raise FeatvizTypeError(f"priors must be None, one of {sorted(PRESETS)} or a Priors(...); got {value!r}")
+    if input_shape is not None:
+        priors.check(tuple(input_shape))
+    return priors
