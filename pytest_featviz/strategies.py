@@ -127,30 +127,24 @@ def _check_kinds(kinds: Any) -> list[Any]:
     if not given:
         raise InvalidArgument(f"kinds is empty; choose at least one of {KINDS} or a strategy such as from_examples(x)")
     for kind in given:
-        if isinstance(kind, str) and kind not in _BUILDERS:
+        if isinstance(kind, str) and kind not in KINDS:
             raise InvalidArgument(f"unknown kind {kind!r}{closest(kind, KINDS)}; kinds are {KINDS}")
         if not isinstance(kind, (str, SearchStrategy)):
             raise InvalidArgument(f"kinds may hold names from {KINDS} or strategies of arrays; got {kind!r}")
     return [k for k in KINDS if k in given] + [k for k in given if isinstance(k, SearchStrategy)]
 
 
-# -- array builders: a few drawn numbers in, a deterministic array of fractions in [0, 1] out ----
-def _constant(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
-    return np.full(shape, _fraction(draw))
-
-
+# -- patterns: a few drawn numbers in, a deterministic array in [0, 1] out --------------------
 def _checkerboard(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
     """Squares of ``cell`` entries over the first two axes (stripes for 1-D inputs)."""
     cell = draw(st.integers(1, 8))
-    first, second = _fraction(draw), _fraction(draw)
     parity = sum(i // cell for i in np.indices(shape, sparse=True)[:2]) % 2
-    return np.where(np.broadcast_to(parity, shape) == 1, second, first)
+    return np.broadcast_to(parity, shape).astype(np.float64)
 
 
 def _smooth(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
-    """A sum of three cosines of at most two periods per axis, rescaled to ``[a, b]``."""
+    """A sum of three cosines of at most two periods per axis, rescaled to [0, 1]."""
     rng = np.random.default_rng(draw(_SEED))
-    a, b = _fraction(draw), _fraction(draw)
     grids = np.meshgrid(*(np.arange(n) / n for n in shape), indexing="ij", sparse=True)
     field = np.zeros(shape)
     for _ in range(3):
@@ -158,8 +152,7 @@ def _smooth(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
         phase = sum((f * g for f, g in zip(freqs, grids)), np.zeros(()))
         field = field + rng.uniform(0.5, 1.0) * np.cos(2 * np.pi * phase + rng.uniform(0, 2 * np.pi))
     spread = float(field.max() - field.min())
-    unit = (field - field.min()) / spread if spread > 1e-12 else np.full(shape, 0.5)
-    return a + (b - a) * unit
+    return (field - field.min()) / spread if spread > 1e-12 else np.zeros(shape)
 
 
 def _uniform(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
@@ -167,26 +160,33 @@ def _uniform(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _gaussian(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
-    rng = np.random.default_rng(draw(_SEED))
-    mean, scale = _fraction(draw), 0.5 * _fraction(draw)
-    return np.clip(mean + scale * rng.standard_normal(shape), 0.0, 1.0)
+    """Normal noise, mean 0.5 and standard deviation 0.25, clipped to [0, 1]."""
+    return np.clip(0.5 + 0.25 * np.random.default_rng(draw(_SEED)).standard_normal(shape), 0.0, 1.0)
 
 
-_BUILDERS = {
-    "constant": _constant,
-    "checkerboard": _checkerboard,
-    "smooth": _smooth,
-    "uniform": _uniform,
-    "gaussian": _gaussian,
-}
-KINDS: tuple[str, ...] = tuple(_BUILDERS)
+_PATTERNS = {"checkerboard": _checkerboard, "smooth": _smooth, "uniform": _uniform, "gaussian": _gaussian}
+KINDS: tuple[str, ...] = ("constant", *_PATTERNS)
 """The named kinds of starting points, simplest first (the order shrinking follows)."""
+
+
+def _named_kind(draw: DrawFn, kind: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Fractions in [0, 1]: ``top * (1 - depth * pattern)``.
+
+    Every kind draws ``top`` first and means the same by it (its largest value),
+    so a failing example can shrink to the constant ``top``: lowering ``depth``
+    flattens any pattern into that constant.
+    """
+    top = _fraction(draw)
+    if kind == "constant":
+        return np.full(shape, top)
+    depth = _fraction(draw)
+    return top * (1.0 - depth * _PATTERNS[kind](draw, shape))
 
 
 def _draw_point(draw: DrawFn, kinds: list[Any], shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
     kind = kinds[draw(st.integers(0, len(kinds) - 1))]
     if isinstance(kind, str):
-        values = lo + _BUILDERS[kind](draw, shape) * (hi - lo)
+        values = lo + _named_kind(draw, kind, shape) * (hi - lo)
     else:
         values = _finite_array(draw(kind), f"the array drawn from {kind!r}")
         if values.shape != shape:
@@ -212,8 +212,9 @@ def starting_points(
 ) -> np.ndarray:
     """Starting points for an ascent: float32 arrays inside ``[min_value, max_value]``.
 
-    Each array is built with numpy from a few drawn numbers (its kind, a seed and
-    one or two levels), never element by element; a batch draws each item alone.
+    Each array is built with numpy from a few drawn numbers (its kind, its top
+    level, a depth and a seed), never element by element; a batch draws each item
+    alone. A named kind spans ``[top * (1 - depth), top]`` of the range.
 
     Parameters
     ----------
@@ -226,10 +227,10 @@ def starting_points(
     kinds : sequence of str or SearchStrategy
         A value: names from ``KINDS`` -- 'constant', 'checkerboard' (two levels in
         squares over the first two axes), 'smooth' (a low-frequency field), 'uniform'
-        noise, 'gaussian' noise clipped to the bounds -- and/or strategies of arrays
-        of ``shape`` such as :func:`from_examples`, whose draws must lie inside the
-        bounds. Shrinking follows ``KINDS`` order (named kinds first), whatever the
-        order given, so a failing example shrinks toward a constant start.
+        noise, 'gaussian' noise (clipped) -- and/or strategies of arrays of ``shape``
+        such as :func:`from_examples`, whose draws must lie inside the bounds.
+        Shrinking follows ``KINDS`` order, then the strategies in the order given,
+        so a failing example shrinks toward a constant start.
 
     Returns
     -------
@@ -510,7 +511,9 @@ def constraint_sets(
     """
     shape = _check_shape(shape)
     lo, hi = _check_interval(min_value, max_value)
-    _, max_radius = _check_radii(0.0, max_radius)
+    max_radius = _check_real(max_radius, "max_radius")
+    if max_radius < 0:
+        raise InvalidArgument(f"max_radius={max_radius!r} must be >= 0")
     box = draw(boxes(shape, min_value=lo, max_value=hi))
     use_linf, use_l2, use_mask = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
     if center is not None or use_linf or use_l2:  # a given centre is checked even without balls

@@ -1,0 +1,169 @@
+"""The pytest plugin, exercised in subprocesses with `pytester` (TensorFlow keeps global state)."""
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+
+import keras
+import numpy as np
+import pytest
+
+from pytest_featviz._context import derive_seed
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def model_file(pytester):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((3,))
+    out = keras.layers.Dense(2, kernel_initializer="ones", name="head")(inp)
+    keras.Model(inp, out, name="ones").save(pytester.path / "ones.keras")
+    return pytester.path / "ones.keras"
+
+
+def run(pytester, *args):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+
+def test_loading_the_plugin_imports_no_tensorflow_or_keras(pytester):
+    pytester.makepyfile(
+        """
+        import sys
+        import pytest_featviz as fv
+
+        def test_nothing_heavy_loaded():
+            fv.Box(0, 1) & fv.LpBall([0.5], 0.1)  # the package's value types work without TF
+            assert "tensorflow" not in sys.modules
+            assert "keras" not in sys.modules
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert "featviz: tensorflow" in result.stdout.str()  # header, read from package metadata
+
+
+def test_marker_model_is_loaded_once_per_session_relative_to_the_test_file(pytester, model_file):
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_featviz as fv
+        SEEN = []
+
+        @pytest.mark.featviz_model("ones.keras")
+        @pytest.mark.parametrize("k", [0, 1])
+        def test_uses_model(featviz_model, featviz, k):
+            SEEN.append(id(featviz_model))
+            r = featviz.ascend(featviz_model, fv.ClassLogit(k), constraints=fv.Box(0, 1), steps=100)
+            assert r.values[0] > 2.9
+
+        def test_same_object():
+            assert len(SEEN) == 2 and SEEN[0] == SEEN[1]
+
+        @pytest.mark.parametrize("featviz_model", ["ones.keras"], indirect=True)
+        def test_indirect(featviz_model):
+            assert featviz_model.name == "ones"
+
+        def test_missing_marker(featviz_model):
+            pass
+        """
+    )
+    result = run(pytester, "--strict-markers")
+    result.assert_outcomes(passed=4, errors=1)
+    result.stdout.fnmatch_lines(["*names no model*featviz_model*"])
+
+
+def test_unsafe_models_are_refused_unless_allowed_and_then_flagged(pytester, model_file):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.featviz_model("ones.keras", safe_mode=False)
+        def test_unsafe(featviz_model):
+            assert featviz_model is not None
+        """
+    )
+    refused = run(pytester)
+    refused.assert_outcomes(errors=1)
+    refused.stdout.fnmatch_lines(["*safe_mode=False*refused*--featviz-allow-unsafe*"])
+    allowed = run(pytester, "--featviz-allow-unsafe")
+    allowed.assert_outcomes(passed=1)
+    allowed.stdout.fnmatch_lines(["*UNSAFE model loading allowed*", "*UNSAFE model loaded (safe_mode=False): ones.keras*"])
+
+
+SEED_TEST = """
+import json, pytest
+
+{marker}
+def test_seed(featviz):
+    with open("seed.json", "w") as fh:
+        json.dump(featviz.seed, fh)
+"""
+
+
+@pytest.mark.parametrize(
+    "marker, cli, ini, base",
+    [
+        ("", None, None, 0),
+        ("", None, "5", 5),
+        ("", "7", "5", 7),
+        ("@pytest.mark.featviz(seed=9)", "7", "5", 9),
+    ],
+)
+def test_seed_precedence_marker_over_command_line_over_ini_over_default(pytester, marker, cli, ini, base):
+    pytester.makepyfile(test_seed=SEED_TEST.format(marker=marker))
+    if ini is not None:
+        pytester.makeini(f"[pytest]\nfeatviz_seed = {ini}\n")
+    args = [] if cli is None else ["--featviz-seed", cli]
+    run(pytester, *args).assert_outcomes(passed=1)
+    got = json.loads((pytester.path / "seed.json").read_text())
+    assert got == derive_seed(base, "test_seed.py::test_seed")
+
+
+def test_failing_assertion_leaves_pictures_and_records_without_the_fixture(pytester, model_file):
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_featviz as fv
+
+        @pytest.mark.featviz_model("ones.keras")
+        @pytest.mark.parametrize("k", [0, 1])
+        def test_unreachable(featviz_model, k):
+            fv.assert_reaches(featviz_model, fv.ClassLogit(k), 3.5, constraints=fv.Box(0, 1), steps=30)
+        """
+    )
+    pytester.makeini("[pytest]\nfeatviz_artifacts = from_ini\n")
+    result = run(pytester, "--junitxml=junit.xml")
+    result.assert_outcomes(failed=2)
+    text = result.stdout.str()
+    assert "expected ClassLogit(0) reaches >= 3.5" in text and "remedy:" in text
+    result.stdout.fnmatch_lines(["*2 featviz assertions ran, 2 failed*"])
+    for k in (0, 1):
+        folder = pytester.path / "from_ini" / f"test_failing_assertion_leaves_pictures_and_records_without_the_fixture.py__test_unreachable_{k}"
+        assert (folder / "assert_reaches.png").stat().st_size > 0
+        record = json.loads((folder / "record.json").read_text())
+        assert record["assertions"][0]["threshold"] == 3.5 and record["assertions"][0]["passed"] is False
+    props = {p.get("name"): p.get("value") for p in ET.parse(pytester.path / "junit.xml").iter("property")}
+    assert float(props["featviz_threshold"]) == 3.5 and "featviz_best_value" in props
+
+
+def test_xdist_workers_share_nothing_and_the_summary_is_printed_once(pytester, model_file):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_featviz as fv
+
+        @pytest.mark.featviz_model("ones.keras")
+        @pytest.mark.parametrize("k", [0, 1, 0, 1])
+        def test_case(featviz_model, featviz, k):
+            featviz.save("picture", [[0.0, 0.5, 1.0]])
+            fv.assert_reaches(featviz_model, fv.ClassLogit(k), 2.5, constraints=fv.Box(0, 1), steps=30)
+        """
+    )
+    result = run(pytester, "-n", "2", "--featviz-artifacts", "art")
+    result.assert_outcomes(passed=4)
+    assert result.stdout.str().count("featviz assertions ran") == 1
+    result.stdout.fnmatch_lines(["*4 featviz assertions ran, 0 failed*"])
+    pictures = sorted((pytester.path / "art").glob("*/picture.png"))
+    assert len(pictures) == 4
