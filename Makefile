@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest examples -p no:randomly -q --featviz-artifacts demo_out/artifacts --featviz-report demo_out/report.html || test $$? -eq 1
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python examples/render_demo.py demo_out
-	@echo "pictures written under $(CURDIR)/demo_out"
+	rm -rf demo_out
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest examples -q -rxX --featviz-artifacts demo_out/artifacts
+	@echo "pictures of the examples: $(CURDIR)/demo_out/artifacts"
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 -q
