@@ -31,17 +31,10 @@ from hypothesis.strategies import DrawFn, SearchStrategy
 from .constraints import Box, Constraint, LpBall, Mask
 from .errors import closest
 
-__all__ = [
-    "KINDS",
-    "starting_points",
-    "from_examples",
-    "boxes",
-    "lp_balls",
-    "masks",
-    "constraint_sets",
-    "class_indices",
-    "channel_indices",
-]
+__all__ = ["KINDS", "starting_points", "from_examples", "boxes", "lp_balls", "masks", "constraint_sets",
+           "class_indices", "channel_indices"]
+
+Shape = int | tuple[int, ...]
 
 _RESOLUTION = 2**24
 _SEED = st.integers(0, 2**32 - 1)
@@ -64,7 +57,7 @@ def _between(draw: DrawFn, low: float, high: float) -> float:
 
 
 # -- argument checks ------------------------------------------------------------------------
-def _check_shape(shape: Any) -> tuple[int, ...]:
+def _check_shape(shape: Shape) -> tuple[int, ...]:
     dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
     try:
         dims = tuple(dims)
@@ -90,13 +83,6 @@ def _check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", 
     return lo, hi
 
 
-def _check_radii(min_radius: Any, max_radius: Any) -> tuple[float, float]:
-    lo, hi = _check_interval(min_radius, max_radius, ("min_radius", "max_radius"))
-    if lo < 0:
-        raise InvalidArgument(f"min_radius={min_radius!r} must be >= 0")
-    return lo, hi
-
-
 def _finite_array(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
@@ -110,9 +96,9 @@ def _finite_array(value: Any, name: str) -> np.ndarray:
 def _f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
     """The float32 numbers closest to ``[lo, hi]`` from inside."""
     lo32, hi32 = np.float32(lo), np.float32(hi)
-    if lo32 < lo:
+    if float(lo32) < lo:  # compare as float64: numpy would compare a float32 with a float as float32
         lo32 = np.nextafter(lo32, np.float32(np.inf))
-    if hi32 > hi:
+    if float(hi32) > hi:
         hi32 = np.nextafter(hi32, np.float32(-np.inf))
     if lo32 > hi32:
         raise InvalidArgument(f"no float32 number lies in [min_value={lo!r}, max_value={hi!r}]; widen the interval")
@@ -202,12 +188,7 @@ def _draw_point(draw: DrawFn, kinds: list[Any], shape: tuple[int, ...], lo: floa
 
 @st.composite
 def starting_points(
-    draw: DrawFn,
-    shape: Any,
-    *,
-    min_value: float = 0.0,
-    max_value: float = 1.0,
-    batch: int | None = None,
+    draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: float = 1.0, batch: int | None = None,
     kinds: Any = KINDS,
 ) -> np.ndarray:
     """Starting points for an ascent: float32 arrays inside ``[min_value, max_value]``.
@@ -300,7 +281,7 @@ def from_examples(array: Any) -> SearchStrategy[np.ndarray]:
 
 
 @st.composite
-def boxes(draw: DrawFn, shape: Any, *, min_value: float = 0.0, max_value: float = 1.0, min_width: float = 0.0) -> Box:
+def boxes(draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: float = 1.0, min_width: float = 0.0) -> Box:
     """Boxes ``low <= x <= high`` inside ``[min_value, max_value]``, scalar or per-element.
 
     Every width ``high - low`` is at least ``min_width`` (up to float rounding).
@@ -385,7 +366,9 @@ def lp_balls(
     >>> find(lp_balls(np.zeros(3), max_radius=0.1, p=np.inf), lambda b: b.radius >= 0.05)
     LpBall(radius=0.05, p=inf)
     """
-    min_radius, max_radius = _check_radii(min_radius, max_radius)
+    min_radius, max_radius = _check_interval(min_radius, max_radius, ("min_radius", "max_radius"))
+    if min_radius < 0:
+        raise InvalidArgument(f"min_radius={min_radius!r} must be >= 0")
     norms = _check_p(p)
     value = draw(center) if isinstance(center, SearchStrategy) else center
     arr = _finite_array(value, "center")
@@ -406,7 +389,7 @@ def _patch(shape: tuple[int, ...], fraction: float, rng: np.random.Generator) ->
 
 
 @st.composite
-def masks(draw: DrawFn, shape: Any, *, min_free: int = 1) -> Mask:
+def masks(draw: DrawFn, shape: Shape, *, min_free: int = 1) -> Mask:
     """Masks with at least ``min_free`` free entries: all free, a free patch, or scattered.
 
     Shrinks toward the all-free mask.
@@ -471,12 +454,7 @@ def _centered(draw: DrawFn, center: Any, box: Box, shape: tuple[int, ...], lo: f
 
 @st.composite
 def constraint_sets(
-    draw: DrawFn,
-    shape: Any,
-    *,
-    min_value: float = 0.0,
-    max_value: float = 1.0,
-    center: Any = None,
+    draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: float = 1.0, center: Any = None,
     max_radius: float = 1.0,
 ) -> Constraint:
     """Non-empty constraint sets: a box, and maybe an L-inf ball, an L2 ball and a mask.
