@@ -223,6 +223,10 @@ class Constraint:
         """How the set was built, as text (the same as ``repr``)."""
         return repr(self)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis and IPython pretty-print dataclasses field by field (whole arrays): use repr
+        printer.text(repr(self))
+
 
 def _check_box(low: np.ndarray, high: np.ndarray, where: Constraint) -> None:
     bad = low > high

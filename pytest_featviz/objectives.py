@@ -86,6 +86,9 @@ class Objective:
             raise FeatvizTypeError(f"a condition needs a finite number threshold; got {threshold!r}")
         return Condition(self, float(threshold))
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
     # -- what the compiled loop needs --------------------------------------------------------
     def leaves(self) -> tuple["Objective", ...]:
         """The non-composite objectives this one is made of, in order."""
