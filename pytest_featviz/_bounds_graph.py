@@ -91,7 +91,8 @@ def _activation_op(fn: Any, layer: Any) -> Activation | None:
         if fn is get(name):
             return op
     name = getattr(fn, "__name__", repr(fn))
-    raise _refuse(layer, f"its activation {name!r} is not supported (supported: linear, {', '.join(table)})")
+    hint = "; ClassLogit and ClassProbability read the logits before a final softmax" if name == "softmax" else ""
+    raise _refuse(layer, f"its activation {name!r} is not supported (supported: linear, {', '.join(table)}){hint}")
 
 
 class _Builder:
