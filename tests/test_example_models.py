@@ -164,7 +164,8 @@ def test_texture_first_layer_has_oriented_filters() -> None:
 
 
 def test_model_files_stay_small() -> None:
-    sizes = {p.name: p.stat().st_size for p in MODELS.iterdir() if p.suffix in (".keras", ".npz")}
-    assert set(sizes) >= {f"{name}.keras" for name in SPECS} | {"digits_test.npz", "textures_test.npz"}
+    """The files train_models.py writes stay under 300 KiB each (they live in git)."""
+    names = [f"{name}.keras" for name in SPECS] + ["digits_test.npz", "textures_test.npz"]
+    sizes = {name: (MODELS / name).stat().st_size for name in names}
     big = {name: size for name, size in sizes.items() if size >= 300 * 1024}
     assert not big, f"files over 300 KiB: {big}"
