@@ -28,6 +28,7 @@ Pixel()
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -82,32 +83,107 @@ def _to_4d(x: Any) -> tuple[Any, bool]:
     return (x[..., None], True) if x.shape.rank == 3 else (x, False)
 
 
-def _warp(x: Any, a: Any, b: Any) -> Any:
-    """Bilinear resampling of ``x`` (B, H, W, C): ``out[u] = x[centre + a @ u + b]``.
+def _axis_taps(s: Any, n: int, pad: "Pad | None") -> tuple[Any, Any, Any]:
+    """The two bilinear taps along one axis of length ``n``: indices, weights, inside.
 
-    ``u`` is the output pixel's offset from the image centre in (row, col); ``a`` is
-    ``(B, 2, 2)`` and ``b`` is ``(B, 2)``. Points outside the image take the value of the
-    nearest edge pixel. Written with ``tf.gather``, so its gradient is the exact adjoint.
+    The canvas is the image grown by ``pad`` (mirrored or constant); beyond it the edge
+    value repeats. ``inside`` is False for taps on a constant margin.
     """
     tf = _tf()
-    h, w, c = x.shape[1], x.shape[2], x.shape[3]
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    rows, cols = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
+    f = tf.floor(s)
+    k = tf.cast(tf.stack([f, f + 1], axis=-1), tf.int32)
+    t = (s - f)[..., None]
+    weights = tf.concat([1 - t, t], axis=-1)
+    margin = pad.pixels if pad is not None else 0
+    k = tf.clip_by_value(k, -margin, n - 1 + margin)
+    inside = (k >= 0) & (k <= n - 1)
+    if pad is not None and pad.mode == "reflect":
+        k = (n - 1) - tf.abs((n - 1) - tf.abs(k))
+    return tf.clip_by_value(k, 0, n - 1), weights, inside
+
+
+def _sparse_matmul(matrix: Any, x: Any) -> Any:
+    """``matrix @ x`` whose gradient is ``matrix.T @ grad`` only (TensorFlow's own also
+    differentiates the sparse values, which costs two large gathers)."""
+    tf = _tf()
+
+    @tf.custom_gradient
+    def product(dense: Any) -> Any:
+        def grad(upstream: Any) -> Any:
+            return tf.sparse.sparse_dense_matmul(matrix, upstream, adjoint_a=True)
+
+        return tf.sparse.sparse_dense_matmul(matrix, dense), grad
+
+    return product(x)
+
+
+def _taps(hw: tuple[int, int], out_hw: tuple[int, int], pad: "Pad | None", sparse: bool,
+          a: Any, b: Any) -> tuple[Any, Any, Any]:
+    """Indices and weights of the 4 bilinear taps of every output pixel (see :func:`_warp`).
+
+    Returns ``(indices, weights, bias)``: for ``sparse`` the ``[B*N*4, 2]`` indices of a
+    sparse ``(B*N, B*H*W)`` matrix, else ``(B, N*4)`` indices into each image; ``bias`` is
+    what a constant margin adds (None without one).
+    """
+    tf = _tf()
+    (h, w), (oh, ow) = hw, out_hw
+    rows, cols = np.meshgrid(np.arange(oh) - (oh - 1) / 2.0, np.arange(ow) - (ow - 1) / 2.0, indexing="ij")
     grid = tf.constant(np.stack([rows.ravel(), cols.ravel()], axis=-1), tf.float32)
-    src = tf.einsum("bij,nj->bni", a, grid) + b[:, None, :] + tf.constant([cy, cx], tf.float32)
-    y, xx = src[..., 0], src[..., 1]
-    y0, x0 = tf.floor(y), tf.floor(xx)
-    wy, wx = (y - y0)[..., None], (xx - x0)[..., None]
+    src = tf.einsum("bij,nj->bni", a, grid) + b[:, None, :] + tf.constant([(h - 1) / 2.0, (w - 1) / 2.0])
+    ky, wy, iny = _axis_taps(src[..., 0], h, pad)
+    kx, wx, inx = _axis_taps(src[..., 1], w, pad)
+    batch = tf.shape(a)[0]
+    idx = tf.reshape(ky[..., :, None] * w + kx[..., None, :], [batch, -1])  # (B, N * 4)
+    weight = tf.reshape(wy[..., :, None] * wx[..., None, :], [batch, -1])
+    bias = None
+    if pad is not None and pad.mode == "constant":
+        inside = tf.cast(tf.reshape(iny[..., :, None] & inx[..., None, :], [batch, -1]), tf.float32)
+        bias = pad.value * tf.reduce_sum(tf.reshape(weight * (1 - inside), [batch, oh, ow, 4]), -1, keepdims=True)
+        weight = weight * inside
+    if not sparse:
+        return idx, weight, bias
+    row = tf.repeat(tf.range(tf.cast(batch * oh * ow, tf.int64)), 4)
+    col = tf.reshape(tf.cast(idx + h * w * tf.range(batch)[:, None], tf.int64), [-1])
+    return tf.stack([row, col], axis=1), tf.reshape(weight, [-1]), bias
 
-    def flat(yy: Any, xs: Any) -> Any:
-        yi = tf.clip_by_value(tf.cast(yy, tf.int32), 0, h - 1)
-        xi = tf.clip_by_value(tf.cast(xs, tf.int32), 0, w - 1)
-        return yi * w + xi
 
-    idx = tf.concat([flat(y0, x0), flat(y0, x0 + 1), flat(y0 + 1, x0), flat(y0 + 1, x0 + 1)], axis=1)
-    g00, g01, g10, g11 = tf.split(tf.gather(tf.reshape(x, [-1, h * w, c]), idx, batch_dims=1), 4, axis=1)
-    out = (1 - wy) * ((1 - wx) * g00 + wx * g01) + wy * ((1 - wx) * g10 + wx * g11)
-    return tf.reshape(out, [-1, h, w, c])
+_JIT_CACHE: dict = {}
+
+
+def _jit(fn: Any, *static: Any) -> Any:
+    """``fn`` with its leading ``static`` arguments bound, compiled once with XLA.
+
+    Used for the index arithmetic and the FFT image: XLA fuses their many small ops (and
+    its FFT is faster), also when the caller is not compiled with XLA.
+    """
+    key = (fn, static)
+    if key not in _JIT_CACHE:
+        _JIT_CACHE[key] = _tf().function(functools.partial(fn, *static), jit_compile=True)
+    return _JIT_CACHE[key]
+
+
+def _warp(x: Any, a: Any, b: Any, *, out_hw: tuple[int, int] | None = None,
+          pad: "Pad | None" = None, xla: bool = False) -> Any:
+    """Bilinear resampling of ``x`` (B, H, W, C): ``out[u] = x[centre + a @ u + b]``.
+
+    ``u`` is the output pixel's offset from the (shared) centre in (row, col) on an
+    ``out_hw`` grid (default: the input's); ``a`` is ``(B, 2, 2)``, ``b`` is ``(B, 2)``.
+    ``x`` is seen as if grown by ``pad`` (see :func:`_axis_taps`). The taps form a sparse
+    matrix, so the gradient is its exact transpose; ``xla=True`` uses ``tf.gather``
+    instead (XLA has no sparse matmul; on CPU graphs the gather's gradient is slower).
+    """
+    tf = _tf()
+    batch, h, w, c = tf.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
+    oh, ow = out_hw or (h, w)
+    idx, weight, bias = _jit(_taps, (h, w), (oh, ow), pad, not xla)(a, b)
+    if xla:
+        taps = tf.gather(tf.reshape(x, [batch, h * w, c]), idx, batch_dims=1) * weight[..., None]
+        out = tf.reduce_sum(tf.reshape(taps, [batch, oh * ow, 4, c]), axis=2)
+    else:
+        shape = tf.cast(tf.stack([batch * oh * ow, batch * h * w]), tf.int64)
+        out = _sparse_matmul(tf.sparse.SparseTensor(idx, weight, shape), tf.reshape(x, [-1, c]))
+    out = tf.reshape(out, [batch, oh, ow, c])
+    return out if bias is None else out + bias
 
 
 def _pick(choices: tuple[float, ...], batch: Any, seed: Any) -> Any:
@@ -118,7 +194,14 @@ def _pick(choices: tuple[float, ...], batch: Any, seed: Any) -> Any:
 
 
 class Transform:
-    """Base class of the random input transforms; combine them with ``+``."""
+    """Base class of the random input transforms; combine them with ``+``.
+
+    The geometric ones (:class:`Jitter`, :class:`RandomScale`, :class:`RandomRotate`)
+    resample bilinearly about the image centre, one random draw per batch item; points
+    beyond the edge take the nearest edge pixel unless a :class:`Pad` before them provides
+    a margin. All are linear in the image for a fixed seed, and their gradient is the exact
+    transpose.
+    """
 
     def __add__(self, other: Any) -> "Compose":
         if not isinstance(other, (Transform, tuple, list)):
@@ -130,19 +213,19 @@ class Transform:
             return NotImplemented
         return Compose(other, self)
 
-    def apply(self, x: Any, seed: Any) -> Any:
+    def apply(self, x: Any, seed: Any, *, xla: bool = False) -> Any:
         """Transform a ``(B, H, W[, C])`` float32 batch; ``seed`` is a ``[2]`` int tensor.
 
         The output has the input's shape (:class:`Pad` alone excepted: it grows the canvas
-        and :class:`Compose` crops back).
+        and :class:`Compose` crops back). Pass ``xla=True`` inside ``jit_compile`` functions.
         """
         x4, squeeze = _to_4d(x)
-        out = self._apply4(x4, seed)
+        out = self._apply4(x4, seed, xla)
         return out[..., 0] if squeeze else out
 
-    def _apply4(self, x: Any, seed: Any) -> Any:
+    def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:
         a, b = self._affine(_tf().shape(x)[0], seed)
-        return _warp(x, a, b)
+        return _warp(x, a, b, xla=xla)
 
     def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
         raise NotImplementedError
@@ -173,9 +256,14 @@ class Pad(Transform):
         if not isinstance(self.value, numbers.Real) or not math.isfinite(self.value):
             raise ConfigurationError(f"Pad value must be a finite number; got {self.value!r}")
 
-    def _apply4(self, x: Any, seed: Any) -> Any:
-        k = self.pixels
+    def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:
+        k = self._fits(x.shape[1], x.shape[2])
         return _tf().pad(x, [[0, 0], [k, k], [k, k], [0, 0]], mode=self.mode.upper(), constant_values=self.value)
+
+    def _fits(self, h: int, w: int) -> int:
+        if self.mode == "reflect" and self.pixels >= min(h, w):
+            raise ConfigurationError(f"{self!r} needs pixels < {min(h, w)} for a {h}x{w} image")
+        return self.pixels
 
     def __repr__(self) -> str:
         extra = f", value={self.value}" if self.mode == "constant" else ""
@@ -310,21 +398,27 @@ class Compose(Transform):
     def __repr__(self) -> str:
         return f"Compose({', '.join(map(repr, self.transforms))})"
 
-    def _apply4(self, x: Any, seed: Any) -> Any:
+    def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:
         tf = _tf()
         h, w = x.shape[1], x.shape[2]
-        batch = tf.shape(x)[0]
-        acc: tuple[Any, Any] | None = None
+        batch, seed = tf.shape(x)[0], tf.cast(seed, tf.int32)
+        pad: Pad | None = None  # a pad not yet materialised: the next warp samples through it
+        acc: tuple[Any, Any] | None = None  # the fused affine map of the current run
         for i, t in enumerate(self.transforms):
-            sub = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int32), i)
             if isinstance(t, Pad):
-                x = x if acc is None else _warp(x, *acc)
-                x, acc = t._apply4(x, sub), None
+                t._fits(x.shape[1], x.shape[2])
+                if acc is not None:
+                    grow = pad.pixels if pad is not None else 0
+                    x = _warp(x, *acc, out_hw=(x.shape[1] + 2 * grow, x.shape[2] + 2 * grow), pad=pad, xla=xla)
+                elif pad is not None:
+                    x = pad._apply4(x, seed, xla)
+                pad, acc = t, None
                 continue
-            a, b = t._affine(batch, sub)
+            a, b = t._affine(batch, tf.random.experimental.stateless_fold_in(seed, i))
             # out -> (this transform's input) -> (the run's input): a_acc (a u + b) + b_acc
             acc = (a, b) if acc is None else (acc[0] @ a, tf.einsum("bij,bj->bi", acc[0], b) + acc[1])
-        x = x if acc is None else _warp(x, *acc)
+        if acc is not None:  # only the centre that the final crop keeps
+            return _warp(x, *acc, out_hw=(h, w), pad=pad, xla=xla)
         top, left = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
         return x[:, top:top + h, left:left + w, :]
 
@@ -507,13 +601,8 @@ class Fourier(Parametrization):
     decorrelate: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.decay, numbers.Real) or not 0 <= self.decay < 10:
-            raise ConfigurationError(f"Fourier decay must be a number in [0, 10); got {self.decay!r}")
-
-    def _scale(self, h: int, w: int) -> np.ndarray:
-        f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
-        s = np.maximum(f, 1.0 / max(h, w)) ** -float(self.decay)
-        return (s / np.sqrt(np.mean(s**2)) * np.sqrt(h * w / 2.0)).astype(np.float32)
+        if not isinstance(self.decay, numbers.Real) or not 0 <= self.decay < math.inf:
+            raise ConfigurationError(f"Fourier decay must be a finite number >= 0; got {self.decay!r}")
 
     def _mix(self, c: int) -> bool:
         return bool(self.decorrelate) and c == 3
@@ -528,7 +617,7 @@ class Fourier(Parametrization):
         y = _unsquash(x0, low, high).reshape(x0.shape[0], h, w, c)
         if self._mix(c):
             y = y @ np.linalg.inv(_COLOR).T
-        spec = np.fft.rfft2(np.moveaxis(y, -1, 1), axes=(-2, -1)) / self._scale(h, w)
+        spec = np.fft.rfft2(np.moveaxis(y, -1, 1), axes=(-2, -1)) / _spectral_scale(h, w, self.decay)
         return np.stack([spec.real, spec.imag], axis=-1).astype(np.float32)
 
     def draw(self, low: np.ndarray, high: np.ndarray, seed: int) -> np.ndarray:
@@ -537,15 +626,10 @@ class Fourier(Parametrization):
 
     def to_input(self, p: Any, low: Any, high: Any) -> Any:
         tf = _tf()
-        low = tf.convert_to_tensor(low, tf.float32)
+        low, high = tf.convert_to_tensor(low, tf.float32), tf.convert_to_tensor(high, tf.float32)
         h, w, c = _image_geometry(tuple(low.shape)[1:], "Fourier()")
-        s = tf.constant(self._scale(h, w))
-        p = tf.convert_to_tensor(p, tf.float32)
-        img = tf.transpose(tf.signal.irfft2d(tf.complex(p[..., 0] * s, p[..., 1] * s), fft_length=[h, w]),
-                           [0, 2, 3, 1])
-        if self._mix(c):
-            img = tf.einsum("bhwc,dc->bhwd", img, tf.constant(_COLOR, tf.float32))
-        return _squash(tf.reshape(img, tf.shape(low)), low, high)
+        return _jit(_fourier_image, float(self.decay), (h, w), self._mix(c))(
+            tf.convert_to_tensor(p, tf.float32), low, high)
 
     def blur(self, p: Any, sigma: float, low: Any, high: Any) -> Any:
         tf = _tf()
@@ -561,6 +645,24 @@ class Fourier(Parametrization):
                 f"Fourier(decorrelate=True) needs 1 or 3 channels; the input has {c}. "
                 "Use Fourier(decorrelate=False)"
             )
+
+
+def _spectral_scale(h: int, w: int, decay: float) -> np.ndarray:
+    """``1 / max(f, 1 / max(h, w)) ** decay`` on the rfft grid, giving white ``p`` unit pixel variance."""
+    f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
+    s = np.maximum(f, 1.0 / max(h, w)) ** -float(decay)
+    return (s / np.sqrt(np.mean(s**2)) * np.sqrt(h * w / 2.0)).astype(np.float32)
+
+
+def _fourier_image(decay: float, hw: tuple[int, int], mix: bool, p: Any, low: Any, high: Any) -> Any:
+    """The input encoded by a :class:`Fourier` parameter; see there."""
+    tf = _tf()
+    s = tf.constant(_spectral_scale(*hw, decay))
+    img = tf.signal.irfft2d(tf.complex(p[..., 0] * s, p[..., 1] * s), fft_length=list(hw))
+    img = tf.transpose(img, [0, 2, 3, 1])
+    if mix:
+        img = tf.einsum("bhwc,dc->bhwd", img, tf.constant(_COLOR, tf.float32))
+    return _squash(tf.reshape(img, tf.shape(low)), low, high)
 
 
 @dataclass(frozen=True)
@@ -627,16 +729,37 @@ class Priors:
         return (self.transforms, self.parametrization, self.blur)
 
     def check(self, input_shape: tuple[int, ...]) -> None:
-        """Raise ConfigurationError when these priors cannot apply to ``input_shape``."""
+        """Raise ConfigurationError when these priors cannot apply to ``input_shape``.
+
+        Examples
+        --------
+        >>> Priors(transforms=[Jitter(2)]).check((10,))
+        Traceback (most recent call last):
+        ...
+        pytest_featviz.errors.ConfigurationError: transforms=Compose(Jitter(2)) needs an image input of shape (H, W) or (H, W, C) with H, W >= 2; the model's input shape is (10,). Use priors=None (plain pixel ascent) for other inputs
+        """
         if self.transforms.transforms:
             h, w, _ = _image_geometry(input_shape, f"transforms={self.transforms!r}")
             for t in self.transforms.transforms:
-                if isinstance(t, Pad) and t.mode == "reflect" and t.pixels >= min(h, w):
-                    raise ConfigurationError(f"{t!r} needs pixels < {min(h, w)} for a {h}x{w} image")
+                if isinstance(t, Pad):
+                    t._fits(h, w)
         if self.blur is not None:
             _image_geometry(input_shape, repr(self.blur))
-        if not isinstance(self.parametrization, (Pixel, SigmoidRange)):
-            self.parametrization.validate(np.zeros((1, *input_shape)), np.ones((1, *input_shape)))
+        self.parametrization.validate(np.zeros((1, *input_shape)), np.ones((1, *input_shape)))
+
+    def validate(self, low: np.ndarray, high: np.ndarray) -> None:
+        """:meth:`check` the shape of ``low`` (``(B, *S)``), then the parametrization's bounds.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Priors(parametrization=SigmoidRange()).validate(np.zeros((1, 3)), np.full((1, 3), np.inf))
+        Traceback (most recent call last):
+        ...
+        pytest_featviz.errors.ConfigurationError: SigmoidRange() needs finite bounds: give SigmoidRange(low, high) or a Box constraint
+        """
+        self.check(tuple(np.shape(low))[1:])
+        self.parametrization.validate(np.asarray(low), np.asarray(high))
 
 
 def standard_priors(input_shape: tuple[int, ...] | None = None) -> Priors:
@@ -670,7 +793,7 @@ def standard_priors(input_shape: tuple[int, ...] | None = None) -> Priors:
 
 STANDARD = Priors(
     transforms=Compose(
-        Pad(4, "reflect"), Jitter(4), RandomScale(tuple(0.9 + 0.02 * i for i in range(11))),
+        Pad(4, "reflect"), Jitter(4), RandomScale(tuple(round(0.9 + 0.02 * i, 2) for i in range(11))),
         RandomRotate(tuple(range(-5, 6))), Jitter(2),
     ),
     parametrization=Fourier(decay=1.0, decorrelate=True),
