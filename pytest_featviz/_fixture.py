@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import _context
+from . import _context, baselines
+from .errors import ConfigurationError
 
 
 class Featviz:
@@ -22,6 +24,7 @@ class Featviz:
             model = featviz.load_model("models/clf.keras")
             r = featviz.ascend(model, fv.ClassProbability(3), constraints=fv.Box(0, 1))
             featviz.save("class3", r.inputs)
+            featviz.assert_matches_baseline("class3", r)  # create with --featviz-update-baselines
     """
 
     def __init__(self, request: Any, loader: Callable[..., Any], ctx_key: Any, session_key: Any):
@@ -29,6 +32,7 @@ class Featviz:
         self._loader = loader
         self._ctx_key = ctx_key
         self._session_key = session_key
+        self._baseline_paths: set[Path] = set()
 
     @property
     def context(self) -> _context.TestContext:
@@ -69,3 +73,103 @@ class Featviz:
         if isinstance(images, AscentResult):
             images = images.inputs
         return self.context.save_images(name, np.asarray(images), **grid_options)
+
+    def baselines_root(self) -> Path:
+        """The folder of stored baselines (this test's live in ``<root>/<sanitized node id>/``).
+
+        By precedence: ``@pytest.mark.featviz(baselines=DIR)`` (relative to the test
+        file) > ``--featviz-baselines DIR`` (relative to the invocation directory) > ini
+        ``featviz_baselines`` (relative to the ini file) > ``featviz_baselines/`` next to
+        the test file.
+        """
+        node, config = self._request.node, self._request.config
+        here = Path(str(node.path)).parent
+        marker = node.get_closest_marker("featviz")
+        if marker is not None and marker.kwargs.get("baselines") is not None:
+            return here / marker.kwargs["baselines"]
+        if config.getoption("featviz_baselines", default=None) is not None:
+            return Path(config.invocation_params.dir) / config.getoption("featviz_baselines")
+        if config.getini("featviz_baselines"):
+            return (config.inipath.parent if config.inipath else config.rootpath) / config.getini("featviz_baselines")
+        return here / "featviz_baselines"
+
+    def _node_id(self, of_test: str | None) -> str:
+        if of_test is None:
+            return self._request.node.nodeid
+        return of_test if "::" in of_test else f"{self._request.node.nodeid.split('::')[0]}::{of_test}"
+
+    def assert_matches_baseline(self, name: str, result_or_images: Any, *,
+                                min_ssim: float = baselines.DEFAULT_MIN_SSIM,
+                                value_rtol: float = baselines.DEFAULT_VALUE_RTOL, match: str = "index",
+                                baseline_of: str | None = None) -> baselines.Comparison | None:
+        """Compare a result with its stored baseline; with ``--featviz-update-baselines``, write it.
+
+        Parameters
+        ----------
+        name : str
+            The baseline's name, unique within the test: ``<name>.npz`` and ``<name>.png``
+            under ``<baselines_root>/<sanitized node id>/``.
+        result_or_images : AscentResult or array_like
+            From ``ascend`` or ``assert_reaches`` (values and reached flags are compared
+            too), or a batch of pictures (compared by SSIM only).
+        min_ssim, value_rtol, match
+            As for :func:`pytest_featviz.baselines.compare` (the defaults and why: see there).
+        baseline_of : str, optional
+            Compare with another test's baseline (a node id, or a test name in this
+            file), e.g. a candidate model against the reference model's; such a
+            comparison only reads, even with ``--featviz-update-baselines``.
+
+        Returns
+        -------
+        pytest_featviz.baselines.Comparison, or None when the baseline was written.
+
+        Raises
+        ------
+        AssertionError
+            The baseline is missing, or an item differs beyond the tolerances; the
+            message lists every item, the pictures (with ``--featviz-artifacts``) and
+            the command that updates the baseline.
+        """
+        __tracebackhide__ = True
+        baselines.check_options(min_ssim, value_rtol, match)
+        node_id = self._node_id(baseline_of)
+        path = baselines.baseline_path(self.baselines_root(), node_id, name)
+        if path in self._baseline_paths:
+            raise ConfigurationError(f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
+                                     "give every assert_matches_baseline call of a test its own name")
+        self._baseline_paths.add(path)
+        obtained = baselines.capture(result_or_images)
+        command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
+        entry = {"kind": "assert_matches_baseline", "name": name, "baseline": str(path), "passed": False,
+                 "claim": f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, match={match!r})"}
+        if baseline_of is None and self._request.config.getoption("featviz_update_baselines"):
+            baselines.save(path, obtained)
+            self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
+            self.context.record({**entry, "passed": True, "written": True})
+            return None
+        if not path.exists():
+            self.context.record(entry)
+            raise AssertionError(f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
+                                 f"  to create it, run: {command}")
+        expected = baselines.load(path)
+        comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match)
+        self.context.record({**entry, "passed": comparison.passed, "mapping": list(comparison.mapping),
+                             "ssim": comparison.ssim, "max_input_change": comparison.max_input_change})
+        if not comparison.passed:
+            pictures = self._save_mismatch(name, obtained, expected, comparison)
+            raise AssertionError(f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
+                                 f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}")
+        return comparison
+
+    def _save_mismatch(self, name: str, obtained: baselines.Baseline, expected: baselines.Baseline,
+                       comparison: baselines.Comparison) -> str:
+        if self.artifacts_dir is None:
+            return "run with --featviz-artifacts DIR to save the obtained, expected and difference pictures"
+        saved = []
+        labels = {"expected": [f"baseline {j}" for j in comparison.mapping]}
+        for kind, batch in baselines.mismatch_pictures(obtained, expected, comparison).items():
+            value_range = (0, 255) if kind == "difference" else expected.value_range
+            text = labels.get(kind, [f"{i}: SSIM {s:.3f}" for i, s in enumerate(comparison.ssim)])
+            path = self.context.save_images(f"{name}-{kind}", batch, value_range=value_range, labels=text)
+            saved.append(f"{kind} {path}")
+        return ", ".join(saved) or "(these inputs cannot be drawn)"

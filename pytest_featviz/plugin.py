@@ -175,6 +175,8 @@ def _plain(value: Any) -> Any:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "call":
         return
+    if _STATE.get("state") is not None:  # baselines written by the test, here or on an xdist worker
+        _STATE["state"]["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
     config = getattr(report, "config", None)
     props = dict(report.user_properties)
     if "featviz_assertions" not in props:

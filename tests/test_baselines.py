@@ -1,0 +1,414 @@
+"""Baselines: capture/save/load/compare against known answers, and the whole gate workflow with pytester."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import pytest_featviz as fv
+from pytest_featviz import baselines
+from pytest_featviz.baselines import BaselineFormatError, capture, compare, load, save
+from pytest_featviz._context import TestContext
+from pytest_featviz._fixture import Featviz
+from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
+
+pytest_plugins = ["pytester"]
+
+
+def pictures(count=4, side=8, seed=0):
+    """Binary random pictures: distinct items have SSIM near 0 with each other."""
+    return (np.random.default_rng(seed).random((count, side, side)) > 0.5).astype(np.float32)
+
+
+@dataclass
+class FakeResult:
+    """The attributes of an AscentResult that baselines read (baselines know nothing of TF)."""
+
+    inputs: np.ndarray
+    values: np.ndarray
+    reached: np.ndarray | None = None
+    constraints: fv.Constraint = fv.Box(0.0, 2.0)
+    start: np.ndarray | None = None
+    seed: int = 7
+
+
+def result(inputs=None, values=(1.0, 2.0, 3.0, 4.0), reached=None):
+    inputs = pictures() if inputs is None else inputs
+    return FakeResult(inputs, np.asarray(values, dtype=np.float64), None if reached is None else np.asarray(reached))
+
+
+# -- compare: known answers ------------------------------------------------------------------
+def test_an_exact_match_passes_with_ssim_one_and_no_change():
+    r = result(reached=[True, False, True, True])
+    c = compare(r, capture(r))
+    assert c.passed and c.problem is None
+    assert c.mapping == (0, 1, 2, 3)
+    assert np.array_equal(c.ssim, np.ones(4))
+    assert np.array_equal(c.value_change, np.zeros(4)) and np.array_equal(c.max_input_change, np.zeros(4))
+    assert set(c.metric_deltas) == set(fv.metrics.METRICS)
+    assert all(np.array_equal(d, np.zeros(4)) for d in c.metric_deltas.values())
+
+
+def test_a_changed_picture_fails_only_its_own_item_and_the_account_names_it():
+    expected = capture(result())
+    changed = result()
+    changed.inputs = changed.inputs.copy()
+    changed.inputs[2] = 1.0 - changed.inputs[2]  # inverted: SSIM far below 0
+    c = compare(changed, expected)
+    assert not c.passed
+    assert c.failing.tolist() == [False, False, True, False]
+    assert c.ssim[2] < 0 and c.max_input_change[2] == 1.0
+    text = c.describe()
+    assert text.startswith("1 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, match='index')")
+    assert f"  2     2              {c.ssim[2]:<7.4f} !" in text
+    assert "metric deltas: high_frequency_ratio" in text
+
+
+@pytest.mark.parametrize(("new_value", "passed"), [(2.0 * 1.04, True), (2.0 * 1.06, False), (2.0 * 0.94, False)])
+def test_values_fail_beyond_value_rtol_relative_to_the_baseline(new_value, passed):
+    expected = capture(result())
+    c = compare(result(values=(1.0, new_value, 3.0, 4.0)), expected)
+    assert c.passed is passed
+    assert c.value_change[1] == pytest.approx(abs(new_value - 2.0) / 2.0)
+    assert c.failing.tolist() == [False, not passed, False, False]
+
+
+def test_nan_values_match_nan_and_nothing_else():
+    expected = capture(result(values=(np.nan, 2.0, 3.0, 4.0)))
+    assert compare(result(values=(np.nan, 2.0, 3.0, 4.0)), expected).passed
+    c = compare(result(values=(1.0, np.nan, 3.0, 4.0)), expected)
+    assert c.value_change[:2].tolist() == [np.inf, np.inf] and not c.passed
+
+
+def test_a_flipped_reached_flag_fails():
+    expected = capture(result(reached=[True, True, False, True]))
+    c = compare(result(reached=[True, False, False, True]), expected)
+    assert c.failing.tolist() == [False, True, False, False]
+    assert "yes->no !" in c.describe()
+
+
+def test_permutation_matching_passes_where_index_matching_fails_and_reports_the_mapping():
+    expected = capture(result(reached=[True, False, True, False]))
+    order = [2, 0, 3, 1]  # obtained item i is baseline item order[i]
+    permuted = result(pictures()[order], values=np.array([1.0, 2.0, 3.0, 4.0])[order],
+                      reached=np.array([True, False, True, False])[order])
+    by_index = compare(permuted, expected)
+    assert not by_index.passed and by_index.failing.all()
+    c = compare(permuted, expected, match="permutation")
+    assert c.passed and c.mapping == tuple(order)
+    assert np.array_equal(c.ssim, np.ones(4)) and np.array_equal(c.value_change, np.zeros(4))
+    assert "mapping (obtained item <- baseline item): 0<-2, 1<-0, 2<-3, 3<-1" in c.describe()
+
+
+def test_ssim_uses_the_baselines_value_range():
+    """The same pixel offset is a small change in a wide range and a large one in a narrow range."""
+    base = np.linspace(0, 1, 64, dtype=np.float32).reshape(1, 8, 8)
+    noisy = base + 0.2 * (pictures(1) - 0.5)
+    narrow = compare(noisy, capture(base))  # range (0, 1) from the pictures themselves
+    wide = compare(FakeResult(noisy, np.ones(1), constraints=fv.Box(-10, 10)),
+                   capture(FakeResult(base, np.ones(1), constraints=fv.Box(-10, 10))))
+    assert capture(base).value_range == (0.0, 1.0)
+    assert wide.ssim[0] == pytest.approx(fv.metrics.ssim(noisy[0], base[0], data_range=20.0))
+    assert narrow.ssim[0] == pytest.approx(fv.metrics.ssim(noisy[0], base[0], data_range=1.0))
+    assert wide.ssim[0] > narrow.ssim[0]
+
+
+def test_vectors_are_compared_as_one_dimensional_signals():
+    x = np.random.default_rng(1).random((2, 20))
+    assert compare(x, capture(x)).passed
+    c = compare(x[:, ::-1], capture(x))
+    assert not c.passed and c.metric_deltas == {}
+
+
+@pytest.mark.parametrize(
+    ("obtained", "problem"),
+    [
+        (pictures(3), "the baseline has 4 items of shape (8, 8), the result 3 items of shape (8, 8)"),
+        (pictures(4, side=9), "the result 4 items of shape (9, 9)"),
+        (result(), "the baseline stores pictures only, the result has values"),
+    ],
+)
+def test_results_that_cannot_be_compared_item_by_item_fail_with_the_reason(obtained, problem):
+    c = compare(obtained, capture(pictures()))
+    assert not c.passed and problem in c.problem and problem in c.describe()
+
+
+# -- save / load -----------------------------------------------------------------------------
+def test_save_and_load_round_trip_every_array_and_the_metadata(tmp_path):
+    r = result(reached=[True, False, True, False])
+    path = save(tmp_path / "t" / "units.npz", r)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["units.npz", "units.png"]  # no temp files left
+    b = load(path)
+    assert b.inputs.dtype == np.float32 and np.array_equal(b.inputs, r.inputs)
+    assert np.array_equal(b.values, r.values) and np.array_equal(b.reached, r.reached)
+    assert b.value_range == (0.0, 2.0)  # the constraint box, not the pictures' own range
+    assert b.metadata["kind"] == "ascent" and b.metadata["seed"] == 7
+    assert b.metadata["constraints"] == "Box(0.0, 2.0)" and "numpy" in b.metadata["versions"]
+    assert all(np.array_equal(b.metrics[k], capture(r).metrics[k]) for k in fv.metrics.METRICS)
+    with np.load(path, allow_pickle=False) as data:  # plain arrays, readable without pickle
+        assert set(data.files) == {"inputs", "values", "reached", "metrics", "value_range", "metadata"}
+
+
+def test_a_failed_write_leaves_no_temporary_file_and_keeps_the_old_baseline(tmp_path, monkeypatch):
+    path = save(tmp_path / "units.npz", pictures())
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(ConfigurationError, match=r"cannot write the baseline .*units\.npz: disk full"):
+        save(path, 1.0 - pictures())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["units.npz", "units.png"]
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]), "truncated, corrupt"),
+        (lambda p: p.write_text("hello"), "truncated, corrupt, or not an .npz archive"),
+        (lambda p: np.save(open(p, "wb"), np.zeros(3)), "a single .npy array"),
+        (lambda p: np.savez(open(p, "wb"), weights=np.zeros(3)), "holds the arrays ['weights'] but lacks"),
+        (lambda p: _rewrite_metadata(p, lambda m: {**m, "format": "other"}), "does not say format="),
+        (lambda p: _rewrite_metadata(p, lambda m: {**m, "version": 99}), "format version 99, newer than the 1"),
+        (lambda p: _rewrite_metadata(p, lambda m: {**m, "metrics": ["entropy"]}), "arrays do not fit together"),
+    ],
+)
+def test_unreadable_files_raise_a_configuration_error_naming_the_file_and_the_fix(tmp_path, damage, message):
+    path = save(tmp_path / "units.npz", pictures())
+    damage(path)
+    with pytest.raises(BaselineFormatError) as info:
+        load(path)
+    assert isinstance(info.value, ConfigurationError) and not isinstance(info.value, AssertionError)
+    text = str(info.value)
+    assert str(path) in text and message in text and "--featviz-update-baselines" in text
+    context = info.value.__context__
+    assert info.value.__cause__ is None and (context is None or info.value.__suppress_context__)  # no zip traceback
+
+
+def _rewrite_metadata(path, change):
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["metadata"] = np.array(json.dumps(change(json.loads(str(arrays["metadata"])))))
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_loading_a_missing_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no baseline at .*nothing.npz"):
+        load(tmp_path / "nothing.npz")
+
+
+def test_the_stored_archive_is_compressed(tmp_path):
+    path = save(tmp_path / "b.npz", np.zeros((10, 28, 28)))
+    with zipfile.ZipFile(path) as archive:
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in archive.infolist())
+    assert path.stat().st_size < 10 * 28 * 28 * 4 / 10
+
+
+def test_baseline_paths_are_one_folder_per_test_and_one_file_per_name():
+    assert baselines.baseline_path("/b", "t.py::test_x[a-1]", "units").as_posix() == "/b/t.py__test_x_a-1/units.npz"
+    assert baselines.baseline_path("/b", "t.py::test_x[a-2]", "units").parent.name == "t.py__test_x_a-2"
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: compare(pictures(), pictures(), min_ssim=1.5), ConfigurationError, "min_ssim must be a number in [-1, 1]"),
+        (lambda: compare(pictures(), pictures(), value_rtol=-0.1), ConfigurationError, "value_rtol must be a number in [0, inf]"),
+        (lambda: compare(pictures(), pictures(), value_rtol="5%"), ConfigurationError, "got '5%'"),
+        (lambda: compare(pictures(), pictures(), match="perm"), ConfigurationError, "match='perm' is not one of"),
+        (lambda: capture(np.zeros((8, 8))[0]), ConfigurationError, "(B, *input_shape)"),
+        (lambda: capture(np.zeros((2, 2))), ConfigurationError, "at least 3 values per item"),
+        (lambda: capture(np.full((1, 8, 8), np.nan)), ConfigurationError, "NaN or inf"),
+        (lambda: capture([["a", "b", "c"]]), FeatvizTypeError, "an array of numbers"),
+        (lambda: baselines.baseline_path("b", "t.py::t", "///"), ConfigurationError, "non-empty text"),
+    ],
+)
+def test_bad_arguments_are_configuration_errors_naming_the_value(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert message in str(info.value)
+
+
+def test_the_same_model_and_seed_reproduce_the_baseline_bit_for_bit(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(4, name="units")])
+    runs = [fv.ascend(model, fv.ClassLogit([0, 1, 2, 3]), constraints=fv.Box(0, 1), steps=30, seed=3) for _ in (0, 1)]
+    stored = load(save(tmp_path / "b.npz", runs[0]))
+    c = compare(runs[1], stored)
+    assert c.passed and np.array_equal(c.ssim, np.ones(4)) and np.array_equal(c.max_input_change, np.zeros(4))
+    assert np.array_equal(c.value_change, np.zeros(4))
+    assert stored.metadata["objective"] == "ClassLogit([0, 1, 2, 3])" and stored.metadata["steps"] == 30
+
+
+# -- the fixture's method, with a stand-in for pytest's request ----------------------------------
+def bound_fixture(tmp_path, *, marker=None, cli=None, ini=None, update=False):
+    """A Featviz bound to a fake test ``sub/test_m.py::test_x``; the ini file sits in ``tmp_path/cfg``."""
+    options = {"featviz_baselines": cli, "featviz_update_baselines": update}
+    config = SimpleNamespace(
+        getoption=lambda name, default=None: options.get(name, default),
+        getini=lambda name: ini if name == "featviz_baselines" else None,
+        invocation_params=SimpleNamespace(dir=tmp_path / "cwd"), inipath=tmp_path / "cfg" / "pytest.ini",
+        rootpath=tmp_path)
+    marks = {} if marker is None else {"featviz": SimpleNamespace(kwargs={"baselines": marker})}
+    node = SimpleNamespace(nodeid="sub/test_m.py::test_x", path=tmp_path / "sub" / "test_m.py",
+                           get_closest_marker=marks.get, user_properties=[], stash={"ctx": TestContext("n", 0)})
+    return Featviz(SimpleNamespace(node=node, config=config), None, "ctx", None)
+
+
+@pytest.mark.parametrize(
+    ("marker", "cli", "ini", "root"),
+    [
+        (None, None, None, "sub/featviz_baselines"),  # default: next to the test file
+        (None, None, "from_ini", "cfg/from_ini"),  # ini: relative to the ini file
+        (None, "from_cli", "from_ini", "cwd/from_cli"),  # command line: relative to the invocation dir
+        ("from_marker", "from_cli", "from_ini", "sub/from_marker"),  # marker: relative to the test file
+    ],
+)
+def test_baselines_root_precedence_marker_over_command_line_over_ini_over_default(tmp_path, marker, cli, ini, root):
+    assert bound_fixture(tmp_path, marker=marker, cli=cli, ini=ini).baselines_root() == tmp_path / root
+
+
+def test_update_writes_and_reports_only_the_tests_own_baseline(tmp_path):
+    featviz = bound_fixture(tmp_path, update=True)
+    assert featviz.assert_matches_baseline("units", pictures()) is None
+    path = tmp_path / "sub" / "featviz_baselines" / "sub_test_m.py__test_x" / "units.npz"
+    assert featviz._request.node.user_properties == [("featviz_baseline_written", str(path))]
+    assert np.array_equal(load(path).inputs, pictures())
+    with pytest.raises(AssertionError, match=r"no baseline 'units' at .*sub_test_m.py__test_other.*\n.*"
+                                             r"to create it, run: pytest sub/test_m.py::test_other --featviz-update"):
+        featviz.assert_matches_baseline("units", pictures(), baseline_of="test_other")  # read only, even now
+    assert not (path.parent.parent / "sub_test_m.py__test_other").exists()
+    with pytest.raises(ConfigurationError, match="'units' is used twice in sub/test_m.py::test_x"):
+        featviz.assert_matches_baseline("units", pictures())
+    with pytest.raises(ConfigurationError, match="min_ssim must be"):
+        featviz.assert_matches_baseline("other", pictures(), min_ssim=95)
+    compared = bound_fixture(tmp_path).assert_matches_baseline("units", pictures())
+    assert compared.passed and compared.mapping == (0, 1, 2, 3)
+
+
+# -- the workflow, in subprocesses -----------------------------------------------------------
+WORKFLOW = """
+import json, os
+import pytest
+import pytest_featviz as fv
+
+MODEL = os.environ["FEATVIZ_TEST_MODEL"]
+
+
+def maximisers(featviz, model):
+    return featviz.ascend(model, fv.ClassLogit([0, 1, 2, 3]), constraints=fv.Box(0, 1), steps=80, seed=0)
+
+
+@pytest.mark.featviz_model(MODEL)
+def test_index(featviz_model, featviz):
+    featviz.assert_matches_baseline("units", maximisers(featviz, featviz_model))
+
+
+@pytest.mark.featviz_model(MODEL)
+def test_permutation(featviz_model, featviz):
+    c = featviz.assert_matches_baseline("units", maximisers(featviz, featviz_model), match="permutation")
+    if c is not None:
+        with open("mapping.json", "w") as fh:
+            json.dump(c.mapping, fh)
+
+
+@pytest.mark.featviz(baselines="marker_dir")
+@pytest.mark.featviz_model(MODEL)
+def test_reach(featviz_model, featviz):
+    r = fv.assert_reaches(featviz_model, fv.ClassLogit(0), {threshold}, constraints=fv.Box(0, 1), steps=80, seed=0)
+    featviz.assert_matches_baseline("reach", r)
+
+
+@pytest.mark.featviz_model(MODEL)
+def test_raw_pictures(featviz_model, featviz):
+    featviz.assert_matches_baseline("raw", maximisers(featviz, featviz_model).inputs)
+"""
+ORDER = [2, 0, 3, 1]  # unit i of the permuted model is unit ORDER[i] of v1
+
+
+@pytest.fixture
+def versions(pytester):
+    """v1 (64 inputs -> 4 linear units), v1 with its units permuted, v1 with noisy weights."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    kernel = (rng.choice([-1.0, 1.0], (64, 4)) * rng.uniform(0.5, 1.0, (64, 4))).astype(np.float32)
+    noisy = (kernel + rng.normal(0.0, 1.0, kernel.shape)).astype(np.float32)
+    for name, weights in (("v1", kernel), ("permuted", kernel[:, ORDER]), ("perturbed", noisy)):
+        model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(4, name="units")])
+        model.get_layer("units").set_weights([weights, np.zeros(4, np.float32)])
+        model.save(pytester.path / f"{name}.keras")
+    return float(0.9 * np.maximum(kernel[:, 0], 0).sum())  # reachable by unit 0 of v1 only near its optimum
+
+
+def run(pytester, monkeypatch, model, *args):
+    monkeypatch.setenv("FEATVIZ_TEST_MODEL", f"{model}.keras")
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+
+def test_gate_workflow_missing_update_rerun_permuted_perturbed(pytester, monkeypatch, versions):
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_gate=WORKFLOW.format(threshold=versions))
+    default = pytester.path / "featviz_baselines"
+
+    first = run(pytester, monkeypatch, "v1")  # no baselines: every test fails, saying how to create them
+    first.assert_outcomes(failed=4)
+    first.stdout.fnmatch_lines([
+        f"*there is no baseline 'units' at {default}/test_gate.py__test_index/units.npz",
+        "*to create it, run: pytest test_gate.py::test_index --featviz-update-baselines",
+        f"*there is no baseline 'reach' at {pytester.path}/marker_dir/test_gate.py__test_reach/reach.npz",
+    ])
+    assert not default.exists() and not (pytester.path / "marker_dir").exists()
+
+    update = run(pytester, monkeypatch, "v1", "--featviz-update-baselines", "-n", "2")  # two workers write
+    update.assert_outcomes(passed=4)
+    written = sorted(line.split(": ", 1)[1] for line in update.stdout.lines if line.startswith("baseline written: "))
+    expected = sorted([str(default / "test_gate.py__test_index" / "units.npz"),
+                       str(default / "test_gate.py__test_permutation" / "units.npz"),
+                       str(default / "test_gate.py__test_raw_pictures" / "raw.npz"),
+                       str(pytester.path / "marker_dir" / "test_gate.py__test_reach" / "reach.npz")])
+    assert written == expected
+    marker_dir = pytester.path / "marker_dir"
+    stored = {p.relative_to(pytester.path): p.read_bytes() for d in (default, marker_dir) for p in d.rglob("*")
+              if p.is_file()}
+    assert sorted(p.suffix for p in stored) == [".npz"] * 4 + [".png"] * 4  # no temp files left
+
+    # rerun: the command line beats the ini, the marker beats both; nothing is rewritten; bit-identical
+    default.rename(pytester.path / "moved")
+    pytester.makeini("[pytest]\nfeatviz_baselines = nowhere\n")
+    rerun = run(pytester, monkeypatch, "v1", "--featviz-baselines", "moved", "--featviz-artifacts", "art")
+    rerun.assert_outcomes(passed=4)
+    records = [json.loads(p.read_text())["assertions"][-1] for p in (pytester.path / "art").glob("*/record.json")]
+    assert len(records) == 4 and all(r["ssim"] == [1.0] * len(r["ssim"]) for r in records)
+    assert all(r["max_input_change"] == [0.0] * len(r["ssim"]) for r in records)
+    moved = {p.relative_to(pytester.path / "moved"): p.read_bytes()
+             for p in (pytester.path / "moved").rglob("*") if p.is_file()}
+    assert moved == {p.relative_to("featviz_baselines"): b for p, b in stored.items() if p.parts[0] == "featviz_baselines"}
+    assert all(pytester.path.joinpath(p).read_bytes() == b for p, b in stored.items() if p.parts[0] == "marker_dir")
+
+    pytester.makeini("[pytest]\nfeatviz_baselines = moved\n")  # the ini, relative to its own folder
+    permuted = run(pytester, monkeypatch, "permuted", "--featviz-artifacts", "art")
+    permuted.assert_outcomes(passed=1, failed=3)
+    assert json.loads((pytester.path / "mapping.json").read_text()) == ORDER
+    text = permuted.stdout.str()
+    assert "FAILED test_gate.py::test_index" in text and "FAILED test_gate.py::test_raw_pictures" in text
+    assert "4 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, match='index')" in text
+    assert "update the baseline: pytest test_gate.py::test_index --featviz-update-baselines" in text
+    shown = pytester.path / "art" / "test_gate.py__test_index"
+    for kind in ("obtained", "expected", "difference"):
+        assert f"{kind} {shown / f'units-{kind}.png'}" in text and (shown / f"units-{kind}.png").stat().st_size > 0
+
+    perturbed = run(pytester, monkeypatch, "perturbed")
+    perturbed.assert_outcomes(failed=4)
+    perturbed.stdout.fnmatch_lines(["*items differ from the baseline (min_ssim=0.95, value_rtol=0.05, match='permutation')"])
