@@ -106,24 +106,46 @@ def _version(dist: str) -> str:
     return "not installed"
 
 
+def _environment(config: pytest.Config) -> dict[str, str]:
+    """What results depend on: library versions, backend, device and the base seed."""
+    return {
+        "pytest-featviz": _version("pytest-featviz"),
+        "tensorflow": _version("tensorflow"),
+        "keras": _version("keras"),
+        "scikit-image": _version("scikit-image"),
+        "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+        "device": "cpu" if _version("tensorflow-cpu") != "not installed" else "cpu/gpu (tensorflow)",
+        "seed": str(_seed_value(setting(config, "seed"))),
+    }
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    device = "cpu" if _version("tensorflow-cpu") != "not installed" else "cpu/gpu (tensorflow)"
-    line = (f"featviz: tensorflow {_version('tensorflow')}, keras {_version('keras')}, "
-            f"scikit-image {_version('scikit-image')}, backend {backend}, device {device}, "
-            f"seed {_seed_value(setting(config, 'seed'))}")
+    env = _environment(config)
+    line = "featviz: " + ", ".join(f"{k} {env[k]}" for k in ("tensorflow", "keras", "scikit-image", "backend",
+                                                             "device", "seed"))
     lines = [line]
     if config.getoption("featviz_allow_unsafe"):
         lines.append("featviz: UNSAFE model loading allowed (--featviz-allow-unsafe)")
     return lines
 
 
-def _artifacts_dir(config: pytest.Config, marker: Any) -> Path | None:
-    raw = setting(config, "artifacts", marker)
-    if raw is None:
-        return None
+def _resolve(config: pytest.Config, raw: Any) -> Path:
     path = Path(raw)
     return path if path.is_absolute() else Path(config.invocation_params.dir) / path
+
+
+def _report_path(config: pytest.Config) -> Path | None:
+    raw = setting(config, "report")
+    return None if raw is None else _resolve(config, raw)
+
+
+def _artifacts_dir(config: pytest.Config, marker: Any) -> Path | None:
+    """The artifacts setting; else, when a report is asked for, ``<report stem>_files/`` next to it."""
+    raw = setting(config, "artifacts", marker)
+    if raw is not None:
+        return _resolve(config, raw)
+    report = _report_path(config)
+    return None if report is None else report.with_name(f"{report.stem}_files")
 
 
 _CTX_KEY = pytest.StashKey[_context.TestContext]()
@@ -189,7 +211,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     records = json.loads(props.get("featviz_records", "[]"))
     for rec in records:
         rec["test"] = report.nodeid
-        rec["outcome"] = report.outcome
+        rec["outcome"] = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
     state["records"].extend(records)
     del config
 
@@ -206,18 +228,35 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On the controller, write the HTML report of every assertion of every worker."""
+    config = session.config
+    path = _report_path(config)
+    if path is None or _is_worker(config):
+        return
+    from .report import write_report
+
+    state = config.stash[_SESSION_KEY]
+    try:
+        state["report"] = str(write_report(path, state["records"], header=_environment(config)))
+    except OSError as exc:
+        state["report"] = f"NOT written ({exc})"
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _is_worker(config):
         return
     state = config.stash[_SESSION_KEY]
-    if not state["ran"] and not state["written"] and not state["unsafe"]:
+    if not state["ran"] and not state["written"] and not state["unsafe"] and "report" not in state:
         return
     tr = terminalreporter
     tr.section("featviz")
     tr.write_line(f"{state['ran']} featviz assertions ran, {state['failed']} failed")
     artifacts = _artifacts_dir(config, None)
-    if artifacts is not None:
+    if artifacts is not None and (setting(config, "artifacts") is not None or artifacts.exists()):
         tr.write_line(f"artifacts: {artifacts}")
+    if "report" in state:
+        tr.write_line(f"report: {state['report']}")
     for path in state["written"]:
         tr.write_line(f"baseline written: {path}")
     for source in state["unsafe"]:
