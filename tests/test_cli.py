@@ -1,0 +1,178 @@
+"""The `featviz` command: subprocess runs of each subcommand on tiny saved models, and its error table."""
+
+import argparse
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import keras  # imported at module level: TensorFlow cannot be imported twice in one process
+import numpy as np
+import pytest
+from PIL import Image
+
+import pytest_featviz as fv
+from pytest_featviz.cli import main, parse_channels
+from pytest_featviz.render import grid
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A small CNN ending in a Softmax layer, and a dense model whose logits have a known maximum on [0, 1]^4."""
+    folder = tmp_path_factory.mktemp("models")
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1), name="pixels")
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inp)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dense(3, name="head")(x)
+    keras.Model(inp, keras.layers.Softmax(name="probs")(x), name="tiny").save(folder / "conv.keras")
+    inp = keras.Input((4,))
+    ones = keras.layers.Dense(2, kernel_initializer="ones", name="head")(inp)  # logit k = sum(x): 4 at most
+    keras.Model(inp, ones, name="ones").save(folder / "ones.keras")
+    return {"conv": folder / "conv.keras", "ones": folder / "ones.keras", "folder": folder}
+
+
+def featviz(*args, cwd, script=None):
+    command = [str(script)] if script else [sys.executable, "-m", "pytest_featviz.cli"]
+    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=ENV, check=False)
+
+
+def columns(line):
+    return re.split(r"\s{2,}", line.strip())
+
+
+def test_layers_prints_a_table_through_the_installed_script(models, tmp_path):
+    script = Path(sys.executable).with_name("featviz")
+    if not script.exists():
+        pytest.skip(f"the featviz script is not installed next to {sys.executable}: pip install -e .")
+    done = featviz("layers", models["conv"], cwd=tmp_path, script=script)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "model 'tiny': input shape (8, 8, 1), 3 classes"
+    assert columns(lines[1]) == ["layer", "class", "output shape", "activation", "targets"]
+    assert [columns(line) for line in lines[3:]] == [
+        ["pixels", "InputLayer", "(8, 8, 1)", "-", "-"],
+        ["conv", "Conv2D", "(6, 6, 4)", "relu", "Channel 0-3, Neuron 0-143"],
+        ["flat", "Flatten", "(144,)", "-", "Neuron 0-143"],
+        ["head", "Dense", "(3,)", "linear", "Neuron 0-2"],
+        ["probs", "Softmax", "(3,)", "softmax", "Neuron 0-2, ClassLogit 0-2"],
+    ]
+
+
+def test_render_writes_the_labelled_grid_of_one_batched_channel_ascent(models, tmp_path):
+    done = featviz("render", models["conv"], "--layer", "conv", "--channels", "0:4", "--steps", "20", "--seed", "3",
+                   "--out", "pics/grid.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b[" not in done.stderr  # no progress bar when stderr is not a terminal
+    with Image.open(tmp_path / "pics" / "grid.png") as image:
+        image.load()
+        size, mode = image.size, image.mode
+    expected = grid(np.zeros((4, 8, 8, 1)), labels=["label"] * 4).shape
+    assert (size[1], size[0]) == expected and mode == "L"
+    printed = dict(columns(line) for line in done.stdout.splitlines() if re.match(r"^\d+\s", line))
+    # the same ascent in this process: one Channel objective over the four channels, Box(0, 1), seed 3
+    r = fv.ascend(fv.load_model(models["conv"]), fv.Channel("conv", [0, 1, 2, 3]), constraints=fv.Box(0, 1),
+                  steps=20, seed=3)
+    assert sorted(printed) == ["0", "1", "2", "3"]
+    np.testing.assert_allclose([float(printed[str(i)]) for i in range(4)], r.values, rtol=1e-4, atol=1e-6)
+    assert done.stdout.splitlines()[0] == "Channel('conv', [0, 1, 2, 3]) inside Box(0.0, 1.0): 20 steps, seed 3"
+
+
+def test_reach_prints_the_success_and_writes_the_picture(models, tmp_path):
+    done = featviz("reach", models["ones"], "--class", "1", "--logit", "--at-least", "3.5", "--steps", "60",
+                   "--out", "reach.png", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("assert_reaches passed: ClassLogit(1) reaches >= 3.5 inside Box(0.0, 1.0)")
+    best = float(re.search(r"best value (\S+)", done.stdout).group(1))
+    assert 3.5 <= best <= 4.0 + 1e-5  # the logit is the sum of four inputs in [0, 1]
+    with Image.open(tmp_path / "reach.png") as image:
+        image.load()
+        assert (image.size[1], image.size[0]) == grid(np.zeros((1, 4)), labels=["x"]).shape
+
+
+def test_reach_that_cannot_be_met_prints_the_account_exits_1_and_keeps_the_picture(models, tmp_path):
+    done = featviz("reach", models["ones"], "--class", "0", "--logit", "--at-least", "4.5", "--steps", "40",
+                   cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.startswith("assert_reaches failed: expected ClassLogit(0) reaches >= 4.5")
+    assert "pictures: reach_class0.png" in done.stdout and "Traceback" not in done.stderr
+    row = next(line for line in done.stdout.splitlines() if re.match(r"^\s+0\s", line))
+    assert float(row.split()[1]) <= 4.0 + 1e-5
+    with Image.open(tmp_path / "reach_class0.png") as image:
+        image.load()
+
+
+def test_render_of_a_dense_layer_uses_neurons(models, tmp_path, capsys):
+    assert main(["render", str(models["conv"]), "--layer", "head", "--channels", "1,2", "--steps", "5",
+                 "--out", str(tmp_path / "units.png")]) == 0
+    assert capsys.readouterr().out.startswith("Neuron('head', [1, 2]) inside Box(0.0, 1.0)")
+    with Image.open(tmp_path / "units.png") as image:
+        assert (image.size[1], image.size[0]) == grid(np.zeros((2, 8, 8, 1)), labels=["x", "y"]).shape
+
+
+def test_priors_are_passed_on_or_refused_clearly(models, tmp_path, capsys):
+    args = ["render", str(models["conv"]), "--layer", "conv", "--channels", "0", "--steps", "3", "--priors",
+            "standard", "--out", str(tmp_path / "p.png")]
+    code = main(args)
+    if "priors" in inspect.signature(fv.ascend).parameters:
+        assert code == 0 and (tmp_path / "p.png").is_file()
+    else:
+        assert code == 2 and "takes no priors= yet" in capsys.readouterr().err
+        assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "the following arguments are required"),
+        (["render", "{conv}", "--layer", "nope", "--out", "x.png"],
+         "layer 'nope' not found in model 'tiny'; layers are: pixels, conv, flat, head, probs"),
+        (["render", "{conv}", "--layer", "conv", "--channels", "a:b", "--out", "x.png"], "bad --channels 'a:b'"),
+        (["render", "{conv}", "--layer", "conv", "--channels", "2:9", "--out", "x.png"],
+         "asks for index 4, but layer 'conv' (output shape (6, 6, 4)) has 4 (0 to 3)"),
+        (["render", "{conv}", "--layer", "conv", "--channels", "3:1", "--out", "x.png"], "range 3:1 is empty"),
+        (["render", "{conv}", "--layer", "conv", "--steps", "0", "--out", "x.png"], "must be an integer >= 1"),
+        (["render", "{conv}", "--layer", "conv", "--priors", "bogus", "--out", "x.png"], "--priors 'bogus'"),
+        (["layers", "{folder}/missing.keras"], "model file not found"),
+        (["layers", "{folder}"], "is a directory but not a SavedModel"),
+        (["reach", "{ones}", "--class", "5"], "ClassProbability"),
+        (["reach", "{ones}", "--class", "0", "--box", "1,0"], "LOW must be less than HIGH"),
+        (["reach", "{ones}", "--class", "0", "--box", "zero,one"], "give LOW,HIGH such as 0,1"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message_and_no_traceback(models, tmp_path, capsys, monkeypatch, args, message):
+    argv = [a.format(**models) for a in args]
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_help_lists_the_commands_with_examples(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "featviz layers model.keras" in text and "featviz reach model.keras --class 3" in text
+    assert main(["render", "--help"]) == 0
+    assert "--channels" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "text, count, expected",
+    [("0:4", 6, [0, 1, 2, 3]), ("3", 6, [3]), ("0,2,5", 6, [0, 2, 5]), ("4:", 6, [4, 5]), (":", 3, [0, 1, 2]),
+     ("0:6:2,1", 6, [0, 2, 4, 1])],
+)
+def test_channels_syntax(text, count, expected):
+    from pytest_featviz.cli import _resolve_channels
+
+    assert _resolve_channels(parse_channels(text), count, "layer") == expected
+
+
+@pytest.mark.parametrize("text", ["", "a", "1:2:3:4", "-1", "0:-2", "0:4:0", "1,,2"])
+def test_bad_channels_syntax_is_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="--channels"):
+        parse_channels(text)
