@@ -33,11 +33,17 @@ _LAZY = {
     # assertions
     "assert_reaches": "assertions", "assert_not_reaches": "assertions", "assert_within": "assertions",
     "assert_structure": "assertions",
+    # image priors
+    "Priors": "priors", "STANDARD": "priors", "Pad": "priors", "Jitter": "priors",
+    "RandomScale": "priors", "RandomRotate": "priors", "Compose": "priors", "Pixel": "priors",
+    "SigmoidRange": "priors", "Fourier": "priors", "BlurEvery": "priors", "resolve_priors": "priors",
+    # sound bounds (``pytest_featviz.bounds`` is a callable module: fv.bounds(...) works either way)
+    "Bounds": "bounds", "Certificate": "bounds", "bounds": "bounds", "certify_not_reaches": "bounds",
     # errors
     "FeatvizError": "errors", "ConfigurationError": "errors", "FeatvizTypeError": "errors",
     "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors",
 }
-_SUBMODULES = ("render", "metrics", "strategies")
+_SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 

@@ -34,6 +34,8 @@ its bounds NaN: unknown, never proven.
 from __future__ import annotations
 
 import numbers
+import sys
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,3 +306,18 @@ def certify_not_reaches(model: Any, objective: Objective, threshold: float, cons
     b = bounds(model, objective, constraints, method=method, start=start)
     status = tuple("proven" if u < threshold else "unknown" for u in b.upper)
     return Certificate(status, float(threshold), b)
+
+
+class _CallableModule(types.ModuleType):
+    """``pytest_featviz.bounds`` is both this module and, when called, :func:`bounds`.
+
+    Importing the submodule rebinds the package attribute ``bounds`` to the module;
+    making the module callable keeps ``fv.bounds(model, ...)`` working either way
+    while the package itself stays lazy (importing it loads no NumPy or TensorFlow).
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Bounds:
+        return bounds(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -39,6 +39,16 @@ def _as_float_array(value: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _as_points(x: Any, name: str = "x") -> np.ndarray:
+    """Inputs to project or check: finite numbers, at least one axis."""
+    arr = _as_float_array(x, name)
+    if arr.ndim == 0 or arr.size == 0:
+        raise ConfigurationError(f"{name} must be a non-empty array of inputs; got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ConfigurationError(f"{name} contains inf values; give finite inputs")
+    return arr
+
+
 def _describe_value(arr: np.ndarray) -> str:
     if arr.ndim == 0:
         return repr(float(arr))
@@ -130,6 +140,10 @@ class Constraint:
         ``start`` (shape ``(B, *S)``) is where masked-out entries stay frozen.
         """
         shape = tuple(int(s) for s in shape)
+        if len(shape) < 2:
+            raise ConfigurationError(
+                f"a batch of inputs has shape (B, *input_shape); got shape {shape}"
+            )
         low = np.full(shape, -np.inf)
         high = np.full(shape, np.inf)
         center = np.zeros(shape)
@@ -180,10 +194,10 @@ class Constraint:
         >>> Box(0.0, 1.0).project([-1.0, 0.5, 3.0])
         array([0. , 0.5, 1. ])
         """
-        x = np.asarray(x, dtype=np.float64)
+        x = _as_points(x)
         rank = self._input_rank()
         batch = x if (rank > 0 and x.ndim == rank + 1) else x[None]
-        ref = batch if start is None else np.broadcast_to(np.asarray(start, np.float64), batch.shape)
+        ref = batch if start is None else _broadcast(_as_points(start, "start"), batch.shape, "start")
         out = self.canonical(batch.shape, start=ref).project(batch)
         return out.reshape(x.shape)
 
@@ -205,8 +219,10 @@ class Constraint:
         >>> Box(0.0, 1.0).violation([[0.5, 1.25]])
         array([0.25])
         """
-        x = np.asarray(x, dtype=np.float64)
-        ref = x if start is None else np.broadcast_to(np.asarray(start, np.float64), x.shape)
+        x = _as_points(x)
+        if x.ndim < 2:
+            raise ConfigurationError(f"violation needs a batch (B, *input_shape); got shape {x.shape}")
+        ref = x if start is None else _broadcast(_as_points(start, "start"), x.shape, "start")
         return self.canonical(x.shape, start=ref).violation(x)
 
     def contains(self, x: Any, *, atol: float = 1e-6, start: Any | None = None) -> np.ndarray:

@@ -1,0 +1,134 @@
+"""Reliability: flat memory over long sessions, collectable models, cross-process determinism, garbage input."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pytest_featviz as fv
+from pytest_featviz.errors import FeatvizError
+
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import gc, json, resource, sys, weakref
+    import numpy as np, keras
+    import pytest_featviz as fv
+
+    def rss_mb():
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+    def build(seed):
+        keras.utils.set_random_seed(seed)
+        inp = keras.Input((6, 6))
+        h = keras.layers.Dense(8, activation="relu")(keras.layers.Flatten()(inp))
+        return keras.Model(inp, keras.layers.Dense(3)(h))
+
+    model = build(0)
+    rng = np.random.default_rng(0)
+    def call(i):
+        c = fv.Box(0, 1) & fv.LpBall(rng.random((6, 6)), rng.uniform(0.1, 1.0), p=2)
+        fv.assert_within(fv.ascend(model, fv.ClassLogit(int(i % 3)), constraints=c, steps=5, seed=i), c)
+    for i in range(100):
+        call(i)
+    gc.collect()
+    warm = rss_mb()
+    for i in range(int(sys.argv[1])):
+        call(i)
+    gc.collect()
+    after = rss_mb()
+
+    refs = []
+    for i in range(int(sys.argv[2])):
+        m = build(i)
+        fv.ascend(m, fv.ClassLogit(1), constraints=fv.Box(0, 1), steps=3)
+        refs.append(weakref.ref(m))
+        del m
+    gc.collect()
+    alive = sum(r() is not None for r in refs)
+    print(json.dumps({"warm_mb": warm, "after_mb": after, "growth_mb": after - warm, "models_alive": alive}))
+    """
+)
+
+
+def test_long_sessions_keep_memory_flat_and_models_collectable(tmp_path):
+    script = tmp_path / "memory.py"
+    script.write_text(MEMORY_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), "1000", "50"], capture_output=True, text=True, check=True)
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    print("memory figures:", figures)
+    assert figures["growth_mb"] < 50, figures
+    assert figures["models_alive"] == 0, figures
+
+
+DETERMINISM_SCRIPT = textwrap.dedent(
+    """
+    import hashlib, sys
+    import numpy as np, keras
+    import pytest_featviz as fv
+
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inp)
+    model = keras.Model(inp, keras.layers.Dense(3)(keras.layers.Flatten()(h)))
+    r = fv.ascend(model, fv.Channel("conv", [0, 1, 2, 3]), constraints=fv.Box(0, 1), steps=30, seed=11)
+    print(hashlib.sha256(r.inputs.tobytes() + r.values.tobytes()).hexdigest())
+    """
+)
+
+
+def test_same_seed_gives_identical_bits_in_separate_processes(tmp_path):
+    script = tmp_path / "det.py"
+    script.write_text(DETERMINISM_SCRIPT)
+    digests = [
+        subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout.split()[-1]
+        for _ in range(2)
+    ]
+    assert digests[0] == digests[1]
+
+
+GARBAGE = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3),
+    st.lists(st.floats(allow_nan=True), max_size=4), st.just(np.array([np.nan, 1.0])), st.just(np.zeros((2, 3, 4))),
+    st.just(object()), st.just(np.array(["a", "b"])), st.just(np.array([], dtype=float)),
+)
+
+
+def call_or_error(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except FeatvizError as exc:
+        assert isinstance(exc, (ValueError, TypeError)) and not isinstance(exc, AssertionError)
+        assert str(exc)
+
+
+@settings(max_examples=150)
+@given(a=GARBAGE, b=GARBAGE, c=GARBAGE)
+def test_garbage_to_constraint_constructors_is_a_clear_error(a, b, c):
+    call_or_error(fv.Box, a, b)
+    call_or_error(fv.LpBall, a, b, c)
+    call_or_error(fv.Mask, a)
+    call_or_error(lambda: fv.Box(0, 1).project(a))
+    call_or_error(lambda: fv.Box(0, 1).violation(a))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import keras
+
+    inp = keras.Input((3,))
+    return keras.Model(inp, keras.layers.Dense(2, name="d")(inp))
+
+
+@settings(max_examples=60)
+@given(start=GARBAGE, index=GARBAGE, steps=GARBAGE, lr=GARBAGE)
+def test_garbage_to_ascend_is_a_clear_error(tiny, start, index, steps, lr):
+    def run():
+        fv.ascend(tiny, fv.ClassLogit(index), start=start, constraints=fv.Box(0, 1), steps=steps, lr=lr)
+
+    call_or_error(run)
