@@ -23,15 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from .constraints import Canonical, Constraint, as_constraint, project_tf
-from .errors import ConfigurationError, FeatvizTypeError, GradientError
+from ._loop import LoopSpec, call, compiled, has_convolutions
+from .constraints import Canonical, Constraint, as_constraint
+from .errors import ConfigurationError, FeatvizTypeError
 from .objectives import Condition, Objective, as_objective
 
 __all__ = ["ascend", "AscentResult", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("adam", "pgd", "sign")
 SCHEDULES = ("cosine", "constant")
-_CACHE_ATTR = "_featviz_compiled"
+_CACHE_ATTR = "_featviz_compiled"  # where compiled loops live on the model object
 
 
 @dataclass(frozen=True, eq=False)
@@ -168,6 +169,37 @@ def _as_lr(lr: Any, canon: Canonical) -> np.ndarray:
     return np.broadcast_to(arr, (batch,)).astype(np.float32)
 
 
+def _is_pixel(prior: Any) -> bool:
+    from .priors import Pixel
+
+    return isinstance(prior.parametrization, Pixel)
+
+
+def _resolve_priors(priors: Any, transforms: Any, parametrization: Any, blur: Any, input_shape: tuple) -> Any:
+    """``priors`` (None, a preset name or Priors) with any explicitly given part replaced."""
+    from .priors import Priors, resolve_priors
+
+    base = resolve_priors(priors, input_shape=input_shape)
+    if transforms is None and parametrization is None and blur is None:
+        return base
+    prior = Priors(
+        base.transforms if transforms is None else transforms,
+        base.parametrization if parametrization is None else parametrization,
+        base.blur if blur is None else blur,
+    )
+    prior.check(input_shape)
+    return prior
+
+
+def _initial_parameter(prior: Any, x0: np.ndarray, canon: Canonical, drawn: bool, seed: int) -> np.ndarray:
+    """The optimised variable at the start: x0 itself for pixels, else the parametrization's."""
+    if _is_pixel(prior):
+        return x0
+    par = prior.parametrization
+    p0 = par.draw(canon.low, canon.high, int(seed)) if drawn else None
+    return np.asarray(par.init(x0, canon.low, canon.high) if p0 is None else p0, dtype=np.float64)
+
+
 def ascend(
     model: Any,
     objective: Objective,
@@ -181,6 +213,10 @@ def ascend(
     until: Condition | None = None,
     seed: int = 0,
     batch: int | None = None,
+    priors: Any = None,
+    transforms: Any = None,
+    parametrization: Any = None,
+    blur: Any = None,
     jit_compile: bool | None = None,
 ) -> AscentResult:
     """Maximise ``objective`` over the model's input, inside ``constraints``.
@@ -199,7 +235,8 @@ def ascend(
     steps : int
         Maximum number of steps.
     lr : float or array of shape (B,), optional
-        Step size in input units; default 5% of the constraint set's typical width.
+        Step size in input units; default 5% of the constraint set's typical width
+        (0.1 in parameter units for the Fourier and sigmoid parametrizations).
     optimizer : {'adam', 'pgd', 'sign'}
         'adam' (Adam moments on the gradient mapping), 'pgd' (projected steps along
         the RMS-normalised gradient), 'sign' (projected sign steps, the L-inf attack).
@@ -213,6 +250,15 @@ def ascend(
         The number of items for a single target (restarts): with ``start=None``
         all are drawn from ``seed``; with one ``start`` the first item starts there
         and the others are drawn. Default: one item per target or start.
+    priors : {None, 'none', 'standard'} or Priors, optional
+        Image priors (see :mod:`pytest_featviz.priors`): ``"standard"`` gives readable
+        filter visualizations (transformation robustness + decorrelated Fourier
+        parametrization). Default: plain pixel ascent.
+    transforms, parametrization, blur : optional
+        Override one part of ``priors``: transforms applied on the way into the model
+        (never written back), how the input is parametrized, ``BlurEvery(n, sigma)``.
+        Whatever the parametrization, ``r.inputs`` are the exact model inputs, inside
+        the constraints; the optimality guarantee holds for plain pixel ascent.
     jit_compile : bool, optional
         Compile the loop with XLA. Default: on for models without convolutions.
 
@@ -268,23 +314,31 @@ def ascend(
     start_arr = np.broadcast_to(start_arr, shape)
     canon = constraint.canonical(shape, start=start_arr)
     x0 = canon.project(start_arr)
-    lr_arr = _as_lr(lr, canon)
+    prior = _resolve_priors(priors, transforms, parametrization, blur, info.input_shape)
+    prior.validate(canon.low, canon.high)
+    p0 = _initial_parameter(prior, x0, canon, start is None, seed)
+    lr_arr = _as_lr(lr, canon) if lr is not None or _is_pixel(prior) else _as_lr(0.1, canon)
     if jit_compile is None:
-        jit_compile = not _has_convolutions(model)
-
-    run = _compiled(model, objective, until, canon.has_ball, optimizer, schedule, int(steps), shape, jit_compile)
+        jit_compile = not has_convolutions(model)
     obj_params = [np.asarray(p) for p in objective.params(n_items)]
     until_params = [np.asarray(p) for p in until.objective.params(n_items)] if until is not None else []
+    spec = LoopSpec(
+        objective.structure(), until.objective.structure() if until is not None else None, canon.has_ball,
+        optimizer, schedule, int(steps), shape, tuple(p0.shape), bool(jit_compile), prior.structure(),
+        tuple(np.shape(p) for p in obj_params),
+    )
+    run = compiled(model, objective, until, spec, prior)
     threshold = np.float32(until.threshold if until is not None else np.inf)
-    out = _call(
+    out = call(
         run,
-        x0.astype(np.float32),
+        p0.astype(np.float32),
         canon.low.astype(np.float32),
         canon.high.astype(np.float32),
         canon.center.astype(np.float32),
         np.where(np.isfinite(canon.radius), canon.radius, 0).astype(np.float32),
         lr_arr,
         threshold,
+        np.array([seed % (2**31 - 1), 0], dtype=np.int32),
         tuple(obj_params),
         tuple(until_params),
     )
@@ -312,177 +366,3 @@ def ascend(
     )
 
 
-def _call(run: Any, *args: Any) -> dict:
-    """Call the compiled loop; our own errors raised while tracing come out unwrapped."""
-    try:
-        return run(*args)
-    except Exception as exc:
-        cause: BaseException | None = exc
-        while cause is not None:
-            if isinstance(cause, GradientError):
-                raise GradientError(str(cause)) from None
-            cause = cause.__cause__ or cause.__context__
-        original = getattr(getattr(exc, "ag_error_metadata", None), "cause_message", "")
-        if "GradientError" in str(exc) or "GradientError" in original:
-            message = str(exc).split("GradientError: ", 1)[-1].strip()
-            raise GradientError(message) from None
-        raise
-
-
-def _has_convolutions(model: Any) -> bool:
-    return any("conv" in type(layer).__name__.lower() for layer in model.layers)
-
-
-def _compiled(model: Any, objective: Objective, until: Condition | None, has_ball: bool,
-              optimizer: str, schedule: str, steps: int, shape: tuple[int, ...], jit: bool) -> Any:
-    """The compiled loop for this structure, cached on the model object (dies with it)."""
-    key = (
-        objective.structure(),
-        until.objective.structure() if until is not None else None,
-        has_ball, optimizer, schedule, steps, shape, jit,
-        tuple(np.shape(p) for p in objective.params(shape[0])),
-    )
-    cache = model.__dict__.setdefault(_CACHE_ATTR, {})
-    if key not in cache:
-        cache[key] = _build(model, objective, until, has_ball, optimizer, schedule, steps, shape, jit)
-    return cache[key]
-
-
-def _specs(params: list[np.ndarray]) -> tuple:
-    import tensorflow as tf
-
-    return tuple(tf.TensorSpec(np.shape(p), tf.as_dtype(np.asarray(p).dtype)) for p in params)
-
-
-def _build(model: Any, objective: Objective, until: Condition | None, has_ball: bool,
-           optimizer: str, schedule: str, steps: int, shape: tuple[int, ...], jit: bool) -> Any:
-    import tensorflow as tf
-
-    from .models import FeatureExtractor
-
-    needs = objective.layers() | (until.objective.layers() if until is not None else frozenset())
-    extractor = FeatureExtractor(model, needs)
-    batch = shape[0]
-    axes = list(range(1, len(shape)))
-    bshape = [batch] + [1] * len(axes)
-    f32 = tf.float32
-    spec = tf.TensorSpec(shape, f32)
-    vec = tf.TensorSpec([batch], f32)
-    sig = [spec, spec, spec, spec, vec, vec, tf.TensorSpec([], f32),
-           _specs(objective.params(batch)),
-           _specs(until.objective.params(batch)) if until is not None else ()]
-
-    def evaluate(x: Any, obj_p: Any, until_p: Any, threshold: Any) -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            ctx = extractor(x)
-            val = objective.evaluate(ctx, obj_p)
-            total = tf.reduce_sum(val)
-        grad = tape.gradient(total, x)
-        if grad is None:
-            raise GradientError(_explain_no_gradient(model, objective))
-        hit = until.objective.evaluate(ctx, until_p) >= threshold if until is not None else tf.zeros([batch], tf.bool)
-        # static shapes, even when a layer (e.g. a SavedModel) forgets the batch size
-        return tf.reshape(val, [batch]), tf.reshape(grad, shape), tf.reshape(hit, [batch]), ctx.output
-
-    def project(x: Any, low: Any, high: Any, center: Any, radius: Any) -> Any:
-        return project_tf(x, low, high, center, radius, has_ball)
-
-    def run(x0, low, high, center, radius, lr, threshold, obj_p, until_p):
-        lr_b = tf.reshape(lr, bshape)
-
-        def body(t, x, m, v, best_x, best_val, active, n_steps, reached, div, div_at, zero, hist):
-            val, grad, hit, _ = evaluate(x, obj_p, until_p, threshold)
-            finite = tf.math.is_finite(val) & tf.reduce_all(tf.math.is_finite(grad), axis=axes)
-            zero = tf.where(tf.equal(t, 0), tf.reduce_all(tf.equal(grad, 0), axis=axes), zero)
-            hist = hist.write(t, tf.where(finite, val, tf.fill([batch], np.nan)))
-            newly_div = active & ~finite
-            div_at = tf.where(newly_div, t, div_at)
-            div = div | newly_div
-            active = active & finite
-            improve = active & ((val > best_val) | tf.equal(t, 0))
-            hit = active & hit
-            take = improve | hit
-            best_x = tf.where(tf.reshape(take, bshape), x, best_x)
-            best_val = tf.where(take, val, best_val)
-            reached = reached | hit
-            active = active & ~hit
-            n_steps = n_steps + tf.cast(active, tf.int32)
-            tf_t = tf.cast(t, f32)
-            scale = 0.5 * (1.0 + tf.cos(math.pi * tf_t / steps)) if schedule == "cosine" else 1.0
-            step_lr = lr_b * scale
-            safe_grad = tf.where(tf.reshape(finite, bshape), grad, tf.zeros_like(grad))
-            rms = tf.sqrt(tf.reduce_mean(tf.square(safe_grad), axis=axes, keepdims=True))
-            g_hat = safe_grad / (rms + 1e-30)
-            if optimizer == "adam":
-                gm = (project(x + lr_b * g_hat, low, high, center, radius) - x) / lr_b
-                m = 0.9 * m + 0.1 * gm
-                v = 0.999 * v + 0.001 * tf.square(gm)
-                m_hat = m / (1.0 - tf.pow(0.9, tf_t + 1.0))
-                v_hat = v / (1.0 - tf.pow(0.999, tf_t + 1.0))
-                direction = m_hat / (tf.sqrt(v_hat) + 1e-12)
-            elif optimizer == "pgd":
-                direction = g_hat
-            else:
-                direction = tf.sign(safe_grad)
-            x_new = project(x + step_lr * direction, low, high, center, radius)
-            x = tf.where(tf.reshape(active, bshape), x_new, x)
-            return t + 1, x, m, v, best_x, best_val, active, n_steps, reached, div, div_at, zero, hist
-
-        def cond(t, x, m, v, best_x, best_val, active, *rest):
-            return (t < steps) & tf.reduce_any(active)
-
-        zeros = tf.zeros_like(x0)
-        state = (
-            tf.constant(0), x0, zeros, zeros, x0, tf.fill([batch], -np.inf),
-            tf.ones([batch], tf.bool), tf.zeros([batch], tf.int32), tf.zeros([batch], tf.bool),
-            tf.zeros([batch], tf.bool), tf.fill([batch], -1), tf.zeros([batch], tf.bool),
-            tf.TensorArray(f32, size=steps, element_shape=[batch]),
-        )
-        t, x, _, _, best_x, _, _, n_steps, reached, div, div_at, zero, hist = tf.while_loop(
-            cond, body, state, maximum_iterations=steps
-        )
-        ctx = extractor(best_x)
-        values = objective.evaluate(ctx, obj_p)
-        return {
-            "t": t, "x": best_x, "values": values, "outputs": ctx.output, "history": hist.stack(),
-            "steps": n_steps, "reached": reached, "diverged": div, "diverged_at": div_at,
-            "zero_gradient": zero,
-        }
-
-    return tf.function(run, input_signature=sig, jit_compile=jit, reduce_retracing=False)
-
-
-def _explain_no_gradient(model: Any, objective: Objective) -> str:
-    """Name the first layer (from the input) through which no gradient flows."""
-    import keras
-    import tensorflow as tf
-
-    broken = None
-    try:  # replay the layers as a chain, watching every intermediate tensor
-        x = tf.random.stateless_uniform([1, *model.inputs[0].shape[1:]], seed=[0, 0])
-        with tf.GradientTape(persistent=True) as tape:
-            tape.watch(x)
-            chain = [(None, x)]
-            for layer in model.layers:
-                if isinstance(layer, keras.layers.InputLayer):
-                    continue
-                h = layer(chain[-1][1], training=False)
-                tape.watch(h)
-                chain.append((layer, h))
-            target = tf.reduce_sum(chain[-1][1])
-        for (_, before), (layer, after) in zip(chain, chain[1:]):
-            if tape.gradient(target, after) is not None and tape.gradient(target, before) is None:
-                broken = layer
-                break
-    except Exception:  # not a chain: the diagnosis is best effort, the error below still stands
-        broken = None
-    where = (
-        f"it stops at layer {broken.name!r} ({type(broken).__name__}), which is not differentiable"
-        if broken is not None
-        else "some layer between the input and the objective is not differentiable"
-    )
-    return (
-        f"the gradient of {objective!r} with respect to the input is None: {where}. "
-        "Layers such as argmax, casts to integers or lookups cut the gradient; target a layer before it."
-    )

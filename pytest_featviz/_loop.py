@@ -1,0 +1,226 @@
+"""The compiled ascent loop behind :func:`pytest_featviz.ascend` (private).
+
+One ``tf.function`` per structure (objective, condition, constraint kind, optimizer,
+schedule, steps, shapes, priors, XLA); every value is a tensor argument, so changing
+values never retraces. Compiled functions are cached on the model object itself, so
+they are collected with it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .constraints import project_tf
+from .errors import GradientError
+from .objectives import Condition, Objective
+
+CACHE_ATTR = "_featviz_compiled"
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """Everything that decides the compiled graph (hashable: the cache key)."""
+
+    objective: tuple
+    until: tuple | None
+    has_ball: bool
+    optimizer: str
+    schedule: str
+    steps: int
+    shape: tuple[int, ...]
+    param_shape: tuple[int, ...]
+    jit: bool
+    priors: tuple
+    param_shapes: tuple
+
+
+def compiled(model: Any, objective: Objective, until: Condition | None, spec: LoopSpec, priors: Any) -> Any:
+    """The compiled loop for ``spec``, cached on the model object (it dies with the model)."""
+    cache = model.__dict__.setdefault(CACHE_ATTR, {})
+    if spec not in cache:
+        cache[spec] = _build(model, objective, until, spec, priors)
+    return cache[spec]
+
+
+def call(run: Any, *args: Any) -> dict:
+    """Call the compiled loop; our own errors raised while tracing come out unwrapped."""
+    try:
+        return run(*args)
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, GradientError):
+                raise GradientError(str(cause)) from None
+            cause = cause.__cause__ or cause.__context__
+        original = getattr(getattr(exc, "ag_error_metadata", None), "cause_message", "")
+        if "GradientError" in str(exc) or "GradientError" in original:
+            message = str(exc).split("GradientError: ", 1)[-1].strip()
+            raise GradientError(message) from None
+        raise
+
+
+def _specs(params: list[np.ndarray]) -> tuple:
+    import tensorflow as tf
+
+    return tuple(tf.TensorSpec(np.shape(p), tf.as_dtype(np.asarray(p).dtype)) for p in params)
+
+
+def _build(model: Any, objective: Objective, until: Condition | None, spec: LoopSpec, priors: Any) -> Any:
+    import tensorflow as tf
+
+    from .models import FeatureExtractor
+    from .priors import Pixel
+
+    needs = objective.layers() | (until.objective.layers() if until is not None else frozenset())
+    extractor = FeatureExtractor(model, needs)
+    shape, batch, steps = spec.shape, spec.shape[0], spec.steps
+    axes = list(range(1, len(shape)))
+    p_axes = list(range(1, len(spec.param_shape)))
+    bshape = [batch] + [1] * len(axes)
+    pshape = [batch] + [1] * len(p_axes)
+    par, transforms, blur = priors.parametrization, priors.transforms, priors.blur
+    pixel = isinstance(par, Pixel)
+    transformed = bool(transforms.transforms)
+    f32 = tf.float32
+    x_spec = tf.TensorSpec(shape, f32)
+    vec = tf.TensorSpec([batch], f32)
+    sig = [tf.TensorSpec(spec.param_shape, f32), x_spec, x_spec, x_spec, vec, vec, tf.TensorSpec([], f32),
+           tf.TensorSpec([2], tf.int32), _specs(objective.params(batch)),
+           _specs(until.objective.params(batch)) if until is not None else ()]
+
+    def project(x: Any, low: Any, high: Any, center: Any, radius: Any) -> Any:
+        return project_tf(x, low, high, center, radius, spec.has_ball)
+
+    def run(p0, low, high, center, radius, lr, threshold, seed, obj_p, until_p):
+        lr_p = tf.reshape(lr, pshape)
+
+        def to_x(p: Any) -> Any:
+            return p if pixel else project(par.to_input(p, low, high), low, high, center, radius)
+
+        def evaluate(p: Any, t: Any) -> Any:
+            """Objective value at x(p) (untransformed), gradient w.r.t. p, until-hit."""
+            with tf.GradientTape() as tape:
+                tape.watch(p)
+                x = to_x(p)
+                z = transforms.apply(x, tf.random.experimental.stateless_fold_in(seed, t), xla=spec.jit) if transformed else x
+                ctx = extractor(z, x)
+                val = objective.evaluate(ctx, obj_p)
+                total = tf.reduce_sum(val)
+            grad = tape.gradient(total, p)
+            if grad is None:
+                raise GradientError(_explain_no_gradient(model, objective))
+            if transformed:  # values, `best` and `until` refer to the input itself, not a jittered copy
+                ctx = extractor(x, x)
+                val = objective.evaluate(ctx, obj_p)
+            hit = until.objective.evaluate(ctx, until_p) >= threshold if until is not None else tf.zeros([batch], tf.bool)
+            # static shapes, even when a layer (e.g. a SavedModel) forgets the batch size
+            return tf.reshape(x, shape), tf.reshape(val, [batch]), tf.reshape(grad, spec.param_shape), tf.reshape(hit, [batch])
+
+        def step_direction(p: Any, g_hat: Any, raw: Any, m: Any, v: Any, tf_t: Any) -> Any:
+            if spec.optimizer == "adam":
+                # Adam's moments on the gradient mapping, whose zeros are the constrained optima
+                gm = (project(p + lr_p * g_hat, low, high, center, radius) - p) / lr_p if pixel else g_hat
+                m = 0.9 * m + 0.1 * gm
+                v = 0.999 * v + 0.001 * tf.square(gm)
+                m_hat = m / (1.0 - tf.pow(0.9, tf_t + 1.0))
+                v_hat = v / (1.0 - tf.pow(0.999, tf_t + 1.0))
+                return m_hat / (tf.sqrt(v_hat) + 1e-12), m, v
+            if spec.optimizer == "pgd":
+                return g_hat, m, v
+            return tf.sign(raw), m, v
+
+        def body(t, p, m, v, best_x, best_val, active, n_steps, reached, div, div_at, zero, hist):
+            x, val, grad, hit = evaluate(p, t)
+            finite = tf.math.is_finite(val) & tf.reduce_all(tf.math.is_finite(grad), axis=p_axes)
+            zero = tf.where(tf.equal(t, 0), tf.reduce_all(tf.equal(grad, 0), axis=p_axes), zero)
+            hist = hist.write(t, tf.where(finite, val, tf.fill([batch], np.nan)))
+            newly_div = active & ~finite
+            div_at = tf.where(newly_div, t, div_at)
+            div = div | newly_div
+            active = active & finite
+            hit = active & hit
+            take = (active & ((val > best_val) | tf.equal(t, 0))) | hit
+            best_x = tf.where(tf.reshape(take, bshape), x, best_x)
+            best_val = tf.where(take, val, best_val)
+            reached = reached | hit
+            active = active & ~hit
+            n_steps = n_steps + tf.cast(active, tf.int32)
+            tf_t = tf.cast(t, f32)
+            scale = 0.5 * (1.0 + tf.cos(math.pi * tf_t / steps)) if spec.schedule == "cosine" else 1.0
+            safe = tf.where(tf.reshape(finite, pshape), grad, tf.zeros_like(grad))
+            rms = tf.sqrt(tf.reduce_mean(tf.square(safe), axis=p_axes, keepdims=True))
+            direction, m, v = step_direction(p, safe / (rms + 1e-30), safe, m, v, tf_t)
+            p_new = p + lr_p * scale * direction
+            if pixel:
+                p_new = project(p_new, low, high, center, radius)
+            if blur is not None:
+                p_new = blur.step(p_new, t, par, low, high)
+                p_new = project(p_new, low, high, center, radius) if pixel else p_new
+            p = tf.where(tf.reshape(active, pshape), p_new, p)
+            return t + 1, p, m, v, best_x, best_val, active, n_steps, reached, div, div_at, zero, hist
+
+        def cond(t, *rest):
+            return (t < steps) & tf.reduce_any(rest[5])
+
+        zeros = tf.zeros_like(p0)
+        x0 = tf.reshape(to_x(p0), shape)
+        state = (
+            tf.constant(0), p0, zeros, zeros, x0, tf.fill([batch], -np.inf),
+            tf.ones([batch], tf.bool), tf.zeros([batch], tf.int32), tf.zeros([batch], tf.bool),
+            tf.zeros([batch], tf.bool), tf.fill([batch], -1), tf.zeros([batch], tf.bool),
+            tf.TensorArray(f32, size=steps, element_shape=[batch]),
+        )
+        t, _, _, _, best_x, _, _, n_steps, reached, div, div_at, zero, hist = tf.while_loop(
+            cond, body, state, maximum_iterations=steps
+        )
+        ctx = extractor(best_x, best_x)
+        values = objective.evaluate(ctx, obj_p)
+        return {
+            "t": t, "x": best_x, "values": values, "outputs": ctx.output, "history": hist.stack(),
+            "steps": n_steps, "reached": reached, "diverged": div, "diverged_at": div_at,
+            "zero_gradient": zero,
+        }
+
+    return tf.function(run, input_signature=sig, jit_compile=spec.jit, reduce_retracing=False)
+
+
+def has_convolutions(model: Any) -> bool:
+    """Whether any layer is a convolution (XLA slows those down on CPUs)."""
+    return any("conv" in type(layer).__name__.lower() for layer in model.layers)
+def _explain_no_gradient(model: Any, objective: Objective) -> str:
+    """Name the first layer (from the input) through which no gradient flows."""
+    import keras
+    import tensorflow as tf
+
+    broken = None
+    try:  # replay the layers as a chain, watching every intermediate tensor
+        x = tf.random.stateless_uniform([1, *model.inputs[0].shape[1:]], seed=[0, 0])
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            chain = [(None, x)]
+            for layer in model.layers:
+                if isinstance(layer, keras.layers.InputLayer):
+                    continue
+                h = layer(chain[-1][1], training=False)
+                tape.watch(h)
+                chain.append((layer, h))
+            target = tf.reduce_sum(chain[-1][1])
+        for (_, before), (layer, after) in zip(chain, chain[1:]):
+            if tape.gradient(target, after) is not None and tape.gradient(target, before) is None:
+                broken = layer
+                break
+    except Exception:  # not a chain: the diagnosis is best effort, the error below still stands
+        broken = None
+    where = (
+        f"it stops at layer {broken.name!r} ({type(broken).__name__}), which is not differentiable"
+        if broken is not None
+        else "some layer between the input and the objective is not differentiable"
+    )
+    return (
+        f"the gradient of {objective!r} with respect to the input is None: {where}. "
+        "Layers such as argmax, casts to integers or lookups cut the gradient; target a layer before it."
+    )
