@@ -127,3 +127,26 @@ def test_configuration_mistakes_are_not_assertion_errors(ones, call, error, word
         call(ones)
     assert words in str(info.value)
     assert not isinstance(info.value, AssertionError)
+
+
+def absolute_value_model():
+    """|x| = relu(x) + relu(-x): on [-1, 1] the true max is 1, IBP's bound is 2, CROWN's is 1."""
+    inp = keras.Input((1,))
+    hidden = keras.layers.Dense(2, activation="relu", name="hidden")
+    head = keras.layers.Dense(1, name="head")
+    model = keras.Model(inp, head(hidden(inp)))
+    hidden.set_weights([np.array([[1.0, -1.0]], "float32"), np.zeros(2, "float32")])
+    head.set_weights([np.ones((2, 1), "float32"), np.zeros(1, "float32")])
+    return model
+
+
+def test_not_reaches_with_certify_proves_or_says_unknown():
+    model = absolute_value_model()
+    box = fv.Box(-1, 1)
+    proven = fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True)
+    assert proven.status == "proven" and proven.bounds.bounds.upper[0] < 1.5
+    unknown = fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True, method="ibp")
+    assert unknown.status == "unknown" and unknown.values.max() <= 1.0 + 1e-6
+    with pytest.raises(AssertionError, match="certification: unknown"):
+        fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True, method="ibp",
+                              require_proof=True)
