@@ -113,9 +113,6 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
             grad = tape.gradient(total, p)
             if grad is None:
                 raise GradientError(_explain_no_gradient(model, objective))
-            if transformed:  # values, `best` and `until` refer to the input itself, not a jittered copy
-                ctx = extractor(x, x)
-                val = objective.evaluate(ctx, obj_p)
             hit = until.objective.evaluate(ctx, until_p) >= threshold if until is not None else tf.zeros([batch], tf.bool)
             # static shapes, even when a layer (e.g. a SavedModel) forgets the batch size
             return tf.reshape(x, shape), tf.reshape(val, [batch]), tf.reshape(grad, spec.param_shape), tf.reshape(hit, [batch])
@@ -143,7 +140,9 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
             div = div | newly_div
             active = active & finite
             hit = active & hit
-            take = (active & ((val > best_val) | tf.equal(t, 0))) | hit
+            # with random transforms a step's value is a noisy estimate: keep the latest iterate
+            improve = tf.ones_like(active) if transformed else (val > best_val) | tf.equal(t, 0)
+            take = (active & improve) | hit
             best_x = tf.where(tf.reshape(take, bshape), x, best_x)
             best_val = tf.where(take, val, best_val)
             reached = reached | hit
@@ -179,6 +178,8 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
         )
         ctx = extractor(best_x, best_x)
         values = objective.evaluate(ctx, obj_p)
+        if transformed and until is not None:  # `reached` must hold for the input itself, untransformed
+            reached = reached & (until.objective.evaluate(ctx, until_p) >= threshold)
         return {
             "t": t, "x": best_x, "values": values, "outputs": ctx.output, "history": hist.stack(),
             "steps": n_steps, "reached": reached, "diverged": div, "diverged_at": div_at,

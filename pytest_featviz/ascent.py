@@ -258,7 +258,10 @@ def ascend(
         Override one part of ``priors``: transforms applied on the way into the model
         (never written back), how the input is parametrized, ``BlurEvery(n, sigma)``.
         Whatever the parametrization, ``r.inputs`` are the exact model inputs, inside
-        the constraints; the optimality guarantee holds for plain pixel ascent.
+        the constraints; the optimality guarantee holds for plain pixel ascent. With
+        random transforms, ``history`` holds the values the model saw (of transformed
+        inputs), ``inputs`` is the last iterate, and ``values``/``reached`` are judged on
+        the untransformed inputs.
     jit_compile : bool, optional
         Compile the loop with XLA. Default: on for models without convolutions.
 

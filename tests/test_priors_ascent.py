@@ -72,3 +72,9 @@ def test_blur_every_and_transform_overrides(edges):
     fv.assert_within(r, fv.Box(0, 1))
     with pytest.raises(fv.ConfigurationError, match="not one of"):
         fv.ascend(edges, fv.Channel("edges", 0), constraints=fv.Box(0, 1), priors="fancy")
+
+
+def test_until_with_transforms_is_judged_on_the_untransformed_input(edges):
+    r = fv.ascend(edges, fv.Channel("edges", [0, 1, 2]), constraints=fv.Box(0, 1), steps=60, priors="standard",
+                  until=fv.Channel("edges", [0, 1, 2]) >= 0.3, seed=4)
+    assert (r.values[r.reached] >= 0.3 - 1e-6).all()
