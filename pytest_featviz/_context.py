@@ -80,6 +80,7 @@ class TestContext:
     artifacts_dir: Path | None = None
     records: list[dict] = field(default_factory=list)
     saved: list[Path] = field(default_factory=list)
+    keep_passing: bool = False  # also save pictures of passing assertions (for the HTML report)
 
     __test__ = False  # not a pytest test class
 

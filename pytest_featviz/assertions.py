@@ -283,16 +283,30 @@ def _saturated(r: AscentResult) -> bool:
     return bool(np.all((r.values >= 1.0) | (r.values <= 0.0)) or (hist.size and np.all((hist >= 1.0) | (hist <= 0.0))))
 
 
+def _best_input_metrics(r: AscentResult) -> dict | None:
+    """Structure metrics of the best input, when it is an image (for records and the report)."""
+    from .metrics import summarize
+
+    image = r.inputs[r.best]
+    if image.ndim not in (2, 3) or min(image.shape[:2]) < 8 or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
+        return None
+    try:
+        return summarize(image)
+    except ValueError:  # e.g. an image too small for a metric's filter
+        return None
+
+
 def _finish(kind: str, r: AscentResult, claim: str, passed: bool, threshold: float, items: np.ndarray,
             reaching_is_failure: bool) -> None:
     __tracebackhide__ = True
     ctx = _context.current()
     picture = None
-    if ctx is not None and not passed:
+    if ctx is not None and (not passed or ctx.keep_passing):
         labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
         picture = ctx.save_images(kind, r.inputs, value_range=_picture_range(r), labels=labels)
     if ctx is not None:
         ctx.record({
+            "metrics": _best_input_metrics(r),
             "kind": kind, "passed": passed, "claim": claim, "objective": repr(r.objective),
             "constraints": repr(r.constraints), "threshold": threshold, "best_value": float(np.max(r.values)),
             "values": r.values, "steps": r.steps, "seed": r.seed, "status": r.status,

@@ -155,7 +155,8 @@ _CTX_KEY = pytest.StashKey[_context.TestContext]()
 def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("featviz")
     seed = _context.derive_seed(_seed_value(setting(item.config, "seed", marker)), item.nodeid)
-    item.stash[_CTX_KEY] = _context.TestContext(item.nodeid, seed, _artifacts_dir(item.config, marker))
+    item.stash[_CTX_KEY] = _context.TestContext(item.nodeid, seed, _artifacts_dir(item.config, marker),
+                                                keep_passing=setting(item.config, "report") is not None)
 
 
 @pytest.hookimpl(wrapper=True)
