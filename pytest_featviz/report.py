@@ -43,6 +43,8 @@ td.pictures figure { display: inline-block; margin: 0 .5em .5em 0; }
 td.pictures img { image-rendering: pixelated; max-width: 480px; border: 1px solid #999; }
 td.pictures figcaption { font-size: 12px; color: #555; }
 table.metrics td, table.metrics th { border: none; padding: 0 .6em 0 0; font-size: 12px; }
+td.test { min-width: 14em; max-width: 22em; } td.details { max-width: 26em; }
+td.objective, td.constraints { min-width: 9em; }
 .missing { color: #b00020; font-style: italic; }
 """
 # keys with a column of their own (or none); every other key a record carries is listed under "Details"
@@ -125,10 +127,11 @@ def _metrics_table(metrics: Any) -> str:
     if not rows:
         return ""
     names = list(dict.fromkeys(name for row in rows for name in row))
-    head = "<tr><th>image</th>" + "".join(f"<th>{_esc(n)}</th>" for n in names) + "</tr>"
+    # one row per metric, one column per image: stays narrow for many metrics
+    head = "<tr><th>metric</th>" + "".join(f"<th>image {i}</th>" for i in range(len(rows))) + "</tr>"
     body = "".join(
-        f"<tr><td>{i}</td>" + "".join(f"<td>{_esc(_number(row.get(n)))}</td>" for n in names) + "</tr>"
-        for i, row in enumerate(rows)
+        f"<tr><td>{_esc(n)}</td>" + "".join(f"<td>{_esc(_number(row.get(n)))}</td>" for row in rows) + "</tr>"
+        for n in names
     )
     return f'<table class="metrics">{head}{body}</table>'
 

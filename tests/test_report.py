@@ -122,7 +122,7 @@ def test_every_assertion_is_a_row_sorted_by_test_with_failures_marked(records, t
     assert page.rows[1]["cells"][5:7] == ["0.95", "0.971235"]
     assert page.rows[2]["cells"][7] == "name edgesssim [0.51, 0.99]"  # keys without a column: in the details
     assert len(page.rows[3]["cells"]) == 9 and "edge_density" in page.rows[3]["cells"][7]
-    assert "imageedge_densityentropy00.1253.5" in page.rows[3]["cells"][7]  # header row, then image 0
+    assert "metricimage 0edge_density0.125entropy3.5" in page.rows[3]["cells"][7]  # one row per metric
     assert "picture missing or not a PNG" in page.rows[4]["cells"][8] and "gone.png" in page.rows[4]["cells"][8]
     whole = out.read_text(encoding="utf-8")
     assert "3.15.1" in whole and "42" in whole
