@@ -44,7 +44,6 @@ import io
 import json
 import numbers
 import os
-import tempfile
 import zipfile
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as _metrics
-from ._context import sanitize
+from ._context import remove_stale_temporaries, sanitize, write_atomic
 from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = [
@@ -317,8 +316,10 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
     """Write a baseline to ``path`` (``.npz``) and its picture grid next to it (``.png``).
 
     Both files are written to a temporary file in the same folder and moved into place
-    with ``os.replace``: a reader sees the old file or the new one, never half of one,
-    and a failed write leaves no temporary file behind.
+    with ``os.replace`` (:func:`pytest_featviz._context.write_atomic`): a reader, or a
+    run killed midway, sees the old file or the new one, never half of one. A failed
+    write leaves no temporary file behind; a killed one leaves one that the next save
+    or :func:`load` in that folder removes.
 
     Parameters
     ----------
@@ -354,7 +355,7 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
     np.savez_compressed(buffer, **arrays)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _replace_atomically(target, buffer.getvalue())
+        write_atomic(target, buffer.getvalue())
         if 1 <= b.inputs.ndim - 1 <= 3:  # shapes a picture can show
             labels = None if b.values is None else [f"{i}: {v:.4g}" for i, v in enumerate(b.values)]
             save_png(target.with_suffix(".png"), b.inputs, value_range=b.value_range, labels=labels)
@@ -363,21 +364,11 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
     return target
 
 
-def _replace_atomically(target: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
 def load(path: str | os.PathLike[str]) -> Baseline:
     """Read a baseline written by :func:`save` (``allow_pickle=False``).
+
+    Temporary files that a killed :func:`save` left next to ``path`` are removed
+    (only those whose writer is no longer running).
 
     Raises
     ------
@@ -400,6 +391,7 @@ def load(path: str | os.PathLike[str]) -> Baseline:
     pytest_featviz.baselines.BaselineFormatError: .../b.npz is not a readable pytest-featviz baseline: ...
     """
     target = Path(path)
+    remove_stale_temporaries(target.parent)
     if not target.is_file():
         raise FileNotFoundError(f"no baseline at {target}")
     try:

@@ -185,7 +185,7 @@ def _after_test(item: pytest.Item, ctx: _context.TestContext) -> None:
     item.user_properties.append(("featviz_records", json.dumps(ctx.records, default=_context._jsonable)))
     path = ctx.artifact_path("record", ".json")
     if path is not None:
-        _context.write_json_atomic(path, {"test": item.nodeid, "seed": ctx.seed, "assertions": ctx.records})
+        ctx.write_record(path, {"test": item.nodeid, "seed": ctx.seed, "assertions": ctx.records})
 
 
 def _plain(value: Any) -> Any:

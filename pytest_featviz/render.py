@@ -18,15 +18,14 @@ import base64
 import io
 import math
 import os
-import tempfile
 from collections.abc import Sequence
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ._context import write_atomic
 from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["CONTRASTS", "to_uint8", "to_image", "grid", "save_png", "png_bytes", "data_uri", "difference"]
@@ -372,19 +371,7 @@ def save_png(path: str | os.PathLike[str], image_or_batch: Any, **grid_options: 
     else:
         picture = grid(arr, **grid_options)
     data = png_bytes(picture)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    return target
+    return write_atomic(path, data)
 
 
 # -- comparisons -----------------------------------------------------------------------------
