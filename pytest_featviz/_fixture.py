@@ -147,29 +147,34 @@ class Featviz:
             self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
             self.context.record({**entry, "passed": True, "written": True})
             return None
+        _context.remove_stale_temporaries(path.parent)  # a first write killed midway leaves one
         if not path.exists():
             self.context.record(entry)
             raise AssertionError(f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
                                  f"  to create it, run: {command}")
         expected = baselines.load(path)
         comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match)
+        pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
         self.context.record({**entry, "passed": comparison.passed, "mapping": list(comparison.mapping),
-                             "ssim": comparison.ssim, "max_input_change": comparison.max_input_change})
+                             "ssim": comparison.ssim, "max_input_change": comparison.max_input_change,
+                             "pictures": paths})
         if not comparison.passed:
-            pictures = self._save_mismatch(name, obtained, expected, comparison)
             raise AssertionError(f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
                                  f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}")
         return comparison
 
     def _save_mismatch(self, name: str, obtained: baselines.Baseline, expected: baselines.Baseline,
-                       comparison: baselines.Comparison) -> str:
+                       comparison: baselines.Comparison) -> tuple[str, dict[str, str]]:
+        """Save obtained / expected / difference pictures: (text for the message, caption -> path)."""
         if self.artifacts_dir is None:
-            return "run with --featviz-artifacts DIR to save the obtained, expected and difference pictures"
-        saved = []
+            return "run with --featviz-artifacts DIR to save the obtained, expected and difference pictures", {}
+        saved, paths = [], {}
         labels = {"expected": [f"baseline {j}" for j in comparison.mapping]}
         for kind, batch in baselines.mismatch_pictures(obtained, expected, comparison).items():
             value_range = (0, 255) if kind == "difference" else expected.value_range
             text = labels.get(kind, [f"{i}: SSIM {s:.3f}" for i, s in enumerate(comparison.ssim)])
             path = self.context.save_images(f"{name}-{kind}", batch, value_range=value_range, labels=text)
-            saved.append(f"{kind} {path}")
-        return ", ".join(saved) or "(these inputs cannot be drawn)"
+            if path is not None:
+                saved.append(f"{kind} {path}")
+                paths[kind] = str(path)
+        return ", ".join(saved) or "(not saved: see the note below, or these inputs cannot be drawn)", paths

@@ -340,7 +340,13 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, items: np
     lines.append(f"  model's top classes at item {best}: {_top_classes(r.outputs[best])}")
     if r.status:
         lines.append(f"  certification: {r.status}" + (f" (bounds {r.bounds!r})" if r.bounds is not None else ""))
-    lines.append(f"  pictures: {picture}" if picture else "  pictures: run with --featviz-artifacts DIR to save them")
+    ctx = _context.current()
+    if picture:
+        lines.append(f"  pictures: {picture}")
+    elif ctx is not None and ctx.unwritten:
+        lines.append("  pictures: NOT saved (see the note below)")
+    else:
+        lines.append("  pictures: run with --featviz-artifacts DIR to save them")
     if _saturated(r):
         lines.append("  note: the softmax saturates (probabilities stuck at 0.0 or 1.0 in float32); "
                      "use ClassLogit for a gradient that does not vanish")

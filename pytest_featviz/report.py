@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._context import write_atomic
 from .errors import FeatvizTypeError
 
 __all__ = ["render_report", "write_report", "embed_png"]
@@ -263,8 +264,4 @@ def write_report(path: str | os.PathLike[str], records: Iterable[Mapping[str, An
         raise FeatvizTypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
     text = render_report(records, header=header, title=title)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # renamed into place: never half a page
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, target)
-    return target
+    return write_atomic(target, text.encode("utf-8"))  # renamed into place: never half a page
