@@ -17,7 +17,6 @@ on the model object itself, so they die with the model.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -196,16 +196,13 @@ def _plain(value: Any) -> Any:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when != "call":
+    """Gather featviz records (from this process or an xdist worker) for the summary and report."""
+    state = _STATE.get("state")
+    if report.when != "call" or state is None:
         return
-    if _STATE.get("state") is not None:  # baselines written by the test, here or on an xdist worker
-        _STATE["state"]["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
-    config = getattr(report, "config", None)
+    state["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
     props = dict(report.user_properties)
     if "featviz_assertions" not in props:
-        return
-    state = _STATE.get("state")
-    if state is None:
         return
     state["ran"] += int(props["featviz_assertions"])
     state["failed"] += int(props.get("featviz_failed", 0))
@@ -214,9 +211,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         rec["test"] = report.nodeid
         rec["outcome"] = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
     state["records"].extend(records)
-    del config
 
 
+# the session's state, for hooks that receive no config (pytest_runtest_logreport)
 _STATE: dict[str, Any] = {}
 
 
