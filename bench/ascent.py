@@ -11,7 +11,8 @@ Approaches
       one graph loop with no update rule;
   (b) keras-io "visualizing what convnets learn": a Python loop over targets and steps around a
       tf.function gradient step;
-  (c) tf-keras-vis ActivationMaximization, when installed (optional `bench` extra);
+  (c) tf-keras-vis ActivationMaximization: not measured here, it needs tf-keras (Keras 2), which
+      cannot run beside Keras 3 in one process;
   (d) pytest_featviz.ascend: the whole loop in one compiled call.
 Timings are noisy on shared machines: only ratios measured in the same run are meaningful.
 """
@@ -101,14 +102,6 @@ def python_loop(model, feature_one, targets, steps, repeats):
     return best_of(run, repeats)
 
 
-def keras_vis(model, layer, targets, steps):
-    try:
-        from tf_keras_vis.activation_maximization import ActivationMaximization  # noqa: F401
-    except ImportError:
-        return None
-    return None  # tf-keras-vis needs tf-keras (Keras 2); not comparable on Keras 3 here
-
-
 def featviz(model, objective, steps, repeats, jit):
     t = time.perf_counter()
     fv.ascend(model, objective, constraints=fv.Box(0, 1), steps=steps, jit_compile=jit, until=None)
@@ -119,14 +112,13 @@ def featviz(model, objective, steps, repeats, jit):
     return first, per_call
 
 
-def report(name, targets, steps, t_floor, t_loop, t_vis, first, per_call, jit):
+def report(name, targets, steps, t_floor, t_loop, first, per_call, jit):
     ts = targets * steps
     print(f"\n{name}: {targets} targets x {steps} steps (jit_compile={jit})")
     print(f"  (a) floor, compiled fwd+bwd on the batch : {1e6 * t_floor / ts:9.1f} us per target-step   1.00x")
     print(f"  (b) python loop around tf.function step  : {1e6 * t_loop / ts:9.1f} us per target-step "
           f"{t_loop / t_floor:6.2f}x floor")
-    print("  (c) tf-keras-vis                         :       n/a (not installed, or needs Keras 2)"
-          if t_vis is None else f"  (c) tf-keras-vis: {t_vis / t_floor:.2f}x floor")
+    print("  (c) tf-keras-vis                         :       not measured: it needs tf-keras (Keras 2)")
     print(f"  (d) fv.ascend                            : {1e6 * per_call / ts:9.1f} us per target-step "
           f"{per_call / t_floor:6.2f}x floor;  {t_loop / per_call:6.1f}x faster than (b)")
     print(f"      first call (trace + compile)         : {first:7.2f} s;  later calls (values change): {per_call:.3f} s")
@@ -143,8 +135,7 @@ def main() -> None:
     t_floor = floor(model, lambda x: tf.reduce_mean(last(x)[..., :16], axis=[1, 2]), 16, 50, repeats)
     t_loop = python_loop(model, lambda x, k: tf.reduce_mean(tf.gather(last(x), k, axis=-1)), 16, 50, 1)
     first, per_call = featviz(model, fv.Channel("last_conv", list(range(16))), 50, repeats, jit=False)
-    report("W1 small CNN 64x64x3, last conv", 16, 50, t_floor, t_loop, keras_vis(model, "last_conv", 16, 50),
-           first, per_call, False)
+    report("W1 small CNN 64x64x3, last conv", 16, 50, t_floor, t_loop, first, per_call, False)
 
     model = mlp()
     probs = model
@@ -152,7 +143,7 @@ def main() -> None:
     t_loop = python_loop(model, lambda x, k: probs(x)[:, k], 10, 200, 1)
     for jit in (False, True):
         first, per_call = featviz(model, fv.ClassLogit(list(range(10))), 200, repeats, jit=jit)
-        report("W2 seed MLP, all 10 classes", 10, 200, t_floor, t_loop, None, first, per_call, jit)
+        report("W2 seed MLP, all 10 classes", 10, 200, t_floor, t_loop, first, per_call, jit)
     print("\nchosen default: jit_compile=True for models without convolutions, False otherwise")
 
 

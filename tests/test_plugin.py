@@ -1,11 +1,9 @@
 """The pytest plugin, exercised in subprocesses with `pytester` (TensorFlow keeps global state)."""
 
 import json
-import sys
 import xml.etree.ElementTree as ET
 
 import keras
-import numpy as np
 import pytest
 
 from pytest_featviz._context import derive_seed
