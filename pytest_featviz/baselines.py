@@ -25,6 +25,9 @@ hidden layer drops SSIM to 0.67-0.82. So 0.95 absorbs rounding and catches a
 different feature; 5% on values is far above rounding (1e-5) and far below what a
 retrained model typically moves.
 
+Capturing lives in the private ``_baseline_capture`` and comparing in ``_baseline_compare``;
+every public name is re-exported here, so ``pytest_featviz.baselines`` is the one import path.
+
 This module takes numpy arrays and knows nothing about TensorFlow or pytest.
 
 Examples
@@ -42,259 +45,36 @@ from __future__ import annotations
 
 import io
 import json
-import numbers
 import os
 import zipfile
-from contextlib import suppress
-from dataclasses import dataclass, field
-from importlib import metadata as _metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import metrics as _metrics
+from ._baseline_capture import FORMAT, FORMAT_VERSION, Baseline, capture
+from ._baseline_compare import (
+    DEFAULT_MIN_SSIM,
+    DEFAULT_VALUE_RTOL,
+    MATCHES,
+    Comparison,
+    check_options,
+    compare,
+    mismatch_pictures,
+)
 from ._context import remove_stale_temporaries, sanitize, write_atomic
-from .errors import ConfigurationError, FeatvizTypeError
+from .errors import ConfigurationError
 
 __all__ = [
     "Baseline", "Comparison", "BaselineFormatError", "capture", "save", "load", "compare",
     "baseline_path", "mismatch_pictures", "check_options", "DEFAULT_MIN_SSIM", "DEFAULT_VALUE_RTOL", "MATCHES",
 ]
 
-DEFAULT_MIN_SSIM = 0.95
-DEFAULT_VALUE_RTOL = 0.05
-MATCHES = ("index", "permutation")
-FORMAT = "pytest-featviz baseline"
-FORMAT_VERSION = 1
 _UPDATE_HINT = "recreate it by running its test with --featviz-update-baselines"
-_SHOWN_ITEMS = 16  # larger batches list only their failing items
 
 
 class BaselineFormatError(ConfigurationError):
     """A file that is not a readable pytest-featviz baseline (truncated, foreign or newer)."""
-
-
-@dataclass(frozen=True, eq=False)
-class Baseline:
-    """What a result looked like when it was accepted.
-
-    Attributes
-    ----------
-    inputs : ndarray of float32, shape (B, *input_shape)
-    values : ndarray of float64, shape (B,), or None
-        Objective values (None for a raw batch of pictures).
-    reached : ndarray of bool, shape (B,), or None
-        Which items met ``until`` (None when there was no ``until``).
-    metrics : dict of str to ndarray of float64, shape (B,)
-        Structure metrics per item; empty when the inputs are not pictures.
-    value_range : (float, float)
-        The range the inputs live in; its width is SSIM's ``data_range``.
-    metadata : dict
-        JSON-safe: format, version, kind, objective, constraints, seed, versions.
-    """
-
-    inputs: np.ndarray
-    values: np.ndarray | None
-    reached: np.ndarray | None
-    metrics: dict[str, np.ndarray]
-    value_range: tuple[float, float]
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        parts = [f"{len(self.inputs)} items of shape {self.inputs.shape[1:]}"]
-        parts += [name for name in ("values", "reached") if getattr(self, name) is not None]
-        return f"Baseline({', '.join(parts)}, value_range={self.value_range})"
-
-
-@dataclass(frozen=True, eq=False)
-class Comparison:
-    """The item-by-item verdict of :func:`compare`; arrays follow the obtained items.
-
-    ``mapping[i]`` is the baseline item that obtained item ``i`` was compared with;
-    ``values_expected``, ``reached_expected`` and ``metric_deltas`` follow the mapping.
-    ``problem`` is set (and the arrays are empty) when the two cannot be compared item
-    by item (a different number of items, another input shape, another kind of result).
-    """
-
-    mapping: tuple[int, ...]
-    ssim: np.ndarray
-    max_input_change: np.ndarray
-    values_obtained: np.ndarray | None
-    values_expected: np.ndarray | None
-    reached_obtained: np.ndarray | None
-    reached_expected: np.ndarray | None
-    metric_deltas: dict[str, np.ndarray]
-    min_ssim: float
-    value_rtol: float
-    match: str
-    problem: str | None = None
-
-    @property
-    def value_change(self) -> np.ndarray | None:
-        """``|v - v0| / |v0|`` per item; 0 where both are NaN, inf where one is."""
-        if self.values_obtained is None or self.values_expected is None:
-            return None
-        vo, ve = self.values_obtained, self.values_expected
-        with np.errstate(divide="ignore", invalid="ignore"):
-            change = np.abs(vo - ve) / np.maximum(np.abs(ve), np.finfo(np.float64).tiny)
-        change = np.where(np.isnan(vo) & np.isnan(ve), 0.0, change)
-        return np.where(np.isnan(change), np.inf, change)
-
-    @property
-    def failing(self) -> np.ndarray:
-        """Bool per obtained item: SSIM below ``min_ssim``, value change above ``value_rtol``, or a flip."""
-        bad = self.ssim < self.min_ssim
-        if self.value_change is not None:
-            bad = bad | (self.value_change > self.value_rtol)
-        if self.reached_obtained is not None and self.reached_expected is not None:
-            bad = bad | (self.reached_obtained != self.reached_expected)
-        return bad
-
-    @property
-    def passed(self) -> bool:
-        """True when every item matches its baseline item within the tolerances."""
-        return self.problem is None and not bool(self.failing.any())
-
-    def describe(self) -> str:
-        """The account of the comparison, a block of lines a person can act on."""
-        head = f"(min_ssim={self.min_ssim:g}, value_rtol={self.value_rtol:g}, match={self.match!r})"
-        if self.problem is not None:
-            return f"the result cannot be compared with the baseline {head}: {self.problem}"
-        failing = self.failing
-        lines = [f"{int(failing.sum())} of {len(failing)} items differ from the baseline {head}"]
-        if self.match == "permutation":
-            pairs = ", ".join(f"{i}<-{j}" for i, j in enumerate(self.mapping))
-            lines.append(f"  mapping (obtained item <- baseline item): {pairs}")
-        lines.append(f"  item  baseline item  SSIM       {'value: baseline -> obtained (change)':<38}  reached   max |dx|")
-        shown = range(len(failing)) if len(failing) <= _SHOWN_ITEMS else np.flatnonzero(failing)
-        for i in shown:
-            lines.extend(self._item_lines(int(i)))
-        if len(shown) < len(failing):
-            lines.append(f"  ({len(failing) - len(shown)} matching items not shown)")
-        return "\n".join(lines)
-
-    def _item_lines(self, i: int) -> list[str]:
-        mark = " !" if self.ssim[i] < self.min_ssim else "  "
-        value = "-"
-        if self.value_change is not None:
-            change = self.value_change[i]
-            value = (f"{self.values_expected[i]:.6g} -> {self.values_obtained[i]:.6g} ({100 * change:.3g}%)"
-                     + (" !" if change > self.value_rtol else ""))
-        reached = "-"
-        if self.reached_obtained is not None and self.reached_expected is not None:
-            flip = self.reached_obtained[i] != self.reached_expected[i]
-            reached = f"{_yes(self.reached_expected[i])}->{_yes(self.reached_obtained[i])}" + (" !" if flip else "")
-        line = (f"  {i:<4}  {self.mapping[i]:<13}  {self.ssim[i]:<7.4f}{mark}   {value:<38}  {reached:<8}  "
-                f"{self.max_input_change[i]:.4g}")
-        deltas = ", ".join(f"{name} {delta[i]:+.3g}" for name, delta in self.metric_deltas.items())
-        return [line] + ([f"        metric deltas: {deltas}"] if deltas else [])
-
-
-def _yes(flag: Any) -> str:
-    return "yes" if flag else "no"
-
-
-# -- capture ---------------------------------------------------------------------------------
-def _is_result(obj: Any) -> bool:
-    return all(hasattr(obj, name) for name in ("inputs", "values", "reached", "constraints"))
-
-
-def _range_of(x: np.ndarray) -> tuple[float, float]:
-    lo, hi = float(np.min(x)), float(np.max(x))
-    return (lo, hi) if hi > lo else (lo, lo + 1.0)
-
-
-def _result_range(result: Any, inputs: np.ndarray) -> tuple[float, float]:
-    """The constraint box of an ascent when it is finite, else the inputs' own range."""
-    canon = result.constraints.canonical(inputs.shape, start=getattr(result, "start", None))
-    lo, hi = float(np.min(canon.low)), float(np.max(canon.high))
-    return (lo, hi) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else _range_of(inputs)
-
-
-def _is_picture(item_shape: tuple[int, ...]) -> bool:
-    return len(item_shape) in (2, 3) and min(item_shape[:2]) >= 3 and (len(item_shape) == 2 or item_shape[2] in (1, 3))
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for dist in ("pytest-featviz", "numpy", "scikit-image", "keras", "tensorflow", "tensorflow-cpu"):
-        with suppress(_metadata.PackageNotFoundError):
-            found[dist] = _metadata.version(dist)
-    return found
-
-
-def capture(result_or_images: Any) -> Baseline:
-    """The baseline of an :class:`~pytest_featviz.AscentResult` or of a batch of pictures.
-
-    Parameters
-    ----------
-    result_or_images : AscentResult, Baseline or array_like of shape (B, *input_shape)
-        An ascent result (from ``ascend`` or ``assert_reaches``) keeps its values and
-        reached flags and takes its value range from its constraints; a raw batch keeps
-        the pictures only and its range is its own minimum to maximum.
-
-    Returns
-    -------
-    Baseline
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> b = capture(np.zeros((3, 8, 8)))
-    >>> b
-    Baseline(3 items of shape (8, 8), value_range=(0.0, 1.0))
-    >>> sorted(b.metrics)[:2], b.metrics["saturation"].shape
-    (['dominant_orientation', 'edge_density'], (3,))
-    """
-    if isinstance(result_or_images, Baseline):
-        return result_or_images
-    meta: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "versions": _versions()}
-    if _is_result(result_or_images):
-        r = result_or_images
-        inputs = _batch(r.inputs)
-        values = np.asarray(r.values, dtype=np.float64).reshape(len(inputs))
-        reached = None if r.reached is None else np.asarray(r.reached, dtype=bool).reshape(len(inputs))
-        value_range = _result_range(r, inputs)
-        meta.update(kind="ascent", objective=repr(getattr(r, "objective", None)), constraints=repr(r.constraints),
-                    until=repr(getattr(r, "until", None)), seed=_plain(getattr(r, "seed", None)),
-                    steps=_plain(getattr(r, "steps_requested", None)), model=str(getattr(r, "model_name", "")))
-    else:
-        inputs, values, reached = _batch(result_or_images), None, None
-        value_range = _range_of(inputs)
-        meta.update(kind="images")
-    found = _item_metrics(inputs)
-    return Baseline(inputs, values, reached, found, value_range, meta)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _batch(images: Any) -> np.ndarray:
-    try:
-        arr = np.asarray(images, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise FeatvizTypeError(
-            f"a baseline needs an AscentResult or an array of numbers; got {type(images).__name__}") from exc
-    if arr.ndim < 2 or arr.shape[0] == 0 or arr[0].size < 3:
-        raise ConfigurationError(
-            f"a baseline needs a batch of shape (B, *input_shape) with B >= 1 and at least 3 values per item; "
-            f"got shape {arr.shape} (a single picture x is the batch x[None])")
-    if not np.isfinite(arr).all():
-        raise ConfigurationError("the inputs contain NaN or inf values; a baseline stores finite inputs only")
-    return arr
-
-
-def _item_metrics(inputs: np.ndarray) -> dict[str, np.ndarray]:
-    """Every metric of :data:`pytest_featviz.metrics.METRICS` that pictures of this size allow, per item."""
-    found: dict[str, np.ndarray] = {}
-    if not _is_picture(inputs.shape[1:]):
-        return found
-    for name in _metrics.METRICS:
-        with suppress(ConfigurationError):  # e.g. orientation needs 7 pixels per side
-            found[name] = np.array([_metrics.metric(name)(item) for item in inputs], dtype=np.float64)
-    return found
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -434,128 +214,3 @@ def _from_arrays(target: Path, arrays: dict[str, np.ndarray]) -> Baseline:
     return Baseline(inputs.astype(np.float32), arrays.get("values"), arrays.get("reached"),
                     {name: table[:, j] for j, name in enumerate(names)},
                     (float(arrays["value_range"][0]), float(arrays["value_range"][1])), meta)
-
-
-# -- comparison ------------------------------------------------------------------------------
-def check_options(min_ssim: Any, value_rtol: Any, match: Any) -> tuple[float, float, str]:
-    """Validate :func:`compare`'s tolerances; raise ConfigurationError naming the bad one.
-
-    Examples
-    --------
-    >>> check_options(0.9, 0.1, "permutation")
-    (0.9, 0.1, 'permutation')
-    >>> check_options(1.5, 0.1, "index")
-    Traceback (most recent call last):
-    ...
-    pytest_featviz.errors.ConfigurationError: min_ssim must be a number in [-1, 1]; got 1.5
-    """
-    for name, value, low, high in (("min_ssim", min_ssim, -1.0, 1.0), ("value_rtol", value_rtol, 0.0, np.inf)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
-            raise ConfigurationError(f"{name} must be a number in [{low:g}, {high:g}]; got {value!r}")
-    if match not in MATCHES:
-        raise ConfigurationError(f"match={match!r} is not one of {set(MATCHES)}")
-    return float(min_ssim), float(value_rtol), match
-
-
-def _similarity(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
-    """SSIM of two items: as pictures, channel by channel, or as 1-D signals."""
-    from skimage.metrics import structural_similarity
-
-    if _is_picture(a.shape):
-        return _metrics.ssim(a, b, data_range=data_range)
-    if a.ndim == 3 and min(a.shape[:2]) >= 3:
-        return float(np.mean([_metrics.ssim(a[..., c], b[..., c], data_range=data_range) for c in range(a.shape[2])]))
-    flat_a, flat_b = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
-    win = min(7, flat_a.size)
-    win -= 1 - win % 2
-    return float(structural_similarity(flat_a, flat_b, win_size=win, data_range=data_range))
-
-
-def _structure_problem(obtained: Baseline, expected: Baseline) -> str | None:
-    if obtained.inputs.shape != expected.inputs.shape:
-        return (f"the baseline has {len(expected.inputs)} items of shape {expected.inputs.shape[1:]}, the result "
-                f"{len(obtained.inputs)} items of shape {obtained.inputs.shape[1:]}")
-    kinds = [", ".join(n for n in ("values", "reached flags") if getattr(b, n.split()[0]) is not None) or "pictures only"
-             for b in (expected, obtained)]
-    if kinds[0] != kinds[1]:
-        return f"the baseline stores {kinds[0]}, the result has {kinds[1]} (pass the same kind of result)"
-    return None
-
-
-def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
-            value_rtol: float = DEFAULT_VALUE_RTOL, match: str = "index") -> Comparison:
-    """Compare a result with a baseline, item by item.
-
-    Parameters
-    ----------
-    obtained, expected : Baseline, AscentResult or array_like
-        Anything :func:`capture` accepts; ``expected`` is usually :func:`load`'s baseline.
-    min_ssim : float in [-1, 1]
-        An item fails when the SSIM of its input against the baseline's is lower.
-    value_rtol : float >= 0
-        An item fails when its objective value moved by more than this fraction.
-    match : {'index', 'permutation'}
-        ``'index'`` compares item i with baseline item i; ``'permutation'`` pairs the
-        items to maximise the total SSIM (Hungarian assignment) and reports the pairs.
-
-    Returns
-    -------
-    Comparison
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> stripes = np.stack([np.indices((8, 8))[k] % 2 for k in (0, 1)]).astype(float)
-    >>> compare(stripes[::-1], stripes).passed
-    False
-    >>> c = compare(stripes[::-1], stripes, match="permutation")
-    >>> c.passed, c.mapping
-    (True, (1, 0))
-    """
-    min_ssim, value_rtol, match = check_options(min_ssim, value_rtol, match)
-    got, want = capture(obtained), capture(expected)
-    problem = _structure_problem(got, want)
-    if problem is not None:
-        empty = np.zeros(0)
-        return Comparison((), empty, empty, None, None, None, None, {}, min_ssim, value_rtol, match, problem)
-    width = want.value_range[1] - want.value_range[0]
-    count = len(got.inputs)
-    if match == "index":
-        mapping = np.arange(count)
-        ssim = np.array([_similarity(a, b, width) for a, b in zip(got.inputs, want.inputs)])
-    else:
-        from scipy.optimize import linear_sum_assignment
-
-        table = np.array([[_similarity(a, b, width) for b in want.inputs] for a in got.inputs])
-        rows, mapping = linear_sum_assignment(table, maximize=True)
-        ssim = table[rows, mapping]
-    axes = tuple(range(1, got.inputs.ndim))
-    change = np.abs(got.inputs.astype(np.float64) - want.inputs[mapping]).max(axis=axes)
-    deltas = {name: got.metrics[name] - want.metrics[name][mapping] for name in got.metrics if name in want.metrics}
-    pick = (lambda arr: None if arr is None else arr[mapping])
-    return Comparison(tuple(int(j) for j in mapping), ssim, change, got.values, pick(want.values), got.reached,
-                      pick(want.reached), deltas, min_ssim, value_rtol, match)
-
-
-def mismatch_pictures(obtained: Any, expected: Any, comparison: Comparison) -> dict[str, np.ndarray]:
-    """The obtained inputs, the baseline's in the comparison's order, and their differences.
-
-    Returns ``{"obtained": batch, "expected": batch, "difference": uint8 RGB batch}``
-    (the difference of an item is :func:`pytest_featviz.render.difference`, drawn over
-    the baseline's value range); empty when the inputs cannot be drawn or compared.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> a = np.zeros((2, 4, 4))
-    >>> sorted((k, v.shape) for k, v in mismatch_pictures(a, a, compare(a, a)).items())
-    [('difference', (2, 4, 4, 3)), ('expected', (2, 4, 4)), ('obtained', (2, 4, 4))]
-    """
-    from .render import difference
-
-    got, want = capture(obtained), capture(expected)
-    if comparison.problem is not None or not 1 <= got.inputs.ndim - 1 <= 3:
-        return {}
-    aligned = want.inputs[list(comparison.mapping)]
-    diff = np.stack([difference(a, b, value_range=want.value_range) for a, b in zip(got.inputs, aligned)])
-    return {"obtained": got.inputs, "expected": aligned, "difference": diff}

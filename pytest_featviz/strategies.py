@@ -18,7 +18,6 @@ This module imports no TensorFlow.
 from __future__ import annotations
 
 import math
-import numbers
 from functools import reduce
 from operator import and_
 from typing import Any
@@ -28,162 +27,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import DrawFn, SearchStrategy
 
+from ._patterns import _SEED, KINDS, _between, _check_kinds, _draw_point, _fraction, _patch
+from ._strategy_args import Shape, _check_interval, _check_p, _check_real, _check_shape, _finite_array
 from .constraints import Box, Constraint, LpBall, Mask
-from .errors import closest
 
 __all__ = ["KINDS", "starting_points", "from_examples", "boxes", "lp_balls", "masks", "constraint_sets",
            "class_indices", "channel_indices"]
 
-Shape = int | tuple[int, ...]
-
-_RESOLUTION = 2**24
-_SEED = st.integers(0, 2**32 - 1)
-_F32_MAX = float(np.finfo(np.float32).max)
 _MASK_PATTERNS = ("all", "patch", "random")
-
-
-def _fraction(draw: DrawFn) -> float:
-    """A number in [0, 1] on a fine grid; it shrinks toward 0 by the smallest steps.
-
-    (Hypothesis shrinks floats toward "simple" values such as 1.0; an integer
-    numerator shrinks to the smallest failing value.)
-    """
-    return draw(st.integers(0, _RESOLUTION)) / _RESOLUTION
-
-
-def _between(draw: DrawFn, low: float, high: float) -> float:
-    """A number in ``[low, high]`` that shrinks toward ``low``."""
-    return min(low + (high - low) * _fraction(draw), high)
-
-
-# -- argument checks ------------------------------------------------------------------------
-def _check_shape(shape: Shape) -> tuple[int, ...]:
-    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
-    try:
-        dims = tuple(dims)
-    except TypeError:
-        raise InvalidArgument(f"shape={shape!r} must be an int or a tuple of ints, such as (28, 28, 1)") from None
-    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in dims):
-        raise InvalidArgument(f"shape={shape!r} must contain only ints >= 1, such as (28, 28, 1)")
-    return tuple(int(d) for d in dims)
-
-
-def _check_real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidArgument(f"{name}={value!r} must be a real number")
-    if not math.isfinite(value) or abs(value) > _F32_MAX:
-        raise InvalidArgument(f"{name}={value!r} must be finite and within the float32 range")
-    return float(value)
-
-
-def _check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value")) -> tuple[float, float]:
-    lo, hi = _check_real(low, names[0]), _check_real(high, names[1])
-    if lo > hi:
-        raise InvalidArgument(f"{names[0]}={low!r} is larger than {names[1]}={high!r}; swap them")
-    return lo, hi
-
-
-def _finite_array(value: Any, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{name} must be an array of numbers; got {type(value).__name__}") from None
-    if not np.isfinite(arr).all():
-        raise InvalidArgument(f"{name} contains NaN or inf values; every entry must be finite")
-    return arr
-
-
-def _f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
-    """The float32 numbers closest to ``[lo, hi]`` from inside."""
-    lo32, hi32 = np.float32(lo), np.float32(hi)
-    if float(lo32) < lo:  # compare as float64: numpy would compare a float32 with a float as float32
-        lo32 = np.nextafter(lo32, np.float32(np.inf))
-    if float(hi32) > hi:
-        hi32 = np.nextafter(hi32, np.float32(-np.inf))
-    if lo32 > hi32:
-        raise InvalidArgument(f"no float32 number lies in [min_value={lo!r}, max_value={hi!r}]; widen the interval")
-    return lo32, hi32
-
-
-def _check_kinds(kinds: Any) -> list[Any]:
-    """Named kinds in shrink order (simplest first), then strategies in the given order."""
-    if isinstance(kinds, (str, SearchStrategy)) or not hasattr(kinds, "__iter__"):
-        raise InvalidArgument(f"kinds={kinds!r} must be a sequence, such as kinds=({kinds!r},)")
-    given = list(kinds)
-    if not given:
-        raise InvalidArgument(f"kinds is empty; choose at least one of {KINDS} or a strategy such as from_examples(x)")
-    for kind in given:
-        if isinstance(kind, str) and kind not in KINDS:
-            raise InvalidArgument(f"unknown kind {kind!r}{closest(kind, KINDS)}; kinds are {KINDS}")
-        if not isinstance(kind, (str, SearchStrategy)):
-            raise InvalidArgument(f"kinds may hold names from {KINDS} or strategies of arrays; got {kind!r}")
-    return [k for k in KINDS if k in given] + [k for k in given if isinstance(k, SearchStrategy)]
-
-
-# -- patterns: a few drawn numbers in, a deterministic array in [0, 1] out --------------------
-def _checkerboard(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
-    """Squares of ``cell`` entries over the first two axes (stripes for 1-D inputs)."""
-    cell = draw(st.integers(1, 8))
-    parity = sum(i // cell for i in np.indices(shape, sparse=True)[:2]) % 2
-    return np.broadcast_to(parity, shape).astype(np.float64)
-
-
-def _smooth(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
-    """A sum of three cosines of at most two periods per axis, rescaled to [0, 1]."""
-    rng = np.random.default_rng(draw(_SEED))
-    grids = np.meshgrid(*(np.arange(n) / n for n in shape), indexing="ij", sparse=True)
-    field = np.zeros(shape)
-    for _ in range(3):
-        freqs = rng.integers(0, 3, size=len(shape))
-        phase = sum((f * g for f, g in zip(freqs, grids)), np.zeros(()))
-        field = field + rng.uniform(0.5, 1.0) * np.cos(2 * np.pi * phase + rng.uniform(0, 2 * np.pi))
-    spread = float(field.max() - field.min())
-    return (field - field.min()) / spread if spread > 1e-12 else np.zeros(shape)
-
-
-def _uniform(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
-    return np.random.default_rng(draw(_SEED)).random(shape)
-
-
-def _gaussian(draw: DrawFn, shape: tuple[int, ...]) -> np.ndarray:
-    """Normal noise, mean 0.5 and standard deviation 0.25, clipped to [0, 1]."""
-    return np.clip(0.5 + 0.25 * np.random.default_rng(draw(_SEED)).standard_normal(shape), 0.0, 1.0)
-
-
-_PATTERNS = {"checkerboard": _checkerboard, "smooth": _smooth, "uniform": _uniform, "gaussian": _gaussian}
-KINDS: tuple[str, ...] = ("constant", *_PATTERNS)
-"""The named kinds of starting points, simplest first (the order shrinking follows)."""
-
-
-def _named_kind(draw: DrawFn, kind: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Fractions in [0, 1]: ``top * (1 - depth * pattern)``.
-
-    Every kind draws ``top`` first and means the same by it (its largest value),
-    so a failing example can shrink to the constant ``top``: lowering ``depth``
-    flattens any pattern into that constant.
-    """
-    top = _fraction(draw)
-    if kind == "constant":
-        return np.full(shape, top)
-    depth = _fraction(draw)
-    return top * (1.0 - depth * _PATTERNS[kind](draw, shape))
-
-
-def _draw_point(draw: DrawFn, kinds: list[Any], shape: tuple[int, ...], lo: float, hi: float) -> np.ndarray:
-    kind = kinds[draw(st.integers(0, len(kinds) - 1))]
-    if isinstance(kind, str):
-        values = lo + _named_kind(draw, kind, shape) * (hi - lo)
-    else:
-        values = _finite_array(draw(kind), f"the array drawn from {kind!r}")
-        if values.shape != shape:
-            raise InvalidArgument(f"{kind!r} drew an array of shape {values.shape}; starting_points needs {shape}")
-        if values.min() < lo or values.max() > hi:
-            raise InvalidArgument(
-                f"{kind!r} drew values in [{values.min():g}, {values.max():g}], outside "
-                f"[min_value={lo!r}, max_value={hi!r}]; widen the bounds to cover the examples"
-            )
-    lo32, hi32 = _f32_interval(lo, hi)
-    return np.clip(values.astype(np.float32), lo32, hi32)
 
 
 @st.composite
@@ -324,22 +175,6 @@ def boxes(draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: floa
     return Box(low, np.minimum(low + width, hi))
 
 
-def _check_p(p: Any) -> list[float]:
-    choices = list(p) if isinstance(p, (tuple, list)) else [p]
-    parsed = []
-    for value in choices:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = None
-        if number not in (2.0, np.inf):
-            raise InvalidArgument(f"p={p!r} may only hold 2 and np.inf (the supported balls)")
-        parsed.append(number)
-    if not parsed:
-        raise InvalidArgument("p=() is empty; give p=2, p=np.inf or p=(2, np.inf)")
-    return parsed
-
-
 @st.composite
 def lp_balls(
     draw: DrawFn, center: Any, *, min_radius: float = 0.0, max_radius: float = 1.0, p: Any = (2, np.inf)
@@ -374,18 +209,6 @@ def lp_balls(
     arr = _finite_array(value, "center")
     radius = _between(draw, min_radius, max_radius)
     return LpBall(arr, radius=radius, p=norms[draw(st.integers(0, len(norms) - 1))])
-
-
-def _patch(shape: tuple[int, ...], fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """A free rectangle over the first two axes, spanning the others."""
-    free = np.zeros(shape, dtype=bool)
-    region = []
-    for n in shape[:2]:
-        size = max(1, round(fraction * n))
-        offset = int(rng.integers(0, n - size + 1))
-        region.append(slice(offset, offset + size))
-    free[tuple(region)] = True
-    return free
 
 
 @st.composite
