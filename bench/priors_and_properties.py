@@ -17,6 +17,7 @@ from hypothesis import given, settings  # noqa: E402
 
 import pytest_featviz as fv  # noqa: E402
 from pytest_featviz import strategies as fvst  # noqa: E402
+from pytest_featviz._loop import CACHE_ATTR  # noqa: E402
 
 
 def small_cnn() -> keras.Model:
@@ -53,7 +54,7 @@ def hypothesis_examples(n=50) -> tuple[float, int]:
         seen.append(time.perf_counter() - t)
 
     prop()
-    traces = sum(fn.experimental_get_tracing_count() for fn in model.__dict__["_featviz_compiled"].values())
+    traces = sum(fn.experimental_get_tracing_count() for fn in model.__dict__[CACHE_ATTR].values())
     return float(np.median(seen)), traces
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as _metrics
+from .ascent import own_range, result_range
 from .errors import ConfigurationError, FeatvizTypeError
 
 FORMAT = "pytest-featviz baseline"
@@ -55,18 +56,6 @@ class Baseline:
 
 def _is_result(obj: Any) -> bool:
     return all(hasattr(obj, name) for name in ("inputs", "values", "reached", "constraints"))
-
-
-def _range_of(x: np.ndarray) -> tuple[float, float]:
-    lo, hi = float(np.min(x)), float(np.max(x))
-    return (lo, hi) if hi > lo else (lo, lo + 1.0)
-
-
-def _result_range(result: Any, inputs: np.ndarray) -> tuple[float, float]:
-    """The constraint box of an ascent when it is finite, else the inputs' own range."""
-    canon = result.constraints.canonical(inputs.shape, start=getattr(result, "start", None))
-    lo, hi = float(np.min(canon.low)), float(np.max(canon.high))
-    return (lo, hi) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else _range_of(inputs)
 
 
 def _is_picture(item_shape: tuple[int, ...]) -> bool:
@@ -112,13 +101,13 @@ def capture(result_or_images: Any) -> Baseline:
         inputs = _batch(r.inputs)
         values = np.asarray(r.values, dtype=np.float64).reshape(len(inputs))
         reached = None if r.reached is None else np.asarray(r.reached, dtype=bool).reshape(len(inputs))
-        value_range = _result_range(r, inputs)
+        value_range = result_range(r)
         meta.update(kind="ascent", objective=repr(getattr(r, "objective", None)), constraints=repr(r.constraints),
                     until=repr(getattr(r, "until", None)), seed=_plain(getattr(r, "seed", None)),
                     steps=_plain(getattr(r, "steps_requested", None)), model=str(getattr(r, "model_name", "")))
     else:
         inputs, values, reached = _batch(result_or_images), None, None
-        value_range = _range_of(inputs)
+        value_range = own_range(inputs)
         meta.update(kind="images")
     found = _item_metrics(inputs)
     return Baseline(inputs, values, reached, found, value_range, meta)

@@ -17,7 +17,7 @@ on the model object itself, so they die with the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,6 @@ __all__ = ["ascend", "AscentResult", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("adam", "pgd", "sign")
 SCHEDULES = ("cosine", "constant")
-_CACHE_ATTR = "_featviz_compiled"  # where compiled loops live on the model object
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +80,11 @@ class AscentResult:
     model_name: str
     status: str | None = None
     bounds: Any = None
-    extras: dict = field(default_factory=dict)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The range to draw ``inputs`` over: the constraint box when it is finite, else their own range."""
+        return result_range(self)
 
     @property
     def best(self) -> int:
@@ -95,6 +98,20 @@ class AscentResult:
             f"AscentResult({self.objective!r}, batch={len(self.values)}, "
             f"best={float(np.max(self.values)):.6g}, steps={int(self.steps.max())}{reached})"
         )
+
+
+def own_range(x: Any) -> tuple[float, float]:
+    """``(min, max)`` of an array, widened to ``(v, v + 1)`` when it is constant (for pictures)."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def result_range(result: Any) -> tuple[float, float]:
+    """:attr:`AscentResult.value_range` of anything with ``inputs``, ``constraints`` (and ``start``)."""
+    inputs = np.asarray(result.inputs)
+    canon = result.constraints.canonical(inputs.shape, start=getattr(result, "start", None))
+    lo, hi = float(np.min(canon.low)), float(np.max(canon.high))
+    return (lo, hi) if np.isfinite(lo) and np.isfinite(hi) and hi > lo else own_range(inputs)
 
 
 def _as_start(start: Any, input_shape: tuple[int, ...]) -> np.ndarray | None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _context
-from .ascent import AscentResult, ascend
+from .ascent import AscentResult, ascend, own_range
 from .constraints import Constraint, LpBall, as_constraint
 from .errors import ConfigurationError, FeatvizTypeError
 from .objectives import ClassProbability, Objective, as_objective
@@ -245,22 +245,9 @@ def _record_structure(batch: np.ndarray, results: list, failures: list, bounds: 
     ctx = _context.current()
     if ctx is None:
         return
-    path = ctx.save_images("structure", batch, value_range=_range_of(batch)) if failures else None
+    path = ctx.save_images("structure", batch, value_range=own_range(batch)) if failures else None
     ctx.record({"kind": "assert_structure", "passed": not failures, "metrics": results,
                 "bounds": {k: list(v) for k, v in bounds.items()}, "picture": str(path) if path else None})
-
-
-def _range_of(x: np.ndarray) -> tuple[float, float]:
-    lo, hi = float(np.min(x)), float(np.max(x))
-    return (lo, hi) if hi > lo else (lo, lo + 1.0)
-
-
-def _picture_range(r: AscentResult) -> tuple[float, float]:
-    canon = r.constraints.canonical(r.inputs.shape, start=r.start)
-    lo, hi = float(np.min(canon.low)), float(np.max(canon.high))
-    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
-        return lo, hi
-    return _range_of(r.inputs)
 
 
 def _reference(r: AscentResult) -> tuple[np.ndarray, str]:
@@ -303,10 +290,11 @@ def _finish(kind: str, r: AscentResult, claim: str, passed: bool, threshold: flo
     picture = None
     if ctx is not None and (not passed or ctx.keep_passing):
         labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
-        picture = ctx.save_images(kind, r.inputs, value_range=_picture_range(r), labels=labels)
+        picture = ctx.save_images(kind, r.inputs, value_range=r.value_range, labels=labels)
     if ctx is not None:
         ctx.record({
-            "metrics": _best_input_metrics(r),
+            # only where a person will look (artifacts or the report): metrics cost scikit-image time
+            "metrics": _best_input_metrics(r) if ctx.artifacts_dir is not None else None,
             "kind": kind, "passed": passed, "claim": claim, "objective": repr(r.objective),
             "constraints": repr(r.constraints), "threshold": threshold, "best_value": float(np.max(r.values)),
             "values": r.values, "steps": r.steps, "seed": r.seed, "status": r.status,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
-from pytest_featviz.ascent import _CACHE_ATTR
+from pytest_featviz._loop import CACHE_ATTR
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError, GradientError, LayerNotFoundError
 
 SHAPE = (6, 5)  # rank-2 inputs, like 28x28 digits but small
@@ -125,6 +125,11 @@ def test_values_outputs_and_inputs_agree(lin):
     np.testing.assert_allclose(r.values, logits[[0, 1], [0, 1]], rtol=1e-5, atol=1e-5)
     assert r.history.shape == (30, 2) and r.steps.tolist() == [30, 30]
     assert r.reached is None
+    assert r.value_range == (0.0, 1.0)  # the box, for pictures
+    free = fv.ascend(lin, fv.ClassLogit(0), start=np.linspace(0, 2, 30).reshape(SHAPE), steps=1)
+    assert free.value_range == (float(free.inputs.min()), float(free.inputs.max()))  # unbounded: own range
+    flat = fv.ascend(lin, fv.ClassLogit(0), start=np.full(SHAPE, 0.25), steps=1)
+    assert flat.value_range == (0.25, 1.25)  # a constant input still gets a drawable range
 
 
 def test_batch_equals_targets_one_at_a_time(lin):
@@ -173,13 +178,13 @@ def test_separate_softmax_and_fused_softmax_give_the_same_logits():
 
 def test_changing_values_never_retraces(lin):
     rng = np.random.default_rng(0)
-    lin.__dict__.pop(_CACHE_ATTR, None)
+    lin.__dict__.pop(CACHE_ATTR, None)
     for i in range(20):
         center = rng.random(SHAPE)
         c = fv.Box(-rng.random(), 1 + rng.random()) & fv.LpBall(center, rng.uniform(0.1, 1), p=2)
         fv.ascend(lin, fv.ClassLogit(int(rng.integers(4))) - rng.random() * fv.L2(), start=rng.random(SHAPE),
                   constraints=c, lr=rng.uniform(0.01, 0.1), steps=8, seed=i)
-    cache = lin.__dict__[_CACHE_ATTR]
+    cache = lin.__dict__[CACHE_ATTR]
     assert len(cache) == 1
     assert next(iter(cache.values())).experimental_get_tracing_count() == 1
 

@@ -150,3 +150,18 @@ def test_not_reaches_with_certify_proves_or_says_unknown():
     with pytest.raises(AssertionError, match="certification: unknown"):
         fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True, method="ibp",
                               require_proof=True)
+
+
+def test_records_carry_best_input_metrics_only_where_pictures_are_kept(tmp_path):
+    from pytest_featviz import _context
+
+    inp = keras.Input((8, 8))
+    model = keras.Model(inp, keras.layers.Dense(2, kernel_initializer="ones")(keras.layers.Flatten()(inp)))
+    for artifacts, has_metrics in ((tmp_path / "art", True), (None, False)):
+        ctx = _context.TestContext("t.py::test_x", 0, artifacts)
+        with _context.activate(ctx):
+            fv.assert_reaches(model, fv.ClassLogit(0), 1.0, constraints=fv.Box(0, 1), steps=20)
+        metrics = ctx.records[-1]["metrics"]
+        assert (metrics is not None) == has_metrics
+        if has_metrics:
+            assert set(metrics) == set(fv.metrics.METRICS)

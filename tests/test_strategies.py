@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
 
 import pytest_featviz as fv
+from pytest_featviz._loop import CACHE_ATTR
 from pytest_featviz.errors import LayerNotFoundError
 from pytest_featviz.strategies import (
     KINDS,
@@ -209,7 +210,7 @@ def test_fifty_examples_trace_the_ascent_once_per_constraint_structure():
         structures.add(c.canonical(r.start.shape).has_ball)  # an L2 ball changes the compiled loop
 
     run()
-    compiled = model.__dict__["_featviz_compiled"]
+    compiled = model.__dict__[CACHE_ATTR]
     assert len(compiled) == len(structures) == 2
     assert sum(f.experimental_get_tracing_count() for f in compiled.values()) == len(compiled)
 
