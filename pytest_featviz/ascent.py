@@ -198,13 +198,11 @@ def _resolve_priors(priors: Any, transforms: Any, parametrization: Any, blur: An
     base = resolve_priors(priors, input_shape=input_shape)
     if transforms is None and parametrization is None and blur is None:
         return base
-    prior = Priors(
+    return Priors(  # checked against the input by Priors.validate in ascend
         base.transforms if transforms is None else transforms,
         base.parametrization if parametrization is None else parametrization,
         base.blur if blur is None else blur,
     )
-    prior.check(input_shape)
-    return prior
 
 
 def _initial_parameter(prior: Any, x0: np.ndarray, canon: Canonical, drawn: bool, seed: int) -> np.ndarray:

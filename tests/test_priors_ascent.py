@@ -78,3 +78,10 @@ def test_until_with_transforms_is_judged_on_the_untransformed_input(edges):
     r = fv.ascend(edges, fv.Channel("edges", [0, 1, 2]), constraints=fv.Box(0, 1), steps=60, priors="standard",
                   until=fv.Channel("edges", [0, 1, 2]) >= 0.3, seed=4)
     assert (r.values[r.reached] >= 0.3 - 1e-6).all()
+
+
+def test_overridden_priors_are_checked_against_the_input():
+    inp = keras.Input((10,))
+    vector_model = keras.Model(inp, keras.layers.Dense(2)(inp))
+    with pytest.raises(fv.ConfigurationError, match="needs an image input"):
+        fv.ascend(vector_model, fv.ClassLogit(0), transforms=[fv.Jitter(2)], steps=2)
