@@ -37,8 +37,15 @@ def test_standard_priors_give_smoother_pictures_that_still_drive_the_filter(feat
     raw = featviz.ascend(featviz_model, channels, constraints=fv.Box(0, 1), steps=200, seed=0)
     std = featviz.ascend(featviz_model, channels, constraints=fv.Box(0, 1), steps=200, seed=0, priors="standard")
     featviz.save("conv1_standard_priors", std, labels=[f"conv1 {k}" for k in range(8)])
-    hf_raw = np.array([metrics.high_frequency_ratio(x[..., 0]) for x in raw.inputs])
-    hf_std = np.array([metrics.high_frequency_ratio(x[..., 0]) for x in std.inputs])
-    assert (hf_std < hf_raw).all()
-    # the smoother pictures keep a good part of the raw activation (at least 40% per filter)
-    assert (std.values >= 0.4 * raw.values).all()
+
+    def hf(result, cutoff):
+        return np.array([metrics.high_frequency_ratio(x[..., 0], cutoff=cutoff) for x in result.inputs])
+
+    # less high-frequency energy than raw pixel ascent, filter by filter ...
+    assert (hf(std, 0.25) < hf(raw, 0.25)).all()
+    # ... and, above the frequencies conv1 prefers (its stripes lie at 0.4-0.7 of Nyquist, so
+    # the default cutoff counts the pattern itself), what is left of pixel noise drops by a third
+    above = hf(std, 0.75) / hf(raw, 0.75)
+    assert (above < 1).all() and above.mean() < 2 / 3, above
+    # while keeping at least 80% of the raw channel activation, filter by filter
+    assert (std.values >= 0.8 * raw.values).all(), std.values / raw.values

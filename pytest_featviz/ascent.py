@@ -222,7 +222,7 @@ def ascend(
     constraints: Constraint | None = None,
     steps: int = 256,
     lr: Any = None,
-    optimizer: str = "adam",
+    optimizer: str | None = None,
     schedule: str = "cosine",
     until: Condition | None = None,
     seed: int = 0,
@@ -250,10 +250,14 @@ def ascend(
         Maximum number of steps.
     lr : float or array of shape (B,), optional
         Step size in input units; default 5% of the constraint set's typical width
-        (0.1 in parameter units for the Fourier and sigmoid parametrizations).
-    optimizer : {'adam', 'pgd', 'sign'}
+        (in parameter units for other parametrizations: their ``lr``, 0.1 for
+        ``SigmoidRange``, 0.3 for ``Fourier``).
+    optimizer : {'adam', 'pgd', 'sign'}, optional
         'adam' (Adam moments on the gradient mapping), 'pgd' (projected steps along
         the RMS-normalised gradient), 'sign' (projected sign steps, the L-inf attack).
+        Default: the parametrization's choice, 'adam' for pixels and 'pgd' for
+        ``Fourier`` (Adam's per-coordinate scaling would undo its low-frequency
+        preconditioning; see :class:`~pytest_featviz.priors.Fourier`).
     schedule : {'cosine', 'constant'}
         Step-size schedule over ``steps``.
     until : Condition, optional
@@ -297,7 +301,7 @@ def ascend(
     objective = as_objective(objective)
     if until is not None and not isinstance(until, Condition):
         raise FeatvizTypeError(f"until must be a Condition such as fv.ClassProbability(3) >= 0.9; got {until!r}")
-    if optimizer not in OPTIMIZERS:
+    if optimizer is not None and optimizer not in OPTIMIZERS:
         raise ConfigurationError(f"optimizer={optimizer!r} is not one of {set(OPTIMIZERS)}")
     if schedule not in SCHEDULES:
         raise ConfigurationError(f"schedule={schedule!r} is not one of {set(SCHEDULES)}")
@@ -334,7 +338,9 @@ def ascend(
     prior = _resolve_priors(priors, transforms, parametrization, blur, info.input_shape)
     prior.validate(canon.low, canon.high)
     p0 = _initial_parameter(prior, x0, canon, start is None, seed)
-    lr_arr = _as_lr(lr, canon) if lr is not None or _is_pixel(prior) else _as_lr(0.1, canon)
+    par = prior.parametrization
+    optimizer = par.optimizer if optimizer is None else optimizer
+    lr_arr = _as_lr(par.lr if lr is None else lr, canon)
     if jit_compile is None:
         jit_compile = not has_convolutions(model)
     obj_params = [np.asarray(p) for p in objective.params(n_items)]

@@ -21,7 +21,7 @@ imports TensorFlow at import time; the methods that build TensorFlow ops import 
 Examples
 --------
 >>> STANDARD.transforms
-Compose(Pad(4, 'reflect'), Jitter(4), RandomScale(0.9..1.1, 11 choices), RandomRotate(-5..5, 11 choices), Jitter(2))
+Compose(Pad(8, 'reflect'), Jitter(8), RandomScale(0.9..1.1, 11 choices), RandomRotate(-10..10, 11 choices), Jitter(4))
 >>> resolve_priors("standard", input_shape=(16,)).parametrization
 Pixel()
 """
@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -112,8 +112,13 @@ class Parametrization:
 
     ``low`` and ``high`` are the constraint's box bounds with the input's batch shape
     ``(B, *S)`` (``±inf`` where unbounded), as numpy arrays for :meth:`init`/:meth:`draw`
-    and as tensors inside the compiled loop.
+    and as tensors inside the compiled loop. ``optimizer`` and ``lr`` are what
+    :func:`~pytest_featviz.ascend` uses when it is given none (``lr=None`` here: 5% of the
+    constraint set's width, in input units).
     """
+
+    optimizer: ClassVar[str] = "adam"
+    lr: ClassVar[float | None] = None
 
     def param_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape of ``p`` for a batch of inputs of shape ``(B, *S)``."""
@@ -167,6 +172,7 @@ class SigmoidRange(Parametrization):
     array([[0.5, 1. ]], dtype=float32)
     """
 
+    lr: ClassVar[float | None] = 0.1
     low: float | None = None
     high: float | None = None
 
@@ -202,32 +208,49 @@ class Fourier(Parametrization):
     """Lucid's image parametrization: a scaled spectrum, decorrelated colours, a sigmoid.
 
     ``p`` (shape ``(B, C, H, W // 2 + 1, 2)``: real and imaginary parts) is multiplied by
-    ``1 / max(f, 1 / max(H, W)) ** decay`` (``f`` in cycles per pixel, normalised so that
-    white-noise ``p`` gives unit-variance pixels), turned into an image by ``irfft2d``,
+    ``s(f) = 1 / max(f, 1 / max(H, W)) ** decay`` (``f`` in cycles per pixel, normalised so
+    that white-noise ``p`` gives unit-variance pixels), turned into an image by ``irfft2d``,
     mixed by the square root of ImageNet's colour covariance when ``decorrelate`` and
     ``C == 3``, then mapped into the box by :func:`SigmoidRange`'s map (identity where the
-    box is unbounded). Steps in ``p`` thus move low frequencies most. :meth:`init` inverts
-    this exactly up to the sigmoid's clipping; :meth:`draw` gives Lucid's start, a spectrum
-    of standard deviation 0.01 (a near-uniform grey image).
+    box is unbounded). :meth:`init` inverts this exactly up to the sigmoid's clipping.
+    :meth:`draw` gives a random spectrum of standard deviation ``start_std``: 0.5 draws
+    pink noise around the box's middle. (Lucid's 0.01 starts from a near-uniform grey,
+    where every ReLU unit that is off at grey has a zero gradient and never starts: 6 of the
+    8 conv2 channels of the texture CNN in ``examples/`` stayed at 0 that way.)
+
+    Why ``optimizer="pgd"`` by default: a step along the gradient in ``p`` moves frequency
+    ``f`` of the image by ``s(f) ** 2`` times its image-space gradient, so low frequencies
+    lead, which is the point of the parametrization. Adam divides every coordinate by its
+    own gradient scale, which cancels one factor ``s(f)`` and gives every frequency the
+    same step whatever its gradient, so noise frequencies move as fast as the pattern
+    (measured on the texture CNN of ``examples/``: conv1 pictures keep 42-75% of raw pixel
+    ascent's activation with Adam, 90-110% with ``"pgd"``). ``decay=0.5`` under ``"pgd"``
+    gives the ``1 / f`` step spectrum that Lucid's ``decay=1`` gives under Adam.
 
     Examples
     --------
     >>> import numpy as np
     >>> low, high = np.zeros((1, 8, 8, 3)), np.ones((1, 8, 8, 3))
     >>> f = Fourier()
-    >>> f.param_shape(low.shape)
-    (1, 3, 8, 5, 2)
-    >>> x = f.to_input(f.draw(low, high, seed=0), low, high).numpy()
+    >>> f.param_shape(low.shape), f.optimizer
+    ((1, 3, 8, 5, 2), 'pgd')
+    >>> grey = Fourier(start_std=0.01)  # Lucid's start
+    >>> x = grey.to_input(grey.draw(low, high, seed=0), low, high).numpy()
     >>> x.shape, bool(abs(x - 0.5).max() < 0.05)
     ((1, 8, 8, 3), True)
     """
 
-    decay: float = 1.0
+    optimizer: ClassVar[str] = "pgd"
+    lr: ClassVar[float | None] = 0.3
+    decay: float = 0.5
     decorrelate: bool = True
+    start_std: float = 0.5
 
     def __post_init__(self) -> None:
-        if not isinstance(self.decay, numbers.Real) or not 0 <= self.decay < math.inf:
-            raise ConfigurationError(f"Fourier decay must be a finite number >= 0; got {self.decay!r}")
+        for name in ("decay", "start_std"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < math.inf:
+                raise ConfigurationError(f"Fourier {name} must be a finite number >= 0; got {v!r}")
 
     def _mix(self, c: int) -> bool:
         return bool(self.decorrelate) and c == 3
@@ -247,7 +270,7 @@ class Fourier(Parametrization):
 
     def draw(self, low: np.ndarray, high: np.ndarray, seed: int) -> np.ndarray:
         rng = np.random.default_rng(seed)
-        return (0.01 * rng.standard_normal(self.param_shape(np.shape(low)))).astype(np.float32)
+        return (self.start_std * rng.standard_normal(self.param_shape(np.shape(low)))).astype(np.float32)
 
     def to_input(self, p: Any, low: Any, high: Any) -> Any:
         tf = _tf()
@@ -390,18 +413,28 @@ class Priors:
 def standard_priors(input_shape: tuple[int, ...] | None = None) -> Priors:
     """The ``"standard"`` preset, for images; plain pixel ascent for other inputs.
 
-    What it does (Olah et al., "Feature Visualization", Distill 2017): mirror-pad the image
-    by 4 pixels, jitter by up to 4, rescale by 0.9 to 1.1, rotate by -5 to 5 degrees and
-    jitter by up to 2 more, all before the model sees it (never written back), so only
-    patterns that survive small shifts, zooms and turns score; and optimise in decorrelated
-    :class:`Fourier` space, where steps favour low frequencies. Together these remove most of
-    the high-frequency noise of raw pixel ascent. Inputs that are not images (rank 1, or
-    smaller than 8x8) get ``Priors()``; images with other than 1 or 3 channels get
-    ``Fourier(decorrelate=False)``.
+    What it does (Olah et al., "Feature Visualization", Distill 2017): mirror-pad the image,
+    jitter it, rescale it, rotate it and jitter it again, all before the model sees it (never
+    written back), so only patterns that survive small shifts, zooms and turns score; and
+    optimise in decorrelated :class:`Fourier` space with RMS-normalised steps
+    (``optimizer="pgd"``), where low frequencies move first. Together these remove most of
+    the high-frequency noise of raw pixel ascent.
+
+    The transforms grow with the image's shorter side ``n``, reaching Lucid's magnitudes at
+    128 pixels and above: with ``t = min(1, n / 128)``, pad and jitter by ``round(8 t)``
+    pixels, rescale by ``1 ± 0.1 t``, rotate by ``± 10 t`` degrees, jitter by ``round(4 t)``
+    more (pads and jitters at least 1 pixel; 11 choices of scale and of angle). Fixed pixel
+    amounts would be far stronger on a 32-pixel image than on a 224-pixel one: a 10 degree
+    turn moves the corners of a 32-pixel image by 4 pixels, the period of the stripes a
+    first conv layer prefers, and wipes them out. Images under 16 pixels are not rescaled
+    or rotated. Inputs that are not images (rank 1, or smaller than 8x8) get ``Priors()``;
+    images with other than 1 or 3 channels get ``Fourier(decorrelate=False)``.
 
     Examples
     --------
-    >>> standard_priors((28, 28)) == STANDARD
+    >>> standard_priors((32, 32)).transforms
+    Compose(Pad(2, 'reflect'), Jitter(2), RandomScale(0.975..1.025, 11 choices), RandomRotate(-2.5..2.5, 11 choices), Jitter(1))
+    >>> standard_priors((224, 224, 3)) == standard_priors() == STANDARD
     True
     >>> standard_priors((10,))
     Priors(transforms=Compose(), parametrization=Pixel(), blur=None)
@@ -411,19 +444,23 @@ def standard_priors(input_shape: tuple[int, ...] | None = None) -> Priors:
     shape = tuple(int(s) for s in input_shape)
     if len(shape) not in (2, 3) or min(shape[:2]) < 8:
         return Priors()
-    if len(shape) == 3 and shape[2] not in (1, 3):
-        return Priors(STANDARD.transforms, Fourier(decorrelate=False), STANDARD.blur)
-    return STANDARD
+    param = Fourier(decorrelate=False) if len(shape) == 3 and shape[2] not in (1, 3) else Fourier()
+    return Priors(_standard_transforms(min(shape[:2])), param)
 
 
-STANDARD = Priors(
-    transforms=Compose(
-        Pad(4, "reflect"), Jitter(4), RandomScale(tuple(round(0.9 + 0.02 * i, 2) for i in range(11))),
-        RandomRotate(tuple(range(-5, 6))), Jitter(2),
-    ),
-    parametrization=Fourier(decay=1.0, decorrelate=True),
-)
-"""The standard image priors; see :func:`standard_priors`."""
+def _standard_transforms(side: int) -> Compose:
+    """The standard preset's transforms for an image whose shorter side is ``side`` pixels."""
+    t = min(1.0, side / 128.0)
+    pad, jitter = max(1, round(8 * t)), max(1, round(4 * t))
+    if side < 16:
+        return Compose(Pad(pad, "reflect"), Jitter(pad), Jitter(jitter))
+    scales = tuple(round(1.0 + 0.1 * t * (i - 5) / 5, 4) for i in range(11))
+    degrees = tuple(round(10.0 * t * (i - 5) / 5, 3) for i in range(11))
+    return Compose(Pad(pad, "reflect"), Jitter(pad), RandomScale(scales), RandomRotate(degrees), Jitter(jitter))
+
+
+STANDARD = Priors(_standard_transforms(128), Fourier())
+"""The standard image priors for images of 128 pixels and more; see :func:`standard_priors`."""
 
 PRESETS = {"none": lambda shape: Priors(), "standard": standard_priors}
 

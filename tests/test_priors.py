@@ -244,14 +244,16 @@ def test_fourier_images_have_less_high_frequency_energy_than_pixel_noise():
     assert shares[1.0] < 0.5 * noise and shares[2.0] < shares[1.0]
 
 
-def test_fourier_draw_is_a_seeded_near_grey_start():
-    shape = (2, 8, 8, 3)
+def test_fourier_draw_is_seeded_pink_noise_around_the_middle_of_the_box():
+    shape = (2, 16, 16, 3)
     f, (low, high) = Fourier(), full_bounds(shape)
     a = f.draw(low, high, seed=1)
     np.testing.assert_array_equal(a, f.draw(low, high, seed=1))
     assert not np.array_equal(a, f.draw(low, high, seed=2))
     x = f.to_input(a, low, high).numpy()
-    assert np.abs(x - 0.5).max() < 0.05 and x.std() > 0
+    assert abs(x.mean() - 0.5) < 0.05 and 0.05 < x.std() < 0.25 and 0 < x.min() and x.max() < 1
+    grey = Fourier(start_std=0.01)  # Lucid's start
+    assert np.abs(grey.to_input(grey.draw(low, high, seed=1), low, high).numpy() - 0.5).max() < 0.05
     assert Pixel().draw(low, high, seed=1) is None
 
 
@@ -298,10 +300,25 @@ def test_blur_every_n_steps_touches_only_those_steps():
 
 def test_the_standard_preset_is_what_its_docstring_says():
     pad, jitter, scale, rotate, jitter2 = STANDARD.transforms.transforms
-    assert (pad, jitter, jitter2) == (Pad(4, "reflect"), Jitter(4), Jitter(2))
+    assert (pad, jitter, jitter2) == (Pad(8, "reflect"), Jitter(8), Jitter(4))
     assert min(scale.scales) == pytest.approx(0.9) and max(scale.scales) == pytest.approx(1.1)
-    assert rotate.degrees == tuple(float(d) for d in range(-5, 6))
-    assert STANDARD.parametrization == Fourier(decay=1.0, decorrelate=True) and STANDARD.blur is None
+    assert rotate.degrees == pytest.approx([float(d) for d in range(-10, 11, 2)])
+    assert STANDARD.parametrization == Fourier(decay=0.5, decorrelate=True) and STANDARD.blur is None
+    assert (Fourier().optimizer, Fourier().lr, Pixel().optimizer, Pixel().lr) == ("pgd", 0.3, "adam", None)
+
+
+@pytest.mark.parametrize("side,pad,jitter2,scale,degrees", [
+    (8, 1, 1, None, None), (15, 1, 1, None, None), (16, 1, 1, 0.0125, 1.25), (32, 2, 1, 0.025, 2.5),
+    (64, 4, 2, 0.05, 5.0), (128, 8, 4, 0.1, 10.0), (500, 8, 4, 0.1, 10.0),
+])
+def test_standard_transforms_grow_with_the_image_up_to_lucids_at_128_pixels(side, pad, jitter2, scale, degrees):
+    ts = standard_priors((side, side + 7)).transforms.transforms
+    assert (ts[0], ts[1], ts[-1]) == (Pad(pad, "reflect"), Jitter(pad), Jitter(jitter2))
+    if scale is None:
+        assert len(ts) == 3
+    else:
+        assert ts[2].scales == pytest.approx(np.linspace(1 - scale, 1 + scale, 11))
+        assert ts[3].degrees == pytest.approx(np.linspace(-degrees, degrees, 11))
 
 
 @pytest.mark.parametrize("shape,param", [
@@ -319,7 +336,8 @@ def test_priors_are_hashable_keys_of_their_structure():
     b = Priors(transforms=Compose(Jitter(2)), parametrization=Fourier())
     assert a == b and hash(a.structure()) == hash(b.structure())
     assert a.structure() != Priors(transforms=[Jitter(3)], parametrization=Fourier()).structure()
-    assert len({STANDARD.structure(), standard_priors((28, 28)).structure()}) == 1
+    assert len({STANDARD.structure(), standard_priors((128, 128)).structure(), standard_priors((200, 300, 3)).structure()}) == 1
+    assert standard_priors((28, 28)).structure() != STANDARD.structure()
 
 
 def test_unknown_preset_names_the_choices():
@@ -341,6 +359,7 @@ def test_unknown_preset_names_the_choices():
     (lambda: Compose(Jitter(1), 3), FeatvizTypeError, "Compose takes transforms such as Jitter"),
     (lambda: SigmoidRange(1.0, 0.0), ConfigurationError, "low=1.0 must be below high=0.0"),
     (lambda: Fourier(decay=-1), ConfigurationError, "decay must be a finite number >= 0"),
+    (lambda: Fourier(start_std=float("nan")), ConfigurationError, "start_std must be a finite number >= 0"),
     (lambda: BlurEvery(0), ConfigurationError, "BlurEvery n must be an int >= 1; got 0"),
     (lambda: BlurEvery(2, sigma=0), ConfigurationError, "sigma must be a positive number"),
     (lambda: Priors(parametrization="fourier"), FeatvizTypeError, "parametrization must be"),

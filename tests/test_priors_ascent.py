@@ -85,3 +85,28 @@ def test_overridden_priors_are_checked_against_the_input():
     vector_model = keras.Model(inp, keras.layers.Dense(2)(inp))
     with pytest.raises(fv.ConfigurationError, match="needs an image input"):
         fv.ascend(vector_model, fv.ClassLogit(0), transforms=[fv.Jitter(2)], steps=2)
+
+
+def test_units_that_are_off_at_grey_still_start_from_the_default_fourier_draw():
+    """A Sobel unit with a negative bias is 0 (zero gradient) on a near-grey image."""
+    inp = keras.Input((24, 24, 1))
+    conv = keras.layers.Conv2D(1, 3, activation="relu", name="off")
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(conv(inp)))
+    conv.set_weights([SOBEL_V[:, :, None, None], np.array([-0.2], "float32")])
+    channel, box = fv.Channel("off", 0), fv.Box(0, 1)
+    grey = fv.ascend(model, channel, constraints=box, steps=40, seed=0,
+                     priors="standard", parametrization=fv.Fourier(start_std=0.01))
+    assert grey.zero_gradient.all() and grey.values[0] == 0
+    noisy = fv.ascend(model, channel, constraints=box, steps=40, seed=0, priors="standard")
+    assert not noisy.zero_gradient.any() and noisy.values[0] > 1.0  # stripes across the image: ~2 of 4 max
+
+
+def test_the_parametrization_picks_the_default_optimizer_and_step(edges):
+    channel, box = fv.Channel("edges", 0), fv.Box(0, 1)
+    fourier = fv.ascend(edges, channel, constraints=box, steps=3, priors="standard")
+    assert fourier.optimizer == "pgd" and fourier.lr.tolist() == [pytest.approx(0.3)]
+    assert fv.ascend(edges, channel, constraints=box, steps=3, priors="standard", optimizer="adam").optimizer == "adam"
+    sigmoid = fv.ascend(edges, channel, constraints=box, steps=3, parametrization=fv.SigmoidRange())
+    assert sigmoid.optimizer == "adam" and sigmoid.lr.tolist() == [pytest.approx(0.1)]
+    pixel = fv.ascend(edges, channel, constraints=fv.Box(0, 2), steps=3)
+    assert pixel.optimizer == "adam" and pixel.lr.tolist() == [pytest.approx(0.1)]  # 5% of the width
