@@ -23,8 +23,10 @@ def edges():
     return model
 
 
-def test_hand_set_filters_read_as_perpendicular_edges_and_a_blob(edges):
-    r = fv.ascend(edges, fv.Channel("edges", [0, 1, 2], crop=1), constraints=fv.Box(0, 1), steps=200, seed=0)
+@pytest.mark.parametrize("priors", [None, "standard"])
+def test_hand_set_filters_read_as_perpendicular_edges_and_a_blob(edges, priors):
+    r = fv.ascend(edges, fv.Channel("edges", [0, 1, 2], crop=1), constraints=fv.Box(0, 1), steps=200, seed=0,
+                  priors=priors)
     images = r.inputs[..., 0]
     coherence = [metrics.orientation_coherence(x) for x in images]
     angles = [metrics.dominant_orientation(x) for x in images]
