@@ -94,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in _MARKERS:
         config.addinivalue_line("markers", line)
     _seed_value(setting(config, "seed"))
-    config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "records": [], "written": [], "unsafe": []}
+    config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "expected": 0, "records": [], "written": [], "unsafe": []}
 
 
 def _version(dist: str) -> str:
@@ -204,12 +204,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     props = dict(report.user_properties)
     if "featviz_assertions" not in props:
         return
+    failed = int(props.get("featviz_failed", 0))
+    outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
     state["ran"] += int(props["featviz_assertions"])
-    state["failed"] += int(props.get("featviz_failed", 0))
+    state["failed"] += failed
+    if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
+        state["expected"] += failed
     records = json.loads(props.get("featviz_records", "[]"))
     for rec in records:
         rec["test"] = report.nodeid
-        rec["outcome"] = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
+        rec["outcome"] = outcome
     state["records"].extend(records)
 
 
@@ -249,7 +253,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.section("featviz")
-    tr.write_line(f"{state['ran']} featviz assertions ran, {state['failed']} failed")
+    line = f"{state['ran']} featviz assertions ran, {state['failed']} failed"
+    if state["expected"]:
+        line += f" ({state['expected']} of them in tests that passed or xfailed: caught or expected)"
+    tr.write_line(line)
     artifacts = _artifacts_dir(config, None)
     if artifacts is not None and (setting(config, "artifacts") is not None or artifacts.exists()):
         tr.write_line(f"artifacts: {artifacts}")

@@ -145,6 +145,36 @@ def test_failing_assertion_leaves_pictures_and_records_without_the_fixture(pytes
     assert float(props["featviz_threshold"]) == 3.5 and "featviz_best_value" in props
 
 
+def test_the_summary_tells_caught_and_expected_failures_from_real_ones(pytester, model_file):
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_featviz as fv
+
+        def unreachable(model):
+            fv.assert_reaches(model, fv.ClassLogit(0), 3.5, constraints=fv.Box(0, 1), steps=10)
+
+        @pytest.mark.featviz_model("ones.keras")
+        def test_caught(featviz_model):
+            with pytest.raises(AssertionError):
+                unreachable(featviz_model)
+
+        @pytest.mark.featviz_model("ones.keras")
+        @pytest.mark.xfail(reason="known regression", strict=True)
+        def test_expected(featviz_model):
+            unreachable(featviz_model)
+
+        @pytest.mark.featviz_model("ones.keras")
+        def test_real(featviz_model):
+            unreachable(featviz_model)
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, xfailed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*3 featviz assertions ran, 3 failed (2 of them in tests that passed or xfailed: caught or expected)*"])
+
+
 def test_xdist_workers_share_nothing_and_the_summary_is_printed_once(pytester, model_file):
     pytest.importorskip("xdist")
     pytester.makepyfile(
