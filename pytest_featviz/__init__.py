@@ -16,8 +16,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
-
 _LAZY = {
     # constraints
     "Box": "constraints", "LpBall": "constraints", "Mask": "constraints",
@@ -37,13 +35,13 @@ _LAZY = {
     "Priors": "priors", "STANDARD": "priors", "Pad": "priors", "Jitter": "priors",
     "RandomScale": "priors", "RandomRotate": "priors", "Compose": "priors", "Pixel": "priors",
     "SigmoidRange": "priors", "Fourier": "priors", "BlurEvery": "priors", "resolve_priors": "priors",
-    # sound bounds (``pytest_featviz.bounds`` is a callable module: fv.bounds(...) works either way)
-    "Bounds": "bounds", "Certificate": "bounds", "bounds": "bounds", "certify_not_reaches": "bounds",
+    # sound bounds (``fv.bounds`` is the submodule, which is callable: fv.bounds(model, ...))
+    "Bounds": "bounds", "Certificate": "bounds", "certify_not_reaches": "bounds",
     # errors
     "FeatvizError": "errors", "ConfigurationError": "errors", "FeatvizTypeError": "errors",
     "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors",
 }
-_SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors")
+_SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors", "bounds")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 
@@ -55,6 +53,10 @@ def __getattr__(name: str) -> Any:
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name == "__version__":  # the installed distribution's version, read on first use
+        from importlib.metadata import version
+
+        return version("pytest-featviz")
     raise AttributeError(f"module 'pytest_featviz' has no attribute {name!r}")
 
 

@@ -95,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     _seed_value(setting(config, "seed"))
     config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "expected": 0, "records": [], "written": [], "unsafe": []}
+    config.pluginmanager.register(_Collector(config.stash[_SESSION_KEY]), f"featviz-collector-{id(config)}")
 
 
 def _version(dist: str) -> str:
@@ -195,35 +196,36 @@ def _plain(value: Any) -> Any:
     return arr.item() if arr.size == 1 else arr.tolist()
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Gather featviz records (from this process or an xdist worker) for the summary and report."""
-    state = _STATE.get("state")
-    if report.when != "call" or state is None:
-        return
-    state["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
-    props = dict(report.user_properties)
-    if "featviz_assertions" not in props:
-        return
-    failed = int(props.get("featviz_failed", 0))
-    outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
-    state["ran"] += int(props["featviz_assertions"])
-    state["failed"] += failed
-    if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
-        state["expected"] += failed
-    records = json.loads(props.get("featviz_records", "[]"))
-    for rec in records:
-        rec["test"] = report.nodeid
-        rec["outcome"] = outcome
-    state["records"].extend(records)
+class _Collector:
+    """Gathers featviz records (from this process or an xdist worker) for the summary and report.
 
+    ``pytest_runtest_logreport`` receives no config, so this per-config object is registered
+    as a plugin by ``pytest_configure``: a pytest run inside another (pytester in-process)
+    keeps its own counts instead of sharing module-level state.
+    """
 
-# the session's state, for hooks that receive no config (pytest_runtest_logreport)
-_STATE: dict[str, Any] = {}
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    _STATE["state"] = session.config.stash[_SESSION_KEY]
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.state
+        if report.when != "call":
+            return
+        state["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
+        props = dict(report.user_properties)
+        if "featviz_assertions" not in props:
+            return
+        failed = int(props.get("featviz_failed", 0))
+        outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
+        state["ran"] += int(props["featviz_assertions"])
+        state["failed"] += failed
+        if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
+            state["expected"] += failed
+        records = json.loads(props.get("featviz_records", "[]"))
+        for rec in records:
+            rec["test"] = report.nodeid
+            rec["outcome"] = outcome
+        state["records"].extend(records)
 
 
 def _is_worker(config: pytest.Config) -> bool:

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import pytest_featviz as fv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +24,23 @@ def test_every_public_name_resolves_and_is_in_the_readme():
         assert name in readme, f"{name} is public but the README does not teach it"
 
 
-def test_bounds_stays_callable_after_the_submodule_is_imported():
-    import pytest_featviz.bounds  # noqa: F401  (rebinds fv.bounds to the module)
+@pytest.mark.parametrize("order", ["attribute first", "submodule first"])
+def test_fv_bounds_is_the_callable_module_whatever_the_import_order(order):
+    first, second = "fv.bounds", "importlib.import_module('pytest_featviz.bounds')"
+    if order == "submodule first":
+        first, second = second, first
+    code = (f"import importlib, pytest_featviz as fv; a = {first}; b = {second}; "
+            "assert a is b is fv.bounds and callable(fv.bounds) and fv.bounds.Bounds is fv.Bounds; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.stdout.strip() == "ok", out.stderr
 
-    assert callable(fv.bounds) and fv.bounds.Bounds is fv.Bounds
+
+def test_version_is_the_installed_distributions():
+    import tomllib
+    from importlib.metadata import version
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert fv.__version__ == version("pytest-featviz") == pyproject["project"]["version"]
 
 
 def test_typed_marker_is_shipped():

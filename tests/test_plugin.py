@@ -195,3 +195,31 @@ def test_xdist_workers_share_nothing_and_the_summary_is_printed_once(pytester, m
     result.stdout.fnmatch_lines(["*4 featviz assertions ran, 0 failed*"])
     pictures = sorted((pytester.path / "art").glob("*/picture.png"))
     assert len(pictures) == 4
+
+
+def test_a_pytest_run_inside_a_test_keeps_its_own_featviz_counts(pytester, model_file):
+    """The outer session's summary counts only its own assertions, not the in-process inner run's."""
+    inner = (
+        "import pytest_featviz as fv\\n"
+        "def test_inner():\\n"
+        "    fv.assert_reaches('ones.keras', fv.ClassLogit(0), 2.5, constraints=fv.Box(0, 1), steps=30)\\n"
+        "    fv.assert_reaches('ones.keras', fv.ClassLogit(1), 2.5, constraints=fv.Box(0, 1), steps=30)\\n"
+    )
+    pytester.makepyfile(
+        test_outer=f"""
+        import pytest_featviz as fv
+
+        pytest_plugins = ["pytester"]
+
+        def test_outer(pytester):
+            fv.assert_reaches({str(model_file)!r}, fv.ClassLogit(0), 2.5, constraints=fv.Box(0, 1), steps=30)
+            pytester.makepyfile(test_inner="{inner}")
+            (pytester.path / "ones.keras").write_bytes(open({str(model_file)!r}, "rb").read())
+            result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_inner.py")
+            result.assert_outcomes(passed=1)
+            result.stdout.fnmatch_lines(["*2 featviz assertions ran, 0 failed*"])
+        """
+    )
+    result = run(pytester, "test_outer.py")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*1 featviz assertions ran, 0 failed*"])

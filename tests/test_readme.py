@@ -23,13 +23,7 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
-import pytest_featviz.bounds  # noqa: F401  (see below)
-from pytest_featviz import _context, cli, plugin
-
-# `fv.bounds` is the callable submodule when `pytest_featviz.bounds` is imported before anything
-# reads `fv.bounds`, and the plain function otherwise (the lazy lookup caches the function).
-# `--doctest-modules` collection imports it first in a full run; do the same here, so that the
-# README's `fv.bounds(...)` leaves the package as every other test module expects it.
+from pytest_featviz import _context, cli
 
 pytest_plugins = ["pytester"]
 
@@ -172,20 +166,15 @@ def test_fixture_blocks_pass_under_pytest(pytester):
     missing = [_wildcards(q) for q in re.findall(r"`(there is no baseline [^`]*|to create it, run: [^`]*)`", text)]
     assert len(missing) == 2, "the README no longer quotes both lines of the missing-baseline failure"
 
-    saved = dict(plugin._STATE)  # an in-process run rebinds the plugin's session state: give ours back
-    try:
-        first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--featviz-artifacts", "art")
-        first.assert_outcomes(passed=3, failed=1)  # test_claims, two models; the baseline is missing
-        first.stdout.fnmatch_lines(missing)
-        assert (pytester.path / "art" / "test_plugin_block.py__test_claims" / "class3.png").is_file()
-        update = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_baseline_block.py",
-                                              "--featviz-update-baselines")
-        update.assert_outcomes(passed=1)
-        again = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_baseline_block.py")
-        again.assert_outcomes(passed=1)
-    finally:
-        plugin._STATE.clear()
-        plugin._STATE.update(saved)
+    first = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--featviz-artifacts", "art")
+    first.assert_outcomes(passed=3, failed=1)  # test_claims, two models; the baseline is missing
+    first.stdout.fnmatch_lines(missing)
+    assert (pytester.path / "art" / "test_plugin_block.py__test_claims" / "class3.png").is_file()
+    update = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_baseline_block.py",
+                                          "--featviz-update-baselines")
+    update.assert_outcomes(passed=1)
+    again = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_baseline_block.py")
+    again.assert_outcomes(passed=1)
 
 
 def _words(text):
