@@ -101,6 +101,31 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {text!r}")
+    return value
+
+
+def _png(text: str) -> Path:
+    """An ``--out`` path: a ``.png`` file whose folder exists or can be made."""
+    path = Path(text)
+    if path.suffix.lower() != ".png":
+        raise argparse.ArgumentTypeError(f"must name a .png file, such as grid.png; got {text!r}")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; give a file name such as {text.rstrip('/')}/grid.png")
+    for folder in path.parents:  # the nearest existing ancestor must be a folder
+        if folder.exists():
+            if not folder.is_dir():
+                raise argparse.ArgumentTypeError(f"cannot write {text!r}: {str(folder)!r} is a file, not a folder")
+            break
+    return path
+
+
 def _parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="featviz", description="Look at what a Keras model has learned.",
@@ -120,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--channels", type=parse_channels, default=None,
                         help=f"channels of a conv layer, units of a dense layer: {_CHANNELS_HELP}; default 0:16")
     render.add_argument("--priors", default=None, help="image priors preset, e.g. 'standard' (default: none)")
-    render.add_argument("--out", required=True, type=Path, help="the PNG file to write")
+    render.add_argument("--out", required=True, type=_png, help="the PNG file to write")
 
     reach = sub.add_parser("reach", help="check that ascent reaches a class score inside a box; print the account",
                            epilog="examples:\n  featviz reach model.keras --class 3 --box 0,1 --at-least 0.9\n"
@@ -131,12 +156,12 @@ def _parser() -> argparse.ArgumentParser:
     reach.add_argument("--at-least", type=float, default=0.9, help="the threshold (default 0.9)")
     reach.add_argument("--logit", action="store_true", help="score the class logit instead of its probability")
     reach.add_argument("--restarts", type=_positive, default=1, help="independent starts (default 1)")
-    reach.add_argument("--out", type=Path, default=None, help="the PNG to write (default reach_class<K>.png)")
+    reach.add_argument("--out", type=_png, default=None, help="the PNG to write (default reach_class<K>.png)")
     for command in (render, reach):
         command.add_argument("--box", type=_box, default=(0.0, 1.0), metavar="LOW,HIGH",
                              help="the input range, a Box constraint (default 0,1)")
         command.add_argument("--steps", type=_positive, default=256, help="ascent steps (default 256)")
-        command.add_argument("--seed", type=int, default=0, help="seed of the starting points (default 0)")
+        command.add_argument("--seed", type=_seed, default=0, help="seed of the starting points (default 0)")
     render.set_defaults(run=_cmd_render)
     reach.set_defaults(run=_cmd_reach)
     return parser
@@ -296,6 +321,10 @@ class _OutContext(_context.TestContext):
     def artifact_path(self, name: str, suffix: str) -> Path | None:
         return self.out
 
+    def unwritten_account(self) -> str | None:
+        """None: ``reach`` reports an unwritten picture itself, after the account (see :func:`_cmd_reach`)."""
+        return None
+
 
 def _cmd_reach(args: argparse.Namespace) -> int:
     import pytest_featviz as fv
@@ -322,6 +351,8 @@ def _cmd_reach(args: argparse.Namespace) -> int:
                 save_png(out, r.inputs, value_range=args.box, labels=labels)
     if failure is not None:
         print(failure)
+        for path, reason in ctx.unwritten:
+            print(f"featviz reach: the picture could not be written to {path} ({reason})", file=sys.stderr)
         return 1
     record = ctx.records[-1]
     print(f"assert_reaches passed: {record['claim']} inside {fv.Box(*args.box)!r}")

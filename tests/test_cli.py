@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import pytest_featviz as fv
+from pytest_featviz import cli
 from pytest_featviz.cli import main, parse_channels
 from pytest_featviz.render import grid
 
@@ -106,6 +107,18 @@ def test_reach_that_cannot_be_met_prints_the_account_exits_1_and_keeps_the_pictu
         image.load()
 
 
+def test_reach_that_fails_and_cannot_write_its_picture_still_prints_the_account(models, tmp_path, capsys,
+                                                                              monkeypatch):
+    (tmp_path / "blocker").touch()  # a picture path that passed the checks but cannot be written after all
+    monkeypatch.setattr(cli._OutContext, "artifact_path", lambda self, name, suffix: tmp_path / "blocker" / "x.png")
+    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--at-least", "4.5", "--steps", "10",
+                 "--out", str(tmp_path / "fine.png")])
+    out, err = capsys.readouterr()
+    assert code == 1 and out.startswith("assert_reaches failed: expected ClassLogit(0) reaches >= 4.5")
+    assert f"the picture could not be written to {tmp_path / 'blocker' / 'x.png'}" in err
+    assert "None" not in err and "--featviz-artifacts" not in err
+
+
 def test_render_of_a_dense_layer_uses_neurons(models, tmp_path, capsys):
     assert main(["render", str(models["conv"]), "--layer", "head", "--channels", "1,2", "--steps", "5",
                  "--out", str(tmp_path / "units.png")]) == 0
@@ -142,14 +155,21 @@ def test_priors_are_passed_on_or_refused_clearly(models, tmp_path, capsys):
         (["reach", "{ones}", "--class", "5"], "ClassProbability"),
         (["reach", "{ones}", "--class", "0", "--box", "1,0"], "LOW must be less than HIGH"),
         (["reach", "{ones}", "--class", "0", "--box", "zero,one"], "give LOW,HIGH such as 0,1"),
+        (["reach", "{ones}", "--class", "0", "--seed", "-5"], "--seed: must be an integer >= 0; got '-5'"),
+        (["render", "{conv}", "--layer", "conv", "--out", "x.jpg"], "must name a .png file, such as grid.png; got 'x.jpg'"),
+        (["render", "{conv}", "--layer", "conv", "--out", "{folder}/blocker/x.png"],
+         "cannot write '{folder}/blocker/x.png': '{folder}/blocker' is a file, not a folder"),
+        (["reach", "{ones}", "--class", "0", "--out", "{folder}/dir.png"], "is a folder; give a file name such as"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message_and_no_traceback(models, tmp_path, capsys, monkeypatch, args, message):
+    (models["folder"] / "blocker").touch()
+    (models["folder"] / "dir.png").mkdir(exist_ok=True)
     argv = [a.format(**models) for a in args]
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message.format(**models) in err and "Traceback" not in err
     assert not (tmp_path / "x.png").exists()
 
 
