@@ -187,8 +187,10 @@ def to_image(
 def _check_labels(labels: Any, count: int) -> list[str] | None:
     if labels is None:
         return None
+    if isinstance(labels, np.ndarray) and labels.ndim == 1:
+        labels = labels.tolist()
     if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
-        raise FeatvizTypeError(f"labels must be a list with one text per item; got {labels!r}")
+        raise FeatvizTypeError(f"labels must be a list (or 1-D array) with one text per item; got {labels!r}")
     if len(labels) != count:
         raise ConfigurationError(f"labels has {len(labels)} entries but the batch has {count} items; give one per item")
     # the bitmap font knows Latin-1 only; other characters are shown as '?'

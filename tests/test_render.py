@@ -178,6 +178,15 @@ def test_labels_differ_by_text_and_an_empty_label_leaves_the_band_blank():
     assert np.any(other[:band] != out[:band])
 
 
+def test_labels_may_be_a_1d_array_of_numbers_or_texts():
+    batch = np.zeros((3, 8, 8))
+    values = np.array([0.5, 1.25, 3.0])
+    np.testing.assert_array_equal(grid(batch, labels=values), grid(batch, labels=["0.5", "1.25", "3.0"]))
+    np.testing.assert_array_equal(grid(batch, labels=np.array(["a", "b", "c"])), grid(batch, labels=["a", "b", "c"]))
+    with pytest.raises(FeatvizTypeError, match="1-D array"):
+        grid(batch, labels=np.zeros((3, 1)))
+
+
 def test_a_long_label_is_cut_to_its_tile_and_text_is_light_on_a_dark_background():
     out = grid(np.zeros((2, 4, 4)), labels=["W" * 50, ""], scale=5, padding=2, background=0)
     band = render._LABEL_BAND
