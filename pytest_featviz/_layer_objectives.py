@@ -88,8 +88,9 @@ class Channel(_Indexed):
         object.__setattr__(self, "index", _index_array(self.index, "Channel"))
         if self.reduce not in _REDUCTIONS:
             raise ConfigurationError(f"Channel reduce={self.reduce!r} is not one of {set(_REDUCTIONS)}")
-        if not isinstance(self.crop, int) or self.crop < 0:
+        if isinstance(self.crop, (bool, np.bool_)) or not isinstance(self.crop, (int, np.integer)) or self.crop < 0:
             raise ConfigurationError(f"Channel crop must be an int >= 0; got {self.crop!r}")
+        object.__setattr__(self, "crop", int(self.crop))
 
     def __repr__(self) -> str:
         extra = "" if self.reduce == "mean" else f", reduce={self.reduce!r}"

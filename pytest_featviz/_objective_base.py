@@ -55,6 +55,8 @@ class Objective:
             raise FeatvizTypeError(
                 f"objectives can be multiplied by numbers only, not by another objective ({scalar!r})"
             )
+        if isinstance(scalar, (bool, np.bool_)):
+            raise FeatvizTypeError(f"an objective's coefficient must be a number, not a bool; got {scalar!r}")
         if not isinstance(scalar, numbers.Real) or not np.isfinite(scalar):
             return NotImplemented
         return Sum(tuple((float(scalar) * c, o) for c, o in self._terms()))
@@ -62,9 +64,26 @@ class Objective:
     __rmul__ = __mul__
 
     def __ge__(self, threshold: Any) -> "Condition":
+        if isinstance(threshold, (bool, np.bool_)):
+            raise FeatvizTypeError(f"a condition needs a number threshold, not a bool; got {threshold!r}")
         if not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
             raise FeatvizTypeError(f"a condition needs a finite number threshold; got {threshold!r}")
         return Condition(self, float(threshold))
+
+    def _only_ge(self, op: str, value: Any) -> "Condition":
+        raise FeatvizTypeError(
+            f"{self!r} {op} {value!r} is not supported: conditions (for ascend(until=...) and "
+            f"assert_reaches) are written `objective >= value`, e.g. {self!r} >= 0.9"
+        )
+
+    def __gt__(self, value: Any) -> "Condition":
+        return self._only_ge(">", value)
+
+    def __lt__(self, value: Any) -> "Condition":
+        return self._only_ge("<", value)
+
+    def __le__(self, value: Any) -> "Condition":
+        return self._only_ge("<=", value)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))

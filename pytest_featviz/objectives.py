@@ -19,6 +19,7 @@ ClassProbability(3) >= 0.99
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ from ._objective_base import (  # noqa: F401  (Objective, Sum and Condition are 
     _Indexed,
     _index_array,
 )
-from .errors import FeatvizTypeError
+from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = [
     "Objective",
@@ -153,6 +154,16 @@ class L1(Objective):
     """
 
     center: float = 0.0
+
+    def __post_init__(self) -> None:
+        c = self.center
+        what = f"{type(self).__name__} center must be a finite number (the same for every input entry); got"
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (numbers.Real, np.ndarray)):
+            raise FeatvizTypeError(f"{what} {c!r}")
+        arr = np.asarray(c)
+        if arr.ndim != 0 or not np.issubdtype(arr.dtype, np.number) or not np.isfinite(arr):
+            raise ConfigurationError(f"{what} {f'an array of shape {arr.shape}' if arr.ndim else repr(c)}")
+        object.__setattr__(self, "center", float(arr))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()" if self.center == 0.0 else f"{type(self).__name__}(center={self.center:g})"
