@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from .constraints import project_tf
 from .errors import GradientError
 from .objectives import Condition, Objective
 
 CACHE_ATTR = "_featviz_compiled"
+_BISECTION_STEPS = 40
+_BALL_MARGIN = 1e-9  # relative; distances are summed in float64, so this covers their rounding
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,9 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
             best_val = tf.where(take, val, best_val)
             reached = reached | hit
             active = active & ~hit
-            n_steps = n_steps + tf.cast(active, tf.int32)
+            # x_steps is evaluated (above) but not moved from: `steps` updates in all
+            moving = active & (t < steps)
+            n_steps = n_steps + tf.cast(moving, tf.int32)
             tf_t = tf.cast(t, f32)
             scale = 0.5 * (1.0 + tf.cos(math.pi * tf_t / steps)) if spec.schedule == "cosine" else 1.0
             safe = tf.where(tf.reshape(finite, pshape), grad, tf.zeros_like(grad))
@@ -159,29 +162,31 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
             if blur is not None:
                 p_new = blur.step(p_new, t, par, low, high)
                 p_new = project(p_new, low, high, center, radius) if pixel else p_new
-            p = tf.where(tf.reshape(active, pshape), p_new, p)
+            p = tf.where(tf.reshape(moving, pshape), p_new, p)
             return t + 1, p, m, v, best_x, best_val, active, n_steps, reached, div, div_at, zero, hist
 
         def cond(t, *rest):
-            return (t < steps) & tf.reduce_any(rest[5])
+            return (t <= steps) & tf.reduce_any(rest[5])
 
+        if pixel:  # the float32 start may sit a rounding error outside: project it in float32
+            p0 = project(p0, low, high, center, radius)
         zeros = tf.zeros_like(p0)
         x0 = tf.reshape(to_x(p0), shape)
         state = (
             tf.constant(0), p0, zeros, zeros, x0, tf.fill([batch], -np.inf),
             tf.ones([batch], tf.bool), tf.zeros([batch], tf.int32), tf.zeros([batch], tf.bool),
             tf.zeros([batch], tf.bool), tf.fill([batch], -1), tf.zeros([batch], tf.bool),
-            tf.TensorArray(f32, size=steps, element_shape=[batch]),
+            tf.TensorArray(f32, size=steps + 1, element_shape=[batch]),
         )
         t, _, _, _, best_x, _, _, n_steps, reached, div, div_at, zero, hist = tf.while_loop(
-            cond, body, state, maximum_iterations=steps
+            cond, body, state, maximum_iterations=steps + 1
         )
         ctx = extractor(best_x, best_x)
         values = objective.evaluate(ctx, obj_p)
         if transformed and until is not None:  # `reached` must hold for the input itself, untransformed
             reached = reached & (until.objective.evaluate(ctx, until_p) >= threshold)
         return {
-            "t": t, "x": best_x, "values": values, "outputs": ctx.output, "history": hist.stack(),
+            "t": t, "x": best_x, "x0": x0, "values": values, "outputs": ctx.output, "history": hist.stack(),
             "steps": n_steps, "reached": reached, "diverged": div, "diverged_at": div_at,
             "zero_gradient": zero,
         }
@@ -225,3 +230,38 @@ def _explain_no_gradient(model: Any, objective: Objective) -> str:
         f"the gradient of {objective!r} with respect to the input is None: {where}. "
         "Layers such as argmax, casts to integers or lookups cut the gradient; target a layer before it."
     )
+
+
+def project_tf(x: Any, low: Any, high: Any, center: Any, radius: Any, has_ball: bool) -> Any:
+    """The exact projection in TensorFlow (``(B, *S)`` float32 tensors from :meth:`Canonical.float32`).
+
+    The ball test sums squared distances in float64, so a float32 point it accepts lies
+    inside the ball whatever the input's scale.
+    """
+    import tensorflow as tf
+
+    y = tf.clip_by_value(x, low, high)
+    if not has_ball:
+        return y
+    axes = list(range(1, len(x.shape)))
+    shape = tf.concat([tf.shape(x)[:1], tf.ones([len(axes)], tf.int32)], 0)
+    c64 = tf.cast(center, tf.float64)
+    r64 = tf.cast(radius, tf.float64) * (1.0 - _BALL_MARGIN)
+
+    def inside(v: Any) -> Any:
+        return tf.reduce_sum(tf.square(tf.cast(v, tf.float64) - c64), axis=axes) <= tf.square(r64)
+
+    def point(t: Any) -> Any:
+        t = tf.reshape(t, shape)
+        return tf.clip_by_value((1 - t) * x + t * center, low, high)
+
+    def body(i: Any, lo: Any, hi: Any) -> Any:
+        mid = 0.5 * (lo + hi)
+        ok = inside(point(mid))
+        return i + 1, tf.where(ok, lo, mid), tf.where(ok, mid, hi)
+
+    zeros = tf.zeros_like(radius)
+    _, _, hi = tf.while_loop(
+        lambda i, lo, hi: i < _BISECTION_STEPS, body, (tf.constant(0), zeros, tf.ones_like(radius))
+    )
+    return tf.where(tf.reshape(inside(y), shape), y, point(hi))

@@ -123,12 +123,14 @@ def _as_start(start: Any, input_shape: tuple[int, ...]) -> np.ndarray | None:
         raise FeatvizTypeError(f"start must be an array of numbers; got {type(start).__name__}") from exc
     if arr.shape == input_shape:
         arr = arr[None]
+    with np.errstate(over="ignore"):  # the model computes in float32: start from float32 numbers
+        arr = arr.astype(np.float32).astype(np.float64)
     if arr.shape[1:] != input_shape or arr.ndim != len(input_shape) + 1:
         raise ConfigurationError(
             f"start has shape {arr.shape}; the model expects {input_shape} or (B, {', '.join(map(str, input_shape))})"
         )
     if not np.isfinite(arr).all():
-        raise ConfigurationError("start contains NaN or inf values; give a finite starting point")
+        raise ConfigurationError("start contains NaN or inf values (or values beyond float32); give a finite starting point")
     return arr
 
 
@@ -179,7 +181,14 @@ def _as_lr(lr: Any, canon: Canonical) -> np.ndarray:
     batch = canon.low.shape[0]
     if lr is None:
         return _default_lr(canon)
-    arr = np.asarray(lr, dtype=np.float32)
+    if isinstance(lr, (bool, np.bool_)) or (isinstance(lr, np.ndarray) and lr.dtype == bool):
+        raise FeatvizTypeError(f"lr must be a positive number or one per batch item; got the boolean {lr!r}")
+    try:
+        arr = np.asarray(lr, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"lr must be a positive number or one per batch item ({batch}); got {lr!r}"
+        ) from None
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != batch) or not np.all(arr > 0) or not np.isfinite(arr).all():
         raise ConfigurationError(f"lr must be a positive number or one per batch item ({batch}); got {lr!r}")
     return np.broadcast_to(arr, (batch,)).astype(np.float32)
@@ -308,7 +317,11 @@ def ascend(
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ConfigurationError(f"steps must be an int >= 1; got {steps!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise FeatvizTypeError(f"seed must be an int; got {seed!r}")
+        raise FeatvizTypeError(f"seed must be an int >= 0; got {seed!r}")
+    if seed < 0:
+        raise ConfigurationError(f"seed must be an int >= 0; got {seed!r}")
+    if jit_compile is not None and not isinstance(jit_compile, (bool, np.bool_)):
+        raise FeatvizTypeError(f"jit_compile must be True, False or None (automatic); got {jit_compile!r}")
     constraint = as_constraint(constraints)
     model = load_model(model)
     info = model_info(model)
@@ -329,8 +342,11 @@ def ascend(
         n_items = int(batch)
     shape = (n_items, *info.input_shape)
     if start_arr is None or (batch is not None and start_arr.shape[0] == 1 and shape[0] > 1):
-        drawn = _draw_start(constraint.canonical(shape), np.random.default_rng(seed))
         # restarts around a given start: the first item starts there, the others are drawn
+        # (masked-out entries of every restart stay at the start; only free ones are drawn)
+        around = None if start_arr is None else np.broadcast_to(start_arr, shape)
+        drawn = _draw_start(constraint.canonical(shape, start=around), np.random.default_rng(seed))
+        drawn = drawn.astype(np.float32).astype(np.float64)
         start_arr = drawn if start_arr is None else np.concatenate([start_arr, drawn[1:]])
     start_arr = np.broadcast_to(start_arr, shape)
     canon = constraint.canonical(shape, start=start_arr)
@@ -355,10 +371,7 @@ def ascend(
     out = call(
         run,
         p0.astype(np.float32),
-        canon.low.astype(np.float32),
-        canon.high.astype(np.float32),
-        canon.center.astype(np.float32),
-        np.where(np.isfinite(canon.radius), canon.radius, 0).astype(np.float32),
+        *canon.float32(),
         lr_arr,
         threshold,
         np.array([seed % (2**31 - 1), 0], dtype=np.int32),
@@ -377,7 +390,7 @@ def ascend(
         diverged=out["diverged"],
         diverged_at=out["diverged_at"],
         zero_gradient=out["zero_gradient"],
-        start=x0.astype(np.float32),
+        start=out["x0"],
         seed=int(seed),
         objective=objective,
         constraints=constraint,

@@ -10,8 +10,9 @@ exact: a clip when there is no L2 ball, and otherwise ``clip((1 - t) x + t c)`` 
 ``t`` found by bisection (the distance to ``c`` is monotone in ``t``). Alternating
 projections are *not* exact and are not used.
 
-This module imports no TensorFlow; the compiled projection lives in ``_project_tf``
-and imports it on first use.
+This module imports no TensorFlow; the compiled projection lives in ``_loop``.
+:meth:`Canonical.float32` gives the float32 arrays for it, rounded so that every float32
+point inside them lies inside the float64 set (at any input scale).
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
 
-_BISECTION_STEPS = 40
-_FLOAT32_MARGIN = 1e-6
 
 
 def _as_float_array(value: Any, name: str) -> np.ndarray:
@@ -101,6 +100,37 @@ class Canonical:
         on_ball = np.clip((1 - t) * x + t * self.center, self.low, self.high)
         return np.where(inside.reshape(r.shape), y, on_ball)
 
+    def float32(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(low, high, center, radius)`` in float32, rounded so that float32 points inside are inside.
+
+        The bounds are rounded inward (an interval that holds no float32 number becomes its
+        nearest one); the radius is shrunk by how far rounding moved the centre, then
+        rounded down (0 where there is no ball).
+
+        Examples
+        --------
+        >>> canon = Box(0.1, 254.9).canonical((1, 1))
+        >>> low, high, _, _ = canon.float32()
+        >>> bool(low[0, 0] >= 0.1 and high[0, 0] <= 254.9)
+        True
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            low, high = self.low.astype(np.float32), self.high.astype(np.float32)
+            low = np.where(low < self.low, np.nextafter(low, np.float32(np.inf)), low)
+            high = np.where(high > self.high, np.nextafter(high, np.float32(-np.inf)), high)
+            nearest = (0.5 * (self.low + self.high)).astype(np.float32)
+            center = self.center.astype(np.float32)
+        empty = low > high
+        low, high = np.where(empty, nearest, low), np.where(empty, nearest, high)
+        if not self.has_ball:
+            return low, high, center, np.zeros(self.radius.shape, np.float32)
+        axes = tuple(range(1, self.center.ndim))
+        moved = np.sqrt(((center.astype(np.float64) - self.center) ** 2).sum(axis=axes))
+        radius64 = np.maximum(self.radius - moved, 0.0)
+        radius = radius64.astype(np.float32)
+        radius = np.where(radius > radius64, np.nextafter(radius, np.float32(0)), radius)
+        return low, high, center, radius.astype(np.float32)
+
     def violation(self, x: np.ndarray) -> np.ndarray:
         """Largest violation per batch item (0 inside): box excess or ball excess."""
         x = np.asarray(x, dtype=np.float64)
@@ -137,8 +167,19 @@ class Constraint:
     def canonical(self, shape: tuple[int, ...], start: np.ndarray | None = None) -> Canonical:
         """The canonical arrays for a batch of shape ``(B, *S)``.
 
-        ``start`` (shape ``(B, *S)``) is where masked-out entries stay frozen.
+        ``start`` (shape ``(B, *S)``) is where masked-out entries stay frozen (clipped to
+        the box and L-inf bounds; a Mask's own ``values`` take precedence on its entries).
+        Raises ConfigurationError when the set is empty.
+
+        Examples
+        --------
+        >>> c = Box(0, 1) & Mask([True, False])
+        >>> c.canonical((1, 2), start=np.array([[0.5, 3.0]])).high
+        array([[1., 1.]])
         """
+        return self._canonical(shape, start, check=True)
+
+    def _canonical(self, shape: tuple[int, ...], start: np.ndarray | None, check: bool) -> Canonical:
         shape = tuple(int(s) for s in shape)
         if len(shape) < 2:
             raise ConfigurationError(
@@ -149,36 +190,28 @@ class Constraint:
         center = np.zeros(shape)
         radius = np.full(shape[0], np.inf)
         has_ball = False
-        masks = []
         for part in self._parts():
             if isinstance(part, Box):
                 low = np.maximum(low, _broadcast(part.low, shape, "Box low"))
                 high = np.minimum(high, _broadcast(part.high, shape, "Box high"))
             elif isinstance(part, LpBall):
                 c = _broadcast(part.center, shape, "LpBall center")
-                r = _broadcast(part.radius, shape[:1], "LpBall radius")
+                r = _radii(part.radius, shape[0])
                 if part.p == np.inf:
                     rr = r.reshape((-1,) + (1,) * (len(shape) - 1))
                     low, high = np.maximum(low, c - rr), np.minimum(high, c + rr)
                 else:
                     center, radius, has_ball = c, r, True
-            elif isinstance(part, Mask):
-                masks.append(part)
         _check_box(low, high, self)
+        masks = [part for part in self._parts() if isinstance(part, Mask)]
         if masks:
-            free = np.ones(shape, dtype=bool)
-            for m in masks:
-                free &= _broadcast(m.mask, shape, "Mask").astype(bool)
-            ref = np.clip(center if has_ball else np.zeros(shape), low, high)
-            for m in masks:
-                if m.values is not None:
-                    ref = np.where(~free, _broadcast(m.values, shape, "Mask values"), ref)
-            if start is not None:
-                pinned = Canonical(low, high, center, radius, has_ball).project(start)
-                ref = np.where(~free, pinned, ref) if all(m.values is None for m in masks) else ref
+            ref = np.clip(start if start is not None else (center if has_ball else np.zeros(shape)), low, high)
+            ref = _mask_values(masks, shape, low, high, ref, self)
+            free = np.logical_and.reduce([_broadcast(m.mask, shape, "Mask").astype(bool) for m in masks])
             low, high = np.where(free, low, ref), np.where(free, high, ref)
         canon = Canonical(low, high, center, radius, has_ball)
-        _check_ball(canon, self)
+        if check:
+            _check_ball(canon, self, masked=bool(masks))
         return canon
 
     # -- numpy API -----------------------------------------------------------------------
@@ -223,7 +256,7 @@ class Constraint:
         if x.ndim < 2:
             raise ConfigurationError(f"violation needs a batch (B, *input_shape); got shape {x.shape}")
         ref = x if start is None else _broadcast(_as_points(start, "start"), x.shape, "start")
-        return self.canonical(x.shape, start=ref).violation(x)
+        return self._canonical(x.shape, ref, check=False).violation(x)
 
     def contains(self, x: Any, *, atol: float = 1e-6, start: Any | None = None) -> np.ndarray:
         """Per batch item, whether ``x`` lies inside the set up to ``atol``.
@@ -254,7 +287,44 @@ def _check_box(low: np.ndarray, high: np.ndarray, where: Constraint) -> None:
         )
 
 
-def _check_ball(canon: Canonical, where: Constraint) -> None:
+def _radii(radius: np.ndarray, batch: int) -> np.ndarray:
+    """An LpBall's radius as one per batch item: a scalar, or exactly ``batch`` radii."""
+    if radius.ndim == 1 and radius.shape[0] not in (1, batch):
+        raise ConfigurationError(
+            f"LpBall has {radius.shape[0]} radii for {batch} items; give one radius, or one per batch item"
+        )
+    return np.broadcast_to(radius, (batch,)).astype(np.float64)
+
+
+def _mask_values(masks: list, shape: tuple[int, ...], low: np.ndarray, high: np.ndarray, ref: np.ndarray,
+                 where: Constraint) -> np.ndarray:
+    """``ref`` with each Mask's ``values`` on that mask's own frozen entries (checked against the box)."""
+    fixed = np.full(shape, np.nan)
+    for m in masks:
+        if m.values is None:
+            continue
+        frozen = ~_broadcast(m.mask, shape, "Mask").astype(bool)
+        vals = _broadcast(m.values, shape, "Mask values")
+        clash = frozen & ~np.isnan(fixed) & (fixed != vals)
+        if clash.any():
+            idx = tuple(int(i) for i in np.argwhere(clash)[0])
+            raise ConfigurationError(
+                f"the constraint set {where!r} is empty: two Masks freeze index {idx} at different "
+                f"values {fixed[idx]:g} and {vals[idx]:g}"
+            )
+        fixed = np.where(frozen, vals, fixed)
+    given = ~np.isnan(fixed)
+    outside = given & ((fixed < low) | (fixed > high))
+    if outside.any():
+        idx = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise ConfigurationError(
+            f"the constraint set {where!r} is empty: the Mask value {fixed[idx]:g} at index {idx} lies "
+            f"outside the bounds [{low[idx]:g}, {high[idx]:g}]; give values inside the box"
+        )
+    return np.where(given, fixed, ref)
+
+
+def _check_ball(canon: Canonical, where: Constraint, masked: bool = False) -> None:
     if not canon.has_ball:
         return
     axes = tuple(range(1, canon.low.ndim))
@@ -263,9 +333,11 @@ def _check_ball(canon: Canonical, where: Constraint) -> None:
     bad = dist > canon.radius * (1 + 1e-9) + 1e-12
     if bad.any():
         i = int(np.argmax(bad))
+        frozen = " with the Mask's frozen entries (at the start, clipped to the box)" if masked else ""
         raise ConfigurationError(
             f"the constraint set {where!r} is empty for batch item {i}: the L2 ball of radius "
-            f"{canon.radius[i]:g} is {dist[i]:g} away from the box; use a larger radius"
+            f"{canon.radius[i]:g} is {dist[i]:g} away from the box{frozen}; use a larger radius"
+            + (" or a start whose frozen entries lie inside the ball" if masked else "")
         )
 
 
@@ -433,35 +505,3 @@ def as_constraint(value: Any) -> Constraint:
     raise FeatvizTypeError(
         f"constraints must be a Box, LpBall, Mask or an intersection of them with '&'; got {value!r}"
     )
-
-
-def project_tf(x: Any, low: Any, high: Any, center: Any, radius: Any, has_ball: bool) -> Any:
-    """The exact projection in TensorFlow, for use inside compiled loops (``(B, *S)`` tensors)."""
-    import tensorflow as tf
-
-    y = tf.clip_by_value(x, low, high)
-    if not has_ball:
-        return y
-    axes = list(range(1, len(x.shape)))
-    shape = tf.concat([tf.shape(x)[:1], tf.ones([len(axes)], tf.int32)], 0)
-
-    def dist(v: Any) -> Any:
-        return tf.sqrt(tf.reduce_sum(tf.square(v - center), axis=axes))
-
-    radius = radius * (1.0 - _FLOAT32_MARGIN)  # stay inside despite float32 rounding
-
-    def point(t: Any) -> Any:
-        t = tf.reshape(t, shape)
-        return tf.clip_by_value((1 - t) * x + t * center, low, high)
-
-    def body(i: Any, lo: Any, hi: Any) -> Any:
-        mid = 0.5 * (lo + hi)
-        ok = dist(point(mid)) <= radius
-        return i + 1, tf.where(ok, lo, mid), tf.where(ok, mid, hi)
-
-    zeros = tf.zeros_like(radius)
-    _, _, hi = tf.while_loop(
-        lambda i, lo, hi: i < _BISECTION_STEPS, body, (tf.constant(0), zeros, tf.ones_like(radius))
-    )
-    inside = tf.reshape(dist(y) <= radius, shape)
-    return tf.where(inside, y, point(hi))

@@ -1,5 +1,7 @@
 """The ascent engine against closed-form optima, batching, determinism, tracing and errors."""
 
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -123,12 +125,12 @@ def test_values_outputs_and_inputs_agree(lin):
     logits = lin(r.inputs).numpy()
     np.testing.assert_allclose(r.outputs, logits, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(r.values, logits[[0, 1], [0, 1]], rtol=1e-5, atol=1e-5)
-    assert r.history.shape == (30, 2) and r.steps.tolist() == [30, 30]
+    assert r.history.shape == (31, 2) and r.steps.tolist() == [30, 30]  # x_0 .. x_30
     assert r.reached is None
     assert r.value_range == (0.0, 1.0)  # the box, for pictures
     free = fv.ascend(lin, fv.ClassLogit(0), start=np.linspace(0, 2, 30).reshape(SHAPE), steps=1)
     assert free.value_range == (float(free.inputs.min()), float(free.inputs.max()))  # unbounded: own range
-    flat = fv.ascend(lin, fv.ClassLogit(0), start=np.full(SHAPE, 0.25), steps=1)
+    flat = dataclasses.replace(free, inputs=np.full((1, *SHAPE), 0.25, np.float32))
     assert flat.value_range == (0.25, 1.25)  # a constant input still gets a drawable range
 
 

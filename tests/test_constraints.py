@@ -140,3 +140,83 @@ def test_configuration_errors_name_the_value(build, error, words):
         build()
     assert words in str(info.value)
     assert not isinstance(info.value, AssertionError)
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0, 1000.0])
+def test_float32_bounds_round_inward_at_any_scale(scale):
+    rng = np.random.default_rng(int(scale))
+    x0 = rng.uniform(0, scale, (3, 64))
+    canon = (fv.Box(0, scale) & fv.LpBall(x0, 2.0 / 3.0, p=np.inf)).canonical(x0.shape)
+    low, high, _, _ = canon.float32()
+    assert low.dtype == high.dtype == np.float32
+    assert (low.astype(np.float64) >= canon.low).all() and (high.astype(np.float64) <= canon.high).all()
+    assert (low <= high).all()
+    # the float32 box corners are inside the float64 set, exactly
+    assert (canon.violation(low) == 0).all() and (canon.violation(high) == 0).all()
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0, 1000.0])
+def test_float32_ball_shrinks_by_the_centre_rounding(scale):
+    rng = np.random.default_rng(int(scale))
+    center = rng.uniform(0, scale, (2, 64)) + 1 / 3
+    canon = fv.LpBall(center, 0.05, p=2).canonical(center.shape)
+    _, _, c32, r32 = canon.float32()
+    moved = np.linalg.norm(c32.astype(np.float64) - center, axis=1)
+    assert moved.min() > 0  # the centre is not a float32 number: rounding moved it
+    assert (r32.astype(np.float64) <= 0.05 - moved).all() and (r32 > 0.05 - moved - 1e-8).all()
+    # points on the float32 sphere (directions away from the rounding) stay in the float64 ball
+    away = (c32.astype(np.float64) - center) / moved[:, None]
+    edge = c32.astype(np.float64) + r32.astype(np.float64)[:, None] * away
+    assert (np.linalg.norm(edge - center, axis=1) <= 0.05).all()
+
+
+def test_float32_of_an_interval_without_float32_numbers_is_its_nearest_number():
+    canon = fv.Box(0.1, 0.1).canonical((1, 1))
+    low, high, _, _ = canon.float32()
+    assert low[0, 0] == high[0, 0] == np.float32(0.1)
+
+
+def test_mask_with_l2_ball_keeps_frozen_entries_at_a_start_outside_the_ball():
+    c = fv.Box(0, 1) & fv.Mask(np.array([True, False])) & fv.LpBall(np.zeros(2), radius=1.0, p=2)
+    # start (2, 0.6) is outside box and ball: entry 1 stays 0.6, entry 0 goes to sqrt(1 - 0.36)
+    y = c.project(np.array([3.0, 0.0]), start=np.array([2.0, 0.6]))
+    np.testing.assert_allclose(y, [0.8, 0.6], atol=1e-9)
+
+
+def test_mask_frozen_entries_are_clipped_to_the_box_only():
+    c = fv.Box(0, 1) & fv.Mask(np.array([True, False])) & fv.LpBall(np.zeros(2), radius=1.2, p=2)
+    y = c.project(np.array([3.0, 0.0]), start=np.array([0.0, 1.5]))
+    np.testing.assert_allclose(y, [np.sqrt(1.44 - 1.0), 1.0], atol=1e-9)
+
+
+def test_mask_whose_frozen_part_leaves_the_l2_ball_is_an_empty_set():
+    c = fv.Mask(np.array([True, False])) & fv.LpBall(np.zeros(2), radius=1.0, p=2)
+    with pytest.raises(ConfigurationError, match=r"is empty .*radius 1 is 1.5 away .*frozen entries"):
+        c.project(np.array([0.0, 0.0]), start=np.array([0.0, 1.5]))
+    # measuring a point is not building a set: its violation is reported, not refused
+    np.testing.assert_allclose(c.violation([[0.0, 1.5]]), [0.5])
+
+
+def test_mask_values_apply_to_their_own_frozen_entries_only():
+    c = fv.Box(0, 1) & fv.Mask(np.array([True, True, True, False])) & fv.Mask(np.array([False, True, True, True]), values=0.9)
+    y = c.project(np.array([0.5, 2.0, -1.0, 0.5]), start=np.array([0.3, 0.4, 0.6, 0.7]))
+    np.testing.assert_allclose(y, [0.9, 1.0, 0.0, 0.7])
+
+
+@pytest.mark.parametrize(
+    "build, words",
+    [
+        (lambda: (fv.Box(0, 1) & fv.Mask(np.array([True, True, False, False]), values=5.0)).project(np.zeros(4)),
+         "the Mask value 5 at index (0, 2) lies outside the bounds [0, 1]"),
+        (lambda: (fv.Mask(np.array([True, False]), values=0.2) & fv.Mask(np.array([True, False]), values=0.9)).project(np.zeros(2)),
+         "two Masks freeze index (0, 1) at different values 0.2 and 0.9"),
+        (lambda: fv.LpBall(np.zeros((2, 3)), radius=[0.1, 0.2, 0.3], p=2).canonical((2, 3)),
+         "LpBall has 3 radii for 2 items"),
+        (lambda: fv.LpBall(np.zeros(3), radius=[0.1, 0.2, 0.3]).project(np.zeros((2, 3))),
+         "LpBall has 3 radii for 2 items"),
+    ],
+)
+def test_empty_or_mismatched_sets_are_configuration_errors(build, words):
+    with pytest.raises(ConfigurationError) as info:
+        build()
+    assert words in str(info.value)
