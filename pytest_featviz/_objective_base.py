@@ -94,7 +94,7 @@ class Objective:
         return tuple(o for _, o in self._terms())
 
     def layers(self) -> frozenset[str]:
-        """Layer names whose outputs the objective reads (``LOGITS`` for the logits)."""
+        """Layer names whose outputs the objective reads (``LOGITS``, ``PROBABILITIES`` for the head)."""
         return frozenset().union(*(leaf._layer_needs() for leaf in self.leaves()))
 
     def batch_size(self) -> int | None:
@@ -131,7 +131,8 @@ class Objective:
         return total
 
     def validate(self, info: Any) -> None:
-        """Check layer names and indices against a model description; raise a clear error."""
+        """Check the model's input, layer names and indices against a model description; raise a clear error."""
+        info.check_input()
         for leaf in self.leaves():
             leaf._check(info)
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 import importlib
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
-from .objectives import LOGITS
+from .errors import ConfigurationError, FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
+from .objectives import LOGITS, PROBABILITIES
 
-__all__ = ["load_model", "layer_names", "get_layer", "ModelInfo", "model_info", "FeatureExtractor"]
+__all__ = ["load_model", "layer_names", "get_layer", "Head", "ModelInfo", "model_info", "FeatureExtractor"]
 
 _SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -149,55 +149,194 @@ def get_layer(model: Any, name: str) -> Any:
     for layer in model.layers:
         if layer.name == name:
             return layer
-    names = layer_names(model)
-    raise LayerNotFoundError(
-        f"layer {name!r} not found{closest(name, names)}; layers are: {', '.join(names)}"
+    raise _not_found(name, None, layer_names(model), _nested_names(model))
+
+
+def _nested_names(model: Any, prefix: str = "") -> dict[str, str]:
+    """The layers of nested models, each mapped to the path of the model that holds it."""
+    import keras
+
+    found: dict[str, str] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            path = f"{prefix}{layer.name}"
+            for inner in layer.layers:
+                found.setdefault(inner.name, path)
+            for inner_name, inner_path in _nested_names(layer, f"{path}/").items():
+                found.setdefault(inner_name, inner_path)
+    return found
+
+
+def _not_found(name: str, model_name: str | None, names: list[str], nested: dict[str, str]) -> LayerNotFoundError:
+    where = f" in model {model_name!r}" if model_name else ""
+    if name in nested and name not in names:
+        return LayerNotFoundError(
+            f"layer {name!r} is inside the nested model {nested[name]!r}; featviz reads only the "
+            f"top-level layers{where}: {', '.join(names)}. Target the nested model's own "
+            f"output by its name ({nested[name].split('/')[0]!r}), or rebuild the model flat so the layer "
+            "is one of its own (for a nested Sequential, list its layers in the outer model)"
+        )
+    return LayerNotFoundError(
+        f"layer {name!r} not found{where}{closest(name, names)}; layers are: {', '.join(names)}"
     )
 
 
-def _is_softmax(fn: Any) -> bool:
-    return getattr(fn, "__name__", "") == "softmax"
+def _squash_of(fn: Any) -> str | None:
+    """'softmax' or 'sigmoid' when ``fn`` computes one (over the last axis), else ``None``.
+
+    Known functions are recognised by name (``tf.nn.softmax`` is ``softmax_v2``); any other
+    callable is probed on a small tensor, so wrappers such as ``lambda z: tf.nn.softmax(z)``
+    are recognised too.
+    """
+    import numpy as np
+
+    name = getattr(fn, "__name__", "")
+    if name in ("softmax", "softmax_v2"):
+        return "softmax"
+    if name == "sigmoid":
+        return "sigmoid"
+    if not callable(fn) or name in ("linear", "relu", "tanh", "elu", "gelu", "swish", "silu", "softplus"):
+        return None
+    z = np.linspace(-2.0, 3.0, 10, dtype="float32").reshape(2, 5)
+    try:
+        out = np.asarray(fn(z), dtype="float64")
+    except Exception:  # an activation that cannot run on a plain tensor: not recognisable
+        return None
+    e = np.exp(z - z.max(-1, keepdims=True))
+    if out.shape == z.shape and np.allclose(out, e / e.sum(-1, keepdims=True), atol=1e-6):
+        return "softmax"
+    if out.shape == z.shape and np.allclose(out, 1.0 / (1.0 + np.exp(-z)), atol=1e-6):
+        return "sigmoid"
+    return None
 
 
-def _logits_mode(model: Any) -> str:
-    """How to get logits: 'output' (no softmax), 'input' (separate softmax layer) or 'preact'."""
+@dataclass(frozen=True)
+class Head:
+    """How a model's output relates to its logits.
+
+    ``squash`` is 'softmax', 'sigmoid' or 'none' (the output is the logits); ``mode`` says
+    where the logits are: 'output', 'input' (the input of a separate last softmax/sigmoid
+    layer) or 'preact' (the pre-activation of a last Dense layer); ``None`` when they
+    cannot be recovered, and ``problem`` then says why.
+    """
+
+    squash: str
+    mode: str | None
+    problem: str = ""
+
+
+def _head(model: Any) -> Head:
+    """Find the output head of a single-output model (see :class:`Head`)."""
     import keras
 
     last = model.layers[-1] if model.layers else None
     if last is None:
-        return "output"
+        return Head("none", "output")
     if isinstance(last, keras.layers.Softmax):
-        return "input"
-    if isinstance(last, keras.layers.Activation) and _is_softmax(last.activation):
-        return "input"
-    if _is_softmax(getattr(last, "activation", None)):
-        if isinstance(last, keras.layers.Dense):
-            return "preact"
-        raise ModelLoadError(
-            f"the last layer {last.name!r} ({type(last).__name__}) applies softmax inside itself; "
-            "featviz can split it off only for Dense layers. Use ClassProbability, or end the model "
-            "with a separate Softmax layer."
-        )
-    return "output"
+        return Head("softmax", "input")
+    if isinstance(last, keras.layers.Activation):
+        squash = _squash_of(last.activation)
+        return Head(squash, "input") if squash else Head("none", "output")
+    if isinstance(last, keras.Model):  # a nested model: look at its own head
+        inner = _head(last)
+        if inner.squash == "none":
+            return inner
+        return Head(inner.squash, None, (
+            f"the model ends with the nested model {last.name!r}, which applies {inner.squash} inside "
+            "itself; featviz cannot recover the logits from it"
+        ))
+    squash = _squash_of(getattr(last, "activation", None))
+    if squash is None:
+        return Head("none", "output")
+    if isinstance(last, keras.layers.Dense):
+        return Head(squash, "preact")
+    return Head(squash, None, (
+        f"the last layer {last.name!r} ({type(last).__name__}) applies {squash} inside itself; featviz "
+        "cannot recover the logits from it (only from a Dense layer)"
+    ))
+
+
+def _logits_mode(model: Any) -> str:
+    """How to get logits: 'output' (no softmax/sigmoid), 'input' (separate layer) or 'preact'.
+
+    Raises ``ConfigurationError`` when the logits cannot be recovered.
+    """
+    head = _head(model)
+    if head.mode is None:
+        raise ConfigurationError(f"{head.problem}. {_LOGITS_FIX}")
+    return head.mode
+
+
+_LOGITS_FIX = (
+    "Use ClassProbability (it reads the output itself), or end the model with a Dense layer "
+    "followed by a separate Activation('softmax') or Softmax layer"
+)
+
+
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    """``(B, 5, 4)`` for a per-example shape ``(5, 4)``; unknown sizes (-1) as ``None``."""
+    return "(" + ", ".join(["B"] + ["None" if s < 0 else str(s) for s in shape]) + ("," if not shape else "") + ")"
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What objectives need to validate themselves: layer output shapes and class count."""
+    """What objectives need to validate themselves: layer output shapes and class count.
+
+    ``outputs`` holds the per-example shape of each model output, ``n_inputs`` the
+    number of model inputs, ``head`` how the (single) output relates to the logits and
+    ``nested`` the layers of nested models (for a clear error when one is targeted).
+    """
 
     name: str
     input_shape: tuple[int, ...]
     num_classes: int
     shapes: dict[str, tuple[int, ...]]
+    outputs: tuple[tuple[int, ...], ...] = ()
+    n_inputs: int = 1
+    head: Head = Head("none", "output")
+    nested: dict[str, str] = field(default_factory=dict)
 
     def output_shape(self, layer: str) -> tuple[int, ...]:
         if layer not in self.shapes:
-            names = list(self.shapes)
-            raise LayerNotFoundError(
-                f"layer {layer!r} not found in model {self.name!r}{closest(layer, names)}; "
-                f"layers are: {', '.join(names)}"
-            )
+            raise _not_found(layer, self.name, list(self.shapes), self.nested)
         return self.shapes[layer]
+
+    def check_input(self) -> None:
+        """Raise ``ConfigurationError`` unless the model has one input of fixed size."""
+        if self.n_inputs != 1:
+            raise ConfigurationError(
+                f"model {self.name!r} has {self.n_inputs} inputs; featviz optimises one input. Wrap the "
+                "model so it takes one input, e.g. keras.Model(inp, m([inp, fixed_tensor])), "
+                "or visualise a single-input part of it"
+            )
+        if any(s < 0 for s in self.input_shape):
+            shape = "(" + ", ".join("None" if s < 0 else str(s) for s in self.input_shape) + ")"
+            example = "(" + ", ".join("32" if s < 0 else str(s) for s in self.input_shape) + ")"
+            raise ConfigurationError(
+                f"model {self.name!r} has input shape {shape} with unknown sizes; featviz needs a fixed-size "
+                f"input. Rebuild it with a fixed size, e.g. fixed = keras.models.clone_model(m, "
+                f"input_tensors=keras.Input({example})); fixed.set_weights(m.get_weights())"
+            )
+
+    def check_classes(self, logits: bool) -> None:
+        """Raise ``ConfigurationError`` unless class objectives can read this model's output."""
+        what = "ClassLogit" if logits else "ClassProbability"
+        if len(self.outputs) != 1:
+            raise ConfigurationError(
+                f"model {self.name!r} has {len(self.outputs)} outputs; {what} needs a single-output model. "
+                "Pick one output: keras.Model(m.inputs, m.outputs[k]) (layer objectives such as Channel "
+                "and Neuron work on the multi-output model)"
+            )
+        shape = self.outputs[0]
+        if len(shape) != 1:
+            fix = ("make it (B, 1): keras.Model(m.inputs, keras.layers.Reshape((1,))(m.outputs[0]))" if not shape
+                   else f"target one unit with Neuron({list(self.shapes)[-1]!r}, index) instead")
+            raise ConfigurationError(
+                f"model {self.name!r} has an output of shape {_fmt_shape(shape)}; {what} needs an output of "
+                f"shape (B, classes): {fix}"
+            )
+        if logits and self.head.mode is None:
+            raise ConfigurationError(f"{self.head.problem}. {_LOGITS_FIX}")
 
 
 def _shape(tensor: Any) -> tuple[int, ...]:
@@ -225,54 +364,66 @@ def model_info(model: Any) -> ModelInfo:
             shapes[layer.name] = _shape(layer.output)
         except (AttributeError, ValueError):
             continue
-    out = model.outputs[0]
-    return ModelInfo(model.name, _shape(model.inputs[0]), int(out.shape[-1]), shapes)
+    outputs = tuple(_shape(out) for out in model.outputs)
+    classes = outputs[0][-1] if outputs and outputs[0] else 0
+    head = _head(model) if len(outputs) == 1 else Head("none", "output")
+    return ModelInfo(model.name, _shape(model.inputs[0]), max(classes, 0), shapes, outputs,
+                     len(model.inputs), head, _nested_names(model))
 
 
 class _Context:
-    """Layer outputs of one forward pass, handed to objectives."""
+    """Layer outputs of one forward pass (float32), handed to objectives."""
 
-    def __init__(self, inputs: Any, features: dict[str, Any], logits: Any, output: Any, softmax_out: bool):
+    def __init__(self, inputs: Any, features: dict[str, Any], logits: Any, output: Any, squashed: bool):
         self.inputs = inputs
         self.features = features
         self.logits = logits
         self.output = output
-        self._softmax_out = softmax_out
+        self._squashed = squashed
 
     def probabilities(self) -> Any:
+        """The softmax or sigmoid output itself when the model ends with one, else softmax(logits)."""
         import tensorflow as tf
 
-        return self.output if self._softmax_out else tf.nn.softmax(self.logits, axis=-1)
+        return self.output if self._squashed else tf.nn.softmax(self.logits, axis=-1)
 
 
 class FeatureExtractor:
     """Computes, in one forward pass, every layer output an objective needs, plus logits.
 
     The user's model is not modified: a second functional model shares its layers.
+    Everything handed on is cast to float32 (mixed-precision and float64 models).
     """
 
     def __init__(self, model: Any, layers: frozenset[str]):
         import keras
 
         self.model = model
-        self.mode = _logits_mode(model)
-        names = sorted(n for n in layers if n != LOGITS)
+        info = model_info(model)
+        info.check_input()
+        self.head = Head("none", "output")
+        if layers & {LOGITS, PROBABILITIES}:
+            info.check_classes(logits=LOGITS in layers)
+            self.head = info.head
+        names = sorted(n for n in layers if n not in (LOGITS, PROBABILITIES))
         for n in names:
             get_layer(model, n)
-        outputs = [model.layers[-1].input if self.mode != "output" else model.outputs[0]]
-        outputs.append(model.outputs[0])
-        outputs += [get_layer(model, n).output for n in names]
+        self.mode = self.head.mode
+        first = model.layers[-1].input if self.mode in ("input", "preact") else model.outputs[0]
+        outputs = [first, model.outputs[0]] + [get_layer(model, n).output for n in names]
         self.names = names
         self.extractor = keras.Model(model.inputs, outputs, name=f"{model.name}_featviz")
 
     def __call__(self, x: Any, inputs_for_regularizers: Any = None) -> _Context:
-        outs = self.extractor(x, training=False)
+        import tensorflow as tf
+
+        outs = [tf.cast(o, tf.float32) for o in self.extractor(x, training=False)]
         pre, output = outs[0], outs[1]
         if self.mode == "preact":
             last = self.model.layers[-1]
-            pre = pre @ last.kernel
+            pre = pre @ tf.cast(last.kernel, tf.float32)
             if last.use_bias:
-                pre = pre + last.bias
+                pre = pre + tf.cast(last.bias, tf.float32)
         features = dict(zip(self.names, outs[2:]))
         reg_x = x if inputs_for_regularizers is None else inputs_for_regularizers
-        return _Context(reg_x, features, pre, output, self.mode != "output")
+        return _Context(tf.cast(reg_x, tf.float32), features, pre, output, self.head.squash != "none")

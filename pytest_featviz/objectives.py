@@ -53,11 +53,20 @@ __all__ = [
 ]
 
 LOGITS = "__logits__"
+PROBABILITIES = "__probabilities__"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
 class ClassLogit(_Indexed):
-    """The pre-softmax logit of class ``index`` (the user's model is not modified).
+    """The logit of class ``index``: the model's output before a final softmax or sigmoid.
+
+    The user's model is not modified. A final softmax or sigmoid is recognised as a
+    separate ``Softmax`` or ``Activation`` layer (any function computing it, e.g.
+    ``tf.nn.softmax``) or as the activation of a last ``Dense`` layer, whose
+    pre-activation is then the logits. Where the output is a softmax or sigmoid whose
+    logits cannot be recovered (applied inside a nested model or a non-Dense layer),
+    validation raises ``ConfigurationError`` instead of reading probabilities. The model
+    needs a single output of shape ``(B, classes)``.
 
     Examples
     --------
@@ -79,6 +88,7 @@ class ClassLogit(_Indexed):
         return frozenset({LOGITS})
 
     def _check(self, info: Any) -> None:
+        info.check_classes(logits=not isinstance(self, ClassProbability))
         _check_range(self.index, info.num_classes, f"{type(self).__name__} class")
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:
@@ -89,7 +99,11 @@ class ClassLogit(_Indexed):
 
 @dataclass(frozen=True, repr=False, eq=False)
 class ClassProbability(ClassLogit):
-    """The softmax probability of class ``index``.
+    """The probability of class ``index``.
+
+    For a model ending with a softmax or a sigmoid (multi-label) this is the model's
+    own output for that class; a sigmoid output is per-class, not normalised over the
+    classes. For a model whose output is logits it is ``softmax(logits)``.
 
     Examples
     --------
@@ -101,6 +115,9 @@ class ClassProbability(ClassLogit):
         import tensorflow as tf
 
         return tf.gather(ctx.probabilities(), values[0][:, None], batch_dims=1)[:, 0]
+
+    def _layer_needs(self) -> frozenset[str]:
+        return frozenset({PROBABILITIES})
 
 
 def _spatial_axes(rank: int) -> list[int]:
