@@ -9,6 +9,7 @@ and returns the ``AscentResult`` on success. Configuration mistakes raise
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import numbers
 from typing import Any
 
@@ -17,12 +18,25 @@ import numpy as np
 from . import _context
 from .ascent import AscentResult, ascend, own_range
 from .constraints import Constraint, LpBall, as_constraint
-from .errors import ConfigurationError, FeatvizTypeError
+from .errors import ConfigurationError, FeatvizTypeError, closest
 from .objectives import ClassProbability, Objective, as_objective
 
 __all__ = ["assert_reaches", "assert_not_reaches", "assert_within", "assert_structure"]
 
 _REQUIRE = ("any", "all")
+# ascend's arguments that the assertions set themselves (or take under another name)
+_OWN_ARGUMENTS = ("model", "objective", "start", "constraints", "seed", "until", "batch")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    """What the failure account says beyond the table: the head's ending, notes, the remedy."""
+
+    passed: bool
+    head: str = ""
+    notes: tuple[str, ...] = ()
+    remedy: str = ""
+    focus: int | None = None  # the item whose top classes are shown; default: the best value
 
 
 def _threshold(at_least: Any) -> float:
@@ -44,8 +58,24 @@ def _seed(seed: int | None) -> int:
     return ctx.seed if ctx is not None else 0
 
 
-def _run(model: Any, objective: Objective, at_least: float, constraints: Any, start: Any,
+def _check_options(kind: str, options: dict) -> None:
+    """Refuse ascend() arguments that the assertion sets itself, and names ascend() does not take."""
+    if "until" in options:
+        raise FeatvizTypeError(f"{kind} sets until= itself (objective >= at_least, so that the search stops at the "
+                               f"threshold); remove until={options['until']!r}")
+    if "batch" in options:
+        raise FeatvizTypeError(f"{kind} takes restarts= instead of batch= (restarts independent starts run as one "
+                               f"batch); got batch={options['batch']!r}")
+    valid = [p for p in inspect.signature(ascend).parameters if p not in _OWN_ARGUMENTS]
+    for name in options:
+        if name not in valid:
+            raise FeatvizTypeError(f"{kind} got an unexpected keyword argument {name!r}; besides its own arguments it "
+                                   f"passes these to ascend(): {', '.join(valid)}{closest(name, valid)}")
+
+
+def _run(kind: str, model: Any, objective: Objective, at_least: float, constraints: Any, start: Any,
          restarts: int, seed: int | None, options: dict) -> AscentResult:
+    _check_options(kind, options)
     objective = as_objective(objective)
     batch = None
     if restarts > 1:
@@ -71,13 +101,15 @@ def assert_reaches(model: Any, objective: Objective, at_least: float, *, constra
     at_least : float
         The threshold, as the claim states it.
     restarts : int
-        Independent starts run as one batch (for a single target).
+        Independent starts run as one batch (for a single target); this is
+        :func:`ascend`'s ``batch``.
     require : {'any', 'all'}
         Whether one batch item reaching suffices, or every item must.
     seed : int, optional
         Default: the running test's seed (``--featviz-seed`` and the node id), else 0.
     **ascent_options
-        Passed to :func:`ascend` (``steps``, ``lr``, ``optimizer``, ...).
+        Passed to :func:`ascend` (``steps``, ``lr``, ``optimizer``, ...); not
+        ``until`` (set to ``objective >= at_least``) nor ``batch`` (use ``restarts``).
 
     Returns
     -------
@@ -95,12 +127,15 @@ def assert_reaches(model: Any, objective: Objective, at_least: float, *, constra
     threshold = _threshold(at_least)
     if require not in _REQUIRE:
         raise ConfigurationError(f"require={require!r} is not one of {set(_REQUIRE)}")
-    r = _run(model, objective, threshold, constraints, start, _restarts(restarts), seed, ascent_options)
+    r = _run("assert_reaches", model, objective, threshold, constraints, start, _restarts(restarts), seed,
+             ascent_options)
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
     ok_items = r.reached & inside
     passed = bool(ok_items.any() if require == "any" else ok_items.all())
-    claim = f"{r.objective!r} reaches >= {at_least!r}" + (" for every item" if require == "all" else "")
-    _finish("assert_reaches", r, claim, passed, threshold, ok_items, reaching_is_failure=False)
+    claim = f"{r.objective!r} reaches >= {at_least}" + (" for every item" if require == "all" else "")
+    remedy = (f"more steps (steps={2 * r.steps_requested}), more restarts, another seed, "
+              "or a looser constraint / lower threshold")
+    _finish("assert_reaches", r, claim, threshold, _Verdict(passed, remedy=remedy))
     return r
 
 
@@ -112,9 +147,11 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
     Gradient ascent (``restarts`` starts, the first at ``start`` when given) hunts
     for a counterexample; finding one fails the test with its value, its distance
     from the reference point and its picture. With ``certify=True`` sound bounds
-    (``method`` in {'crown', 'ibp'}) are computed too: ``r.status`` is
+    (``method`` in {'crown', 'ibp', 'crown-ibp'}) are computed too: ``r.status`` is
     ``"proven"`` when the upper bound is below the threshold for every item, else
-    ``"unknown"`` (which fails only with ``require_proof=True``).
+    ``"unknown"``, which fails only with ``require_proof=True`` (it needs
+    ``certify=True``). Other keyword arguments go to :func:`ascend`, as for
+    :func:`assert_reaches`.
 
     Returns
     -------
@@ -128,25 +165,48 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
     >>> r = fv.assert_not_reaches(m, fv.ClassLogit(0), 3.5, constraints=fv.Box(0, 1), steps=50)
     >>> float(r.values.max()) <= 3.5
     True
+    >>> fv.assert_not_reaches(m, fv.ClassLogit(0), 3.5, constraints=fv.Box(0, 1), certify=True).status
+    'proven'
     """
     __tracebackhide__ = True
     threshold = _threshold(at_least)
     if constraints is None:
         raise ConfigurationError("assert_not_reaches needs constraints: without them almost anything is reachable")
-    r = _run(model, objective, threshold, constraints, start, _restarts(restarts), seed, ascent_options)
+    _check_certify(certify, method, require_proof)
+    r = _run("assert_not_reaches", model, objective, threshold, constraints, start, _restarts(restarts), seed,
+             ascent_options)
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
     found = r.reached & inside
-    if certify and not found.any():
-        r = _certify(model, r, threshold, constraints, method, start)
-    elif found.any():
+    claim = f"{r.objective!r} stays below {at_least}"
+    if found.any():
         r = dataclasses.replace(r, status="counterexample")
-    passed = not found.any() and not (require_proof and r.status != "proven")
-    claim = f"{r.objective!r} stays below {at_least!r}"
-    _finish("assert_not_reaches", r, claim, passed, threshold, found, reaching_is_failure=True)
+        hits = ", ".join(map(str, np.flatnonzero(found)))
+        how = ("certification skipped: the counterexample settles the claim" if certify
+               else "a search result; no bounds were computed (certify=False)")
+        verdict = _Verdict(False, ", but a counterexample was found",
+                           (f"gradient ascent found inputs inside the constraints with {r.objective!r} >= "
+                            f"{at_least} (items {hits}); {how}",),
+                           "this is a real counterexample inside the constraints: retrain, or tighten the claim",
+                           focus=int(np.flatnonzero(found)[0]))
+    else:
+        r = _certify(model, r, threshold, constraints, method) if certify else r
+        verdict = _unproven(r, at_least, method) if require_proof and r.status != "proven" else _Verdict(True)
+    _finish("assert_not_reaches", r, claim, threshold, verdict)
     return r
 
 
-def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: str, start: Any) -> AscentResult:
+def _check_certify(certify: bool, method: str, require_proof: bool) -> None:
+    from .bounds import METHODS
+
+    if not isinstance(method, str) or method not in METHODS:
+        raise ConfigurationError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}"
+                                 f"{closest(str(method), METHODS)}")
+    if require_proof and not certify:
+        raise ConfigurationError("require_proof=True needs certify=True: without certification nothing is proven, "
+                                 "so the claim could never pass")
+
+
+def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: str) -> AscentResult:
     from .bounds import certify_not_reaches
 
     cert = certify_not_reaches(model, r.objective, threshold, constraints, method=method, start=r.start)
@@ -154,8 +214,24 @@ def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, me
     return dataclasses.replace(r, status=status, bounds=cert)
 
 
+def _unproven(r: AscentResult, at_least: float, method: str) -> _Verdict:
+    """The verdict when search found nothing but the sound bound is too loose to prove the claim."""
+    upper = np.asarray(r.bounds.bounds.upper, dtype=np.float64)
+    unknown = np.flatnonzero(np.asarray(r.bounds.status) != "proven")
+    worst = upper[unknown]
+    bound = ("the sound upper bound is NaN (unknown)" if np.isnan(worst).all() else
+             f"the sound upper bound, {np.nanmax(worst):.6g}, is at or above the threshold {at_least}")
+    note = (f"certification: unknown: no counterexample was found, but {bound} "
+            f"(method {r.bounds.bounds.method!r}; unproven items {', '.join(map(str, unknown))})")
+    tries = [f'method="crown" (tighter than {method!r})'] if method != "crown" else []
+    tries += ["a smaller radius (or tighter constraints)", "a higher threshold"]
+    remedy = f"try {', '.join(tries[:-1])} or {tries[-1]}; or drop require_proof=True to accept search evidence"
+    return _Verdict(False, ", with a proof (require_proof=True), but the sound bound could not prove it", (note,),
+                    remedy)
+
+
 def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, start: Any = None) -> None:
-    """Assert that every batch item lies inside ``constraints`` (up to ``atol``).
+    """Assert that every batch item lies inside ``constraints`` (up to ``atol``, a finite number >= 0).
 
     ``inputs`` is a ``(B, *S)`` array or an ``AscentResult`` (its start pins masks).
 
@@ -165,6 +241,10 @@ def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, s
     >>> fv.assert_within(np.array([[0.2, 0.8]]), fv.Box(0, 1))
     """
     __tracebackhide__ = True
+    if isinstance(atol, bool) or not isinstance(atol, numbers.Real):
+        raise FeatvizTypeError(f"atol must be a number; got {atol!r}")
+    if not np.isfinite(atol) or atol < 0:
+        raise ConfigurationError(f"atol={atol!r} is not valid; it must be a finite number >= 0")
     if isinstance(inputs, AscentResult):
         start = inputs.start if start is None else start
         inputs = inputs.inputs
@@ -184,16 +264,25 @@ def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, s
     raise AssertionError("\n".join(lines))
 
 
-def assert_structure(image_or_batch: Any, **bounds: Any) -> dict:
+def assert_structure(image_or_batch: Any, **bounds: Any) -> dict | list[dict]:
     """Assert structure metrics of an image (or of each image of a batch) lie within bounds.
 
     Each keyword is a metric name from :mod:`pytest_featviz.metrics` with a
-    ``(min, max)`` pair; ``None`` leaves an end open.
+    ``(min, max)`` pair; ``None`` leaves an end open. At least one is needed.
+
+    The array's shape says whether it is one image or a batch:
+
+    - ``(H, W)``: one grey image;
+    - ``(H, W, C)`` with ``C`` 1 or 3: one image;
+    - any other 3-D shape ``(B, H, W)``: a batch of grey images;
+    - ``(B, H, W, C)``: a batch.
+
+    So a batch of grey images whose width is 1 or 3 must be given as ``(B, H, W, 1)``.
 
     Returns
     -------
-    dict
-        The metric values (per image for a batch: a list of dicts).
+    dict or list of dict
+        The metric values: a dict for one image, a list of dicts (one per image) for a batch.
 
     Examples
     --------
@@ -202,31 +291,55 @@ def assert_structure(image_or_batch: Any, **bounds: Any) -> dict:
     >>> values = fv.assert_structure(stripes, orientation_coherence=(0.9, None))
     >>> values["orientation_coherence"] > 0.9
     True
+    >>> len(fv.assert_structure(np.stack([stripes, stripes.T]), orientation_coherence=(0.9, None)))
+    2
     """
     __tracebackhide__ = True
-    from .metrics import metric
+    from .metrics import METRICS, metric
 
     checks = {name: (metric(name), _bounds_pair(name, pair)) for name, pair in bounds.items()}
-    arr = np.asarray(image_or_batch, dtype=np.float64)
-    batch = arr[None] if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] > 4) else arr
+    if not checks:
+        raise ConfigurationError("assert_structure: give at least one metric bound, e.g. "
+                                 f"orientation_coherence=(0.6, None); metrics are: {', '.join(METRICS)}")
+    batch, single = _images(image_or_batch)
     results, failures = [], []
     for i, image in enumerate(batch):
-        values = {name: float(fn(image)) for name, (fn, _) in checks.items()}
+        try:
+            values = {name: float(fn(image)) for name, (fn, _) in checks.items()}
+        except ConfigurationError as error:
+            if single:
+                raise
+            raise ConfigurationError(f"assert_structure: batch item {i} of {len(batch)}: {error}") from error
         results.append(values)
-        for name, (lo, hi) in ((n, b) for n, (_, b) in checks.items()):
-            v = values[name]
-            if (lo is not None and not v >= lo) or (hi is not None and not v <= hi):
-                failures.append((i, name, v, lo, hi))
-    _record_structure(batch, results, failures, bounds)
+        failures += [(i, name) for name, (_, (lo, hi)) in checks.items()
+                     if (lo is not None and not values[name] >= lo) or (hi is not None and not values[name] <= hi)]
+    _record_structure(batch, results, failures, {name: pair for name, (_, pair) in checks.items()})
     if failures:
         lines = [f"structure check failed for {len({f[0] for f in failures})} of {len(batch)} images:"]
         for i, values in enumerate(results):
             for name, v in values.items():
                 lo, hi = checks[name][1]
-                mark = "FAIL" if any(f[0] == i and f[1] == name for f in failures) else "ok"
+                mark = "FAIL" if (i, name) in failures else "ok"
                 lines.append(f"  image {i}: {name} = {v:.4g}  bounds ({lo}, {hi})  {mark}")
         raise AssertionError("\n".join(lines))
-    return results[0] if arr is not batch and len(results) == 1 else results
+    return results[0] if single else results
+
+
+_SHAPES = "(H, W), (H, W, 1), (H, W, 3), a batch (B, H, W) or a batch (B, H, W, C)"
+
+
+def _images(image_or_batch: Any) -> tuple[np.ndarray, bool]:
+    """The images as a batch along axis 0, and whether one image was given (rule in assert_structure)."""
+    arr = np.asarray(image_or_batch)
+    if arr.dtype.kind not in "biuf":
+        raise FeatvizTypeError(f"assert_structure needs an array of real numbers; got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    single = arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] in (1, 3))
+    if not single and arr.ndim not in (3, 4):
+        raise ConfigurationError(f"assert_structure got an array of shape {arr.shape}; accepted shapes are {_SHAPES}")
+    if not single and arr.shape[0] == 0:
+        raise ConfigurationError(f"assert_structure got an empty batch (shape {arr.shape}); give at least one image")
+    return (arr[None] if single else arr), single
 
 
 def _bounds_pair(name: str, pair: Any) -> tuple[float | None, float | None]:
@@ -236,6 +349,8 @@ def _bounds_pair(name: str, pair: Any) -> tuple[float | None, float | None]:
     for v in (lo, hi):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
             raise FeatvizTypeError(f"bounds for {name!r} must be numbers or None; got {pair!r}")
+        if v is not None and np.isnan(v):
+            raise ConfigurationError(f"bounds for {name!r} contain NaN: {pair!r}; use None for an open end")
     if lo is not None and hi is not None and lo > hi:
         raise ConfigurationError(f"bounds for {name!r}: min={lo} is larger than max={hi}")
     return lo, hi
@@ -283,32 +398,29 @@ def _best_input_metrics(r: AscentResult) -> dict | None:
         return None
 
 
-def _finish(kind: str, r: AscentResult, claim: str, passed: bool, threshold: float, items: np.ndarray,
-            reaching_is_failure: bool) -> None:
+def _finish(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict) -> None:
     __tracebackhide__ = True
     ctx = _context.current()
     picture = None
-    if ctx is not None and (not passed or ctx.keep_passing):
+    if ctx is not None and (not verdict.passed or ctx.keep_passing):
         labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
         picture = ctx.save_images(kind, r.inputs, value_range=r.value_range, labels=labels)
     if ctx is not None:
         ctx.record({
             # only where a person will look (artifacts or the report): metrics cost scikit-image time
             "metrics": _best_input_metrics(r) if ctx.artifacts_dir is not None else None,
-            "kind": kind, "passed": passed, "claim": claim, "objective": repr(r.objective),
+            "kind": kind, "passed": verdict.passed, "claim": claim, "objective": repr(r.objective),
             "constraints": repr(r.constraints), "threshold": threshold, "best_value": float(np.max(r.values)),
             "values": r.values, "steps": r.steps, "seed": r.seed, "status": r.status,
             "picture": str(picture) if picture else None, "model": r.model_name,
         })
-    if not passed:
-        raise AssertionError(_account(kind, r, claim, threshold, items, reaching_is_failure, picture))
+    if not verdict.passed:
+        raise AssertionError(_account(kind, r, claim, threshold, verdict, picture))
 
 
-def _account(kind: str, r: AscentResult, claim: str, threshold: float, items: np.ndarray,
-             reaching_is_failure: bool, picture: Any) -> str:
+def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict, picture: Any) -> str:
     """The failure message: an account a person can act on without re-running anything."""
-    head = f"{kind} failed: expected {claim}"
-    lines = [head + (", but a counterexample was found" if reaching_is_failure and items.any() else "")]
+    lines = [f"{kind} failed: expected {claim}{verdict.head}"]
     lines.append(f"  model {r.model_name!r}; constraints {r.constraints!r}; seed {r.seed}; "
                  f"optimizer {r.optimizer}, up to {r.steps_requested} steps, lr {float(np.mean(r.lr)):.3g}")
     viol = r.constraints.violation(r.inputs, start=r.start)
@@ -324,10 +436,9 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, items: np
         note += "  zero gradient at start" if r.zero_gradient[i] else ""
         lines.append(f"  {i:<4}  {r.values[i]:<10.6g}  {threshold:<9.6g}  {step:<15}  "
                      f"{'yes' if viol[i] <= 1e-6 else f'NO ({viol[i]:.2g})':<6}  {dist_inf[i]:.4g}/{dist_2[i]:.4g}{note}")
-    best = r.best if not (reaching_is_failure and items.any()) else int(np.flatnonzero(items)[0])
+    best = r.best if verdict.focus is None else verdict.focus
     lines.append(f"  model's top classes at item {best}: {_top_classes(r.outputs[best])}")
-    if r.status:
-        lines.append(f"  certification: {r.status}" + (f" (bounds {r.bounds!r})" if r.bounds is not None else ""))
+    lines += [f"  {note}" for note in verdict.notes]
     ctx = _context.current()
     if picture:
         lines.append(f"  pictures: {picture}")
@@ -338,9 +449,5 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, items: np
     if _saturated(r):
         lines.append("  note: the softmax saturates (probabilities stuck at 0.0 or 1.0 in float32); "
                      "use ClassLogit for a gradient that does not vanish")
-    if reaching_is_failure:
-        lines.append("  remedy: this is a real counterexample inside the constraints: retrain, or tighten the claim")
-    else:
-        lines.append(f"  remedy: more steps (steps={2 * r.steps_requested}), more restarts, another seed, "
-                     "or a looser constraint / lower threshold")
+    lines.append(f"  remedy: {verdict.remedy}")
     return "\n".join(lines)
