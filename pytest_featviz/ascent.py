@@ -44,12 +44,13 @@ class AscentResult:
         seen); always inside the constraints.
     values : ndarray, shape (B,)
         The objective at ``inputs`` (computed from exactly those arrays).
-    history : ndarray, shape (steps run, B)
-        The objective at every step.
+    history : ndarray, shape (T + 1, B)
+        The objective at every iterate ``x_0 .. x_T`` (``x_0`` is the start, ``T`` the
+        most updates any item took; an item that stopped early stays at its last iterate).
     outputs : ndarray
         The model's outputs at ``inputs``.
     steps : ndarray, shape (B,)
-        Steps taken per item (fewer when ``until`` was met).
+        Updates taken per item (``steps`` requested, fewer when ``until`` was met).
     reached : ndarray of bool, shape (B,), or None
         Which items met ``until`` (None when no ``until`` was given).
     diverged : ndarray of bool, shape (B,)
@@ -58,6 +59,9 @@ class AscentResult:
         The step of divergence, -1 where none.
     zero_gradient : ndarray of bool, shape (B,)
         Items whose gradient was exactly zero at the start (e.g. dead ReLUs).
+    start : ndarray, shape (B, *input_shape)
+        The float32 input each item started from (inside the constraints; a Mask's
+        frozen entries hold their values here).
     """
 
     inputs: np.ndarray
@@ -256,7 +260,7 @@ def ascend(
     constraints : Constraint, optional
         ``Box``, ``LpBall``, ``Mask`` or an intersection with ``&``; default: none.
     steps : int
-        Maximum number of steps.
+        Maximum number of updates; the last update's result is evaluated too.
     lr : float or array of shape (B,), optional
         Step size in input units; default 5% of the constraint set's typical width
         (in parameter units for other parametrizations: their ``lr``, 0.1 for
