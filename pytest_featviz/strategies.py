@@ -285,7 +285,9 @@ def constraint_sets(
     The parts are joined with ``&`` (at most one L2 ball); both balls share one
     centre. Shrinks toward a lone box. Without ``center`` the centre is drawn
     inside the box; with one, the box grows to meet the centre's nearest point of
-    ``[min_value, max_value]`` and each radius is at least the distance to it.
+    ``[min_value, max_value]`` and each radius is at least the distance to it. A mask
+    drawn with an L2 ball freezes its entries at that nearest point (a mask alone
+    freezes them at the start), so the set is non-empty whatever the start.
 
     Parameters
     ----------
@@ -325,7 +327,10 @@ def constraint_sets(
     if use_l2:
         parts.append(LpBall(c, radius=_between(draw, d_2, max_radius), p=2))
     if use_mask:
-        parts.append(draw(masks(shape)))
+        m = draw(masks(shape))
+        # frozen entries stay at the start, which may lie outside an L2 ball: pin them at the
+        # centre's nearest box point, inside both balls, so that the set is non-empty for every start
+        parts.append(Mask(m.mask, values=np.clip(c, box.low, box.high)) if use_l2 else m)
     return reduce(and_, parts)
 
 
