@@ -8,7 +8,9 @@ An objective is split into groups, each read off one layer:
 - ``"max"``: a ``Channel(..., reduce="max")`` term, one row per spatial position
   (the max of the rows' bounds bounds the max);
 - ``"prob"``: a ``ClassProbability`` term, one row ``z_j - z_k`` per other class ``j``;
-  with ``L_j <= z_j - z_k <= U_j``, ``1/(1 + sum_j exp(U_j)) <= p_k <= 1/(1 + sum_j exp(L_j))``.
+  with ``L_j <= z_j - z_k <= U_j``, ``1/(1 + sum_j exp(U_j)) <= p_k <= 1/(1 + sum_j exp(L_j))``;
+- ``"sigmoid"``: a ``ClassProbability`` term of a model whose head is a sigmoid (multi-label):
+  one row ``z_k``; ``sigmoid`` is increasing, so ``sigmoid(L) <= p_k <= sigmoid(U)``.
 
 The objective's bound is the sum of its groups' bounds (sound, and exact in the
 common case of a single group). Coefficients are rounded to float32 first, as the
@@ -75,10 +77,14 @@ def _spatial(shape: tuple[int, ...], crop: int) -> np.ndarray:
     return keep
 
 
-def _leaf_rows(leaf: Objective, shape: tuple[int, ...], batch: int) -> tuple[str, np.ndarray]:
+def _leaf_rows(leaf: Objective, shape: tuple[int, ...], batch: int, squash: str) -> tuple[str, np.ndarray]:
     """``(kind, rows)`` of one term; ``rows`` has shape ``(B, K, *shape)``."""
     size = int(np.prod(shape))
     items = np.arange(batch)
+    if isinstance(leaf, ClassProbability) and squash == "sigmoid":
+        rows = np.zeros((batch, 1, size))
+        rows[items, 0, _flat_index(leaf.index, batch)] = 1.0
+        return "sigmoid", rows.reshape((batch, 1, *shape))
     if isinstance(leaf, ClassProbability):
         k = _flat_index(leaf.index, batch)
         others = np.array([[j for j in range(size) if j != kb] for kb in k], dtype=np.int64).reshape(batch, size - 1)
@@ -111,8 +117,13 @@ def _leaf_rows(leaf: Objective, shape: tuple[int, ...], batch: int) -> tuple[str
     return "sum", np.broadcast_to(row, (batch, 1, *shape))
 
 
-def groups_of(objective: Objective, shapes: dict[str, tuple[int, ...]], batch: int) -> list[Group]:
-    """The groups of ``objective`` for a batch, given the shape of each target node."""
+def groups_of(objective: Objective, shapes: dict[str, tuple[int, ...]], batch: int,
+              squash: str = "softmax") -> list[Group]:
+    """The groups of ``objective`` for a batch, given the shape of each target node.
+
+    ``squash`` is how the model's head turns logits into probabilities ('sigmoid' for a
+    multi-label head, else a softmax), which decides what a ``ClassProbability`` bounds.
+    """
     coefs = objective.params(batch)[0].astype(np.float64)  # float32, as the engine evaluates
     sums: dict[str, np.ndarray] = {}
     groups: list[Group] = []
@@ -121,7 +132,7 @@ def groups_of(objective: Objective, shapes: dict[str, tuple[int, ...]], batch: i
         shape = shapes[target]
         if target == LOGITS_TARGET and len(shape) != 1:
             raise ConfigurationError(f"the model's logits have shape {shape}; class objectives need one axis")
-        kind, rows = _leaf_rows(leaf, shape, batch)
+        kind, rows = _leaf_rows(leaf, shape, batch, squash)
         if kind == "sum":
             sums[target] = sums.get(target, 0.0) + coef * rows
         else:

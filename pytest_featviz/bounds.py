@@ -176,6 +176,12 @@ def _combine(group: Group, low: np.ndarray, up: np.ndarray, unit: float, widen: 
         lo, hi = low[:, 0], up[:, 0]
     elif group.kind == "max":
         lo, hi = low.max(axis=1), up.max(axis=1)
+    elif group.kind == "sigmoid":
+        with np.errstate(over="ignore"):
+            lo, hi = np.exp(-np.logaddexp(0.0, -low[:, 0])), np.exp(-np.logaddexp(0.0, -up[:, 0]))
+        if widen:
+            pad = _SAFETY * 8 * unit + _ABS_MARGIN
+            lo, hi = np.clip(lo - pad, 0.0, 1.0), np.clip(hi + pad, 0.0, 1.0)
     else:
         with np.errstate(over="ignore"):
             hi = np.exp(-np.logaddexp(0.0, _lse(low)))
@@ -247,7 +253,7 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
     start_arr = _as_start(start, info.input_shape)
     batch = _batch_size(objective, None, start_arr)
     inset = _input_set(constraint, (batch, *info.input_shape), start_arr)
-    groups = groups_of(objective, {t: graph.nodes[n].shape for t, n in nodes.items()}, batch)
+    groups = groups_of(objective, {t: graph.nodes[n].shape for t, n in nodes.items()}, batch, info.head.squash)
     label = "ibp" if method == "ibp" else "crown"
     if inset is None:
         inf = np.full(batch, np.inf)

@@ -74,6 +74,24 @@ def test_linear_model_is_bounded_exactly(method, p):
 
 
 @pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("p", [np.inf, 2])
+def test_sigmoid_head_probability_is_the_sigmoid_of_the_logit_bounds(method, p):
+    """A multi-label (sigmoid) head: p_k = sigmoid(z_k), not a softmax over the classes."""
+    model, w, b = linear_model(seed=3)
+    sig = dense_model([(w.astype(np.float32), b.astype(np.float32))], activations=["sigmoid"])
+    x0, eps = np.linspace(-0.5, 0.5, 6), 0.1
+    b_ = bounds(sig, fv.ClassProbability([0, 1, 2]), fv.LpBall(x0, eps, p=p), method=method)
+    norm = np.abs(w).sum(axis=0) if p == np.inf else np.sqrt((w**2).sum(axis=0))
+    centre = x0 @ w + b
+    want_hi, want_lo = 1 / (1 + np.exp(-(centre + eps * norm))), 1 / (1 + np.exp(-(centre - eps * norm)))
+    assert np.all(b_.upper >= want_hi) and np.all(b_.lower <= want_lo)
+    np.testing.assert_allclose(b_.upper, want_hi, atol=1e-4)
+    np.testing.assert_allclose(b_.lower, want_lo, atol=1e-4)
+    ascent = fv.ascend(sig, fv.ClassProbability([0, 1, 2]), start=x0, constraints=fv.LpBall(x0, eps, p=p), steps=50)
+    assert np.all(ascent.values <= b_.upper)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_logit_margin_is_one_quantity(method):
     model, w, b = linear_model(seed=1)
     x0 = np.full(6, 0.2)
