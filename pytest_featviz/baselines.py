@@ -104,6 +104,7 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
     Parameters
     ----------
     path : str or os.PathLike
+        Must end in ``.npz``: the picture goes to the same path with ``.png``.
     baseline : Baseline, AscentResult or array_like
         Anything :func:`capture` accepts.
 
@@ -111,6 +112,11 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
     -------
     pathlib.Path
         The ``.npz`` path.
+
+    Raises
+    ------
+    ConfigurationError
+        ``path`` does not end in ``.npz`` (nothing is written), or cannot be written.
 
     Examples
     --------
@@ -122,8 +128,12 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
     """
     from .render import save_png
 
-    b = capture(baseline)
     target = Path(path)
+    if target.suffix != ".npz":
+        fix = repr(str(target.with_suffix(".npz"))) if target.name else "a file name ending in .npz"
+        raise ConfigurationError(f"a baseline is saved to a path ending in .npz (its picture goes next to it as "
+                                 f".png); got {str(path)!r}: use {fix}")
+    b = capture(baseline)
     arrays = {"inputs": b.inputs.astype(np.float32), "value_range": np.asarray(b.value_range, dtype=np.float64),
               "metrics": np.array([b.metrics[n] for n in b.metrics], dtype=np.float64).T.reshape(len(b.inputs), -1),
               "metadata": np.array(json.dumps({**b.metadata, "metrics": list(b.metrics)}))}
@@ -211,6 +221,8 @@ def _from_arrays(target: Path, arrays: dict[str, np.ndarray]) -> Baseline:
         shapes_ok &= key not in arrays or (arrays[key].shape == (count,) and np.issubdtype(arrays[key].dtype, dtype))
     if not shapes_ok:
         raise bad("its arrays do not fit together: " + ", ".join(f"{k} {v.dtype}{v.shape}" for k, v in arrays.items()))
+    if not (np.isfinite(inputs).all() and np.isfinite(arrays["value_range"]).all()):
+        raise bad("its stored inputs or value range contain NaN or inf (a saved baseline holds finite values only)")
     return Baseline(inputs.astype(np.float32), arrays.get("values"), arrays.get("reached"),
                     {name: table[:, j] for j, name in enumerate(names)},
                     (float(arrays["value_range"][0]), float(arrays["value_range"][1])), meta)

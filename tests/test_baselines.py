@@ -179,6 +179,8 @@ def test_a_failed_write_leaves_no_temporary_file_and_keeps_the_old_baseline(tmp_
         (lambda p: _rewrite_metadata(p, lambda m: {**m, "format": "other"}), "does not say format="),
         (lambda p: _rewrite_metadata(p, lambda m: {**m, "version": 99}), "format version 99, newer than the 1"),
         (lambda p: _rewrite_metadata(p, lambda m: {**m, "metrics": ["entropy"]}), "arrays do not fit together"),
+        (lambda p: _rewrite_array(p, "inputs", lambda a: np.where(a > 0.5, np.nan, a)), "contain NaN or inf"),
+        (lambda p: _rewrite_array(p, "value_range", lambda a: np.array([0.0, np.inf])), "contain NaN or inf"),
     ],
 )
 def test_unreadable_files_raise_a_configuration_error_naming_the_file_and_the_fix(tmp_path, damage, message):
@@ -194,11 +196,36 @@ def test_unreadable_files_raise_a_configuration_error_naming_the_file_and_the_fi
 
 
 def _rewrite_metadata(path, change):
+    _rewrite_array(path, "metadata", lambda m: np.array(json.dumps(change(json.loads(str(m))))))
+
+
+def _rewrite_array(path, key, change):
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    arrays["metadata"] = np.array(json.dumps(change(json.loads(str(arrays["metadata"])))))
+    arrays[key] = change(arrays[key])
     with open(path, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+def test_a_baseline_whose_stored_inputs_hold_nan_is_a_format_error_when_compared_too(tmp_path):
+    path = save(tmp_path / "units.npz", pictures())
+    _rewrite_array(path, "inputs", lambda a: np.where(a > 0.5, np.nan, a))
+    with pytest.raises(BaselineFormatError, match=f"{path} is not a pytest-featviz baseline: its stored inputs"):
+        compare(pictures(), load(path))
+
+
+@pytest.mark.parametrize("name", ["x.png", "x", "x.npz.png", "x.NPZ"])
+def test_save_refuses_a_path_not_ending_in_npz_and_writes_nothing(tmp_path, name):
+    with pytest.raises(ConfigurationError) as info:
+        save(tmp_path / "d" / name, pictures())
+    assert f"got {str(tmp_path / 'd' / name)!r}" in str(info.value) and "ending in .npz" in str(info.value)
+    assert not (tmp_path / "d").exists()
+
+
+def test_save_writes_the_npz_and_its_picture_as_two_files(tmp_path):
+    path = save(tmp_path / "d" / "x.npz", pictures())
+    assert sorted(p.name for p in path.parent.iterdir()) == ["x.npz", "x.png"]
+    assert np.array_equal(load(path).inputs, pictures())
 
 
 def test_loading_a_missing_file_names_it(tmp_path):
