@@ -42,15 +42,24 @@ _CURRENT: contextvars.ContextVar["TestContext | None"] = contextvars.ContextVar(
 
 
 def sanitize(node_id: str) -> str:
-    """A file-name-safe, readable form of a pytest node id (parametrized ids kept).
+    """A file-name-safe, readable form of a pytest node id or a name, distinct for distinct texts.
+
+    Path separators become ``_`` and ``::`` becomes ``__``; a text that needed nothing
+    more keeps exactly that form. Any other change (brackets, spaces, ``+``, ``*``, a
+    ``__`` in the text itself, ...) appends the CRC-32 of the original text, so ids that
+    read alike on disk, such as ``test_f[a b]`` and ``test_f[a_b]``, never share a folder.
+    Texts longer than 150 characters are cut to 130 and get the same hash.
 
     Examples
     --------
-    >>> sanitize("tests/test_a.py::test_b[x-0.5]")
-    'tests_test_a.py__test_b_x-0.5'
+    >>> sanitize("tests/test_a.py::test_b")
+    'tests_test_a.py__test_b'
+    >>> sanitize("t.py::test_x[a b]"), sanitize("t.py::test_x[a_b]")
+    ('t.py__test_x_a_b_745bc2ef', 't.py__test_x_a_b_2bf6ed82')
     """
-    text = re.sub(r"[^A-Za-z0-9_.\-]+", "_", node_id.replace("::", "__")).strip("_")
-    if len(text) > 150:  # keep paths short, and still unique
+    plain = node_id.replace("::", "__").replace("/", "_")
+    text = re.sub(r"[^A-Za-z0-9_.\-]+", "_", plain).strip("_")
+    if text != plain or "__" in node_id or len(text) > 150:
         text = f"{text[:130]}_{zlib.crc32(node_id.encode()):08x}"
     return text
 

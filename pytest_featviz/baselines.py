@@ -81,12 +81,17 @@ class BaselineFormatError(ConfigurationError):
 def baseline_path(root: str | os.PathLike[str], node_id: str, name: str) -> Path:
     """``<root>/<sanitized node id>/<sanitized name>.npz``: one file set per test and name.
 
+    Sanitizing (:func:`pytest_featviz._context.sanitize`) keeps plain ids readable and
+    appends a hash to ids it had to change more, so distinct ids never share a folder.
+
     Examples
     --------
+    >>> baseline_path("featviz_baselines", "tests/test_a.py::test_b", "maximisers").as_posix()
+    'featviz_baselines/tests_test_a.py__test_b/maximisers.npz'
     >>> baseline_path("featviz_baselines", "tests/test_a.py::test_b[x]", "class maximisers").as_posix()
-    'featviz_baselines/tests_test_a.py__test_b_x/class_maximisers.npz'
+    'featviz_baselines/tests_test_a.py__test_b_x_edd2ab6f/class_maximisers_f51c9126.npz'
     """
-    if not isinstance(name, str) or not sanitize(name):
+    if not isinstance(name, str) or sanitize(name)[:1] in ("", "_"):  # "_<hash>": nothing readable was left
         raise ConfigurationError(f"a baseline name must be a non-empty text of letters, digits, '.', '_' or '-'; "
                                  f"got {name!r}")
     return Path(root) / sanitize(node_id) / f"{sanitize(name)}.npz"

@@ -241,8 +241,37 @@ def test_the_stored_archive_is_compressed(tmp_path):
 
 
 def test_baseline_paths_are_one_folder_per_test_and_one_file_per_name():
-    assert baselines.baseline_path("/b", "t.py::test_x[a-1]", "units").as_posix() == "/b/t.py__test_x_a-1/units.npz"
-    assert baselines.baseline_path("/b", "t.py::test_x[a-2]", "units").parent.name == "t.py__test_x_a-2"
+    assert baselines.baseline_path("/b", "sub/t.py::test_x", "units").as_posix() == "/b/sub_t.py__test_x/units.npz"
+    one, two = (baselines.baseline_path("/b", f"t.py::test_x[a-{k}]", "units") for k in (1, 2))
+    assert one.parent.name.startswith("t.py__test_x_a-1_") and two.parent.name.startswith("t.py__test_x_a-2_")
+    assert one.name == two.name == "units.npz"
+
+
+@pytest.mark.parametrize(
+    "node_ids",
+    [
+        ("t.py::test_x[a b]", "t.py::test_x[a_b]"),
+        ("t.py::test_x[a+b]", "t.py::test_x[a*b]", "t.py::test_x[a_b]"),
+        ("t.py::test_x[a]", "t.py::test_x_a"),
+        ("t.py::A::test_x", "t.py::A__test_x"),
+        ("t.py::test_x[" + "a" * 200 + "]", "t.py::test_x[" + "a" * 199 + "b]"),
+    ],
+)
+def test_node_ids_that_read_alike_on_disk_get_distinct_folders(node_ids):
+    folders = [baselines.baseline_path("/b", node_id, "u").parent for node_id in node_ids]
+    assert len(set(folders)) == len(node_ids), folders
+    assert all(len(f.name) <= 150 for f in folders)
+    assert folders == [baselines.baseline_path("/b", node_id, "u").parent for node_id in node_ids]  # stable
+
+
+def test_the_stored_example_baselines_are_still_found():
+    from pathlib import Path
+
+    examples = Path(__file__).parent.parent / "examples"
+    for test in ("test_class_maximisers_match_the_baseline", "test_reachability_of_class_3_matches_the_baseline"):
+        folder = baselines.baseline_path(examples / "featviz_baselines", f"examples/test_regression_gate.py::{test}",
+                                         "x").parent
+        assert folder.is_dir(), folder
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import keras
 import pytest
 
-from pytest_featviz._context import derive_seed
+from pytest_featviz._context import derive_seed, sanitize
 
 pytest_plugins = ["pytester"]
 
@@ -137,7 +137,8 @@ def test_failing_assertion_leaves_pictures_and_records_without_the_fixture(pytes
     assert "expected ClassLogit(0) reaches >= 3.5" in text and "remedy:" in text
     result.stdout.fnmatch_lines(["*2 featviz assertions ran, 2 failed*"])
     for k in (0, 1):
-        folder = pytester.path / "from_ini" / f"test_failing_assertion_leaves_pictures_and_records_without_the_fixture.py__test_unreachable_{k}"
+        node_id = f"test_failing_assertion_leaves_pictures_and_records_without_the_fixture.py::test_unreachable[{k}]"
+        folder = pytester.path / "from_ini" / sanitize(node_id)
         assert (folder / "assert_reaches.png").stat().st_size > 0
         record = json.loads((folder / "record.json").read_text())
         assert record["assertions"][0]["threshold"] == 3.5 and record["assertions"][0]["passed"] is False

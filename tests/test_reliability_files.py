@@ -187,7 +187,8 @@ os.replace = _replace_or_die
 """
 
 # the files an update writes, in order: each test's .npz, then its .png
-ORDER = [f"test_units.py__test_unit_{unit}/maximiser.{kind}" for unit in range(3) for kind in ("npz", "png")]
+ORDER = [f"{_context.sanitize(f'test_units.py::test_unit[{unit}]')}/maximiser.{kind}" for unit in range(3)
+         for kind in ("npz", "png")]
 
 
 @pytest.fixture
