@@ -1,8 +1,9 @@
 """The running test's featviz context: where artifacts go, the seed, and the records of assertions.
 
-The plugin sets it around every test (whether or not the test uses the ``featviz``
-fixture), so the assertion helpers can save the pictures of failing inputs. Outside
-pytest there is no context and nothing is saved.
+The plugin sets it around every phase of every test (setup with its fixtures, the call,
+teardown; whether or not the test uses the ``featviz`` fixture), so the assertion
+helpers use the test's seed and save the pictures of failing inputs, each call under
+its own file name. Outside pytest there is no context and nothing is saved.
 
 Every file pytest-featviz writes (artifacts, records, baselines) goes through
 :func:`write_atomic`: a temporary file in the same folder, renamed into place, so a
@@ -226,6 +227,7 @@ class TestContext:
     saved: list[Path] = field(default_factory=list)
     keep_passing: bool = False  # also save pictures of passing assertions (for the HTML report)
     unwritten: list[tuple[Path, str]] = field(default_factory=list)  # artifacts that could not be written, and why
+    pictures: set[str] = field(default_factory=set)  # picture file names given out so far
 
     __test__ = False  # not a pytest test class
 
@@ -235,14 +237,35 @@ class TestContext:
             return None
         return self.artifacts_dir / sanitize(self.node_id) / f"{sanitize(name)}{suffix}"
 
+    def _picture_path(self, name: str) -> Path | None:
+        """A PNG path no earlier picture of this test has: ``<name>.png``, then ``<name>-2.png``, ..."""
+        path = self.artifact_path(name, ".png")
+        if path is None:
+            return None
+        stem, k = path.stem, 1
+        while path.name in self.pictures:
+            k += 1
+            path = path.with_name(f"{stem}-{k}.png")
+        self.pictures.add(path.name)
+        return path
+
     def save_images(self, name: str, images: Any, **grid_options: Any) -> Path | None:
         """Save a batch of inputs as a PNG grid; returns the path.
 
-        None when artifacts are off, or when the artifacts folder cannot be written: the
-        file is then listed in :attr:`unwritten` and :class:`activate` reports it when
-        the test ends (a failing assertion keeps its own account).
+        Every call gets its own file: a name used before in this test is numbered
+        (``assert_reaches.png``, ``assert_reaches-2.png``, ...), so each record points at
+        its own picture. None when artifacts are off, or when the artifacts folder cannot
+        be written: the file is then listed in :attr:`unwritten` and :class:`activate`
+        reports it when the test phase ends (a failing assertion keeps its own account).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> ctx = TestContext("t.py::test_x", 0, pathlib.Path(tempfile.mkdtemp()))
+        >>> [ctx.save_images("inputs", [[0.0, 0.5, 1.0]]).name for _ in range(3)]
+        ['inputs.png', 'inputs-2.png', 'inputs-3.png']
         """
-        path = self.artifact_path(name, ".png")
+        path = self._picture_path(name)
         if path is None:
             return None
         import numpy as np
@@ -266,8 +289,10 @@ class TestContext:
             return None
         return path
 
-    def unwritten_account(self) -> str | None:
+    def unwritten_account(self, since: int = 0) -> str | None:
         """What could not be saved under the artifacts folder, and why; None when everything was.
+
+        Only the files from :attr:`unwritten` ``[since:]`` are named (what one test phase left).
 
         Examples
         --------
@@ -282,10 +307,11 @@ class TestContext:
         (.../a-file is a file, not a folder); not saved: .../a-file/art/t.py__test_x/inputs.png.
         Point --featviz-artifacts ... at a folder that can be written.
         """
-        if not self.unwritten:
+        unwritten = self.unwritten[since:]
+        if not unwritten:
             return None
-        reasons = "; ".join(dict.fromkeys(reason for _, reason in self.unwritten))
-        files = ", ".join(str(path) for path, _ in self.unwritten)
+        reasons = "; ".join(dict.fromkeys(reason for _, reason in unwritten))
+        files = ", ".join(str(path) for path, _ in unwritten)
         return (f"featviz could not write the artifacts of {self.node_id}: the folder {self.artifacts_dir} cannot be "
                 f"written ({reasons}); not saved: {files}. Point --featviz-artifacts (or the featviz_artifacts ini "
                 "key, or @pytest.mark.featviz(artifacts=...)) at a folder that can be written.")
@@ -309,18 +335,21 @@ def _add_note(exc: BaseException, text: str) -> None:
 
 
 class activate:
-    """Context manager that makes ``ctx`` current for the duration of a test.
+    """Context manager that makes ``ctx`` current for one phase of a test (setup, call or teardown).
 
-    On leaving, artifacts that could not be written (:meth:`TestContext.unwritten_account`)
-    are reported: as a note on the test's own error, so a failing assertion keeps its
-    account, or as a ConfigurationError when the test passed.
+    On leaving, the artifacts that could not be written during this phase
+    (:meth:`TestContext.unwritten_account`) are reported: as a note on the phase's own
+    error, so a failing assertion keeps its account, or as a ConfigurationError when
+    the phase passed. What an earlier phase already reported is not reported again.
     """
 
     def __init__(self, ctx: TestContext):
         self.ctx = ctx
         self.token: contextvars.Token | None = None
+        self.start = 0
 
     def __enter__(self) -> TestContext:
+        self.start = len(self.ctx.unwritten)
         self.token = _CURRENT.set(self.ctx)
         return self.ctx
 
@@ -328,7 +357,7 @@ class activate:
         __tracebackhide__ = True
         if self.token is not None:
             _CURRENT.reset(self.token)
-        account = self.ctx.unwritten_account()
+        account = self.ctx.unwritten_account(since=self.start)
         if account is None:
             return
         if exc is None:

@@ -70,31 +70,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="allow featviz_model(..., safe_mode=False): models that run arbitrary code on load")
 
 
-def setting(config: pytest.Config, name: str, marker: Any = None) -> Any:
-    """A featviz setting by precedence: marker > command line > ini > default (None)."""
+def _setting_and_source(config: pytest.Config, name: str, marker: Any = None) -> tuple[Any, str]:
+    """A featviz setting by precedence, and where it came from (for error messages)."""
     if marker is not None and marker.kwargs.get(name) is not None:
-        return marker.kwargs[name]
+        return marker.kwargs[name], f"@pytest.mark.featviz({name}=...)"
     value = config.getoption(f"featviz_{name}", default=None)
     if value is not None:
-        return value
+        return value, f"--featviz-{name}"
     ini = config.getini(f"featviz_{name}")
-    return ini if ini not in (None, "", []) else None
+    if ini not in (None, "", []):
+        return ini, f"the ini key featviz_{name}" + (f" (in {config.inipath})" if config.inipath else "")
+    return None, "the default"
 
 
-def _seed_value(raw: Any) -> int:
+def setting(config: pytest.Config, name: str, marker: Any = None) -> Any:
+    """A featviz setting by precedence: marker > command line > ini > default (None)."""
+    return _setting_and_source(config, name, marker)[0]
+
+
+def _seed_value(config: pytest.Config, marker: Any = None, where: str = "") -> int:
+    """The base seed by precedence; a value that is not an integer is a usage error naming its source."""
+    __tracebackhide__ = True
+    raw, source = _setting_and_source(config, "seed", marker)
     if raw is None:
         return 0
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise pytest.UsageError(f"--featviz-seed must be an integer; got {raw!r}") from None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            pass
+    raise pytest.UsageError(f"{source}{where} must be an integer; got {raw!r}")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in _MARKERS:
         config.addinivalue_line("markers", line)
-    _seed_value(setting(config, "seed"))
-    config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "expected": 0, "records": [], "written": [], "unsafe": []}
+    _seed_value(config)
+    config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "expected": 0, "records": [], "written": [],
+                                  "unsafe": [], "outcomes": {}}
     config.pluginmanager.register(_Collector(config.stash[_SESSION_KEY]), f"featviz-collector-{id(config)}")
 
 
@@ -116,7 +131,7 @@ def _environment(config: pytest.Config) -> dict[str, str]:
         "scikit-image": _version("scikit-image"),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "device": "cpu" if _version("tensorflow-cpu") != "not installed" else "cpu/gpu (tensorflow)",
-        "seed": str(_seed_value(setting(config, "seed"))),
+        "seed": str(_seed_value(config)),
     }
 
 
@@ -150,18 +165,34 @@ def _artifacts_dir(config: pytest.Config, marker: Any) -> Path | None:
 
 
 _CTX_KEY = pytest.StashKey[_context.TestContext]()
+_PUBLISHED_KEY = pytest.StashKey[int]()
+_PROPERTIES = ("featviz_assertions", "featviz_failed", "featviz_best_value", "featviz_threshold", "featviz_steps",
+               "featviz_records")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True, trylast=True)  # innermost: a bad seed raised here still passes the outer wrappers
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    __tracebackhide__ = True
     marker = item.get_closest_marker("featviz")
-    seed = _context.derive_seed(_seed_value(setting(item.config, "seed", marker)), item.nodeid)
-    item.stash[_CTX_KEY] = _context.TestContext(item.nodeid, seed, _artifacts_dir(item.config, marker),
+    base = _seed_value(item.config, marker, f" on {item.nodeid}")
+    item.stash[_CTX_KEY] = _context.TestContext(item.nodeid, _context.derive_seed(base, item.nodeid),
+                                                _artifacts_dir(item.config, marker),
                                                 keep_passing=setting(item.config, "report") is not None)
+    return (yield from _in_context(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    return (yield from _in_context(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    return (yield from _in_context(item))
+
+
+def _in_context(item: pytest.Item) -> Iterator[None]:
+    """Run one phase (setup with the fixtures, call, teardown) with the test's context current."""
     ctx = item.stash.get(_CTX_KEY, None)
     if ctx is None:
         return (yield)
@@ -169,20 +200,26 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         try:
             return (yield)
         finally:
-            _after_test(item, ctx)
+            _publish(item, ctx)
 
 
-def _after_test(item: pytest.Item, ctx: _context.TestContext) -> None:
-    if not ctx.records:
+def _publish(item: pytest.Item, ctx: _context.TestContext) -> None:
+    """Put the records so far in the test's user properties (once each) and its JSON record.
+
+    Runs after every phase that added records, so assertions in fixtures count too;
+    JUnit XML and the collector read the teardown report, which carries the last set.
+    """
+    if not ctx.records or item.stash.get(_PUBLISHED_KEY, 0) == len(ctx.records):
         return
+    item.stash[_PUBLISHED_KEY] = len(ctx.records)
+    item.user_properties[:] = [(k, v) for k, v in item.user_properties if k not in _PROPERTIES]
     failed = [r for r in ctx.records if not r.get("passed", True)]
     item.user_properties.append(("featviz_assertions", len(ctx.records)))
     item.user_properties.append(("featviz_failed", len(failed)))
     last = ctx.records[-1]
     for key in ("best_value", "threshold", "steps"):
         if key in last:
-            value = last[key]
-            item.user_properties.append((f"featviz_{key}", _plain(value)))
+            item.user_properties.append((f"featviz_{key}", _plain(last[key])))
     item.user_properties.append(("featviz_records", json.dumps(ctx.records, default=_context._jsonable)))
     path = ctx.artifact_path("record", ".json")
     if path is not None:
@@ -209,14 +246,19 @@ class _Collector:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
-        if report.when != "call":
+        if report.when != "teardown":
+            outcome = _outcome(report)
+            if outcome is not None:
+                state["outcomes"][report.nodeid] = outcome
             return
+        outcome = state["outcomes"].pop(report.nodeid, "passed")
+        if report.failed and outcome == "passed":
+            outcome = "error"
         state["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
         props = dict(report.user_properties)
         if "featviz_assertions" not in props:
             return
         failed = int(props.get("featviz_failed", 0))
-        outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
         state["ran"] += int(props["featviz_assertions"])
         state["failed"] += failed
         if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
@@ -226,6 +268,15 @@ class _Collector:
             rec["test"] = report.nodeid
             rec["outcome"] = outcome
         state["records"].extend(records)
+
+
+def _outcome(report: pytest.TestReport) -> str | None:
+    """The test's outcome as the setup or call report tells it (None: a setup that passed says nothing)."""
+    if hasattr(report, "wasxfail") and report.skipped:
+        return "xfailed"
+    if report.when == "setup":
+        return "error" if report.failed else ("skipped" if report.skipped else None)
+    return report.outcome
 
 
 def _is_worker(config: pytest.Config) -> bool:
