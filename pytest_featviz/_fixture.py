@@ -82,21 +82,29 @@ class Featviz:
         ``featviz_baselines`` (relative to the ini file) > ``featviz_baselines/`` next to
         the test file.
         """
-        node, config = self._request.node, self._request.config
-        here = Path(str(node.path)).parent
-        marker = node.get_closest_marker("featviz")
-        if marker is not None and marker.kwargs.get("baselines") is not None:
-            return here / marker.kwargs["baselines"]
-        if config.getoption("featviz_baselines", default=None) is not None:
-            return Path(config.invocation_params.dir) / config.getoption("featviz_baselines")
-        if config.getini("featviz_baselines"):
-            return (config.inipath.parent if config.inipath else config.rootpath) / config.getini("featviz_baselines")
-        return here / "featviz_baselines"
+        node = self._request.node
+        return _root(self._request.config, Path(str(node.path)), node.get_closest_marker("featviz"))[0]
 
     def _node_id(self, of_test: str | None) -> str:
         if of_test is None:
             return self._request.node.nodeid
         return of_test if "::" in of_test else f"{self._request.node.nodeid.split('::')[0]}::{of_test}"
+
+    def _root_of(self, node_id: str) -> tuple[Path, str]:
+        """The baselines folder of test ``node_id`` as that test resolves it, and why that one.
+
+        A collected test answers with its own file and marker; otherwise its file is
+        found from the node id (relative to the rootdir), and a test of this file is
+        taken to share this test's marker.
+        """
+        node, config = self._request.node, self._request.config
+        other = next((item for item in self._request.session.items if item.nodeid == node_id), None)
+        if other is not None:
+            return _root(config, Path(str(other.path)), other.get_closest_marker("featviz"))
+        file = node_id.split("::")[0]
+        if file == node.nodeid.split("::")[0]:
+            return _root(config, Path(str(node.path)), node.get_closest_marker("featviz"))
+        return _root(config, Path(config.rootpath) / file, None)
 
     def assert_matches_baseline(self, name: str, result_or_images: Any, *,
                                 min_ssim: float = baselines.DEFAULT_MIN_SSIM,
@@ -115,9 +123,11 @@ class Featviz:
         min_ssim, value_rtol, match
             As for :func:`pytest_featviz.baselines.compare` (the defaults and why: see there).
         baseline_of : str, optional
-            Compare with another test's baseline (a node id, or a test name in this
-            file), e.g. a candidate model against the reference model's; such a
-            comparison only reads, even with ``--featviz-update-baselines``.
+            Compare with another test's baseline (a node id as pytest prints it, or a
+            test name in this file), e.g. a candidate model against the reference
+            model's; such a comparison only reads, even with ``--featviz-update-baselines``.
+            The baseline is looked for where that test writes it: with its marker and
+            next to its file by default, so a test in another folder is found.
 
         Returns
         -------
@@ -133,7 +143,8 @@ class Featviz:
         __tracebackhide__ = True
         baselines.check_options(min_ssim, value_rtol, match)
         node_id = self._node_id(baseline_of)
-        path = baselines.baseline_path(self.baselines_root(), node_id, name)
+        root, why = (self.baselines_root(), "") if baseline_of is None else self._root_of(node_id)
+        path = baselines.baseline_path(root, node_id, name)
         if path in self._baseline_paths:
             raise ConfigurationError(f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
                                      "give every assert_matches_baseline call of a test its own name")
@@ -150,8 +161,9 @@ class Featviz:
         _context.remove_stale_temporaries(path.parent)  # a first write killed midway leaves one
         if not path.exists():
             self.context.record(entry)
+            where = f"  looked in the baselines folder of {node_id}: {root} ({why})\n" if why else ""
             raise AssertionError(f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
-                                 f"  to create it, run: {command}")
+                                 f"{where}  to create it, run: {command}")
         expected = baselines.load(path)
         comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match)
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
@@ -178,3 +190,15 @@ class Featviz:
                 saved.append(f"{kind} {path}")
                 paths[kind] = str(path)
         return ", ".join(saved) or "(not saved: see the note below, or these inputs cannot be drawn)", paths
+
+
+def _root(config: Any, test_file: Path, marker: Any) -> tuple[Path, str]:
+    """The baselines folder of a test in ``test_file`` with ``marker``, and which setting chose it."""
+    if marker is not None and marker.kwargs.get("baselines") is not None:
+        return test_file.parent / marker.kwargs["baselines"], "@pytest.mark.featviz(baselines=...)"
+    if config.getoption("featviz_baselines", default=None) is not None:
+        return Path(config.invocation_params.dir) / config.getoption("featviz_baselines"), "--featviz-baselines"
+    if config.getini("featviz_baselines"):
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return Path(base) / config.getini("featviz_baselines"), "the ini key featviz_baselines"
+    return test_file.parent / "featviz_baselines", f"featviz_baselines/ next to {test_file.name}"

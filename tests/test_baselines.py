@@ -319,7 +319,7 @@ def bound_fixture(tmp_path, *, marker=None, cli=None, ini=None, update=False):
     marks = {} if marker is None else {"featviz": SimpleNamespace(kwargs={"baselines": marker})}
     node = SimpleNamespace(nodeid="sub/test_m.py::test_x", path=tmp_path / "sub" / "test_m.py",
                            get_closest_marker=marks.get, user_properties=[], stash={"ctx": TestContext("n", 0)})
-    return Featviz(SimpleNamespace(node=node, config=config), None, "ctx", None)
+    return Featviz(SimpleNamespace(node=node, config=config, session=SimpleNamespace(items=[])), None, "ctx", None)
 
 
 @pytest.mark.parametrize(
@@ -341,8 +341,8 @@ def test_update_writes_and_reports_only_the_tests_own_baseline(tmp_path):
     path = tmp_path / "sub" / "featviz_baselines" / "sub_test_m.py__test_x" / "units.npz"
     assert featviz._request.node.user_properties == [("featviz_baseline_written", str(path))]
     assert np.array_equal(load(path).inputs, pictures())
-    with pytest.raises(AssertionError, match=r"no baseline 'units' at .*sub_test_m.py__test_other.*\n.*"
-                                             r"to create it, run: pytest sub/test_m.py::test_other --featviz-update"):
+    with pytest.raises(AssertionError, match=r"no baseline 'units' at .*sub_test_m.py__test_other.*\n(.*\n)*"
+                                             r"  to create it, run: pytest sub/test_m.py::test_other --featviz-update"):
         featviz.assert_matches_baseline("units", pictures(), baseline_of="test_other")  # read only, even now
     assert not (path.parent.parent / "sub_test_m.py__test_other").exists()
     with pytest.raises(ConfigurationError, match="'units' is used twice in sub/test_m.py::test_x"):
@@ -351,6 +351,24 @@ def test_update_writes_and_reports_only_the_tests_own_baseline(tmp_path):
         featviz.assert_matches_baseline("other", pictures(), min_ssim=95)
     compared = bound_fixture(tmp_path).assert_matches_baseline("units", pictures())
     assert compared.passed and compared.mapping == (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("cli", "root", "why"),
+    [(None, "ref/featviz_baselines", "featviz_baselines/ next to test_r.py"), ("from_cli", "cwd/from_cli", "--featviz-baselines")],
+)
+def test_baseline_of_a_test_in_another_folder_is_looked_for_where_that_test_writes_it(tmp_path, cli, root, why):
+    featviz = bound_fixture(tmp_path, cli=cli)
+    path = tmp_path / root / "ref_test_r.py__test_ref" / "units.npz"
+    with pytest.raises(AssertionError) as info:
+        featviz.assert_matches_baseline("units", pictures(), baseline_of="ref/test_r.py::test_ref")
+    assert str(info.value).splitlines()[1:] == [
+        f"  looked in the baselines folder of ref/test_r.py::test_ref: {tmp_path / root} ({why})",
+        "  to create it, run: pytest ref/test_r.py::test_ref --featviz-update-baselines"]
+    assert f"there is no baseline 'units' at {path}" in str(info.value)
+    save(path, pictures())
+    assert bound_fixture(tmp_path, cli=cli).assert_matches_baseline(
+        "units", pictures(), baseline_of="ref/test_r.py::test_ref").passed
 
 
 # -- the workflow, in subprocesses -----------------------------------------------------------

@@ -138,3 +138,38 @@ def test_a_seed_from_the_ini_or_command_line_that_is_not_an_integer_names_its_so
     result = run(pytester, *(["--featviz-seed", cli] if cli else []))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message.format(ini=inifile)}"])
+
+
+# -- baseline_of a test in another folder ------------------------------------------------------
+REFERENCE = """
+import numpy as np
+import pytest
+
+PICTURES = (np.random.default_rng(0).random((2, 8, 8)) > 0.5).astype(np.float32)
+
+{marker}
+def test_ref(featviz):
+    featviz.assert_matches_baseline("pictures", PICTURES)
+"""
+CANDIDATE = """
+from ref.test_ref import PICTURES
+
+def test_candidate(featviz):
+    featviz.assert_matches_baseline("pictures", PICTURES, baseline_of="ref/test_ref.py::test_ref")
+"""
+
+
+@pytest.mark.parametrize("marker", ["", "@pytest.mark.featviz(baselines='stored')"])
+def test_the_remedy_for_a_missing_baseline_of_another_folder_writes_where_the_comparison_reads(pytester, marker):
+    pytester.mkpydir("ref").joinpath("test_ref.py").write_text(REFERENCE.format(marker=marker))
+    pytester.mkpydir("cand").joinpath("test_cand.py").write_text(CANDIDATE)
+    pytester.makeini("[pytest]\n")  # the rootdir: node ids and the remedy's command are relative to it
+    missing = run(pytester, "cand/test_cand.py", "ref/test_ref.py")
+    missing.assert_outcomes(failed=2)
+    root = pytester.path / "ref" / ("stored" if marker else "featviz_baselines")
+    missing.stdout.fnmatch_lines([f"*there is no baseline 'pictures' at {root}/ref_test_ref.py__test_ref/pictures.npz",
+                                  f"*looked in the baselines folder of ref/test_ref.py::test_ref: {root} (*)",
+                                  "*to create it, run: pytest ref/test_ref.py::test_ref --featviz-update-baselines"])
+    run(pytester, "ref/test_ref.py::test_ref", "--featviz-update-baselines").assert_outcomes(passed=1)
+    assert (root / "ref_test_ref.py__test_ref" / "pictures.npz").is_file()
+    run(pytester, "cand/test_cand.py", "ref/test_ref.py").assert_outcomes(passed=2)
