@@ -13,6 +13,7 @@ projections are *not* exact and are not used.
 This module imports no TensorFlow; the compiled projection lives in ``_loop``.
 :meth:`Canonical.float32` gives the float32 arrays for it, rounded so that every float32
 point inside them lies inside the float64 set (at any input scale).
+The argument checks and the emptiness checks of the canonical form live in ``_constraint_checks``.
 """
 
 from __future__ import annotations
@@ -22,47 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from ._constraint_checks import (_as_float_array, _as_points, _broadcast, _check_ball, _check_box,
+                                 _describe_value, _mask_values, _parse_p, _radii)
 from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
-
-
-
-def _as_float_array(value: Any, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise FeatvizTypeError(f"{name} must be a number or an array of numbers; got {value!r}") from exc
-    if np.isnan(arr).any():
-        raise ConfigurationError(f"{name} contains NaN; got {value!r}")
-    return arr
-
-
-def _as_points(x: Any, name: str = "x") -> np.ndarray:
-    """Inputs to project or check: finite numbers, at least one axis."""
-    arr = _as_float_array(x, name)
-    if arr.ndim == 0 or arr.size == 0:
-        raise ConfigurationError(f"{name} must be a non-empty array of inputs; got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ConfigurationError(f"{name} contains inf values; give finite inputs")
-    return arr
-
-
-def _describe_value(arr: np.ndarray) -> str:
-    if arr.ndim == 0:
-        return repr(float(arr))
-    return f"array(shape={arr.shape})"
-
-
-def _broadcast(arr: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
-    """Broadcast ``arr`` to ``(B, *S)``; ``arr`` may be a scalar, ``S``-shaped or ``(B, *S)``."""
-    try:
-        return np.broadcast_to(arr, shape).astype(np.float64)
-    except ValueError:
-        raise ConfigurationError(
-            f"{name} has shape {arr.shape}, which does not broadcast to the input shape "
-            f"{shape[1:]} (or the batch shape {shape})"
-        ) from None
 
 
 @dataclass(frozen=True)
@@ -277,70 +242,6 @@ class Constraint:
         printer.text(repr(self))
 
 
-def _check_box(low: np.ndarray, high: np.ndarray, where: Constraint) -> None:
-    bad = low > high
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ConfigurationError(
-            f"the constraint set {where!r} is empty: at index {idx} the lower bound "
-            f"{low[idx]:g} is larger than the upper bound {high[idx]:g}"
-        )
-
-
-def _radii(radius: np.ndarray, batch: int) -> np.ndarray:
-    """An LpBall's radius as one per batch item: a scalar, or exactly ``batch`` radii."""
-    if radius.ndim == 1 and radius.shape[0] not in (1, batch):
-        raise ConfigurationError(
-            f"LpBall has {radius.shape[0]} radii for {batch} items; give one radius, or one per batch item"
-        )
-    return np.broadcast_to(radius, (batch,)).astype(np.float64)
-
-
-def _mask_values(masks: list, shape: tuple[int, ...], low: np.ndarray, high: np.ndarray, ref: np.ndarray,
-                 where: Constraint) -> np.ndarray:
-    """``ref`` with each Mask's ``values`` on that mask's own frozen entries (checked against the box)."""
-    fixed = np.full(shape, np.nan)
-    for m in masks:
-        if m.values is None:
-            continue
-        frozen = ~_broadcast(m.mask, shape, "Mask").astype(bool)
-        vals = _broadcast(m.values, shape, "Mask values")
-        clash = frozen & ~np.isnan(fixed) & (fixed != vals)
-        if clash.any():
-            idx = tuple(int(i) for i in np.argwhere(clash)[0])
-            raise ConfigurationError(
-                f"the constraint set {where!r} is empty: two Masks freeze index {idx} at different "
-                f"values {fixed[idx]:g} and {vals[idx]:g}"
-            )
-        fixed = np.where(frozen, vals, fixed)
-    given = ~np.isnan(fixed)
-    outside = given & ((fixed < low) | (fixed > high))
-    if outside.any():
-        idx = tuple(int(i) for i in np.argwhere(outside)[0])
-        raise ConfigurationError(
-            f"the constraint set {where!r} is empty: the Mask value {fixed[idx]:g} at index {idx} lies "
-            f"outside the bounds [{low[idx]:g}, {high[idx]:g}]; give values inside the box"
-        )
-    return np.where(given, fixed, ref)
-
-
-def _check_ball(canon: Canonical, where: Constraint, masked: bool = False) -> None:
-    if not canon.has_ball:
-        return
-    axes = tuple(range(1, canon.low.ndim))
-    nearest = np.clip(canon.center, canon.low, canon.high)
-    dist = np.sqrt(((nearest - canon.center) ** 2).sum(axis=axes))
-    bad = dist > canon.radius * (1 + 1e-9) + 1e-12
-    if bad.any():
-        i = int(np.argmax(bad))
-        frozen = " with the Mask's frozen entries (at the start, clipped to the box)" if masked else ""
-        raise ConfigurationError(
-            f"the constraint set {where!r} is empty for batch item {i}: the L2 ball of radius "
-            f"{canon.radius[i]:g} is {dist[i]:g} away from the box{frozen}; use a larger radius"
-            + (" or a start whose frozen entries lie inside the ball" if masked else "")
-        )
-
-
 @dataclass(frozen=True, eq=False, repr=False)
 class Box(Constraint):
     """Element-wise bounds ``low <= x <= high``; scalars or arrays broadcast to the input.
@@ -377,18 +278,6 @@ class Box(Constraint):
 
     def __repr__(self) -> str:
         return f"Box({_describe_value(self.low)}, {_describe_value(self.high)})"
-
-
-def _parse_p(p: Any) -> float:
-    if isinstance(p, str) and p.lower() in {"inf", "linf"}:
-        return np.inf
-    try:
-        val = float(p)
-    except (TypeError, ValueError):
-        val = None
-    if val in (2.0, np.inf):
-        return val
-    raise ConfigurationError(f"LpBall p={p!r} is not supported; choose p=2 or p=np.inf")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
