@@ -1,6 +1,7 @@
 """Loading models safely, looking up layers, and reading every needed layer in one pass.
 
 TensorFlow and Keras are imported inside the functions, never at module import.
+How a model's output relates to its logits (:class:`Head`) is found by ``_model_heads``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._model_heads import _LOGITS_FIX, Head, _head, _logits_mode  # noqa: F401  (Head and _logits_mode re-exported)
 from .errors import ConfigurationError, FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
 from .objectives import LOGITS, PROBABILITIES
 
@@ -179,98 +181,6 @@ def _not_found(name: str, model_name: str | None, names: list[str], nested: dict
     return LayerNotFoundError(
         f"layer {name!r} not found{where}{closest(name, names)}; layers are: {', '.join(names)}"
     )
-
-
-def _squash_of(fn: Any) -> str | None:
-    """'softmax' or 'sigmoid' when ``fn`` computes one (over the last axis), else ``None``.
-
-    Known functions are recognised by name (``tf.nn.softmax`` is ``softmax_v2``); any other
-    callable is probed on a small tensor, so wrappers such as ``lambda z: tf.nn.softmax(z)``
-    are recognised too.
-    """
-    import numpy as np
-
-    name = getattr(fn, "__name__", "")
-    if name in ("softmax", "softmax_v2"):
-        return "softmax"
-    if name == "sigmoid":
-        return "sigmoid"
-    if not callable(fn) or name in ("linear", "relu", "tanh", "elu", "gelu", "swish", "silu", "softplus"):
-        return None
-    z = np.linspace(-2.0, 3.0, 10, dtype="float32").reshape(2, 5)
-    try:
-        out = np.asarray(fn(z), dtype="float64")
-    except Exception:  # an activation that cannot run on a plain tensor: not recognisable
-        return None
-    e = np.exp(z - z.max(-1, keepdims=True))
-    if out.shape == z.shape and np.allclose(out, e / e.sum(-1, keepdims=True), atol=1e-6):
-        return "softmax"
-    if out.shape == z.shape and np.allclose(out, 1.0 / (1.0 + np.exp(-z)), atol=1e-6):
-        return "sigmoid"
-    return None
-
-
-@dataclass(frozen=True)
-class Head:
-    """How a model's output relates to its logits.
-
-    ``squash`` is 'softmax', 'sigmoid' or 'none' (the output is the logits); ``mode`` says
-    where the logits are: 'output', 'input' (the input of a separate last softmax/sigmoid
-    layer) or 'preact' (the pre-activation of a last Dense layer); ``None`` when they
-    cannot be recovered, and ``problem`` then says why.
-    """
-
-    squash: str
-    mode: str | None
-    problem: str = ""
-
-
-def _head(model: Any) -> Head:
-    """Find the output head of a single-output model (see :class:`Head`)."""
-    import keras
-
-    last = model.layers[-1] if model.layers else None
-    if last is None:
-        return Head("none", "output")
-    if isinstance(last, keras.layers.Softmax):
-        return Head("softmax", "input")
-    if isinstance(last, keras.layers.Activation):
-        squash = _squash_of(last.activation)
-        return Head(squash, "input") if squash else Head("none", "output")
-    if isinstance(last, keras.Model):  # a nested model: look at its own head
-        inner = _head(last)
-        if inner.squash == "none":
-            return inner
-        return Head(inner.squash, None, (
-            f"the model ends with the nested model {last.name!r}, which applies {inner.squash} inside "
-            "itself; featviz cannot recover the logits from it"
-        ))
-    squash = _squash_of(getattr(last, "activation", None))
-    if squash is None:
-        return Head("none", "output")
-    if isinstance(last, keras.layers.Dense):
-        return Head(squash, "preact")
-    return Head(squash, None, (
-        f"the last layer {last.name!r} ({type(last).__name__}) applies {squash} inside itself; featviz "
-        "cannot recover the logits from it (only from a Dense layer)"
-    ))
-
-
-def _logits_mode(model: Any) -> str:
-    """How to get logits: 'output' (no softmax/sigmoid), 'input' (separate layer) or 'preact'.
-
-    Raises ``ConfigurationError`` when the logits cannot be recovered.
-    """
-    head = _head(model)
-    if head.mode is None:
-        raise ConfigurationError(f"{head.problem}. {_LOGITS_FIX}")
-    return head.mode
-
-
-_LOGITS_FIX = (
-    "Use ClassProbability (it reads the output itself), or end the model with a Dense layer "
-    "followed by a separate Activation('softmax') or Softmax layer"
-)
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
