@@ -321,7 +321,7 @@ class _OutContext(_context.TestContext):
     def artifact_path(self, name: str, suffix: str) -> Path | None:
         return self.out
 
-    def unwritten_account(self) -> str | None:
+    def unwritten_account(self, since: int = 0) -> str | None:
         """None: ``reach`` reports an unwritten picture itself, after the account (see :func:`_cmd_reach`)."""
         return None
 
