@@ -195,8 +195,11 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
 
 
 def has_convolutions(model: Any) -> bool:
-    """Whether any layer is a convolution (XLA slows those down on CPUs)."""
-    return any("conv" in type(layer).__name__.lower() for layer in model.layers)
+    """Whether any layer, also inside nested models, is a convolution (XLA slows those down on CPUs)."""
+    return any("conv" in type(layer).__name__.lower() or has_convolutions(layer)
+               for layer in getattr(model, "layers", ()))
+
+
 def _explain_no_gradient(model: Any, objective: Objective) -> str:
     """Name the first layer (from the input) through which no gradient flows."""
     import keras

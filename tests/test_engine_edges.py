@@ -139,3 +139,14 @@ def test_bad_arguments_are_clear_errors(lin, kwargs, error, words):
     with pytest.raises(error) as info:
         fv.ascend(lin, fv.ClassLogit(0), **args)
     assert words in str(info.value)
+
+
+def test_convolutions_inside_nested_models_keep_xla_off_by_default():
+    """XLA slows convolutions down on CPUs, so the default looks inside nested models too."""
+    from pytest_featviz._loop import has_convolutions
+
+    inner = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()], name="inner")
+    outer = keras.Sequential([keras.Input((8, 8, 1)), inner, keras.layers.Dense(2)])
+    dense = keras.Sequential([keras.Input((4,)), keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]),
+                              keras.layers.Dense(2)])
+    assert has_convolutions(outer) and not has_convolutions(dense)
