@@ -20,6 +20,7 @@ from .errors import ConfigurationError
 
 DEFAULT_MIN_SSIM = 0.95
 DEFAULT_VALUE_RTOL = 0.05
+DEFAULT_VALUE_ATOL = 1e-6
 MATCHES = ("index", "permutation")
 _SHOWN_ITEMS = 16  # larger batches list only their failing items
 
@@ -46,6 +47,7 @@ class Comparison:
     value_rtol: float
     match: str
     problem: str | None = None
+    value_atol: float = DEFAULT_VALUE_ATOL
 
     @property
     def value_change(self) -> np.ndarray | None:
@@ -59,11 +61,22 @@ class Comparison:
         return np.where(np.isnan(change), np.inf, change)
 
     @property
+    def value_moved(self) -> np.ndarray | None:
+        """Bool per item: ``|v - v0| > value_atol + value_rtol * |v0|`` (as ``np.isclose``), or a NaN/inf on one side."""
+        if self.values_obtained is None or self.values_expected is None:
+            return None
+        vo, ve = self.values_obtained, self.values_expected
+        with np.errstate(invalid="ignore"):
+            close = (np.abs(vo - ve) <= self.value_atol + self.value_rtol * np.abs(ve)) & np.isfinite(vo - ve)
+        same = (vo == ve) | (np.isnan(vo) & np.isnan(ve))  # equal infinities, or NaN on both sides
+        return ~(close | same)
+
+    @property
     def failing(self) -> np.ndarray:
-        """Bool per obtained item: SSIM below ``min_ssim``, value change above ``value_rtol``, or a flip."""
+        """Bool per obtained item: SSIM below ``min_ssim``, a value that moved (see :attr:`value_moved`), or a flip."""
         bad = self.ssim < self.min_ssim
-        if self.value_change is not None:
-            bad = bad | (self.value_change > self.value_rtol)
+        if self.value_moved is not None:
+            bad = bad | self.value_moved
         if self.reached_obtained is not None and self.reached_expected is not None:
             bad = bad | (self.reached_obtained != self.reached_expected)
         return bad
@@ -75,7 +88,8 @@ class Comparison:
 
     def describe(self) -> str:
         """The account of the comparison, a block of lines a person can act on."""
-        head = f"(min_ssim={self.min_ssim:g}, value_rtol={self.value_rtol:g}, match={self.match!r})"
+        head = (f"(min_ssim={self.min_ssim:g}, value_rtol={self.value_rtol:g}, value_atol={self.value_atol:g}, "
+                f"match={self.match!r})")
         if self.problem is not None:
             return f"the result cannot be compared with the baseline {head}: {self.problem}"
         failing = self.failing
@@ -97,7 +111,7 @@ class Comparison:
         if self.value_change is not None:
             change = self.value_change[i]
             value = (f"{self.values_expected[i]:.6g} -> {self.values_obtained[i]:.6g} ({100 * change:.3g}%)"
-                     + (" !" if change > self.value_rtol else ""))
+                     + (" !" if self.value_moved[i] else ""))
         reached = "-"
         if self.reached_obtained is not None and self.reached_expected is not None:
             flip = self.reached_obtained[i] != self.reached_expected[i]
@@ -112,24 +126,26 @@ def _yes(flag: Any) -> str:
     return "yes" if flag else "no"
 
 
-def check_options(min_ssim: Any, value_rtol: Any, match: Any) -> tuple[float, float, str]:
+def check_options(min_ssim: Any, value_rtol: Any, match: Any,
+                  value_atol: Any = DEFAULT_VALUE_ATOL) -> tuple[float, float, str, float]:
     """Validate :func:`compare`'s tolerances; raise ConfigurationError naming the bad one.
 
     Examples
     --------
     >>> check_options(0.9, 0.1, "permutation")
-    (0.9, 0.1, 'permutation')
+    (0.9, 0.1, 'permutation', 1e-06)
     >>> check_options(1.5, 0.1, "index")
     Traceback (most recent call last):
     ...
     pytest_featviz.errors.ConfigurationError: min_ssim must be a number in [-1, 1]; got 1.5
     """
-    for name, value, low, high in (("min_ssim", min_ssim, -1.0, 1.0), ("value_rtol", value_rtol, 0.0, np.inf)):
+    for name, value, low, high in (("min_ssim", min_ssim, -1.0, 1.0), ("value_rtol", value_rtol, 0.0, np.inf),
+                                   ("value_atol", value_atol, 0.0, np.inf)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
             raise ConfigurationError(f"{name} must be a number in [{low:g}, {high:g}]; got {value!r}")
     if match not in MATCHES:
         raise ConfigurationError(f"match={match!r} is not one of {set(MATCHES)}")
-    return float(min_ssim), float(value_rtol), match
+    return float(min_ssim), float(value_rtol), match, float(value_atol)
 
 
 def _similarity(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
@@ -158,7 +174,8 @@ def _structure_problem(obtained: Baseline, expected: Baseline) -> str | None:
 
 
 def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
-            value_rtol: float = DEFAULT_VALUE_RTOL, match: str = "index") -> Comparison:
+            value_rtol: float = DEFAULT_VALUE_RTOL, match: str = "index",
+            value_atol: float = DEFAULT_VALUE_ATOL) -> Comparison:
     """Compare a result with a baseline, item by item.
 
     Parameters
@@ -168,10 +185,14 @@ def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
     min_ssim : float in [-1, 1]
         An item fails when the SSIM of its input against the baseline's is lower.
     value_rtol : float >= 0
-        An item fails when its objective value moved by more than this fraction.
+        An item fails when its objective value moved by more than this fraction of the
+        baseline's value plus ``value_atol`` (``np.isclose``'s rule).
     match : {'index', 'permutation'}
         ``'index'`` compares item i with baseline item i; ``'permutation'`` pairs the
         items to maximise the total SSIM (Hungarian assignment) and reports the pairs.
+    value_atol : float >= 0
+        The absolute slack of the value check, so that a baseline value of 0 (a dead
+        unit) tolerates float noise; default 1e-6.
 
     Returns
     -------
@@ -187,12 +208,13 @@ def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
     >>> c.passed, c.mapping
     (True, (1, 0))
     """
-    min_ssim, value_rtol, match = check_options(min_ssim, value_rtol, match)
+    min_ssim, value_rtol, match, value_atol = check_options(min_ssim, value_rtol, match, value_atol)
     got, want = capture(obtained), capture(expected)
     problem = _structure_problem(got, want)
     if problem is not None:
         empty = np.zeros(0)
-        return Comparison((), empty, empty, None, None, None, None, {}, min_ssim, value_rtol, match, problem)
+        return Comparison((), empty, empty, None, None, None, None, {}, min_ssim, value_rtol, match, problem,
+                          value_atol)
     width = want.value_range[1] - want.value_range[0]
     count = len(got.inputs)
     if match == "index":
@@ -209,7 +231,7 @@ def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
     deltas = {name: got.metrics[name] - want.metrics[name][mapping] for name in got.metrics if name in want.metrics}
     pick = (lambda arr: None if arr is None else arr[mapping])
     return Comparison(tuple(int(j) for j in mapping), ssim, change, got.values, pick(want.values), got.reached,
-                      pick(want.reached), deltas, min_ssim, value_rtol, match)
+                      pick(want.reached), deltas, min_ssim, value_rtol, match, value_atol=value_atol)
 
 
 def mismatch_pictures(obtained: Any, expected: Any, comparison: Comparison) -> dict[str, np.ndarray]:

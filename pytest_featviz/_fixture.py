@@ -109,7 +109,8 @@ class Featviz:
     def assert_matches_baseline(self, name: str, result_or_images: Any, *,
                                 min_ssim: float = baselines.DEFAULT_MIN_SSIM,
                                 value_rtol: float = baselines.DEFAULT_VALUE_RTOL, match: str = "index",
-                                baseline_of: str | None = None) -> baselines.Comparison | None:
+                                baseline_of: str | None = None,
+                                value_atol: float = baselines.DEFAULT_VALUE_ATOL) -> baselines.Comparison | None:
         """Compare a result with its stored baseline; with ``--featviz-update-baselines``, write it.
 
         Parameters
@@ -120,7 +121,7 @@ class Featviz:
         result_or_images : AscentResult or array_like
             From ``ascend`` or ``assert_reaches`` (values and reached flags are compared
             too), or a batch of pictures (compared by SSIM only).
-        min_ssim, value_rtol, match
+        min_ssim, value_rtol, match, value_atol
             As for :func:`pytest_featviz.baselines.compare` (the defaults and why: see there).
         baseline_of : str, optional
             Compare with another test's baseline (a node id as pytest prints it, or a
@@ -141,7 +142,7 @@ class Featviz:
             the command that updates the baseline.
         """
         __tracebackhide__ = True
-        baselines.check_options(min_ssim, value_rtol, match)
+        baselines.check_options(min_ssim, value_rtol, match, value_atol)
         node_id = self._node_id(baseline_of)
         root, why = (self.baselines_root(), "") if baseline_of is None else self._root_of(node_id)
         path = baselines.baseline_path(root, node_id, name)
@@ -152,7 +153,8 @@ class Featviz:
         obtained = baselines.capture(result_or_images)
         command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
         entry = {"kind": "assert_matches_baseline", "name": name, "baseline": str(path), "passed": False,
-                 "claim": f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, match={match!r})"}
+                 "claim": f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
+                          f"value_atol={value_atol}, match={match!r})"}
         if baseline_of is None and self._request.config.getoption("featviz_update_baselines"):
             baselines.save(path, obtained)
             self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
@@ -165,7 +167,8 @@ class Featviz:
             raise AssertionError(f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
                                  f"{where}  to create it, run: {command}")
         expected = baselines.load(path)
-        comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match)
+        comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match,
+                                       value_atol=value_atol)
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
         self.context.record({**entry, "passed": comparison.passed, "mapping": list(comparison.mapping),
                              "ssim": comparison.ssim, "max_input_change": comparison.max_input_change,

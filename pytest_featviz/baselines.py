@@ -55,6 +55,7 @@ import numpy as np
 from ._baseline_capture import FORMAT, FORMAT_VERSION, Baseline, capture
 from ._baseline_compare import (
     DEFAULT_MIN_SSIM,
+    DEFAULT_VALUE_ATOL,
     DEFAULT_VALUE_RTOL,
     MATCHES,
     Comparison,
@@ -67,7 +68,8 @@ from .errors import ConfigurationError
 
 __all__ = [
     "Baseline", "Comparison", "BaselineFormatError", "capture", "save", "load", "compare",
-    "baseline_path", "mismatch_pictures", "check_options", "DEFAULT_MIN_SSIM", "DEFAULT_VALUE_RTOL", "MATCHES",
+    "baseline_path", "mismatch_pictures", "check_options", "DEFAULT_MIN_SSIM", "DEFAULT_VALUE_RTOL", "DEFAULT_VALUE_ATOL",
+    "MATCHES",
 ]
 
 _UPDATE_HINT = "recreate it by running its test with --featviz-update-baselines"

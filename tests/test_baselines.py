@@ -65,7 +65,7 @@ def test_a_changed_picture_fails_only_its_own_item_and_the_account_names_it():
     assert c.failing.tolist() == [False, False, True, False]
     assert c.ssim[2] < 0 and c.max_input_change[2] == 1.0
     text = c.describe()
-    assert text.startswith("1 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, match='index')")
+    assert text.startswith("1 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='index')")
     assert f"  2     2              {c.ssim[2]:<7.4f} !" in text
     assert "metric deltas: high_frequency_ratio" in text
 
@@ -77,6 +77,24 @@ def test_values_fail_beyond_value_rtol_relative_to_the_baseline(new_value, passe
     assert c.passed is passed
     assert c.value_change[1] == pytest.approx(abs(new_value - 2.0) / 2.0)
     assert c.failing.tolist() == [False, not passed, False, False]
+
+
+@pytest.mark.parametrize(("new_value", "atol", "passed"), [
+    (5e-7, None, True), (2e-6, None, False), (5e-7, 0.0, False), (0.0, 0.0, True), (0.01, 0.02, True),
+])
+def test_a_dead_unit_baseline_of_zero_tolerates_float_noise_within_value_atol(new_value, atol, passed):
+    expected = capture(result(values=(0.0, 2.0, 3.0, 4.0)))
+    options = {} if atol is None else {"value_atol": atol}
+    c = compare(result(values=(new_value, 2.0, 3.0, 4.0)), expected, **options)
+    assert c.passed is passed and c.failing.tolist() == [not passed, False, False, False]
+    row = c.describe().splitlines()[2]  # item 0
+    assert row.split()[:4] == ["0", "0", "1.0000", "0"] and ("!" in row) is not passed
+
+
+def test_infinite_values_match_the_same_infinity_only():
+    expected = capture(result(values=(np.inf, -np.inf, 3.0, 4.0)))
+    assert compare(result(values=(np.inf, -np.inf, 3.0, 4.0)), expected).passed
+    assert compare(result(values=(-np.inf, -np.inf, 3.0, 4.0)), expected).failing.tolist() == [True, False, False, False]
 
 
 def test_nan_values_match_nan_and_nothing_else():
@@ -280,6 +298,8 @@ def test_the_stored_example_baselines_are_still_found():
         (lambda: compare(pictures(), pictures(), min_ssim=1.5), ConfigurationError, "min_ssim must be a number in [-1, 1]"),
         (lambda: compare(pictures(), pictures(), value_rtol=-0.1), ConfigurationError, "value_rtol must be a number in [0, inf]"),
         (lambda: compare(pictures(), pictures(), value_rtol="5%"), ConfigurationError, "got '5%'"),
+        (lambda: compare(pictures(), pictures(), value_atol=float("nan")), ConfigurationError,
+         "value_atol must be a number in [0, inf]"),
         (lambda: compare(pictures(), pictures(), match="perm"), ConfigurationError, "match='perm' is not one of"),
         (lambda: capture(np.zeros((8, 8))[0]), ConfigurationError, "(B, *input_shape)"),
         (lambda: capture(np.zeros((2, 2))), ConfigurationError, "at least 3 values per item"),
@@ -477,7 +497,7 @@ def test_gate_workflow_missing_update_rerun_permuted_perturbed(pytester, monkeyp
     assert json.loads((pytester.path / "mapping.json").read_text()) == ORDER
     text = permuted.stdout.str()
     assert "FAILED test_gate.py::test_index" in text and "FAILED test_gate.py::test_raw_pictures" in text
-    assert "4 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, match='index')" in text
+    assert "4 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='index')" in text
     assert "update the baseline: pytest test_gate.py::test_index --featviz-update-baselines" in text
     shown = pytester.path / "art" / "test_gate.py__test_index"
     for kind in ("obtained", "expected", "difference"):
@@ -485,4 +505,4 @@ def test_gate_workflow_missing_update_rerun_permuted_perturbed(pytester, monkeyp
 
     perturbed = run(pytester, monkeypatch, "perturbed")
     perturbed.assert_outcomes(failed=4)
-    perturbed.stdout.fnmatch_lines(["*items differ from the baseline (min_ssim=0.95, value_rtol=0.05, match='permutation')"])
+    perturbed.stdout.fnmatch_lines(["*items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='permutation')"])
