@@ -3,7 +3,8 @@
 Turning user values into float arrays (naming the bad one), broadcasting them to a
 batch, parsing ``p``, and the checks that refuse an empty set while the canonical
 form is built: a box whose low exceeds its high, Mask values that clash or lie
-outside the box, an L2 ball out of reach of the box.
+outside the box, an L2 ball out of reach of the box. Also the inward rounding of bounds
+to float32 (shared with the strategies' intervals).
 
 Examples
 --------
@@ -27,6 +28,26 @@ from .errors import ConfigurationError, FeatvizTypeError
 
 if TYPE_CHECKING:
     from .constraints import Canonical, Constraint
+
+
+def _float32_inward(low: Any, high: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 bounds closest to ``[low, high]`` from inside, element by element.
+
+    Where no float32 number lies in the interval the result has ``low > high``; the
+    caller decides what that means.
+
+    Examples
+    --------
+    >>> lo, hi = _float32_inward(0.1, 254.9)
+    >>> bool(lo >= 0.1 and hi <= 254.9), lo.dtype.name
+    (True, 'float32')
+    """
+    low64, high64 = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi = low64.astype(np.float32), high64.astype(np.float32)
+        lo = np.where(lo < low64, np.nextafter(lo, np.float32(np.inf)), lo)  # compared in float64
+        hi = np.where(hi > high64, np.nextafter(hi, np.float32(-np.inf)), hi)
+    return lo, hi
 
 
 def _as_float_array(value: Any, name: str) -> np.ndarray:

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from hypothesis.errors import InvalidArgument
 
+from ._constraint_checks import _float32_inward
+
 Shape = int | tuple[int, ...]
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -57,14 +59,10 @@ def _finite_array(value: Any, name: str) -> np.ndarray:
 
 def _f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
     """The float32 numbers closest to ``[lo, hi]`` from inside."""
-    lo32, hi32 = np.float32(lo), np.float32(hi)
-    if float(lo32) < lo:  # compare as float64: numpy would compare a float32 with a float as float32
-        lo32 = np.nextafter(lo32, np.float32(np.inf))
-    if float(hi32) > hi:
-        hi32 = np.nextafter(hi32, np.float32(-np.inf))
+    lo32, hi32 = _float32_inward(lo, hi)
     if lo32 > hi32:
         raise InvalidArgument(f"no float32 number lies in [min_value={lo!r}, max_value={hi!r}]; widen the interval")
-    return lo32, hi32
+    return np.float32(lo32), np.float32(hi32)
 
 
 def _check_p(p: Any) -> list[float]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._constraint_checks import (_as_float_array, _as_points, _broadcast, _check_ball, _check_box,
-                                 _describe_value, _mask_values, _parse_p, _radii)
+                                 _describe_value, _float32_inward, _mask_values, _parse_p, _radii)
 from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
@@ -79,10 +79,8 @@ class Canonical:
         >>> bool(low[0, 0] >= 0.1 and high[0, 0] <= 254.9)
         True
         """
+        low, high = _float32_inward(self.low, self.high)
         with np.errstate(over="ignore", invalid="ignore"):
-            low, high = self.low.astype(np.float32), self.high.astype(np.float32)
-            low = np.where(low < self.low, np.nextafter(low, np.float32(np.inf)), low)
-            high = np.where(high > self.high, np.nextafter(high, np.float32(-np.inf)), high)
             nearest = (0.5 * (self.low + self.high)).astype(np.float32)
             center = self.center.astype(np.float32)
         empty = low > high
