@@ -68,6 +68,12 @@ class Head:
     mode: str | None
     problem: str = ""
 
+    def logits_mode(self) -> str:
+        """:attr:`mode`; a ``ConfigurationError`` saying why and what to do when it is ``None``."""
+        if self.mode is None:
+            raise ConfigurationError(f"{self.problem}. {_LOGITS_FIX}")
+        return self.mode
+
 
 def _head(model: Any) -> Head:
     """Find the output head of a single-output model (see :class:`Head`)."""
@@ -105,10 +111,7 @@ def _logits_mode(model: Any) -> str:
 
     Raises ``ConfigurationError`` when the logits cannot be recovered.
     """
-    head = _head(model)
-    if head.mode is None:
-        raise ConfigurationError(f"{head.problem}. {_LOGITS_FIX}")
-    return head.mode
+    return _head(model).logits_mode()
 
 
 _LOGITS_FIX = (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._model_heads import _LOGITS_FIX, Head, _head, _logits_mode  # noqa: F401  (Head and _logits_mode re-exported)
+from ._model_heads import Head, _head, _logits_mode  # noqa: F401  (Head and _logits_mode re-exported)
 from .errors import ConfigurationError, FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
 from .objectives import LOGITS, PROBABILITIES
 
@@ -245,8 +245,8 @@ class ModelInfo:
                 f"model {self.name!r} has an output of shape {_fmt_shape(shape)}; {what} needs an output of "
                 f"shape (B, classes): {fix}"
             )
-        if logits and self.head.mode is None:
-            raise ConfigurationError(f"{self.head.problem}. {_LOGITS_FIX}")
+        if logits:
+            self.head.logits_mode()
 
 
 def _shape(tensor: Any) -> tuple[int, ...]:
