@@ -187,14 +187,13 @@ def _as_lr(lr: Any, canon: Canonical) -> np.ndarray:
         return _default_lr(canon)
     if isinstance(lr, (bool, np.bool_)) or (isinstance(lr, np.ndarray) and lr.dtype == bool):
         raise FeatvizTypeError(f"lr must be a positive number or one per batch item; got the boolean {lr!r}")
+    bad = f"lr must be a positive number or one per batch item ({batch}); got {lr!r}"
     try:
         arr = np.asarray(lr, dtype=np.float32)
     except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"lr must be a positive number or one per batch item ({batch}); got {lr!r}"
-        ) from None
+        raise ConfigurationError(bad) from None
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != batch) or not np.all(arr > 0) or not np.isfinite(arr).all():
-        raise ConfigurationError(f"lr must be a positive number or one per batch item ({batch}); got {lr!r}")
+        raise ConfigurationError(bad)
     return np.broadcast_to(arr, (batch,)).astype(np.float32)
 
 
