@@ -14,7 +14,7 @@ Examples
 True
 >>> import keras
 >>> _head(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")]))
-Head(squash='softmax', mode='preact', problem='')
+Head(squash='softmax', mode='preact', problem='', layer='dense')
 """
 
 from __future__ import annotations
@@ -61,12 +61,15 @@ class Head:
     ``squash`` is 'softmax', 'sigmoid' or 'none' (the output is the logits); ``mode`` says
     where the logits are: 'output', 'input' (the input of a separate last softmax/sigmoid
     layer) or 'preact' (the pre-activation of a last Dense layer); ``None`` when they
-    cannot be recovered, and ``problem`` then says why.
+    cannot be recovered, and ``problem`` then says why. ``layer`` is the path of the layer
+    that computes the output (inside nested models: ``"base/predictions"``); in modes
+    'input' and 'preact' the logits are read from its call in the model's own graph.
     """
 
     squash: str
     mode: str | None
     problem: str = ""
+    layer: str = ""
 
     def logits_mode(self) -> str:
         """:attr:`mode`; a ``ConfigurationError`` saying why and what to do when it is ``None``."""
@@ -76,34 +79,40 @@ class Head:
 
 
 def _head(model: Any) -> Head:
-    """Find the output head of a single-output model (see :class:`Head`)."""
+    """Find the output head of a single-output model (see :class:`Head`).
+
+    The head is the layer that computes the output, also when it sits inside a nested
+    model (a base model used as a layer), found in the model's own graph.
+    """
     import keras
 
-    last = model.layers[-1] if model.layers else None
-    if last is None:
+    from ._graph import output_layer
+
+    if not model.layers:
         return Head("none", "output")
+    path, last = output_layer(model)
     if isinstance(last, keras.layers.Softmax):
-        return Head("softmax", "input")
+        return Head("softmax", "input", "", path)
     if isinstance(last, keras.layers.Activation):
         squash = _squash_of(last.activation)
-        return Head(squash, "input") if squash else Head("none", "output")
-    if isinstance(last, keras.Model):  # a nested model: look at its own head
-        inner = _head(last)
+        return Head(squash, "input", "", path) if squash else Head("none", "output", "", path)
+    if isinstance(last, keras.Model):  # a model featviz cannot look inside (subclassed)
+        inner = _head(last) if getattr(last, "inputs", None) else Head("none", "output")
         if inner.squash == "none":
-            return inner
+            return Head("none", "output", "", path)
         return Head(inner.squash, None, (
             f"the model ends with the nested model {last.name!r}, which applies {inner.squash} inside "
             "itself; featviz cannot recover the logits from it"
-        ))
+        ), path)
     squash = _squash_of(getattr(last, "activation", None))
     if squash is None:
-        return Head("none", "output")
+        return Head("none", "output", "", path)
     if isinstance(last, keras.layers.Dense):
-        return Head(squash, "preact")
+        return Head(squash, "preact", "", path)
     return Head(squash, None, (
-        f"the last layer {last.name!r} ({type(last).__name__}) applies {squash} inside itself; featviz "
+        f"the last layer {path!r} ({type(last).__name__}) applies {squash} inside itself; featviz "
         "cannot recover the logits from it (only from a Dense layer)"
-    ))
+    ), path)
 
 
 def _logits_mode(model: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,61 +126,56 @@ def _from_factory(text: str) -> Any:
 
 
 def layer_names(model: Any) -> list[str]:
-    """Names of the model's layers, in order.
+    """Names of the model's layers in layer order; layers of nested models by path.
+
+    A nested model (a base model used as a layer, Functional or Sequential, any depth) is
+    listed by its name, followed by its own layers as ``"nested/inner"`` paths; any of
+    these names can be targeted by objectives and :func:`get_layer`.
 
     Examples
     --------
     >>> import keras
-    >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="head")])
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")], name="base")
+    >>> m = keras.Sequential([keras.Input((4,)), base, keras.layers.Dense(2, name="head")])
     >>> layer_names(m)
-    ['head']
+    ['base', 'base/d', 'head']
     """
-    return [layer.name for layer in model.layers]
+    from ._graph import entries
+
+    found = [path for path, _, _ in entries(model)]
+    return found or [layer.name for layer in model.layers]
 
 
 def get_layer(model: Any, name: str) -> Any:
-    """The layer called ``name``, or a ``LayerNotFoundError`` that lists the layers.
+    """The layer called ``name`` (a path such as ``"base/conv"`` inside nested models).
+
+    Raises a ``LayerNotFoundError`` that lists the layers and the closest name.
 
     Examples
     --------
     >>> import keras
-    >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="head")])
-    >>> get_layer(m, "head").name
-    'head'
+    >>> base = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")], name="base")
+    >>> m = keras.Sequential([keras.Input((4,)), base, keras.layers.Dense(2, name="head")])
+    >>> get_layer(m, "head").name, get_layer(m, "base/d").name
+    ('head', 'd')
     """
+    from ._graph import entries
+
+    for path, layer, _ in entries(model):
+        if path == name:
+            return layer
     for layer in model.layers:
         if layer.name == name:
             return layer
-    raise _not_found(name, None, layer_names(model), _nested_names(model))
+    raise _not_found(name, model.name, layer_names(model))
 
 
-def _nested_names(model: Any, prefix: str = "") -> dict[str, str]:
-    """The layers of nested models, each mapped to the path of the model that holds it."""
-    import keras
-
-    found: dict[str, str] = {}
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            path = f"{prefix}{layer.name}"
-            for inner in layer.layers:
-                found.setdefault(inner.name, path)
-            for inner_name, inner_path in _nested_names(layer, f"{path}/").items():
-                found.setdefault(inner_name, inner_path)
-    return found
-
-
-def _not_found(name: str, model_name: str | None, names: list[str], nested: dict[str, str]) -> LayerNotFoundError:
+def _not_found(name: str, model_name: str | None, names: list[str]) -> LayerNotFoundError:
     where = f" in model {model_name!r}" if model_name else ""
-    if name in nested and name not in names:
-        return LayerNotFoundError(
-            f"layer {name!r} is inside the nested model {nested[name]!r}; featviz reads only the "
-            f"top-level layers{where}: {', '.join(names)}. Target the nested model's own "
-            f"output by its name ({nested[name].split('/')[0]!r}), or rebuild the model flat so the layer "
-            "is one of its own (for a nested Sequential, list its layers in the outer model)"
-        )
-    return LayerNotFoundError(
-        f"layer {name!r} not found{where}{closest(name, names)}; layers are: {', '.join(names)}"
-    )
+    inside = [n for n in names if n.rsplit("/", 1)[-1] == name]
+    hint = (f"; did you mean {inside[0]!r}? (a layer inside a nested model is named by its path)"
+            if inside else closest(name, names))
+    return LayerNotFoundError(f"layer {name!r} not found{where}{hint}; layers are: {', '.join(names)}")
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
@@ -192,9 +187,10 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
 class ModelInfo:
     """What objectives need to validate themselves: layer output shapes and class count.
 
-    ``outputs`` holds the per-example shape of each model output, ``n_inputs`` the
-    number of model inputs, ``head`` how the (single) output relates to the logits and
-    ``nested`` the layers of nested models (for a clear error when one is targeted).
+    ``shapes`` maps every layer name (layers of nested models by path, ``"base/conv"``)
+    to its per-example output shape in this model's graph; ``outputs`` holds the
+    per-example shape of each model output, ``n_inputs`` the number of model inputs and
+    ``head`` how the (single) output relates to the logits.
     """
 
     name: str
@@ -204,20 +200,19 @@ class ModelInfo:
     outputs: tuple[tuple[int, ...], ...] = ()
     n_inputs: int = 1
     head: Head = Head("none", "output")
-    nested: dict[str, str] = field(default_factory=dict)
 
     def output_shape(self, layer: str) -> tuple[int, ...]:
         if layer not in self.shapes:
-            raise _not_found(layer, self.name, list(self.shapes), self.nested)
+            raise _not_found(layer, self.name, list(self.shapes))
         return self.shapes[layer]
 
     def check_input(self) -> None:
         """Raise ``ConfigurationError`` unless the model has one input of fixed size."""
         if self.n_inputs != 1:
             raise ConfigurationError(
-                f"model {self.name!r} has {self.n_inputs} inputs; featviz optimises one input. Wrap the "
-                "model so it takes one input, e.g. keras.Model(inp, m([inp, fixed_tensor])), "
-                "or visualise a single-input part of it"
+                f"model {self.name!r} has {self.n_inputs} inputs; featviz optimises one input. Hold the "
+                "others at fixed values with fv.fix_inputs(model, name=value, ...), which returns a "
+                "single-input model, or visualise a single-input part of it"
             )
         if any(s < 0 for s in self.input_shape):
             shape = "(" + ", ".join("None" if s < 0 else str(s) for s in self.input_shape) + ")"
@@ -268,17 +263,14 @@ def model_info(model: Any) -> ModelInfo:
             f"model {model.name!r} has no defined inputs; build it with keras.Input so featviz can "
             "read its input shape"
         )
-    shapes = {}
-    for layer in model.layers:
-        try:
-            shapes[layer.name] = _shape(layer.output)
-        except (AttributeError, ValueError):
-            continue
+    from ._graph import entries
+
+    shapes = {path: _shape(node.outputs[0]) for path, _, node in entries(model) if node.outputs}
     outputs = tuple(_shape(out) for out in model.outputs)
     classes = outputs[0][-1] if outputs and outputs[0] else 0
     head = _head(model) if len(outputs) == 1 else Head("none", "output")
     return ModelInfo(model.name, _shape(model.inputs[0]), max(classes, 0), shapes, outputs,
-                     len(model.inputs), head, _nested_names(model))
+                     len(model.inputs), head)
 
 
 class _Context:
@@ -301,13 +293,13 @@ class _Context:
 class FeatureExtractor:
     """Computes, in one forward pass, every layer output an objective needs, plus logits.
 
-    The user's model is not modified: a second functional model shares its layers.
-    Everything handed on is cast to float32 (mixed-precision and float64 models).
+    The pass walks this model's own graph (see ``_graph.run``), so base models used as
+    layers, layers re-called from another model and layers inside nested models (by
+    path) all work; the user's model is not modified. Everything handed on is cast to
+    float32 (mixed-precision and float64 models).
     """
 
     def __init__(self, model: Any, layers: frozenset[str]):
-        import keras
-
         self.model = model
         info = model_info(model)
         info.check_input()
@@ -317,23 +309,28 @@ class FeatureExtractor:
             self.head = info.head
         names = sorted(n for n in layers if n not in (LOGITS, PROBABILITIES))
         for n in names:
-            get_layer(model, n)
+            info.output_shape(n)
         self.mode = self.head.mode
-        first = model.layers[-1].input if self.mode in ("input", "preact") else model.outputs[0]
-        outputs = [first, model.outputs[0]] + [get_layer(model, n).output for n in names]
         self.names = names
-        self.extractor = keras.Model(model.inputs, outputs, name=f"{model.name}_featviz")
+        self._want = set(names) | ({self.head.layer} if self.mode in ("input", "preact") else set())
+        self._dense = get_layer(model, self.head.layer) if self.mode == "preact" else None
 
     def __call__(self, x: Any, inputs_for_regularizers: Any = None) -> _Context:
         import tensorflow as tf
+        from keras import tree
 
-        outs = [tf.cast(o, tf.float32) for o in self.extractor(x, training=False)]
-        pre, output = outs[0], outs[1]
+        from ._graph import run
+
+        outputs, found = run(self.model, [x], self._want)
+        output = tf.cast(outputs[0], tf.float32)
+        pre = output
+        if self.mode in ("input", "preact"):
+            args, _ = found[self.head.layer]
+            pre = tf.cast(tree.flatten(args)[0], tf.float32)
         if self.mode == "preact":
-            last = self.model.layers[-1]
-            pre = pre @ tf.cast(last.kernel, tf.float32)
-            if last.use_bias:
-                pre = pre + tf.cast(last.bias, tf.float32)
-        features = dict(zip(self.names, outs[2:]))
+            pre = pre @ tf.cast(self._dense.kernel, tf.float32)
+            if self._dense.use_bias:
+                pre = pre + tf.cast(self._dense.bias, tf.float32)
+        features = {n: tf.cast(found[n][1], tf.float32) for n in self.names}
         reg_x = x if inputs_for_regularizers is None else inputs_for_regularizers
         return _Context(tf.cast(reg_x, tf.float32), features, pre, output, self.head.squash != "none")

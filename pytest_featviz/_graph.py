@@ -1,0 +1,140 @@
+"""Walking a model's own functional graph (private; used by ``models`` and ``_model_heads``).
+
+A layer may belong to several graphs: a base model used as a layer of a transfer-learning
+model, or layers re-called on new tensors (``x = layer(x)`` for each layer of another
+model). ``layer.output`` is the output of the layer's *first* call, which may belong to
+another graph, so nothing here reads it. Instead :func:`run` evaluates the operations of
+this model's own graph (its ``_nodes_by_depth``) on the given tensors, in topological
+order, recursing into nested Functional and Sequential models where a layer inside them is
+wanted. A layer inside a nested model is named by its path, ``"outer/inner"`` (any depth).
+TensorFlow and Keras are imported inside the functions, never at module import.
+
+Examples
+--------
+>>> import keras, numpy as np
+>>> base = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")], name="base")
+>>> model = keras.Sequential([keras.Input((3,)), base, keras.layers.Dense(1, name="top")])
+>>> [path for path, _, _ in entries(model)]
+['base', 'base/d', 'top']
+>>> outputs, found = run(model, [np.ones((1, 3), "float32")], {"base/d"})
+>>> found["base/d"][1].shape, outputs[0].shape
+(TensorShape([1, 2]), TensorShape([1, 1]))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+SEP = "/"
+
+
+def graph_of(model: Any) -> Any | None:
+    """The functional graph that runs ``model``: itself, a built Sequential's inner one, or ``None``."""
+    if hasattr(model, "_nodes_by_depth") and getattr(model, "inputs", None):
+        return model
+    inner = getattr(model, "_functional", None)
+    return inner if inner is not None and hasattr(inner, "_nodes_by_depth") else None
+
+
+def _nodes(graph: Any) -> Iterator[Any]:
+    """The graph's operation calls in topological order (inputs first), input nodes left out."""
+    by_depth = graph._nodes_by_depth
+    for depth in sorted(by_depth, reverse=True):
+        for node in by_depth[depth]:
+            if node.operation is not None and not node.is_input:
+                yield node
+
+
+def _first_nodes(graph: Any) -> dict[int, Any]:
+    """For each operation, by id, its first call in this graph (an input layer: its input node)."""
+    first: dict[int, Any] = {}
+    for depth in sorted(graph._nodes_by_depth, reverse=True):
+        for node in graph._nodes_by_depth[depth]:
+            if node.operation is not None:
+                first.setdefault(id(node.operation), node)
+    return first
+
+
+def entries(model: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(path, layer, node)`` for every layer of ``model`` that its graph calls, in layer order.
+
+    A nested model comes first, then its own layers by path (``"base/conv"``); input layers
+    of nested models are left out (their value is the nested model's input). ``node`` is the
+    layer's first call in *this* model's graph, so its output tensors have this graph's shapes.
+    """
+    import keras
+
+    graph = graph_of(model)
+    if graph is None:
+        return []
+    first = _first_nodes(graph)
+    found = []
+    for layer in model.layers:
+        node = first.get(id(layer))
+        if node is None or (prefix and isinstance(layer, keras.layers.InputLayer)):
+            continue
+        path = prefix + layer.name
+        found.append((path, layer, node))
+        if isinstance(layer, keras.Model):
+            found.extend(entries(layer, path + SEP))
+    return found
+
+
+def output_layer(model: Any, prefix: str = "") -> tuple[str, Any]:
+    """The path and layer that compute the model's (first) output, looking inside nested models."""
+    import keras
+
+    graph = graph_of(model)
+    if graph is None:
+        return prefix + model.layers[-1].name, model.layers[-1]
+    op = graph.outputs[0]._keras_history.operation
+    path = prefix + op.name
+    if isinstance(op, keras.Model) and graph_of(op) is not None and op.layers:
+        return output_layer(op, path + SEP)
+    return path, op
+
+
+def _call(op: Any, args: Any, kwargs: dict) -> Any:
+    """Call one operation for inference: ``training=False`` where it takes a training flag."""
+    if "training" in getattr(op, "_call_context_args", ()) or getattr(op, "_call_has_training_arg", False):
+        kwargs = {**kwargs, "training": False}
+    return op(*args, **kwargs)
+
+
+def run(model: Any, inputs: list, want: set[str], prefix: str = "",
+        found: dict[str, tuple[Any, Any]] | None = None) -> tuple[list, dict[str, tuple[Any, Any]]]:
+    """Evaluate ``model``'s own graph on ``inputs`` (tensors, one per model input), for inference.
+
+    Returns the model's outputs (a list) and, for each path in ``want`` that the graph
+    reaches, ``(args, output)``: the positional arguments of that layer's first call and
+    its output. Traceable inside ``tf.function``.
+    """
+    import keras
+    from keras import tree
+
+    found = {} if found is None else found
+    graph = graph_of(model)
+    if graph is None:
+        return tree.flatten(_call(model, [inputs[0] if len(inputs) == 1 else inputs], {})), found
+    values = {id(t): v for t, v in zip(graph.inputs, inputs)}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer) and prefix + layer.name in want:
+            value = values.get(id(layer.output))
+            found.setdefault(prefix + layer.name, ((value,), value))
+    for node in _nodes(graph):
+        if any(id(x) not in values for x in node.input_tensors):
+            continue
+        args, kwargs = node.arguments.fill_in(values)
+        op = node.operation
+        path = prefix + getattr(op, "name", "")
+        inside = path + SEP
+        if isinstance(op, keras.Model) and graph_of(op) is not None and any(w.startswith(inside) for w in want):
+            out, _ = run(op, tree.flatten(args[0] if args else kwargs["inputs"]), want, inside, found)
+            out = out[0] if len(out) == 1 else out
+        else:
+            out = _call(op, args, kwargs)
+        if path in want and path not in found:
+            found[path] = (args, out)
+        for x, y in zip(node.outputs, tree.flatten(out)):
+            values[id(x)] = y
+    return [values[id(t)] for t in graph.outputs], found
