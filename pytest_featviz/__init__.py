@@ -28,6 +28,7 @@ _LAZY = {
     # engine and models
     "ascend": "ascent", "AscentResult": "ascent",
     "load_model": "models", "layer_names": "models", "get_layer": "models",
+    "fix_inputs": "models",
     # assertions
     "assert_reaches": "assertions", "assert_not_reaches": "assertions", "assert_within": "assertions",
     "assert_structure": "assertions",

@@ -94,20 +94,23 @@ def output_layer(model: Any, prefix: str = "") -> tuple[str, Any]:
     return path, op
 
 
-def _call(op: Any, args: Any, kwargs: dict) -> Any:
-    """Call one operation for inference: ``training=False`` where it takes a training flag."""
-    if "training" in getattr(op, "_call_context_args", ()) or getattr(op, "_call_has_training_arg", False):
+def _call(op: Any, args: Any, kwargs: dict, infer: bool = True) -> Any:
+    """Call one operation; for inference (``infer``) with ``training=False`` where it takes the flag."""
+    if infer and "training" in getattr(op, "_call_context_args", ()) or getattr(op, "_call_has_training_arg", False):
         kwargs = {**kwargs, "training": False}
     return op(*args, **kwargs)
 
 
 def run(model: Any, inputs: list, want: set[str], prefix: str = "",
-        found: dict[str, tuple[Any, Any]] | None = None) -> tuple[list, dict[str, tuple[Any, Any]]]:
-    """Evaluate ``model``'s own graph on ``inputs`` (tensors, one per model input), for inference.
+        found: dict[str, tuple[Any, Any]] | None = None,
+        infer: bool = True) -> tuple[list, dict[str, tuple[Any, Any]]]:
+    """Evaluate ``model``'s own graph on ``inputs`` (tensors, one per model input).
 
     Returns the model's outputs (a list) and, for each path in ``want`` that the graph
     reaches, ``(args, output)``: the positional arguments of that layer's first call and
-    its output. Traceable inside ``tf.function``.
+    its output. Traceable inside ``tf.function``. With ``infer`` every layer that takes a
+    training flag gets ``training=False``; without it, called on symbolic tensors, the
+    layers are re-called as they were into a new graph (see ``fix_inputs``).
     """
     import keras
     from keras import tree
@@ -115,7 +118,7 @@ def run(model: Any, inputs: list, want: set[str], prefix: str = "",
     found = {} if found is None else found
     graph = graph_of(model)
     if graph is None:
-        return tree.flatten(_call(model, [inputs[0] if len(inputs) == 1 else inputs], {})), found
+        return tree.flatten(_call(model, [inputs[0] if len(inputs) == 1 else inputs], {}, infer)), found
     values = {id(t): v for t, v in zip(graph.inputs, inputs)}
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer) and prefix + layer.name in want:
@@ -129,10 +132,10 @@ def run(model: Any, inputs: list, want: set[str], prefix: str = "",
         path = prefix + getattr(op, "name", "")
         inside = path + SEP
         if isinstance(op, keras.Model) and graph_of(op) is not None and any(w.startswith(inside) for w in want):
-            out, _ = run(op, tree.flatten(args[0] if args else kwargs["inputs"]), want, inside, found)
+            out, _ = run(op, tree.flatten(args[0] if args else kwargs["inputs"]), want, inside, found, infer)
             out = out[0] if len(out) == 1 else out
         else:
-            out = _call(op, args, kwargs)
+            out = _call(op, args, kwargs, infer)
         if path in want and path not in found:
             found[path] = (args, out)
         for x, y in zip(node.outputs, tree.flatten(out)):

@@ -141,7 +141,7 @@ def _parser() -> argparse.ArgumentParser:
                             "grid.png\n  featviz render model.keras --layer dense --channels 0,3 --priors standard "
                             "--out g.png", formatter_class=raw)
     render.add_argument("source", metavar="SOURCE")
-    render.add_argument("--layer", required=True, help="layer name (see `featviz layers`)")
+    render.add_argument("--layer", required=True, help="layer name, or path inside a nested model such as base/conv (see `featviz layers`)")
     render.add_argument("--channels", type=parse_channels, default=None,
                         help=f"channels of a conv layer, units of a dense layer: {_CHANNELS_HELP}; default 0:16")
     render.add_argument("--priors", default=None, help="image priors preset, e.g. 'standard' (default: none)")
@@ -227,6 +227,9 @@ def _targets(shape: tuple[int, ...], is_input: bool) -> list[str]:
 def layer_rows(model: Any) -> list[LayerRow]:
     """Describe each layer: class, output shape (-1 where unknown), activation, featviz targets.
 
+    Layers of nested models (a base model used as a layer) follow the nested model, named by
+    path (``base/conv``), as :func:`pytest_featviz.layer_names` lists them.
+
     Examples
     --------
     >>> import keras
@@ -236,16 +239,18 @@ def layer_rows(model: Any) -> list[LayerRow]:
     """
     import keras
 
+    from ._graph import entries
     from .models import model_info
 
     info = model_info(model)
     rows = []
-    for layer in model.layers:
-        shape = info.shapes.get(layer.name, ())
+    last = model.layers[-1] if model.layers else None
+    for name, layer in [(p, layer) for p, layer, _ in entries(model)] or [(la.name, la) for la in model.layers]:
+        shape = info.shapes.get(name, ())
         targets = _targets(shape, isinstance(layer, keras.layers.InputLayer))
-        if layer is model.layers[-1]:
+        if layer is last and "/" not in name:
             targets.append(f"ClassLogit 0-{info.num_classes - 1}")
-        rows.append(LayerRow(layer.name, type(layer).__name__, shape, _activation(layer), ", ".join(targets) or "-"))
+        rows.append(LayerRow(name, type(layer).__name__, shape, _activation(layer), ", ".join(targets) or "-"))
     return rows
 
 

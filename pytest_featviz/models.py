@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._fixed_inputs import fix_inputs  # noqa: F401  (public: fv.fix_inputs)
 from ._model_heads import Head, _head, _logits_mode  # noqa: F401  (Head and _logits_mode re-exported)
 from .errors import ConfigurationError, FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
 from .objectives import LOGITS, PROBABILITIES
 
-__all__ = ["load_model", "layer_names", "get_layer", "Head", "ModelInfo", "model_info", "FeatureExtractor"]
+__all__ = ["load_model", "layer_names", "get_layer", "fix_inputs", "Head", "ModelInfo", "model_info", "FeatureExtractor"]
 
 _SUFFIXES = (".keras", ".h5", ".hdf5")
 
@@ -167,7 +168,7 @@ def get_layer(model: Any, name: str) -> Any:
     for layer in model.layers:
         if layer.name == name:
             return layer
-    raise _not_found(name, model.name, layer_names(model))
+    raise _not_found(name, None, layer_names(model))
 
 
 def _not_found(name: str, model_name: str | None, names: list[str]) -> LayerNotFoundError:

@@ -66,14 +66,14 @@ def test_dense_with_softmax_activation_gives_its_pre_activation_as_logits(act):
     np.testing.assert_allclose(value(model, fv.ClassProbability(2)), softmax(z)[:, 2], rtol=1e-5, atol=1e-6)
 
 
-def test_softmax_inside_a_nested_model_gives_probabilities_and_refuses_logits():
+def test_softmax_dense_inside_a_nested_model_gives_its_pre_activation_as_logits():
     keras.utils.set_random_seed(2)
-    inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")], name="inner")
+    inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax", name="p")], name="inner")
     outer = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, name="hidden"), inner])
     np.testing.assert_allclose(value(outer, fv.ClassProbability(0)), outer(X).numpy()[:, 0], rtol=1e-6)
-    with pytest.raises(ConfigurationError, match="cannot recover the logits") as info:
-        value(outer, fv.ClassLogit(0))
-    assert "'inner'" in str(info.value) and "ClassProbability" in str(info.value)
+    hidden = logits_of(outer.get_layer("hidden"))
+    kernel, bias = inner.get_layer("p").get_weights()
+    np.testing.assert_allclose(value(outer, fv.ClassLogit(0)), (hidden @ kernel + bias)[:, 0], rtol=1e-5, atol=1e-5)
 
 
 def test_softmax_activation_on_a_non_dense_layer_refuses_logits_only():
@@ -222,14 +222,15 @@ def nested():
     return keras.Sequential([keras.Input((4,)), inner], name="outer")
 
 
-def test_layer_inside_a_nested_model_gets_a_clean_message():
+def test_layer_inside_a_nested_model_named_without_its_path_suggests_the_path():
     with pytest.raises(LayerNotFoundError) as info:
         fv.ascend(nested(), fv.Neuron("inner_dense", 0), steps=1)
     text = str(info.value)
-    assert "'inner_dense' is inside the nested model 'inner'" in text
-    assert "did you mean" not in text and "top-level layers in model 'outer': inner" in text
-    with pytest.raises(LayerNotFoundError, match="inside the nested model 'inner'"):
+    assert "did you mean 'inner/inner_dense'? (a layer inside a nested model is named by its path)" in text
+    assert "layers are: inner, inner/inner_dense, inner/inner_out" in text
+    with pytest.raises(LayerNotFoundError, match="did you mean 'inner/inner_dense'"):
         fv.get_layer(nested(), "inner_dense")
+    assert fv.get_layer(nested(), "inner/inner_dense").name == "inner_dense"
 
 
 def test_typo_still_suggests_the_closest_layer():
