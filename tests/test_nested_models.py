@@ -104,6 +104,22 @@ def test_re_called_layers_give_the_outputs_of_the_new_graph():
     assert np.isfinite(r.values).all()
 
 
+def test_class_objectives_on_re_called_layers_read_the_new_graph_s_head():
+    b = base()
+    clf = transfer("sequential", b)
+    inp = keras.Input((6, 6, 2))
+    x = keras.layers.Rescaling(2.0, name="scale")(inp)
+    for layer in clf.layers:
+        x = layer(x)
+    model = keras.Model(inp, x, name="rescaled")
+    kernel, bias = clf.get_layer("head").get_weights()
+    z = b(2.0 * X, training=False).numpy().mean(axis=(1, 2)) @ kernel + bias
+    ctx = FeatureExtractor(model, frozenset({"__logits__", "__probabilities__"}))(tf.constant(X))
+    np.testing.assert_allclose(ctx.logits.numpy(), z, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ctx.probabilities().numpy(), clf(2.0 * X).numpy(), rtol=1e-5, atol=1e-6)
+    assert fv.layer_names(model)[1:4] == ["scale", "base", "base/conv"]
+
+
 def test_unknown_paths_list_the_layers_and_suggest_the_closest():
     model = transfer("sequential", base())
     with pytest.raises(LayerNotFoundError) as info:
