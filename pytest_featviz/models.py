@@ -131,7 +131,8 @@ def layer_names(model: Any) -> list[str]:
 
     A nested model (a base model used as a layer, Functional or Sequential, any depth) is
     listed by its name, followed by its own layers as ``"nested/inner"`` paths; any of
-    these names can be targeted by objectives and :func:`get_layer`.
+    these names can be targeted by objectives and :func:`get_layer`. A layer or nested
+    model called more than once in the graph (a siamese model) is read at its first call.
 
     Examples
     --------

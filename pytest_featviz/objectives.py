@@ -63,8 +63,9 @@ class ClassLogit(_Indexed):
     The user's model is not modified. A final softmax or sigmoid is recognised as a
     separate ``Softmax`` or ``Activation`` layer (any function computing it, e.g.
     ``tf.nn.softmax``) or as the activation of a last ``Dense`` layer, whose
-    pre-activation is then the logits. Where the output is a softmax or sigmoid whose
-    logits cannot be recovered (applied inside a nested model or a non-Dense layer),
+    pre-activation is then the logits, also inside nested models. Where the output is a
+    softmax or sigmoid whose logits cannot be recovered (the activation of a non-Dense
+    layer, or applied inside a subclassed model),
     validation raises ``ConfigurationError`` instead of reading probabilities. The model
     needs a single output of shape ``(B, classes)``.
 
