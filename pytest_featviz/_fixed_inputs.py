@@ -21,7 +21,8 @@ def fix_inputs(model: Any, *values: Any, **named: Any) -> Any:
     for every example. The returned ``keras.Model`` takes the free input; it calls the
     original layers (shared, not copied), so layer names, nested paths and the class
     head are those of ``model`` and every objective, ``fv.ascend`` and the assertions
-    work on it.
+    work on it. A small float value is held as the bias of a frozen ``Dense`` layer with
+    a zero kernel, so ``fv.bounds`` works on a fixed model built from layers it supports.
 
     Parameters
     ----------
@@ -67,8 +68,8 @@ def fix_inputs(model: Any, *values: Any, **named: Any) -> Any:
     k = free[0]
     source = model.inputs[k]
     inp = keras.Input(shape=tuple(source.shape[1:]), dtype=source.dtype, name=names[k])
-    layer = _held_layer()
-    tensors = [inp if i == k else layer(held[i], source.dtype, name=f"held_{names[i]}")(inp) for i in range(len(names))]
+    tensors = [inp if i == k else _held(inp, held[i], model.inputs[i].dtype, f"held_{names[i]}")
+               for i in range(len(names))]
     outputs, _ = run(model, tensors, set(), infer=False)
     return keras.Model(inp, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_fixed")
 
@@ -107,6 +108,30 @@ def _held_values(names: list[str], model: Any, values: tuple, named: dict) -> di
                                      f"input's per-example shape {shape} (or a leading batch of 1)")
         held[i] = arr.reshape(got)
     return held
+
+
+_SMALL = 2**20  # entries of the zero kernel up to which a held value is a Dense layer
+
+
+def _held(inp: Any, value: Any, dtype: Any, name: str) -> Any:
+    """``value`` once per example of ``inp``, as a symbolic tensor.
+
+    A float value whose zero kernel is small is the bias of a ``Dense`` layer with a zero,
+    frozen kernel (behind ``Flatten``/``Reshape`` as needed): layers that ``fv.bounds``
+    supports, so small held models can be bounded; otherwise a ``HeldInput`` layer.
+    """
+    import keras
+    import numpy as np
+
+    size, flat = int(value.size), int(np.prod(inp.shape[1:]))
+    if not keras.backend.is_float_dtype(dtype) or size * flat > _SMALL:
+        return _held_layer()(value, dtype, name=name)(inp)
+    x = keras.layers.Flatten(name=f"{name}_flat")(inp) if len(inp.shape) != 2 else inp
+    dense = keras.layers.Dense(size, name=name if value.ndim == 1 else f"{name}_flat_value", trainable=False,
+                               dtype=dtype)
+    out = dense(x)
+    dense.set_weights([np.zeros((flat, size)), value.reshape(size)])
+    return out if value.ndim == 1 else keras.layers.Reshape(value.shape, name=name)(out)
 
 
 @lru_cache(maxsize=1)

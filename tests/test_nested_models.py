@@ -175,3 +175,35 @@ def test_fix_inputs_refuses_bad_names_shapes_and_free_counts():
         fv.fix_inputs(model, np.zeros(4), meta=np.zeros((1, 2)))
     with pytest.raises(ConfigurationError, match="fv.fix_inputs"):
         fv.ascend(model, fv.ClassLogit(0), steps=1)
+
+
+def test_a_small_fixed_model_is_bounded_exactly_like_the_linear_function_it_is():
+    model = two_inputs()
+    meta = np.array([0.5, -2.0], "float32")
+    one = fv.fix_inputs(model, meta=meta)
+    (wd, bd), (wo, bo) = model.get_layer("d").get_weights(), model.get_layer("out").get_weights()
+    w = wd @ wo[:3, 1]
+    c = bd @ wo[:3, 1] + meta @ wo[3:, 1] + bo[1]
+    b = fv.bounds(one, fv.ClassLogit(1), constraints=fv.Box(0, 1))
+    np.testing.assert_allclose([b.lower[0], b.upper[0]], [c + np.minimum(w, 0).sum(), c + np.maximum(w, 0).sum()],
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_held_values_of_any_rank_and_integer_inputs_are_repeated_per_example(small, monkeypatch):
+    from pytest_featviz import _fixed_inputs
+
+    if not small:  # the HeldInput layer, used where a zero kernel would be large
+        monkeypatch.setattr(_fixed_inputs, "_SMALL", 0)
+    keras.utils.set_random_seed(5)
+    free, grid, ids = keras.Input((4,), name="free"), keras.Input((2, 3), name="grid"), keras.Input((3,), name="ids",
+                                                                                                   dtype="int32")
+    tokens = keras.layers.Flatten()(keras.layers.Embedding(5, 2, name="emb")(ids))
+    h = keras.layers.Concatenate()([free, keras.layers.Flatten()(grid), tokens])
+    model = keras.Model([free, grid, ids], keras.layers.Dense(2, name="out")(h))
+    g, t = np.arange(6, dtype="float32").reshape(2, 3), np.array([[4, 0, 2]], "int32")
+    one = fv.fix_inputs(model, grid=g, ids=t)
+    x = np.random.default_rng(2).normal(size=(3, 4)).astype("float32")
+    want = model([x, np.tile(g, (3, 1, 1)), np.tile(t, (3, 1))]).numpy()
+    np.testing.assert_allclose(one(x).numpy(), want, rtol=1e-6, atol=1e-6)
+    assert ("held_grid_flat_value" in fv.layer_names(one)) is small  # the zero-kernel Dense
