@@ -116,11 +116,21 @@ def _head(model: Any) -> Head:
 
 
 def _logits_mode(model: Any) -> str:
-    """How to get logits: 'output' (no softmax/sigmoid), 'input' (separate layer) or 'preact'.
+    """How to get logits from the top-level layers: 'output', 'input' (separate layer) or 'preact'.
 
-    Raises ``ConfigurationError`` when the logits cannot be recovered.
+    For readers of the model's top-level layers (``fv.bounds``): raises ``ConfigurationError``
+    when the logits cannot be recovered, or sit inside a nested model (the feature extractor
+    reads those by path; see :class:`Head`).
     """
-    return _head(model).logits_mode()
+    head = _head(model)
+    mode = head.logits_mode()
+    if mode != "output" and "/" in head.layer:
+        raise ConfigurationError(
+            f"the output head {head.layer!r} sits inside the nested model {head.layer.split('/')[0]!r}; "
+            "the logits are read here only from a top-level layer. Rebuild the model flat (list the "
+            "nested model's layers in the outer model)"
+        )
+    return mode
 
 
 _LOGITS_FIX = (

@@ -140,6 +140,8 @@ def test_cli_layers_and_render_take_nested_paths(tmp_path, capsys):
     assert cli.main(["render", str(path), "--layer", "base/relu", "--channels", "0:2", "--steps", "2",
                      "--out", str(out)]) == 0
     assert out.exists() and "Channel('base/relu', [0, 1])" in capsys.readouterr().out
+    assert cli.main(["render", str(path), "--layer", "base", "--channels", "4", "--steps", "2", "--out", str(out)]) == 0
+    assert "Channel('base', [4])" in capsys.readouterr().out
 
 
 def two_inputs():
@@ -207,3 +209,12 @@ def test_held_values_of_any_rank_and_integer_inputs_are_repeated_per_example(sma
     want = model([x, np.tile(g, (3, 1, 1)), np.tile(t, (3, 1))]).numpy()
     np.testing.assert_allclose(one(x).numpy(), want, rtol=1e-6, atol=1e-6)
     assert ("held_grid_flat_value" in fv.layer_names(one)) is small  # the zero-kernel Dense
+
+
+def test_bounds_refuse_a_head_inside_a_nested_model_with_a_configuration_error():
+    model = transfer("sequential", base())
+    inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax", name="p")], name="inner")
+    outer = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, name="hidden"), inner])
+    with pytest.raises(ConfigurationError, match="head 'inner/p' sits inside the nested model 'inner'"):
+        fv.bounds(outer, fv.ClassLogit(0), constraints=fv.Box(0, 1))
+    assert model_info(model).head.layer == "head"  # a top-level head is unaffected
