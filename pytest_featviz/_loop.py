@@ -1,8 +1,8 @@
 """The compiled ascent loop behind :func:`pytest_featviz.ascend` (private).
 
 One ``tf.function`` per structure (objective, condition, constraint kind, optimizer,
-schedule, steps, shapes, priors, XLA); every value is a tensor argument, so changing
-values never retraces. Compiled functions are cached on the model object itself, so
+schedule, shapes, priors, XLA); every value (the number of steps included) is a tensor
+argument, so changing values never retraces. Compiled functions are cached on the model object itself, so
 they are collected with it.
 """
 
@@ -31,7 +31,6 @@ class LoopSpec:
     has_ball: bool
     optimizer: str
     schedule: str
-    steps: int
     shape: tuple[int, ...]
     param_shape: tuple[int, ...]
     jit: bool
@@ -78,7 +77,7 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
 
     needs = objective.layers() | (until.objective.layers() if until is not None else frozenset())
     extractor = FeatureExtractor(model, needs)
-    shape, batch, steps = spec.shape, spec.shape[0], spec.steps
+    shape, batch = spec.shape, spec.shape[0]
     axes = list(range(1, len(shape)))
     p_axes = list(range(1, len(spec.param_shape)))
     bshape = [batch] + [1] * len(axes)
@@ -89,15 +88,19 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
     f32 = tf.float32
     x_spec = tf.TensorSpec(shape, f32)
     vec = tf.TensorSpec([batch], f32)
-    sig = [tf.TensorSpec(spec.param_shape, f32), x_spec, x_spec, x_spec, vec, vec, tf.TensorSpec([], f32),
+    p_spec = tf.TensorSpec(spec.param_shape, f32)
+    sig = [p_spec, x_spec, x_spec, x_spec, vec, vec, p_spec, tf.TensorSpec([], tf.int32), tf.TensorSpec([], f32),
            tf.TensorSpec([2], tf.int32), _specs(objective.params(batch)),
            _specs(until.objective.params(batch)) if until is not None else ()]
 
     def project(x: Any, low: Any, high: Any, center: Any, radius: Any) -> Any:
         return project_tf(x, low, high, center, radius, spec.has_ball)
 
-    def run(p0, low, high, center, radius, lr, threshold, seed, obj_p, until_p):
-        lr_p = tf.reshape(lr, pshape)
+    def run(p0, low, high, center, radius, lr, width, steps, threshold, seed, obj_p, until_p):
+        # per-coordinate step sizes: lr times the coordinate's relative width (1 = the
+        # median; see ascent._step_widths), so every coordinate crosses its range alike
+        lr_p = tf.reshape(lr, pshape) * width
+        steps_f = tf.cast(steps, f32)
 
         def to_x(p: Any) -> Any:
             return p if pixel else project(par.to_input(p, low, high), low, high, center, radius)
@@ -110,7 +113,7 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
                 z = transforms.apply(x, tf.random.experimental.stateless_fold_in(seed, t), xla=spec.jit) if transformed else x
                 ctx = extractor(z, x)
                 val = objective.evaluate(ctx, obj_p)
-                total = tf.reduce_sum(val)
+                total = tf.reduce_sum(objective.ascent_value(ctx, obj_p))
             grad = tape.gradient(total, p)
             if grad is None:
                 raise GradientError(_explain_no_gradient(model, objective))
@@ -152,10 +155,12 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
             moving = active & (t < steps)
             n_steps = n_steps + tf.cast(moving, tf.int32)
             tf_t = tf.cast(t, f32)
-            scale = 0.5 * (1.0 + tf.cos(math.pi * tf_t / steps)) if spec.schedule == "cosine" else 1.0
+            scale = 0.5 * (1.0 + tf.cos(math.pi * tf_t / steps_f)) if spec.schedule == "cosine" else 1.0
             safe = tf.where(tf.reshape(finite, pshape), grad, tf.zeros_like(grad))
-            rms = tf.sqrt(tf.reduce_mean(tf.square(safe), axis=p_axes, keepdims=True))
-            direction, m, v = step_direction(p, safe / (rms + 1e-30), safe, m, v, tf_t)
+            # the gradient in the coordinates where every step size is lr (x = width * u)
+            scaled = safe * width
+            rms = tf.sqrt(tf.reduce_mean(tf.square(scaled), axis=p_axes, keepdims=True))
+            direction, m, v = step_direction(p, scaled / (rms + 1e-30), safe, m, v, tf_t)
             p_new = p + lr_p * scale * direction
             if pixel:
                 p_new = project(p_new, low, high, center, radius)

@@ -181,6 +181,29 @@ def _default_lr(canon: Canonical) -> np.ndarray:
     return (0.05 * scale).astype(np.float32)
 
 
+def _step_widths(canon: Canonical, pixel: bool, param_shape: tuple[int, ...]) -> np.ndarray:
+    """Each coordinate's step size relative to ``lr``: its box width over the item's median width.
+
+    Adam (and pgd, sign) then move in the box's own units, so a feature 10^5 times wider
+    than another crosses its range in as many steps (a single scalar step left wide
+    features near the start: a false pass). This is a diagonal change of variables, which
+    keeps the fixed points the constrained optima only for a separable set: a box (and
+    L-inf balls and masks, which are boxes in canonical form). With an L2 ball, where it
+    would move them, and for other parametrizations, every coordinate steps ``lr``.
+    Unbounded, one-sided and fixed coordinates step ``lr`` too.
+    """
+    if not pixel or canon.has_ball:
+        return np.ones(param_shape, np.float32)
+    axes = tuple(range(1, canon.low.ndim))
+    with np.errstate(invalid="ignore", over="ignore"):
+        width = canon.high - canon.low
+    usable = np.isfinite(width) & (width > 0)
+    with np.errstate(invalid="ignore"):
+        med = np.array([np.median(w[f]) if f.any() else 1.0 for w, f in zip(width, usable)])
+    med = med.reshape((-1,) + (1,) * len(axes))
+    return np.where(usable, width / med, 1.0).astype(np.float32)
+
+
 def _as_lr(lr: Any, canon: Canonical) -> np.ndarray:
     batch = canon.low.shape[0]
     if lr is None:
@@ -261,7 +284,11 @@ def ascend(
     steps : int
         Maximum number of updates; the last update's result is evaluated too.
     lr : float or array of shape (B,), optional
-        Step size in input units; default 5% of the constraint set's typical width
+        Step size in input units for a coordinate of the median box width; in a box
+        (L-inf ball, mask) every coordinate steps in proportion to its own width, so
+        features of very different scales are searched alike (with an L2 ball, or where
+        the box is unbounded, every coordinate steps ``lr``). Default 5% of the
+        constraint set's typical width
         (in parameter units for other parametrizations: their ``lr``, 0.1 for
         ``SigmoidRange``, 0.3 for ``Fourier``).
     optimizer : {'adam', 'pgd', 'sign'}, optional
@@ -366,7 +393,7 @@ def ascend(
     until_params = [np.asarray(p) for p in until.objective.params(n_items)] if until is not None else []
     spec = LoopSpec(
         objective.structure(), until.objective.structure() if until is not None else None, canon.has_ball,
-        optimizer, schedule, int(steps), shape, tuple(p0.shape), bool(jit_compile), prior.structure(),
+        optimizer, schedule, shape, tuple(p0.shape), bool(jit_compile), prior.structure(),
         tuple(np.shape(p) for p in obj_params),
     )
     run = compiled(model, objective, until, spec, prior)
@@ -376,6 +403,8 @@ def ascend(
         p0.astype(np.float32),
         *canon.float32(),
         lr_arr,
+        _step_widths(canon, _is_pixel(prior), tuple(p0.shape)),
+        np.int32(steps),
         threshold,
         np.array([seed % (2**31 - 1), 0], dtype=np.int32),
         tuple(obj_params),
