@@ -8,6 +8,7 @@ they are collected with it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -196,7 +197,10 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
             "zero_gradient": zero,
         }
 
-    return tf.function(run, input_signature=sig, jit_compile=spec.jit, reduce_retracing=False)
+    # TensorFlow counts traces per code object, and every structure's loop shares `run`'s
+    # code: it would warn of "retracing" after a few objectives, though each function is
+    # traced once. A partial has no code object, so each function is counted on its own.
+    return tf.function(functools.partial(run), input_signature=sig, jit_compile=spec.jit, reduce_retracing=False)
 
 
 def has_convolutions(model: Any) -> bool:
