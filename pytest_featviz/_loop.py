@@ -39,11 +39,16 @@ class LoopSpec:
     param_shapes: tuple
 
 
-def compiled(model: Any, objective: Objective, until: Condition | None, spec: LoopSpec, priors: Any) -> Any:
-    """The compiled loop for ``spec``, cached on the model object (it dies with the model)."""
+def compiled(model: Any, objective: Objective, until: Condition | None, spec: LoopSpec, priors: Any,
+             params: tuple[list, list]) -> Any:
+    """The compiled loop for ``spec``, cached on the model object (it dies with the model).
+
+    ``params`` are the objective's and the condition's values for this batch (their shapes
+    and dtypes make the signature).
+    """
     cache = model.__dict__.setdefault(CACHE_ATTR, {})
     if spec not in cache:
-        cache[spec] = _build(model, objective, until, spec, priors)
+        cache[spec] = _build(model, objective, until, spec, priors, params)
     return cache[spec]
 
 
@@ -64,13 +69,31 @@ def call(run: Any, *args: Any) -> dict:
         raise
 
 
+def merge_chunks(outs: list[dict], n_items: int) -> dict:
+    """One loop result from the results of consecutive chunks of the batch (``ascend(max_batch=...)``).
+
+    A chunk that stopped early has its last history row repeated: an item that stopped
+    stays at its last iterate, as it would in a longer run.
+    """
+    if len(outs) == 1:
+        return outs[0]
+    t = max(int(o["t"]) for o in outs)
+    hists = []
+    for o in outs:
+        h = o["history"][: int(o["t"])]
+        hists.append(np.concatenate([h, np.repeat(h[-1:], t - len(h), axis=0)])[:, : len(o["values"])])
+    merged = {k: np.concatenate([o[k] for o in outs])[:n_items] for k in outs[0] if k not in ("history", "t")}
+    return {**merged, "t": np.int32(t), "history": np.concatenate(hists, axis=1)}
+
+
 def _specs(params: list[np.ndarray]) -> tuple:
     import tensorflow as tf
 
     return tuple(tf.TensorSpec(np.shape(p), tf.as_dtype(np.asarray(p).dtype)) for p in params)
 
 
-def _build(model: Any, objective: Objective, until: Condition | None, spec: LoopSpec, priors: Any) -> Any:
+def _build(model: Any, objective: Objective, until: Condition | None, spec: LoopSpec, priors: Any,
+           params: tuple[list, list]) -> Any:
     import tensorflow as tf
 
     from .models import FeatureExtractor
@@ -91,8 +114,7 @@ def _build(model: Any, objective: Objective, until: Condition | None, spec: Loop
     vec = tf.TensorSpec([batch], f32)
     p_spec = tf.TensorSpec(spec.param_shape, f32)
     sig = [p_spec, x_spec, x_spec, x_spec, vec, vec, p_spec, tf.TensorSpec([], tf.int32), tf.TensorSpec([], f32),
-           tf.TensorSpec([2], tf.int32), _specs(objective.params(batch)),
-           _specs(until.objective.params(batch)) if until is not None else ()]
+           tf.TensorSpec([2], tf.int32), _specs(params[0]), _specs(params[1]) if until is not None else ()]
 
     def project(x: Any, low: Any, high: Any, center: Any, radius: Any) -> Any:
         return project_tf(x, low, high, center, radius, spec.has_ball)

@@ -130,6 +130,15 @@ class Objective:
             total = term if total is None else total + term
         return total
 
+    def slice_params(self, params: Sequence[Any], items: np.ndarray) -> list[Any]:
+        """:meth:`params` for the batch items ``items`` (the per-item indices are cut; the rest is shared)."""
+        out, i = [params[0]], 1
+        for leaf in self.leaves():
+            for _ in range(leaf._n_values()):
+                out.append(params[i][items] if isinstance(leaf, _Indexed) else params[i])
+                i += 1
+        return out
+
     def ascent_value(self, ctx: Any, params: Sequence[Any]) -> Any:
         """What the ascent differentiates: :meth:`evaluate`, except for a lone positive leaf.
 

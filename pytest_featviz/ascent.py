@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._loop import LoopSpec, call, compiled, has_convolutions
+from ._loop import LoopSpec, call, compiled, has_convolutions, merge_chunks
 from .constraints import Canonical, Constraint, as_constraint
 from .errors import ConfigurationError, FeatvizTypeError
 from .objectives import Condition, Objective, as_objective
@@ -220,6 +220,12 @@ def _as_lr(lr: Any, canon: Canonical) -> np.ndarray:
     return np.broadcast_to(arr, (batch,)).astype(np.float32)
 
 
+def _as_max_batch(max_batch: Any) -> int:
+    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
+        raise ConfigurationError(f"max_batch must be an int >= 1 (or None: all items at once); got {max_batch!r}")
+    return int(max_batch)
+
+
 def _is_pixel(prior: Any) -> bool:
     from .priors import Pixel
 
@@ -267,6 +273,7 @@ def ascend(
     parametrization: Any = None,
     blur: Any = None,
     jit_compile: bool | None = None,
+    max_batch: int | None = None,
 ) -> AscentResult:
     """Maximise ``objective`` over the model's input, inside ``constraints``.
 
@@ -321,6 +328,11 @@ def ascend(
         the untransformed inputs.
     jit_compile : bool, optional
         Compile the loop with XLA. Default: on for models without convolutions.
+    max_batch : int, optional
+        Run at most this many items at once (one after another, each chunk in one
+        compiled call), so that peak memory stays bounded however many targets are
+        asked for; the results are those of the unchunked run (with random transforms
+        the random draws differ). Default: all items at once.
 
     Returns
     -------
@@ -391,26 +403,25 @@ def ascend(
         jit_compile = not has_convolutions(model)
     obj_params = [np.asarray(p) for p in objective.params(n_items)]
     until_params = [np.asarray(p) for p in until.objective.params(n_items)] if until is not None else []
-    spec = LoopSpec(
-        objective.structure(), until.objective.structure() if until is not None else None, canon.has_ball,
-        optimizer, schedule, shape, tuple(p0.shape), bool(jit_compile), prior.structure(),
-        tuple(np.shape(p) for p in obj_params),
-    )
-    run = compiled(model, objective, until, spec, prior)
-    threshold = np.float32(until.threshold if until is not None else np.inf)
-    out = call(
-        run,
-        p0.astype(np.float32),
-        *canon.float32(),
-        lr_arr,
-        _step_widths(canon, _is_pixel(prior), tuple(p0.shape)),
-        np.int32(steps),
-        threshold,
-        np.array([seed % (2**31 - 1), 0], dtype=np.int32),
-        tuple(obj_params),
-        tuple(until_params),
-    )
-    out = {k: v.numpy() for k, v in out.items()}
+    per_item = [p0.astype(np.float32), *canon.float32(), lr_arr, _step_widths(canon, _is_pixel(prior), tuple(p0.shape))]
+    shared = [np.int32(steps), np.float32(until.threshold if until is not None else np.inf),
+              np.array([seed % (2**31 - 1), 0], dtype=np.int32)]
+    chunk = n_items if max_batch is None else min(_as_max_batch(max_batch), n_items)
+    outs = []
+    for first in range(0, n_items, chunk):  # the last chunk repeats its last item: one compiled shape
+        items = np.minimum(np.arange(first, first + chunk), n_items - 1)
+        obj_p = objective.slice_params(obj_params, items)
+        until_p = until.objective.slice_params(until_params, items) if until is not None else []
+        spec = LoopSpec(
+            objective.structure(), until.objective.structure() if until is not None else None, canon.has_ball,
+            optimizer, schedule, (chunk, *shape[1:]), (chunk, *p0.shape[1:]), bool(jit_compile), prior.structure(),
+            tuple(np.shape(p) for p in obj_p),
+        )
+        run = compiled(model, objective, until, spec, prior, (obj_p, until_p))
+        out = call(run, *(a[items] for a in per_item), *shared, tuple(obj_p), tuple(until_p))
+        outs.append({k: v.numpy()[: n_items - first] if v.shape.rank and k not in ("history", "t") else v.numpy()
+                     for k, v in out.items()})
+    out = merge_chunks(outs, n_items)
     t_run = int(out["t"])
     return AscentResult(
         inputs=out["x"],
