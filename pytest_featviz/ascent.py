@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from ._loop import LoopSpec, call, compiled, has_convolutions, merge_chunks
+from ._loop import LoopSpec, compiled, drive, has_convolutions, merge_chunks
+from ._step_sizes import as_lr, as_max_batch, step_widths
 from .constraints import Canonical, Constraint, as_constraint
 from .errors import ConfigurationError, FeatvizTypeError
 from .objectives import Condition, Objective, as_objective
+from .progress import Progress, progress_enabled
 
 __all__ = ["ascend", "AscentResult", "OPTIMIZERS", "SCHEDULES"]
 
@@ -166,66 +168,6 @@ def _draw_start(canon: Canonical, rng: np.random.Generator) -> np.ndarray:
     return canon.project(x)
 
 
-def _default_lr(canon: Canonical) -> np.ndarray:
-    """5% of the feasible set's typical width per item (0.05 when unbounded)."""
-    axes = tuple(range(1, canon.low.ndim))
-    width = canon.high - canon.low
-    free = width > 0
-    n_free = np.maximum(free.sum(axis=axes), 1)
-    with np.errstate(invalid="ignore"):
-        med = np.array([np.median(w[f]) if f.any() else np.inf for w, f in zip(width, free)])
-    scale = med
-    if canon.has_ball:
-        scale = np.minimum(scale, 2 * canon.radius / np.sqrt(n_free))
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-    return (0.05 * scale).astype(np.float32)
-
-
-def _step_widths(canon: Canonical, pixel: bool, param_shape: tuple[int, ...]) -> np.ndarray:
-    """Each coordinate's step size relative to ``lr``: its box width over the item's median width.
-
-    Adam (and pgd, sign) then move in the box's own units, so a feature 10^5 times wider
-    than another crosses its range in as many steps (a single scalar step left wide
-    features near the start: a false pass). This is a diagonal change of variables, which
-    keeps the fixed points the constrained optima only for a separable set: a box (and
-    L-inf balls and masks, which are boxes in canonical form). With an L2 ball, where it
-    would move them, and for other parametrizations, every coordinate steps ``lr``.
-    Unbounded, one-sided and fixed coordinates step ``lr`` too.
-    """
-    if not pixel or canon.has_ball:
-        return np.ones(param_shape, np.float32)
-    axes = tuple(range(1, canon.low.ndim))
-    with np.errstate(invalid="ignore", over="ignore"):
-        width = canon.high - canon.low
-    usable = np.isfinite(width) & (width > 0)
-    with np.errstate(invalid="ignore"):
-        med = np.array([np.median(w[f]) if f.any() else 1.0 for w, f in zip(width, usable)])
-    med = med.reshape((-1,) + (1,) * len(axes))
-    return np.where(usable, width / med, 1.0).astype(np.float32)
-
-
-def _as_lr(lr: Any, canon: Canonical) -> np.ndarray:
-    batch = canon.low.shape[0]
-    if lr is None:
-        return _default_lr(canon)
-    if isinstance(lr, (bool, np.bool_)) or (isinstance(lr, np.ndarray) and lr.dtype == bool):
-        raise FeatvizTypeError(f"lr must be a positive number or one per batch item; got the boolean {lr!r}")
-    bad = f"lr must be a positive number or one per batch item ({batch}); got {lr!r}"
-    try:
-        arr = np.asarray(lr, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ConfigurationError(bad) from None
-    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != batch) or not np.all(arr > 0) or not np.isfinite(arr).all():
-        raise ConfigurationError(bad)
-    return np.broadcast_to(arr, (batch,)).astype(np.float32)
-
-
-def _as_max_batch(max_batch: Any) -> int:
-    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
-        raise ConfigurationError(f"max_batch must be an int >= 1 (or None: all items at once); got {max_batch!r}")
-    return int(max_batch)
-
-
 def _is_pixel(prior: Any) -> bool:
     from .priors import Pixel
 
@@ -274,6 +216,7 @@ def ascend(
     blur: Any = None,
     jit_compile: bool | None = None,
     max_batch: int | None = None,
+    progress: bool | None = None,
 ) -> AscentResult:
     """Maximise ``objective`` over the model's input, inside ``constraints``.
 
@@ -333,6 +276,10 @@ def ascend(
         compiled call), so that peak memory stays bounded however many targets are
         asked for; the results are those of the unchunked run (with random transforms
         the random draws differ). Default: all items at once.
+    progress : bool, optional
+        Show a progress bar on stderr (the loop then runs in about 20 compiled calls
+        of consecutive steps, with the same results). Default ``None``: when
+        ``$FEATVIZ_PROGRESS`` is 1 (0: never), else when stderr is a terminal.
 
     Returns
     -------
@@ -398,15 +345,17 @@ def ascend(
     p0 = _initial_parameter(prior, x0, canon, start is None, seed)
     par = prior.parametrization
     optimizer = par.optimizer if optimizer is None else optimizer
-    lr_arr = _as_lr(par.lr if lr is None else lr, canon)
+    lr_arr = as_lr(par.lr if lr is None else lr, canon)
     if jit_compile is None:
         jit_compile = not has_convolutions(model)
     obj_params = [np.asarray(p) for p in objective.params(n_items)]
     until_params = [np.asarray(p) for p in until.objective.params(n_items)] if until is not None else []
-    per_item = [p0.astype(np.float32), *canon.float32(), lr_arr, _step_widths(canon, _is_pixel(prior), tuple(p0.shape))]
+    per_item = [p0.astype(np.float32), *canon.float32(), lr_arr, step_widths(canon, _is_pixel(prior), tuple(p0.shape))]
     shared = [np.int32(steps), np.float32(until.threshold if until is not None else np.inf),
               np.array([seed % (2**31 - 1), 0], dtype=np.int32)]
-    chunk = n_items if max_batch is None else min(_as_max_batch(max_batch), n_items)
+    chunk = n_items if max_batch is None else min(as_max_batch(max_batch), n_items)
+    show = progress_enabled(progress)
+    bar = Progress(-(-n_items // chunk) * (int(steps) + 1), f"featviz ascent {str(objective)[:40]}", show)
     outs = []
     for first in range(0, n_items, chunk):  # the last chunk repeats its last item: one compiled shape
         items = np.minimum(np.arange(first, first + chunk), n_items - 1)
@@ -418,9 +367,12 @@ def ascend(
             tuple(np.shape(p) for p in obj_p),
         )
         run = compiled(model, objective, until, spec, prior, (obj_p, until_p))
-        out = call(run, *(a[items] for a in per_item), *shared, tuple(obj_p), tuple(until_p))
-        outs.append({k: v.numpy()[: n_items - first] if v.shape.rank and k not in ("history", "t") else v.numpy()
+        p_chunk, *args = (a[items] for a in per_item)
+        out = drive(run, [*args, *shared, tuple(obj_p), tuple(until_p)], p_chunk, spec.shape, int(steps),
+                    -(-(int(steps) + 1) // 20) if show else None, bar)
+        outs.append({k: v[: n_items - first] if np.ndim(v) and k not in ("history", "t") else v
                      for k, v in out.items()})
+    bar.close()
     out = merge_chunks(outs, n_items)
     t_run = int(out["t"])
     return AscentResult(
