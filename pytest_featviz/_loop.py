@@ -2,8 +2,8 @@
 
 One ``tf.function`` per structure (objective, condition, constraint kind, optimizer,
 schedule, shapes, priors, XLA); every value (the number of steps included) is a tensor
-argument, so changing values never retraces. Compiled functions are cached on the model object itself, so
-they are collected with it.
+argument, so changing values never retraces. Compiled functions are cached on the model
+object itself, so they are collected with it.
 """
 
 from __future__ import annotations
