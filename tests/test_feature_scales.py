@@ -104,10 +104,12 @@ def test_class_probability_on_logits_does_not_die_of_softmax_underflow():
     assert not r.zero_gradient[r.history[0] == 0].any()  # (at probability 1 the gradient is 0: the optimum)
 
 
-def test_class_probability_through_a_dense_softmax_head_is_followed_by_its_logits():
+@pytest.mark.parametrize("head", ["softmax", "sigmoid"])
+def test_class_probability_through_a_dense_squashing_head_is_followed_by_its_logits(head):
     w = np.array([[300.0, -300.0, 0.0], [-300.0, 300.0, 0.0]])
-    m = dense(w, [0.0, 0.0, 0.0], activation="softmax")
+    m = dense(w, [0.0, 0.0, 0.0], activation=head)
     r = fv.ascend(m, fv.ClassProbability(1), constraints=fv.Box(-1, 1), batch=10, seed=1, steps=60)
+    assert (r.history[0] == 0).sum() >= 3
     assert (r.values > 0.999).all(), r.values
 
 
