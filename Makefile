@@ -33,6 +33,7 @@ bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/ascent.py
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/priors_and_properties.py
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/bounds.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/applications.py
 
 models: $(STAMP)
 	$(BIN)/python examples/train_models.py

@@ -122,5 +122,18 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: 
     if _saturated(r):
         lines.append("  note: the softmax saturates (probabilities stuck at 0.0 or 1.0 in float32); "
                      "use ClassLogit for a gradient that does not vanish")
-    lines.append(f"  remedy: {verdict.remedy}")
+    lines.append(f"  remedy: {_remedy(r, verdict) if kind == 'assert_reaches' else verdict.remedy}")
     return "\n".join(lines)
+
+
+def _remedy(r: AscentResult, verdict: _Verdict) -> str:
+    """A failed search's remedy; a flat start gets its own (more steps never move an item with a zero gradient)."""
+    zero = np.asarray(r.zero_gradient, dtype=bool)
+    if verdict.passed or not zero.any():
+        return verdict.remedy
+    which = "every item" if zero.all() else f"items {', '.join(map(str, np.flatnonzero(zero)))}"
+    flat = (f"{which} started where the gradient is exactly zero, so more steps cannot move "
+            f"{'them' if zero.sum() > 1 else 'it'}: use another start or seed, a looser constraint, or an "
+            "objective that is not flat there (ClassLogit instead of a saturated probability, a layer "
+            "before a dead ReLU or a saturated activation)")
+    return flat if zero.all() else f"{flat}; for the others: {verdict.remedy}"

@@ -130,6 +130,32 @@ class Objective:
             total = term if total is None else total + term
         return total
 
+    def slice_params(self, params: Sequence[Any], items: np.ndarray) -> list[Any]:
+        """:meth:`params` for the batch items ``items`` (the per-item indices are cut; the rest is shared)."""
+        out, i = [params[0]], 1
+        for leaf in self.leaves():
+            for _ in range(leaf._n_values()):
+                out.append(params[i][items] if isinstance(leaf, _Indexed) else params[i])
+                i += 1
+        return out
+
+    def ascent_value(self, ctx: Any, params: Sequence[Any]) -> Any:
+        """What the ascent differentiates: :meth:`evaluate`, except for a lone positive leaf.
+
+        An objective that is one leaf times a positive coefficient follows the leaf's own
+        ascent function (``ClassProbability`` its log-probability, which has the same
+        maximisers but a gradient that does not underflow); in a sum every term counts
+        as its value, since a logarithm would change the trade-off between the terms.
+        """
+        import tensorflow as tf
+
+        terms = self._terms()
+        if len(terms) != 1 or type(terms[0][1])._ascent_value is Objective._ascent_value:
+            return self.evaluate(ctx, params)
+        coef, leaf, vals = params[0][0], terms[0][1], list(params[1:])
+        # the coefficient is a tensor (its value is not part of the compiled structure)
+        return tf.where(coef > 0, coef * leaf._ascent_value(ctx, vals), coef * leaf._evaluate(ctx, vals))
+
     def validate(self, info: Any) -> None:
         """Check the model's input, layer names and indices against a model description; raise a clear error."""
         info.check_input()
@@ -157,6 +183,10 @@ class Objective:
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _ascent_value(self, ctx: Any, values: list[Any]) -> Any:
+        """A function with the maximisers of :meth:`_evaluate` and a better gradient (default: itself)."""
+        return self._evaluate(ctx, values)
 
 
 @dataclass(frozen=True, repr=False, eq=False)

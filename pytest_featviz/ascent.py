@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from ._loop import LoopSpec, call, compiled, has_convolutions
+from ._loop import LoopSpec, compiled, drive, has_convolutions, merge_chunks
+from ._step_sizes import as_lr, as_max_batch, step_widths
 from .constraints import Canonical, Constraint, as_constraint
 from .errors import ConfigurationError, FeatvizTypeError
 from .objectives import Condition, Objective, as_objective
+from .progress import Progress, progress_enabled
 
 __all__ = ["ascend", "AscentResult", "OPTIMIZERS", "SCHEDULES"]
 
@@ -166,37 +168,6 @@ def _draw_start(canon: Canonical, rng: np.random.Generator) -> np.ndarray:
     return canon.project(x)
 
 
-def _default_lr(canon: Canonical) -> np.ndarray:
-    """5% of the feasible set's typical width per item (0.05 when unbounded)."""
-    axes = tuple(range(1, canon.low.ndim))
-    width = canon.high - canon.low
-    free = width > 0
-    n_free = np.maximum(free.sum(axis=axes), 1)
-    with np.errstate(invalid="ignore"):
-        med = np.array([np.median(w[f]) if f.any() else np.inf for w, f in zip(width, free)])
-    scale = med
-    if canon.has_ball:
-        scale = np.minimum(scale, 2 * canon.radius / np.sqrt(n_free))
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-    return (0.05 * scale).astype(np.float32)
-
-
-def _as_lr(lr: Any, canon: Canonical) -> np.ndarray:
-    batch = canon.low.shape[0]
-    if lr is None:
-        return _default_lr(canon)
-    if isinstance(lr, (bool, np.bool_)) or (isinstance(lr, np.ndarray) and lr.dtype == bool):
-        raise FeatvizTypeError(f"lr must be a positive number or one per batch item; got the boolean {lr!r}")
-    bad = f"lr must be a positive number or one per batch item ({batch}); got {lr!r}"
-    try:
-        arr = np.asarray(lr, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ConfigurationError(bad) from None
-    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != batch) or not np.all(arr > 0) or not np.isfinite(arr).all():
-        raise ConfigurationError(bad)
-    return np.broadcast_to(arr, (batch,)).astype(np.float32)
-
-
 def _is_pixel(prior: Any) -> bool:
     from .priors import Pixel
 
@@ -244,6 +215,8 @@ def ascend(
     parametrization: Any = None,
     blur: Any = None,
     jit_compile: bool | None = None,
+    max_batch: int | None = None,
+    progress: bool | None = None,
 ) -> AscentResult:
     """Maximise ``objective`` over the model's input, inside ``constraints``.
 
@@ -261,7 +234,11 @@ def ascend(
     steps : int
         Maximum number of updates; the last update's result is evaluated too.
     lr : float or array of shape (B,), optional
-        Step size in input units; default 5% of the constraint set's typical width
+        Step size in input units for a coordinate of the median box width; in a box
+        (L-inf ball, mask) every coordinate steps in proportion to its own width, so
+        features of very different scales are searched alike (with an L2 ball, or where
+        the box is unbounded, every coordinate steps ``lr``). Default 5% of the
+        constraint set's typical width
         (in parameter units for other parametrizations: their ``lr``, 0.1 for
         ``SigmoidRange``, 0.3 for ``Fourier``).
     optimizer : {'adam', 'pgd', 'sign'}, optional
@@ -294,6 +271,15 @@ def ascend(
         the untransformed inputs.
     jit_compile : bool, optional
         Compile the loop with XLA. Default: on for models without convolutions.
+    max_batch : int, optional
+        Run at most this many items at once (one after another, each chunk in one
+        compiled call), so that peak memory stays bounded however many targets are
+        asked for; the results are those of the unchunked run (with random transforms
+        the random draws differ). Default: all items at once.
+    progress : bool, optional
+        Show a progress bar on stderr (the loop then runs in about 20 compiled calls
+        of consecutive steps, with the same results). Default ``None``: when
+        ``$FEATVIZ_PROGRESS`` is 1 (0: never), else when stderr is a terminal.
 
     Returns
     -------
@@ -359,29 +345,35 @@ def ascend(
     p0 = _initial_parameter(prior, x0, canon, start is None, seed)
     par = prior.parametrization
     optimizer = par.optimizer if optimizer is None else optimizer
-    lr_arr = _as_lr(par.lr if lr is None else lr, canon)
+    lr_arr = as_lr(par.lr if lr is None else lr, canon)
     if jit_compile is None:
         jit_compile = not has_convolutions(model)
     obj_params = [np.asarray(p) for p in objective.params(n_items)]
     until_params = [np.asarray(p) for p in until.objective.params(n_items)] if until is not None else []
-    spec = LoopSpec(
-        objective.structure(), until.objective.structure() if until is not None else None, canon.has_ball,
-        optimizer, schedule, int(steps), shape, tuple(p0.shape), bool(jit_compile), prior.structure(),
-        tuple(np.shape(p) for p in obj_params),
-    )
-    run = compiled(model, objective, until, spec, prior)
-    threshold = np.float32(until.threshold if until is not None else np.inf)
-    out = call(
-        run,
-        p0.astype(np.float32),
-        *canon.float32(),
-        lr_arr,
-        threshold,
-        np.array([seed % (2**31 - 1), 0], dtype=np.int32),
-        tuple(obj_params),
-        tuple(until_params),
-    )
-    out = {k: v.numpy() for k, v in out.items()}
+    per_item = [p0.astype(np.float32), *canon.float32(), lr_arr, step_widths(canon, _is_pixel(prior), tuple(p0.shape))]
+    shared = [np.int32(steps), np.float32(until.threshold if until is not None else np.inf),
+              np.array([seed % (2**31 - 1), 0], dtype=np.int32)]
+    chunk = n_items if max_batch is None else min(as_max_batch(max_batch), n_items)
+    show = progress_enabled(progress)
+    bar = Progress(-(-n_items // chunk) * (int(steps) + 1), f"featviz ascent {str(objective)[:40]}", show)
+    outs = []
+    for first in range(0, n_items, chunk):  # the last chunk repeats its last item: one compiled shape
+        items = np.minimum(np.arange(first, first + chunk), n_items - 1)
+        obj_p = objective.slice_params(obj_params, items)
+        until_p = until.objective.slice_params(until_params, items) if until is not None else []
+        spec = LoopSpec(
+            objective.structure(), until.objective.structure() if until is not None else None, canon.has_ball,
+            optimizer, schedule, (chunk, *shape[1:]), (chunk, *p0.shape[1:]), bool(jit_compile), prior.structure(),
+            tuple(np.shape(p) for p in obj_p),
+        )
+        run = compiled(model, objective, until, spec, prior, (obj_p, until_p))
+        p_chunk, *args = (a[items] for a in per_item)
+        out = drive(run, [*args, *shared, tuple(obj_p), tuple(until_p)], p_chunk, spec.shape, int(steps),
+                    -(-(int(steps) + 1) // 20) if show else None, bar)
+        outs.append({k: v[: n_items - first] if np.ndim(v) and k not in ("history", "t") else v
+                     for k, v in out.items()})
+    bar.close()
+    out = merge_chunks(outs, n_items)
     t_run = int(out["t"])
     return AscentResult(
         inputs=out["x"],

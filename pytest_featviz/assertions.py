@@ -72,8 +72,9 @@ def _run(kind: str, model: Any, objective: Objective, at_least: float, constrain
     if restarts > 1:
         if objective.batch_size() not in (None, 1):
             raise ConfigurationError(
-                f"restarts={restarts} needs a single target; {objective!r} has {objective.batch_size()}. "
-                "Use one assertion per target, or restarts=1"
+                f"restarts={restarts} needs a single target; {objective!r} has {objective.batch_size()} targets "
+                "(one start each). Pass restarts=1 (the default of assert_not_reaches for several targets), "
+                "or use one assertion per target"
             )
         batch = restarts
     return ascend(model, objective, start=start, constraints=constraints, until=objective >= at_least,
@@ -131,11 +132,12 @@ def assert_reaches(model: Any, objective: Objective, at_least: float, *, constra
 
 
 def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, constraints: Constraint,
-                       start: Any = None, restarts: int = 4, seed: int | None = None, certify: bool = False,
+                       start: Any = None, restarts: int | None = None, seed: int | None = None, certify: bool = False,
                        method: str = "crown", require_proof: bool = False, **ascent_options: Any) -> AscentResult:
     """Assert that no input inside ``constraints`` gets ``objective >= at_least`` (a robustness gate).
 
-    Gradient ascent (``restarts`` starts, the first at ``start`` when given) hunts
+    Gradient ascent (``restarts`` starts, the first at ``start`` when given; default 4
+    for a single target, one start per target for an index sequence) hunts
     for a counterexample; finding one fails the test with its value, its distance
     from the reference point and its picture. With ``certify=True`` sound bounds
     (``method`` in {'crown', 'ibp', 'crown-ibp'}) are computed too: ``r.status`` is
@@ -164,6 +166,8 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
     if constraints is None:
         raise ConfigurationError("assert_not_reaches needs constraints: without them almost anything is reachable")
     _check_certify(certify, method, require_proof)
+    if restarts is None:  # 4 starts for one target; one start per target for several
+        restarts = 4 if as_objective(objective).batch_size() in (None, 1) else 1
     r = _run("assert_not_reaches", model, objective, threshold, constraints, start, _restarts(restarts), seed,
              ascent_options)
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6

@@ -278,18 +278,31 @@ def model_info(model: Any) -> ModelInfo:
 class _Context:
     """Layer outputs of one forward pass (float32), handed to objectives."""
 
-    def __init__(self, inputs: Any, features: dict[str, Any], logits: Any, output: Any, squashed: bool):
+    def __init__(self, inputs: Any, features: dict[str, Any], logits: Any, output: Any, squashed: bool,
+                 head: Any = None):
         self.inputs = inputs
         self.features = features
         self.logits = logits
         self.output = output
         self._squashed = squashed
+        self._head = head
 
     def probabilities(self) -> Any:
         """The softmax or sigmoid output itself when the model ends with one, else softmax(logits)."""
         import tensorflow as tf
 
         return self.output if self._squashed else tf.nn.softmax(self.logits, axis=-1)
+
+    def log_probabilities(self) -> Any:
+        """``log`` of :meth:`probabilities`, from the logits where they are known (it never underflows to -inf)."""
+        import tensorflow as tf
+
+        head = self._head
+        if not self._squashed or (head is not None and head.squash == "softmax" and head.mode is not None):
+            return tf.nn.log_softmax(self.logits, axis=-1)
+        if head is not None and head.squash == "sigmoid" and head.mode is not None:
+            return tf.math.log_sigmoid(self.logits)
+        return tf.math.log(tf.maximum(self.output, 1e-38))  # the logits are lost: the output is all there is
 
 
 class FeatureExtractor:
@@ -335,4 +348,4 @@ class FeatureExtractor:
                 pre = pre + tf.cast(self._dense.bias, tf.float32)
         features = {n: tf.cast(found[n][1], tf.float32) for n in self.names}
         reg_x = x if inputs_for_regularizers is None else inputs_for_regularizers
-        return _Context(tf.cast(reg_x, tf.float32), features, pre, output, self.head.squash != "none")
+        return _Context(tf.cast(reg_x, tf.float32), features, pre, output, self.head.squash != "none", self.head)

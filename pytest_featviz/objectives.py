@@ -106,6 +106,14 @@ class ClassProbability(ClassLogit):
     own output for that class; a sigmoid output is per-class, not normalised over the
     classes. For a model whose output is logits it is ``softmax(logits)``.
 
+    The reported value (``r.values``, ``history``, ``until``) is the probability, but
+    when the objective is this term alone (times a positive number) the ascent follows
+    the gradient of its logarithm, computed from the logits (``log_softmax``, or
+    ``log_sigmoid`` for a sigmoid head) where they are known: the same maximisers, and
+    a gradient that does not vanish when the probability underflows to 0 in float32. As
+    a term of a sum it is the probability itself (a logarithm would change the trade-off
+    between the terms), and its gradient can vanish there.
+
     Examples
     --------
     >>> ClassProbability(3) >= 0.99
@@ -116,6 +124,11 @@ class ClassProbability(ClassLogit):
         import tensorflow as tf
 
         return tf.gather(ctx.probabilities(), values[0][:, None], batch_dims=1)[:, 0]
+
+    def _ascent_value(self, ctx: Any, values: list[Any]) -> Any:
+        import tensorflow as tf
+
+        return tf.gather(ctx.log_probabilities(), values[0][:, None], batch_dims=1)[:, 0]
 
     def _layer_needs(self) -> frozenset[str]:
         return frozenset({PROBABILITIES})

@@ -150,3 +150,23 @@ def test_convolutions_inside_nested_models_keep_xla_off_by_default():
     dense = keras.Sequential([keras.Input((4,)), keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]),
                               keras.layers.Dense(2)])
     assert has_convolutions(outer) and not has_convolutions(dense)
+
+
+@pytest.mark.parametrize("until", [None, fv.ClassLogit([0, 1, 0, 1, 0, 1, 0]) >= 2.0])
+def test_max_batch_gives_the_unchunked_results(lin, until):
+    obj = fv.ClassLogit([0, 1, 0, 1, 0, 1, 0]) - 0.01 * fv.L2()
+    kw = dict(constraints=fv.Box(0, 1), steps=30, seed=3, until=until)
+    whole = fv.ascend(lin, obj, **kw)
+    chunked = fv.ascend(lin, obj, max_batch=3, **kw)  # chunks of 3, 3 and 1 (padded to 3)
+    for name in ("inputs", "steps", "diverged", "zero_gradient", "start"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(whole, name), err_msg=name)
+    for name in ("values", "history", "outputs"):  # the same inputs; a batch of another size may round differently
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-6, atol=1e-5, err_msg=name)
+    if until is not None:
+        np.testing.assert_array_equal(chunked.reached, whole.reached)
+    assert chunked.history.shape == whole.history.shape == (31 if until is None else whole.history.shape[0], 7)
+
+
+def test_max_batch_is_checked(lin):
+    with pytest.raises(ConfigurationError, match="max_batch must be an int >= 1"):
+        fv.ascend(lin, fv.ClassLogit(0), max_batch=0)

@@ -1,0 +1,40 @@
+"""Compilation: changing steps never retraces, and normal use with several objectives gives no retracing warnings."""
+
+import logging
+
+import keras
+import numpy as np
+
+import pytest_featviz as fv
+from pytest_featviz._loop import CACHE_ATTR
+
+
+def model():
+    inp = keras.Input((5,))
+    h = keras.layers.Dense(4, activation="tanh", name="hidden")(inp)
+    return keras.Model(inp, keras.layers.Dense(3, name="out")(h))
+
+
+def test_changing_steps_never_retraces():
+    m = model()
+    r = fv.ascend(m, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=5)
+    (run,) = getattr(m, CACHE_ATTR).values()
+    traces = run.experimental_get_tracing_count()
+    for steps in (17, 3, 40):
+        r = fv.ascend(m, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=steps)
+        assert int(r.steps[0]) == steps and r.history.shape[0] == steps + 1
+    assert len(getattr(m, CACHE_ATTR)) == 1
+    assert run.experimental_get_tracing_count() == traces
+
+
+def test_several_objectives_give_no_retracing_warning(caplog):
+    m = model()
+    objectives = [fv.ClassLogit(0), fv.ClassLogit([0, 1]), fv.ClassProbability(2), fv.Neuron("hidden", 1),
+                  fv.Neuron("hidden", [0, 1, 2]), fv.ClassLogit(1) - 0.1 * fv.L2(), fv.LayerEnergy("hidden"),
+                  fv.ClassLogit(2) + fv.ClassProbability(2)]
+    with caplog.at_level(logging.WARNING):
+        for steps in (4, 6):
+            for obj in objectives:
+                fv.ascend(m, obj, constraints=fv.Box(0, 1), steps=steps)
+    assert len(getattr(m, CACHE_ATTR)) == len(objectives)
+    assert not [rec for rec in caplog.records if "retracing" in rec.getMessage()]
