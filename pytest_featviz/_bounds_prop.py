@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._bounds_graph import Graph
-from ._bounds_nonlinear import Activation, MaxPool2D
+from ._bounds_nonlinear import Activation, MaxPool2D, Multiply
 
 __all__ = ["InputSet", "State", "forward", "backward", "bound_at", "gamma", "FULL_CROWN_BUDGET"]
 
@@ -108,6 +108,18 @@ def _nonlinear_step(op: object, x: int, state: State, graph: Graph) -> tuple:
     return low, high, op.lipschitz * state.err[x] + rounding, depth
 
 
+def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Graph) -> tuple:
+    """Bounds of a product; its float error ``|x'y' - xy| <= |x'| e_y + |y| e_x`` plus one rounding."""
+    lows = [state.low[i] for i in inputs]
+    highs = [state.high[i] for i in inputs]
+    low, high = op.interval(lows, highs)
+    mx, my, ex, ey = op._lift([_mag(state, i) for i in inputs], [state.err[i] for i in inputs])
+    err = mx * ey + my * ex
+    err = err + graph.unit * (np.maximum(np.abs(low), np.abs(high)) + err)
+    depth = max(state.depth[i] for i in inputs) + (state.radius is not None)
+    return low, high, np.broadcast_to(err, low.shape), depth
+
+
 def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
     """Interval bounds, L2-ball images, error bounds and (``crown`` in {'full', 'ibp'})
     relaxations of every node; ``crown='full'`` tightens pre-activations by CROWN."""
@@ -118,11 +130,16 @@ def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
     state.err.append(unit * np.maximum(np.abs(inset.low), np.abs(inset.high)))
     state.ball.append(None if inset.center is None else (inset.center, np.ones_like(inset.center)))
     state.depth.append(0)
-    needs = {nd.inputs[0] for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D))}
+    needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
     sizes = np.cumsum([int(np.prod(nd.shape)) for nd in graph.nodes])
     for n, node in enumerate(graph.nodes[1:], start=1):
         op = node.op
-        if isinstance(op, (Activation, MaxPool2D)):
+        if isinstance(op, Multiply):
+            if crown is not None:
+                state.relax[n] = op.relax([state.low[i] for i in node.inputs], [state.high[i] for i in node.inputs])
+            low, high, err, depth = _product_step(op, node.inputs, state, graph)
+            ball = None
+        elif isinstance(op, (Activation, MaxPool2D)):
             x = node.inputs[0]
             if crown is not None:
                 state.relax[n] = op.relax(state.low[x], state.high[x])
@@ -203,6 +220,9 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
         elif isinstance(op, MaxPool2D):
             a_in, c = op.backward(a, state.relax[n], graph.nodes[node.inputs[0]].shape)
             parts = [a_in]
+            const += c
+        elif isinstance(op, Multiply):
+            parts, c = op.backward(a, state.relax[n])
             const += c
         else:
             flat = a.reshape((b * k, *node.shape))
