@@ -164,6 +164,10 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
     if constraints is None:
         raise ConfigurationError("assert_not_reaches needs constraints: without them almost anything is reachable")
     _check_certify(certify, method, require_proof)
+    if certify:  # refuse an unsupported layer before the search, not after it
+        from .bounds import check_supported
+
+        check_supported(model, objective)
     r = _run("assert_not_reaches", model, objective, threshold, constraints, start, _restarts(restarts), seed,
              ascent_options)
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6

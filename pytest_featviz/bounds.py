@@ -48,7 +48,7 @@ from .constraints import Constraint, Mask, as_constraint
 from .errors import ConfigurationError, FeatvizTypeError
 from .objectives import Objective, as_objective
 
-__all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "METHODS"]
+__all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
 
 METHODS = ("crown", "ibp", "crown-ibp")
 _ABS_MARGIN = 1e-6
@@ -239,17 +239,11 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
     True
     """
     from .ascent import _as_start, _batch_size
-    from .models import load_model, model_info
 
     if method not in METHODS:
         raise ConfigurationError(f"bounds method={method!r} is not one of {set(METHODS)}")
-    objective = as_objective(objective)
     constraint = as_constraint(constraints)
-    model = load_model(model)
-    info = model_info(model)
-    objective.validate(info)
-    targets = targets_of(objective)
-    graph, nodes = build_graph(model, targets)
+    objective, info, graph, nodes = _translate(model, objective)
     start_arr = _as_start(start, info.input_shape)
     batch = _batch_size(objective, None, start_arr)
     inset = _input_set(constraint, (batch, *info.input_shape), start_arr)
@@ -263,6 +257,37 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
     if method != "ibp" and state.ibp_only_nodes:
         label = "crown-ibp"
     return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+
+
+def _translate(model: Any, objective: Any) -> tuple:
+    """``(objective, model info, graph, target nodes)``; refuses unsupported layers."""
+    from .models import load_model, model_info
+
+    objective = as_objective(objective)
+    model = load_model(model)
+    info = model_info(model)
+    objective.validate(info)
+    graph, nodes = build_graph(model, targets_of(objective))
+    return objective, info, graph, nodes
+
+
+def check_supported(model: Any, objective: Objective) -> None:
+    """Raise the ``ConfigurationError`` that :func:`bounds` would raise for a layer it cannot
+    handle (naming the layer, its class and the supported classes), computing no bounds.
+
+    Translating the model is cheap (no search, no propagation): callers run this before
+    a search whose result would be certified.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import pytest_featviz as fv
+    >>> from pytest_featviz.bounds import check_supported
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> check_supported(m, fv.ClassLogit(0)) is None
+    True
+    """
+    _translate(model, objective)
 
 
 def _assemble(graph: Any, state: State, inset: InputSet, groups: list[Group], nodes: dict[str, int],
