@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ._bounds_graph import build_graph
+from ._bounds_targets import build_graph
 from ._bounds_prop import InputSet, State, backward, bound_at, forward, gamma
 from ._bounds_spec import Group, groups_of, targets_of
 from .constraints import Constraint, Mask, as_constraint

@@ -227,7 +227,7 @@ def test_nested_and_flat_models_get_the_same_bounds():
 def test_a_nested_layer_path_is_translated_like_the_flat_layer():
     """``'base/block_se'``: the layer ``block_se`` inside the nested model ``base`` (the graph
     level; objectives accept such paths once models.py resolves them)."""
-    from pytest_featviz._bounds_graph import build_graph
+    from pytest_featviz._bounds_targets import build_graph
 
     flat, nested = mobile_model(8), nested_mobile_model(8)
     g_flat, n_flat = build_graph(flat, ["block_se"])
