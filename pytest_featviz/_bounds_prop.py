@@ -102,10 +102,14 @@ def _nonlinear_step(op: object, x: int, state: State, graph: Graph) -> tuple:
     low, high = op.interval(state.low[x], state.high[x])
     if isinstance(op, MaxPool2D):
         return low, high, op.f(state.err[x]), state.depth[x] + 1
-    out = np.maximum(np.abs(low), np.abs(high))
+    # The computed input lies in [low - err, high + err], and so does the exact one: the output
+    # error is at most the image's width there (saturating activations cap it), and L * err.
+    err = state.err[x]
+    wide_low, wide_high = op.interval(state.low[x] - err, state.high[x] + err)
+    out = np.maximum(np.abs(wide_low), np.abs(wide_high))
     rounding = 8 * graph.unit * (out + 1.0) if op.transcendental else graph.unit * out
     depth = state.depth[x] + (state.radius is not None)
-    return low, high, op.lipschitz * state.err[x] + rounding, depth
+    return low, high, np.minimum(op.lipschitz * err, wide_high - wide_low) + rounding, depth
 
 
 def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Graph) -> tuple:

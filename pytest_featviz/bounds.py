@@ -253,10 +253,11 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
         inf = np.full(batch, np.inf)
         return Bounds(-inf, inf, label, (label,) * batch, -inf, inf, objective, constraint)
     crown = None if method == "ibp" else ("ibp" if method == "crown-ibp" else "full")
-    state = forward(graph, inset, crown)
-    if method != "ibp" and state.ibp_only_nodes:
-        label = "crown-ibp"
-    return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow gives infinite bounds, NaN unknown ones
+        state = forward(graph, inset, crown)
+        if method != "ibp" and state.ibp_only_nodes:
+            label = "crown-ibp"
+        return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
 
 
 def _translate(model: Any, objective: Any) -> tuple:

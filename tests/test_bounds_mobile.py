@@ -285,3 +285,39 @@ def test_batchnorm_bounds_raise_no_warnings():
         warnings.simplefilter("error")
         for method in METHODS:
             assert bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method=method).known.all()
+
+
+def test_overflowing_bounds_are_unknown_without_warnings():
+    """Weights of 3e38 overflow float64 after a few layers: infinite or NaN bounds, never a warning."""
+    model = keras.Sequential([keras.Input((4,)), *[L.Dense(4) for _ in range(12)],
+                              L.BatchNormalization(), L.Dense(2)])
+    model.set_weights([np.full_like(w, 3e38) for w in model.get_weights()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for method in METHODS:
+            b = bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method=method)
+            assert not b.known.any()
+            assert not certify_not_reaches_proven(model, method)
+
+
+def certify_not_reaches_proven(model, method):
+    from pytest_featviz.bounds import certify_not_reaches
+
+    return certify_not_reaches(model, fv.ClassLogit(0), 1.0, fv.Box(0, 1), method=method).proven
+
+
+def test_a_saturating_activation_caps_the_float_error_bound():
+    """After ReLU6 the computed and exact values both lie in [0, 6]: the float32 error bound
+    carried on is at most 6 however large it was before (it used to grow by |W| per layer)."""
+    rng = np.random.default_rng(12)
+    model = keras.Sequential([keras.Input((4,)), L.Dense(64), L.Dense(64), L.ReLU(6.0), L.Dense(1)])
+    weights = [rng.normal(size=w.shape).astype(np.float32) * (1e6 if w.ndim == 2 else 1.0)
+               for w in model.get_weights()]
+    weights[-2] = np.abs(weights[-2]) * 1e-6  # the last layer: positive, of order 1
+    model.set_weights(weights)
+    b = bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method="ibp")
+    widening = b.upper[0] - b.real_upper[0]
+    assert 0 < widening <= 2 * 6.001 * weights[-2].sum() + 1e-5
+    x = samples((np.zeros(4), np.ones(4)), rng)
+    values = evaluate(model, fv.ClassLogit(0), x)
+    assert b.lower[0] <= values.min() and values.max() <= b.upper[0]
