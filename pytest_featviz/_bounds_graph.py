@@ -39,6 +39,7 @@ SUPPORTED = (
     "MaxPooling2D", "GlobalMaxPooling2D", "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding2D",
     "Multiply", "Activation", "ReLU", "LeakyReLU", "ELU", *_IDENTITIES,
     "nested Functional/Sequential models of these",
+    "keras.ops add/subtract/multiply/divide on a tensor and a constant (x + 3.0), or add/multiply of two tensors",
     "Softmax (as the last layer, for ClassLogit/ClassProbability)",
 )
 _UNIT = {"float16": 2.0**-11, "bfloat16": 2.0**-8, "float32": 2.0**-24, "float64": 2.0**-53}
@@ -120,6 +121,7 @@ class _Builder:
         self.nodes: list[Node] = [Node(None, (), _shape(self.input, model), "input")]
         self.memo: dict[int, int] = {id(self.input): 0}
         self.inner: dict[int, dict[int, int]] = {}  # per call of a nested model, its memo
+        self.node: Any = None  # the Keras node being translated
         self.dtypes: set[str] = {str(self.input.dtype)}
 
     def add(self, op: Any, inputs: list[int], shape: tuple[int, ...], layer: Any) -> int:
@@ -149,6 +151,7 @@ class _Builder:
             if _is_model(op):
                 memo[id(kt)] = self.tensor(op.outputs[index], self.nested(op, node, ins))
             else:
+                self.node = node  # for operations whose constant arguments are not tensors
                 memo[id(kt)] = self.layer(op, ins, _shape(kt, op))
         return memo[id(root)]
 
@@ -174,7 +177,12 @@ class _Builder:
 
     def layer(self, layer: Any, ins: list[int], out_shape: tuple[int, ...]) -> int:
         self.dtypes.add(str(getattr(layer, "compute_dtype", "float32")))
+        import keras
+
         translate = _translators().get(type(layer))
+        if translate is None and not isinstance(layer, keras.layers.Layer):
+            raise _refuse(layer, "it is a keras.ops operation on a symbolic tensor, not a layer; of those only "
+                                 "add, subtract, multiply and divide (by a constant) are supported")
         if translate is None:
             raise _refuse(layer, "it is not a supported layer")
         return translate(self, layer, ins, out_shape)

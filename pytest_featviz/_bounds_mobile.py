@@ -5,7 +5,10 @@ ZeroPadding2D, global max pooling (a max pool over the whole picture), ``Multipl
 (squeeze-and-excitation: pairwise products, numpy broadcasting) and the activations
 that are products (``silu``/``swish`` = ``x * sigmoid(x)``, ``hard_silu``/``hard_swish``
 = ``x * hard_sigmoid(x)``), which become a product node of ``x`` and the monotone
-activation.
+activation. Arithmetic written on symbolic tensors (``x + 3.0``, ``x * (1 / 6)``, as
+MobileNetV3's hard sigmoid) is a ``keras.ops`` operation, not a layer: with a constant
+it becomes an element-wise affine node (the constant rounded to float32 as Keras
+does); of two tensors, ``add`` and ``multiply`` are the layers' ``Add`` and ``Multiply``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._bounds_graph import _Builder, _check_plain, _np, _refuse
-from ._bounds_linear import Conv2D, DepthwiseConv2D, Pad2D, Reshape, geometry
+from ._bounds_linear import Add, Conv2D, DepthwiseConv2D, Elementwise, Pad2D, Reshape, geometry
 from ._bounds_nonlinear import Activation, MaxPool2D, Multiply
 
 __all__ = ["translators", "PRODUCT_ACTIVATIONS"]
@@ -98,9 +101,44 @@ def _multiply(b: _Builder, layer: Any, ins: list[int], out: tuple[int, ...]) -> 
     return node
 
 
-def translators() -> dict[type, Any]:
-    """The translators of this module, by layer class."""
-    from keras import layers as L
+def _affine(b: _Builder, op: Any, x: int, scale: Any, shift: Any, out: tuple[int, ...]) -> int:
+    scale, shift = (np.broadcast_to(np.asarray(v, np.float64), out) for v in (scale, shift))
+    return b.add(Elementwise(scale, shift, np.abs(shift)), [x], out, op)
 
+
+def _arithmetic(kind: str) -> Any:
+    """The translator of the ``keras.ops`` operation ``kind`` (add, subtract, multiply, divide)."""
+
+    def translate(b: _Builder, op: Any, ins: list[int], out: tuple[int, ...]) -> int:
+        from keras import KerasTensor
+
+        args = b.node.arguments.args
+        if len(args) != 2 or b.node.arguments.kwargs:
+            raise _refuse(op, f"it is called with {len(args)} positional and keyword arguments; two are supported")
+        if all(isinstance(a, KerasTensor) for a in args):
+            if kind == "add" and b.nodes[ins[0]].shape == b.nodes[ins[1]].shape == out:
+                return b.add(Add(2), ins, out, op)
+            if kind == "multiply":
+                return product(b, ins[0], ins[1], op)
+            raise _refuse(op, f"{kind} of two tensors (shapes {[b.nodes[i].shape for i in ins]}) is not supported")
+        first = isinstance(args[0], KerasTensor)
+        c = np.asarray(np.asarray(args[1] if first else args[0], np.float32), np.float64)
+        if kind == "divide" and not first:
+            raise _refuse(op, "dividing a constant by a tensor is not supported")
+        scale, shift = {"add": (1.0, c), "subtract": ((1.0, -c) if first else (-1.0, c)),
+                        "multiply": (c, 0.0), "divide": (1.0 / c, 0.0)}[kind]
+        return _affine(b, op, ins[0], scale, shift, out)
+
+    return translate
+
+
+def translators() -> dict[type, Any]:
+    """The translators of this module, by layer (or operation) class."""
+    from keras import layers as L
+    from keras.src.ops import numpy as ops
+
+    arithmetic = {ops.Add: "add", ops.Subtract: "subtract", ops.Multiply: "multiply", ops.TrueDivide: "divide",
+                  ops.Divide: "divide"}
     return {L.DepthwiseConv2D: _depthwise, L.SeparableConv2D: _separable, L.ZeroPadding2D: _zero_pad,
-            L.GlobalMaxPooling2D: _global_max, L.Multiply: _multiply}
+            L.GlobalMaxPooling2D: _global_max, L.Multiply: _multiply} | {
+        cls: _arithmetic(kind) for cls, kind in arithmetic.items()}

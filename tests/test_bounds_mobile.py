@@ -255,12 +255,59 @@ def test_a_shared_layer_called_in_two_graphs_uses_the_model_own_call():
     np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value, value], rtol=1e-5, atol=1e-6)
 
 
+def test_arithmetic_on_symbolic_tensors_is_bounded_soundly():
+    """``keras.ops`` arithmetic (not layers): with constants, and of two tensors."""
+    rng = np.random.default_rng(13)
+    inp = keras.Input((3, 3, 2))
+    x = L.Conv2D(2, 1)(inp)
+    h = L.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)  # MobileNetV3's hard sigmoid
+    y = (2.0 - x) / 4.0 - 0.5
+    z = h * y + x
+    model = _randomise(keras.Model(inp, L.Dense(2)(L.Flatten()(z))), 13)
+    low = rng.uniform(-2, 0, (3, 3, 2))
+    assert_sound(model, fv.ClassLogit(0), (low, low + 2.0), rng, search=False)
+    x0 = rng.uniform(size=(1, 3, 3, 2)).astype(np.float32)
+    b = bounds(model, fv.ClassLogit(1), fv.Box(x0[0], x0[0]), method="crown")
+    value = evaluate(model, fv.ClassLogit(1), x0)
+    np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value[0]] * 2, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("app", ["MobileNetV2", "MobileNetV3Small"])
+def test_keras_mobilenets_are_translated_exactly(app):
+    """A degenerate box gives the model's own value (every layer and constant translated right);
+    a small box is sound against sampled points."""
+    build = getattr(keras.applications, app)
+    model = build(input_shape=(32, 32, 3), alpha=0.35 if app == "MobileNetV2" else 0.75, weights=None, classes=3)
+    rng = np.random.default_rng(14)
+    x0 = rng.uniform(0, 1, (1, 32, 32, 3)).astype(np.float32)
+    objective = fv.ClassLogit(0) - fv.ClassLogit(1)
+    value = evaluate(model, objective, x0)
+    b = bounds(model, objective, fv.Box(x0[0], x0[0]), method="ibp")
+    np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value[0]] * 2, rtol=1e-4, atol=1e-5)
+    box = (x0[0] - 1e-3, x0[0] + 1e-3)
+    values = evaluate(model, objective, samples(box, rng, n=50))
+    for method in METHODS:
+        b = bounds(model, objective, fv.Box(*box), method=method)
+        assert b.lower[0] <= values.min() and values.max() <= b.upper[0]
+
+
 # -- refusals ---------------------------------------------------------------------------------------
 
 
 def test_relu_threshold_is_refused_by_name():
     model = single_layer_model(L.ReLU(threshold=0.5, name="thr"))
     with pytest.raises(ConfigurationError, match=r"'thr' \(ReLU\).*threshold.*Supported layers:.*DepthwiseConv2D"):
+        bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
+
+
+def test_unsupported_keras_ops_are_refused_as_operations():
+    inp = keras.Input((3,))
+    model = keras.Model(inp, L.Dense(2)(keras.ops.sin(inp)))
+    with pytest.raises(ConfigurationError, match=r"\(Sin\): it is a keras.ops operation .* not a layer"):
+        bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
+    inp = keras.Input((3,))
+    model = keras.Model(inp, L.Dense(2)(2.0 / inp))
+    with pytest.raises(ConfigurationError, match="dividing a constant by a tensor"):
         bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
 
 
