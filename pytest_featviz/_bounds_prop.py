@@ -124,6 +124,22 @@ def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Gr
     return low, high, np.broadcast_to(err, low.shape), depth
 
 
+def _step(n: int, graph: Graph, state: State, relax: bool) -> tuple:
+    """``(low, high, err, ball, depth)`` of node ``n``; with ``relax``, also its relaxation."""
+    op, inputs = graph.nodes[n].op, graph.nodes[n].inputs
+    if isinstance(op, Multiply):
+        if relax:
+            state.relax[n] = op.relax([state.low[i] for i in inputs], [state.high[i] for i in inputs])
+        low, high, err, depth = _product_step(op, inputs, state, graph)
+        return low, high, err, None, depth
+    if isinstance(op, (Activation, MaxPool2D)):
+        if relax:
+            state.relax[n] = op.relax(state.low[inputs[0]], state.high[inputs[0]])
+        low, high, err, depth = _nonlinear_step(op, inputs[0], state, graph)
+        return low, high, err, None, depth
+    return _linear_step(op, inputs, state, graph)
+
+
 def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
     """Interval bounds, L2-ball images, error bounds and (``crown`` in {'full', 'ibp'})
     relaxations of every node; ``crown='full'`` tightens pre-activations by CROWN."""
@@ -137,20 +153,7 @@ def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
     needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
     sizes = np.cumsum([int(np.prod(nd.shape)) for nd in graph.nodes])
     for n, node in enumerate(graph.nodes[1:], start=1):
-        op = node.op
-        if isinstance(op, Multiply):
-            if crown is not None:
-                state.relax[n] = op.relax([state.low[i] for i in node.inputs], [state.high[i] for i in node.inputs])
-            low, high, err, depth = _product_step(op, node.inputs, state, graph)
-            ball = None
-        elif isinstance(op, (Activation, MaxPool2D)):
-            x = node.inputs[0]
-            if crown is not None:
-                state.relax[n] = op.relax(state.low[x], state.high[x])
-            low, high, err, depth = _nonlinear_step(op, x, state, graph)
-            ball = None
-        else:
-            low, high, err, ball, depth = _linear_step(op, node.inputs, state, graph)
+        low, high, err, ball, depth = _step(n, graph, state, crown is not None)
         state.low.append(low)
         state.high.append(high)
         state.err.append(err)

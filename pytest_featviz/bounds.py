@@ -23,7 +23,9 @@ then widened outward to cover the float32 evaluation of the real model: a
 worst-case rounding model (Higham's ``gamma_n = n u / (1 - n u)`` for every dot
 product of ``n`` terms in any order, ``u = 2**-24``; 8 ulps for ``exp``/``tanh``-based
 activations; the rounding of the input itself), propagated with the interval
-magnitudes of every layer, then doubled, plus an absolute 1e-6. The rounding model
+magnitudes of every layer (through an activation, at most the width of its image of
+the input interval widened by the error, so saturating activations cap it), then
+doubled, plus an absolute 1e-6. The rounding model
 assumes IEEE float32 (or the layers' compute dtype) arithmetic; TensorFloat-32 on a
 visible GPU is detected and covered by ``u = 2**-11``; Winograd/FFT convolutions are
 not modelled. ``real_lower``/``real_upper`` are the bounds before widening (exact
