@@ -320,9 +320,10 @@ def _relu_layer(b: _Builder, layer: Any, ins: list[int], out: tuple[int, ...]) -
     slope = float(getattr(layer, "negative_slope", 0.0))
     cap = getattr(layer, "max_value", None)
     cap = np.inf if cap is None else float(cap)
-    if float(getattr(layer, "threshold", 0.0)) != 0.0 or not 0.0 <= slope <= 1.0 or cap <= 0:
+    threshold = float(getattr(layer, "threshold", 0.0))
+    if threshold != 0.0 or not 0.0 <= slope <= 1.0 or cap <= 0:
         raise _refuse(layer, f"only threshold=0, 0 <= negative_slope <= 1 and max_value > 0 are supported "
-                             f"(got negative_slope={slope}, max_value={cap})")
+                             f"(got threshold={threshold}, negative_slope={slope}, max_value={cap})")
     name = "relu" if slope == 0.0 and cap == np.inf else ("relu6" if np.isfinite(cap) else "leaky_relu")
     return b.add(Activation(name, slope, cap), [x], out, layer)
 

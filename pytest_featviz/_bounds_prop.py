@@ -117,8 +117,8 @@ def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Gr
     lows = [state.low[i] for i in inputs]
     highs = [state.high[i] for i in inputs]
     low, high = op.interval(lows, highs)
-    mx, my, ex, ey = op._lift([_mag(state, i) for i in inputs], [state.err[i] for i in inputs])
-    err = mx * ey + my * ex
+    mag_x, err_x, mag_y, err_y = op._lift([_mag(state, i) for i in inputs], [state.err[i] for i in inputs])
+    err = mag_x * err_y + mag_y * err_x
     err = err + graph.unit * (np.maximum(np.abs(low), np.abs(high)) + err)
     depth = max(state.depth[i] for i in inputs) + (state.radius is not None)
     return low, high, np.broadcast_to(err, low.shape), depth

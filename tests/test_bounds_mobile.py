@@ -69,9 +69,11 @@ def mobile_model(seed=0):
     return _randomise(keras.Model(inp, head(mobile_block(inp))), seed)
 
 
-def nested_mobile_model(seed=0, sequential=False):
+def nested_mobile_model(seed=0, sequential=False, sequential_base=False):
     inp = keras.Input(SHAPE)
     base = keras.Model(inp, mobile_block(inp), name="base")
+    if sequential_base:  # a Sequential base holding the block as a nested Functional model
+        base = keras.Sequential([keras.Input(SHAPE), base, L.Identity()], name="outer_base")
     if sequential:
         model = keras.Sequential([base, L.GlobalAveragePooling2D(), L.Dense(3, name="logits")])
     else:
@@ -137,7 +139,13 @@ def test_each_layer_is_bounded_soundly(kind):
     model = single_layer_model(LAYERS[kind]())
     box = (rng.uniform(-1.5, 0.5, SHAPE), None)
     box = (box[0], box[0] + rng.uniform(0.1, 1.5, SHAPE))
-    assert_sound(model, fv.ClassLogit(0) - fv.ClassLogit(1), box, rng, search=False)
+    objective = fv.ClassLogit(0) - fv.ClassLogit(1)
+    assert_sound(model, objective, box, rng, search=False)
+    x = box[0][None].astype(np.float32)  # a single point: the layer's own value, exactly
+    value = evaluate(model, objective, x)
+    for method in METHODS:
+        b = bounds(model, objective, fv.Box(x[0], x[0]), method=method)
+        np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value[0]] * 2, rtol=1e-5, atol=1e-6)
 
 
 def test_multiply_of_two_branches_is_bounded_soundly():
@@ -203,8 +211,9 @@ def test_a_single_point_gives_the_mobile_block_value(method, build):
 
 
 @pytest.mark.parametrize("build", [mobile_model, nested_mobile_model,
-                                   lambda: nested_mobile_model(sequential=True)],
-                         ids=["flat", "nested", "nested-sequential"])
+                                   lambda: nested_mobile_model(sequential=True),
+                                   lambda: nested_mobile_model(sequential_base=True)],
+                         ids=["flat", "nested", "nested-sequential", "twice-nested"])
 def test_mobile_block_bounds_hold_what_sampling_and_search_find(build):
     rng = np.random.default_rng(6)
     model = build()
@@ -216,12 +225,14 @@ def test_mobile_block_bounds_hold_what_sampling_and_search_find(build):
 
 def test_nested_and_flat_models_get_the_same_bounds():
     """The nested model's graph is translated through the outer call, not the layers' first calls."""
-    flat, nested = mobile_model(7), nested_mobile_model(7)
-    nested.set_weights(flat.get_weights())
-    box = fv.Box(0, 1)
-    for method in METHODS:
-        a, b = bounds(flat, fv.ClassLogit(2), box, method=method), bounds(nested, fv.ClassLogit(2), box, method=method)
-        np.testing.assert_allclose([a.real_lower, a.real_upper], [b.real_lower, b.real_upper], rtol=1e-12)
+    flat = mobile_model(7)
+    for nested in (nested_mobile_model(7), nested_mobile_model(7, sequential=True),
+                   nested_mobile_model(7, sequential_base=True)):
+        nested.set_weights(flat.get_weights())
+        box = fv.Box(0, 1)
+        for method in METHODS:
+            a, b = bounds(flat, fv.ClassLogit(2), box, method=method), bounds(nested, fv.ClassLogit(2), box, method=method)
+            np.testing.assert_allclose([a.real_lower, a.real_upper], [b.real_lower, b.real_upper], rtol=1e-12)
 
 
 def test_a_nested_layer_path_is_translated_like_the_flat_layer():
