@@ -28,11 +28,12 @@ def _graph_nodes(model: Any) -> list[Any]:
 
 
 def _output_of(model: Any, op: Any) -> Any:
-    """The node of ``op`` in ``model``'s own graph (not the op's first call elsewhere)."""
-    for node in _graph_nodes(model):
-        if node.operation is op:
-            return node
-    raise _refuse(op, f"it is not called in the graph of {model.name!r}")
+    """The node of ``op`` in ``model``'s own graph (not the op's first call elsewhere); of
+    several calls in the graph, the earliest, as Keras' ``layer.output``."""
+    calls = [node for node in _graph_nodes(model) if node.operation is op]
+    if not calls:
+        raise _refuse(op, f"it is not called in the graph of {model.name!r}")
+    return min(calls, key=lambda node: next(i for i, n in enumerate(op._inbound_nodes) if n is node))
 
 
 def _layer_node(b: _Builder, model: Any, path: str, memo: dict[int, int] | None = None) -> int:

@@ -379,3 +379,16 @@ def test_a_saturating_activation_caps_the_float_error_bound():
     x = samples((np.zeros(4), np.ones(4)), rng)
     values = evaluate(model, fv.ClassLogit(0), x)
     assert b.lower[0] <= values.min() and values.max() <= b.upper[0]
+
+
+def test_a_layer_called_twice_in_the_model_is_bounded_at_its_first_call():
+    """As Keras' ``layer.output`` and the search's feature extractor: the earliest call."""
+    shared = L.Dense(4, activation="tanh", name="twice")
+    inp = keras.Input((4,))
+    model = _randomise(keras.Model(inp, L.Dense(2)(shared(L.Dense(4)(shared(inp))))), 15)
+    x = np.random.default_rng(15).uniform(size=(1, 4)).astype(np.float32)
+    objective = fv.Neuron("twice", 2)
+    b = bounds(model, objective, fv.Box(x[0], x[0]))
+    want = keras.ops.convert_to_numpy(shared(x))[0, 2]
+    np.testing.assert_allclose([b.real_lower[0], b.real_upper[0], evaluate(model, objective, x)[0]], [want] * 3,
+                               rtol=1e-5, atol=1e-6)
