@@ -1,7 +1,8 @@
 """Cost of sound bounds (IBP, CROWN) relative to one 256-step ascent, and CROWN's memory.
 
 Run ``python bench/bounds.py`` from the repository root (needs ``examples/models/``).
-For the seed MLP and the small CNN, on a batch of test digits inside
+For the seed MLP and the small CNN (and MobileNetV2 with random weights on 4 random
+32x32 pictures, eps / 10), on a batch of test digits inside
 ``Box(0, 1) & LpBall(x, eps, p=inf)``, it times (best of ``--repeats``, after a warm-up
 call that compiles the ascent) one ``fv.ascend`` of 256 steps and one ``bounds`` call
 per method, all on the same objective (a logit margin), and prints the ratios
@@ -47,7 +48,6 @@ def peak_memory(fn: Callable[[], Any]) -> int:
 
 def bench_model(name: str, channel_axis: bool, batch: int, eps: float, repeats: int) -> None:
     import pytest_featviz as fv
-    from pytest_featviz.bounds import bounds
 
     model = fv.load_model(MODELS / f"{name}.keras")
     data = np.load(MODELS / "digits_test.npz")
@@ -55,6 +55,26 @@ def bench_model(name: str, channel_axis: bool, batch: int, eps: float, repeats: 
     y = data["y_test"][:batch]
     if channel_axis:
         x = x[..., None]
+    compare(name, model, x, y, eps, repeats)
+
+
+def bench_mobilenet(batch: int, eps: float, repeats: int) -> None:
+    """MobileNetV2 (alpha 0.35, 32x32x3, random weights: ``weights=None``) on random pictures:
+    depthwise/pointwise convolutions, ReLU6, zero padding and residual adds."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=10)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (batch, 32, 32, 3)).astype(np.float32)
+    compare("MobileNetV2 (alpha 0.35, 32x32, random weights)", model, x, rng.integers(0, 10, batch), eps, repeats)
+
+
+def compare(name: str, model: Any, x: np.ndarray, y: np.ndarray, eps: float, repeats: int) -> None:
+    """Time one 256-step ascent and one bounds call per method on a logit margin, and print ratios."""
+    import pytest_featviz as fv
+    from pytest_featviz.bounds import bounds
+
     objective = fv.ClassLogit([(int(k) + 1) % 10 for k in y]) - fv.ClassLogit([int(k) for k in y])
     c = fv.Box(0, 1) & fv.LpBall(x, eps, p=np.inf)
 
@@ -63,7 +83,7 @@ def bench_model(name: str, channel_axis: bool, batch: int, eps: float, repeats: 
 
     ascent()  # compile
     t_ascent = best_time(ascent, repeats)
-    print(f"{name}: batch {batch}, eps {eps}; one 256-step ascent: {t_ascent * 1e3:.1f} ms")
+    print(f"{name}: batch {len(x)}, eps {eps}; one 256-step ascent: {t_ascent * 1e3:.1f} ms")
     for method in ("ibp", "crown"):
         def run(method: str = method) -> Any:
             return bounds(model, objective, c, method=method, start=x)
@@ -83,6 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_model("digits_mlp", False, args.batch, args.eps, args.repeats)
     bench_model("digits_cnn", True, args.batch, args.eps, args.repeats)
+    bench_mobilenet(4, args.eps / 10, args.repeats)
 
 
 if __name__ == "__main__":

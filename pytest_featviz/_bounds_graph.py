@@ -5,6 +5,10 @@ that part must be one of the supported layers (see :data:`SUPPORTED`); any other
 layer is refused with a ``ConfigurationError`` that names it and its class, never
 skipped. Layer classes are matched exactly, so a subclass that overrides ``call``
 is refused too. Activations fused into ``Dense``/``Conv2D`` become separate nodes.
+Nested models (a Functional or Sequential model used as a layer) are walked into:
+their inputs are bound to the tensors of the call in the outer graph, and every
+tensor is found through the nodes of the graph it belongs to, never through a
+layer's ``input``/``output`` (which belong to its first call).
 Inference behaviour is used throughout (BatchNormalization's moving statistics and
 its own epsilon; Dropout and noise layers are identities).
 """
@@ -23,17 +27,19 @@ from ._bounds_linear import (
 )
 from ._bounds_nonlinear import Activation, MaxPool2D
 from .errors import ConfigurationError
-from .models import _logits_mode, get_layer
 
-__all__ = ["Node", "Graph", "build_graph", "SUPPORTED", "LOGITS_TARGET"]
+__all__ = ["Node", "Graph", "SUPPORTED", "LOGITS_TARGET"]
 
 LOGITS_TARGET = "__logits__"
-_IDENTITIES = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+_IDENTITIES = ("Identity", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
                "GaussianDropout", "GaussianNoise", "AlphaDropout", "ActivityRegularization")
 SUPPORTED = (
     "InputLayer", "Dense", "Conv2D", "Flatten", "Reshape", "BatchNormalization", "Rescaling",
     "Normalization", "Add", "Concatenate", "AveragePooling2D", "GlobalAveragePooling2D",
-    "MaxPooling2D", "Activation", "ReLU", "LeakyReLU", "ELU", *_IDENTITIES,
+    "MaxPooling2D", "GlobalMaxPooling2D", "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding2D",
+    "Multiply", "Activation", "ReLU", "LeakyReLU", "ELU", *_IDENTITIES,
+    "nested Functional/Sequential models of these",
+    "keras.ops add/subtract/multiply/divide on a tensor and a constant (x + 3.0), or add/multiply of two tensors",
     "Softmax (as the last layer, for ClassLogit/ClassProbability)",
 )
 _UNIT = {"float16": 2.0**-11, "bfloat16": 2.0**-8, "float32": 2.0**-24, "float64": 2.0**-53}
@@ -65,9 +71,12 @@ def _refuse(layer: Any, why: str) -> ConfigurationError:
 
 
 def _np(value: Any) -> np.ndarray:
+    """A weight as float64. ``Variable.numpy()``: ``convert_to_numpy`` of a TensorFlow variable
+    calls ``np.array(copy=...)`` on an ``__array__`` without ``copy`` (NumPy 2 DeprecationWarning)."""
     import keras
 
-    return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+    raw = value.numpy() if hasattr(value, "numpy") else keras.ops.convert_to_numpy(value)
+    return np.asarray(raw, dtype=np.float64)
 
 
 def _shape(tensor: Any, layer: Any) -> tuple[int, ...]:
@@ -84,15 +93,21 @@ def _activation_op(fn: Any, layer: Any) -> Activation | None:
     get = keras.activations.get
     if fn is None or fn is get("linear"):
         return None
-    table = {"relu": Activation("relu"), "relu6": Activation("relu6", 0.0, 6.0),
-             "leaky_relu": Activation("leaky_relu", 0.2), "sigmoid": Activation("sigmoid"),
-             "tanh": Activation("tanh"), "elu": Activation("elu", 1.0), "softplus": Activation("softplus")}
-    for name, op in table.items():
+    for name, op in _ACTIVATION_TABLE.items():
         if fn is get(name):
             return op
     name = getattr(fn, "__name__", repr(fn))
     hint = "; ClassLogit and ClassProbability read the logits before a final softmax" if name == "softmax" else ""
-    raise _refuse(layer, f"its activation {name!r} is not supported (supported: linear, {', '.join(table)}){hint}")
+    supported = ", ".join(["linear", *_ACTIVATION_TABLE, "silu", "hard_silu"])
+    raise _refuse(layer, f"its activation {name!r} is not supported (supported: {supported}){hint}")
+
+
+_ACTIVATION_TABLE = {
+    "relu": Activation("relu"), "relu6": Activation("relu6", 0.0, 6.0),
+    "leaky_relu": Activation("leaky_relu", 0.2), "sigmoid": Activation("sigmoid"),
+    "hard_sigmoid": Activation("hard_sigmoid"), "tanh": Activation("tanh"), "elu": Activation("elu", 1.0),
+    "softplus": Activation("softplus"),
+}
 
 
 class _Builder:
@@ -105,31 +120,51 @@ class _Builder:
         self.input = model.inputs[0]
         self.nodes: list[Node] = [Node(None, (), _shape(self.input, model), "input")]
         self.memo: dict[int, int] = {id(self.input): 0}
+        self.inner: dict[int, dict[int, int]] = {}  # per call of a nested model, its memo
+        self.node: Any = None  # the Keras node being translated
         self.dtypes: set[str] = {str(self.input.dtype)}
 
     def add(self, op: Any, inputs: list[int], shape: tuple[int, ...], layer: Any) -> int:
         self.nodes.append(Node(op, tuple(inputs), shape, layer.name))
         return len(self.nodes) - 1
 
-    def tensor(self, root: Any) -> int:
-        """The node of a Keras tensor, translating what it depends on (iteratively)."""
+    def tensor(self, root: Any, memo: dict[int, int] | None = None) -> int:
+        """The node of a Keras tensor, translating what it depends on (iteratively).
+
+        ``memo`` maps the tensors of one graph (the model's, or one call of a nested
+        model's) to nodes; it defaults to the model's own.
+        """
+        memo = self.memo if memo is None else memo
         stack = [root]
         while stack:
             kt = stack[-1]
-            if id(kt) in self.memo:
+            if id(kt) in memo:
                 stack.pop()
                 continue
-            layer, node = self._producer(kt)
-            missing = [t for t in node.input_tensors if id(t) not in self.memo]
+            op, node, index = self._producer(kt)
+            missing = [t for t in node.input_tensors if id(t) not in memo]
             if missing:
                 stack.extend(missing)
                 continue
             stack.pop()
-            ins = [self.memo[id(t)] for t in node.input_tensors]
-            self.memo[id(kt)] = self.layer(layer, ins, _shape(kt, layer))
-        return self.memo[id(root)]
+            ins = [memo[id(t)] for t in node.input_tensors]
+            if _is_model(op):
+                memo[id(kt)] = self.tensor(op.outputs[index], self.nested(op, node, ins))
+            else:
+                self.node = node  # for operations whose constant arguments are not tensors
+                memo[id(kt)] = self.layer(op, ins, _shape(kt, op))
+        return memo[id(root)]
 
-    def _producer(self, kt: Any) -> tuple[Any, Any]:
+    def nested(self, model: Any, node: Any, ins: list[int]) -> dict[int, int]:
+        """The memo of one call (``node``) of a nested model: its inputs bound to ``ins``."""
+        if id(node) not in self.inner:
+            inputs = list(model.inputs)
+            if len(inputs) != len(ins):
+                raise _refuse(model, f"it is called on {len(ins)} tensors but has {len(inputs)} inputs")
+            self.inner[id(node)] = {id(t): i for t, i in zip(inputs, ins)}
+        return self.inner[id(node)]
+
+    def _producer(self, kt: Any) -> tuple[Any, Any, int]:
         import keras
 
         hist = getattr(kt, "_keras_history", None)
@@ -138,11 +173,16 @@ class _Builder:
         layer = hist.operation
         if isinstance(layer, keras.layers.InputLayer):
             raise _refuse(layer, "it is a second input of the model; bounds support one input")
-        return layer, layer._inbound_nodes[hist.node_index]
+        return layer, layer._inbound_nodes[hist.node_index], hist.tensor_index
 
     def layer(self, layer: Any, ins: list[int], out_shape: tuple[int, ...]) -> int:
         self.dtypes.add(str(getattr(layer, "compute_dtype", "float32")))
+        import keras
+
         translate = _translators().get(type(layer))
+        if translate is None and not isinstance(layer, keras.layers.Layer):
+            raise _refuse(layer, "it is a keras.ops operation on a symbolic tensor, not a layer; of those only "
+                                 "add, subtract, multiply and divide (by a constant) are supported")
         if translate is None:
             raise _refuse(layer, "it is not a supported layer")
         return translate(self, layer, ins, out_shape)
@@ -153,6 +193,13 @@ class _Builder:
         return ins[0]
 
     def activate(self, fn: Any, node: int, layer: Any) -> int:
+        import keras
+
+        from ._bounds_mobile import PRODUCT_ACTIVATIONS, self_product
+
+        for name, inner in PRODUCT_ACTIVATIONS.items():
+            if fn is not None and fn is keras.activations.get(name):
+                return self_product(self, node, inner, layer)
         op = _activation_op(fn, layer)
         if op is None:
             return node
@@ -273,9 +320,10 @@ def _relu_layer(b: _Builder, layer: Any, ins: list[int], out: tuple[int, ...]) -
     slope = float(getattr(layer, "negative_slope", 0.0))
     cap = getattr(layer, "max_value", None)
     cap = np.inf if cap is None else float(cap)
-    if float(getattr(layer, "threshold", 0.0)) != 0.0 or not 0.0 <= slope <= 1.0 or cap <= 0:
+    threshold = float(getattr(layer, "threshold", 0.0))
+    if threshold != 0.0 or not 0.0 <= slope <= 1.0 or cap <= 0:
         raise _refuse(layer, f"only threshold=0, 0 <= negative_slope <= 1 and max_value > 0 are supported "
-                             f"(got negative_slope={slope}, max_value={cap})")
+                             f"(got threshold={threshold}, negative_slope={slope}, max_value={cap})")
     name = "relu" if slope == 0.0 and cap == np.inf else ("relu6" if np.isfinite(cap) else "leaky_relu")
     return b.add(Activation(name, slope, cap), [x], out, layer)
 
@@ -334,8 +382,10 @@ def _identity(b: _Builder, layer: Any, ins: list[int], out: tuple[int, ...]) -> 
 def _translators() -> dict[type, Callable[..., int]]:
     from keras import layers as L
 
+    from ._bounds_mobile import translators
+
     identities = {getattr(L, n): _identity for n in _IDENTITIES if hasattr(L, n)}
-    return identities | {
+    return identities | translators() | {
         L.Dense: _dense, L.Conv2D: _conv, L.BatchNormalization: _batchnorm, L.Rescaling: _rescaling,
         L.Normalization: _normalization, L.Flatten: _reshape, L.Reshape: _reshape,
         L.Activation: _activation_layer, L.ReLU: _relu_layer, L.LeakyReLU: _relu_layer,
@@ -344,28 +394,7 @@ def _translators() -> dict[type, Callable[..., int]]:
     }
 
 
-def build_graph(model: Any, targets: list[str]) -> tuple[Graph, dict[str, int]]:
-    """Translate what ``targets`` (layer names, or ``LOGITS_TARGET``) depend on.
+def _is_model(op: Any) -> bool:
+    import keras
 
-    Returns the graph and the node of each target.
-    """
-    b = _Builder(model)
-    found = {}
-    for target in targets:
-        if target == LOGITS_TARGET:
-            found[target] = _logits_node(b, model)
-        else:
-            layer = get_layer(model, target)
-            found[target] = b.tensor(layer.output)
-    return Graph(tuple(b.nodes), b.unit()), found
-
-
-def _logits_node(b: _Builder, model: Any) -> int:
-    mode = _logits_mode(model)
-    last = model.layers[-1]
-    if mode == "output":
-        return b.tensor(model.outputs[0])
-    if mode == "input":
-        return b.tensor(last.input)
-    x = b.tensor(last.input)
-    return _dense(b, last, [x], _shape(last.output, last), activate=False)
+    return isinstance(op, keras.Model)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Geometry", "geometry", "Dense", "Conv2D", "Elementwise", "Reshape",
+    "Geometry", "geometry", "Dense", "Conv2D", "DepthwiseConv2D", "Pad2D", "Elementwise", "Reshape",
     "AvgPool2D", "GlobalAvgPool2D", "Add", "Concatenate", "window_slices", "pad_hw",
 ]
 
@@ -168,6 +168,64 @@ class Conv2D(_Op):
 
     def const_mag(self) -> Any:
         return np.abs(self.bias)
+
+
+@dataclass(frozen=True, eq=False)
+class DepthwiseConv2D(_Op):
+    """A depthwise 2-D convolution, channels last: output channel ``c * mult + m`` is
+    input channel ``c`` convolved with ``kernel[:, :, c, m]`` (Keras' channel order)."""
+
+    kernel: np.ndarray  # (kh, kw, c_in, mult)
+    bias: np.ndarray  # (c_in * mult,)
+    gh: Geometry
+    gw: Geometry
+
+    @property
+    def steps(self) -> int:  # type: ignore[override]
+        return int(self.kernel.shape[0] * self.kernel.shape[1]) + 1
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        w = _weights(self.kernel, mode)
+        xp = pad_hw(xs[0], self.gh, self.gw)
+        cin, mult = w.shape[2:]
+        out = np.zeros((xp.shape[0], self.gh.out, self.gw.out, cin, mult))
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                out += xp[window_slices(self.gh, self.gw, i, j)][..., None] * w[i, j]
+        out = out.reshape(out.shape[:3] + (cin * mult,))
+        return out + self.bias if mode == "value" else out
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        w = self.kernel
+        cin, mult = w.shape[2:]
+        a = a.reshape(a.shape[:3] + (cin, mult))
+        padded = (a.shape[0], self.gh.size + self.gh.before + self.gh.after,
+                  self.gw.size + self.gw.before + self.gw.after, cin)
+        g = np.zeros(padded)
+        for i in range(w.shape[0]):
+            for j in range(w.shape[1]):
+                g[window_slices(self.gh, self.gw, i, j)] += (a * w[i, j]).sum(axis=-1)
+        return [_unpad_hw(g, self.gh, self.gw)]
+
+    def bias_dot(self, a: np.ndarray) -> np.ndarray:
+        return _sum_rows(a @ self.bias)
+
+    def const_mag(self) -> Any:
+        return np.abs(self.bias)
+
+
+@dataclass(frozen=True, eq=False)
+class Pad2D(_Op):
+    """ZeroPadding2D: zeros around the two spatial axes of ``(N, H, W, C)`` (exact, no rounding)."""
+
+    pads: tuple[tuple[int, int], tuple[int, int]]
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
+        return np.pad(xs[0], ((0, 0), *self.pads, (0, 0)))
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
+        (top, bottom), (left, right) = self.pads
+        return [a[:, top : a.shape[1] - bottom, left : a.shape[2] - right, :]]
 
 
 @dataclass(frozen=True, eq=False)

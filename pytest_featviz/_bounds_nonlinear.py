@@ -12,6 +12,10 @@ valid on ``[l, u]``:
 - otherwise (an S-shaped function straddling its inflection point): the constants
   ``f(l)`` and ``f(u)``, which is what interval propagation gives.
 
+The product of two bounded tensors (``Multiply``, e.g. squeeze-and-excitation) has the
+interval of its four corner products, and McCormick's planes for CROWN:
+``ly*x + lx*y - lx*ly <= x*y <= uy*x + lx*y - lx*uy`` on the box ``[lx, ux] x [ly, uy]``.
+
 Max pooling is bounded below by the window entry with the largest lower bound and
 above by the largest upper bound; when one entry's lower bound is at least every
 other entry's upper bound, the window is that entry exactly.
@@ -25,9 +29,9 @@ import numpy as np
 
 from ._bounds_linear import Geometry, pad_hw, window_slices
 
-__all__ = ["Activation", "MaxPool2D", "ACTIVATIONS"]
+__all__ = ["Activation", "MaxPool2D", "Multiply", "ACTIVATIONS"]
 
-ACTIVATIONS = ("relu", "leaky_relu", "relu6", "sigmoid", "tanh", "elu", "softplus")
+ACTIVATIONS = ("relu", "leaky_relu", "relu6", "sigmoid", "tanh", "elu", "softplus", "hard_sigmoid")
 _TINY_WIDTH = 1e-12
 
 
@@ -66,6 +70,8 @@ class Activation:
 
     @property
     def convex_upto(self) -> float:
+        if self.name == "hard_sigmoid":
+            return 3.0
         if self.relu_family:
             return self.cap
         if self.name == "softplus" or (self.name == "elu" and self.alpha <= 1.0):
@@ -74,6 +80,8 @@ class Activation:
 
     @property
     def concave_from(self) -> float:
+        if self.name == "hard_sigmoid":
+            return -3.0
         if self.relu_family:
             return 0.0 if np.isfinite(self.cap) else np.inf
         if self.name == "softplus" or (self.name == "elu" and self.alpha <= 1.0):
@@ -86,6 +94,8 @@ class Activation:
             return np.where(x >= 0, np.minimum(x, self.cap), self.alpha * x)
         if self.name == "sigmoid":
             return _sigmoid(x)
+        if self.name == "hard_sigmoid":
+            return np.clip(x / 6.0 + 0.5, 0.0, 1.0)
         if self.name == "tanh":
             return np.tanh(x)
         if self.name == "elu":
@@ -99,6 +109,8 @@ class Activation:
         if self.name == "sigmoid":
             s = _sigmoid(x)
             return s * (1.0 - s)
+        if self.name == "hard_sigmoid":
+            return np.where(np.abs(x) < 3.0, 1.0 / 6.0, 0.0)
         if self.name == "tanh":
             return 1.0 - np.tanh(x) ** 2
         if self.name == "elu":
@@ -179,3 +191,51 @@ class MaxPool2D:
                 n += 1
         g = g[:, self.gh.before : self.gh.before + self.gh.size, self.gw.before : self.gw.before + self.gw.size]
         return g.reshape((b, k, *in_shape)), const.reshape(b, k, -1).sum(axis=2)
+
+
+def _unbroadcast(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``a`` (``(B, K, *out)``) over the axes that ``shape`` broadcast to ``out``."""
+    lead = a.ndim - 2 - len(shape)
+    a = a.sum(axis=tuple(range(2, 2 + lead))) if lead else a
+    axes = tuple(2 + i for i, d in enumerate(shape) if d == 1 and a.shape[2 + i] != 1)
+    return (a.sum(axis=axes, keepdims=True) if axes else a).reshape(a.shape[:2] + shape)
+
+
+@dataclass(frozen=True, eq=False)
+class Multiply:
+    """The element-wise product of two inputs, broadcast (numpy rules) to ``out_shape``."""
+
+    shapes: tuple[tuple[int, ...], tuple[int, ...]]
+    out_shape: tuple[int, ...]
+
+    def f(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The product itself."""
+        return x * y
+
+    def interval(self, lows: list[np.ndarray], highs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The exact image of the box: the smallest and largest of the four corner products."""
+        lx, ux, ly, uy = self._lift(lows, highs)
+        corners = np.stack(np.broadcast_arrays(lx * ly, lx * uy, ux * ly, ux * uy))
+        return corners.min(axis=0), corners.max(axis=0)
+
+    def relax(self, lows: list[np.ndarray], highs: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+        """``(lx, ux, ly, uy)`` broadcast to ``(B, *out_shape)``."""
+        full = (lows[0].shape[0], *self.out_shape)
+        return tuple(np.broadcast_to(v, full) for v in self._lift(lows, highs))
+
+    def _lift(self, lows: list[np.ndarray], highs: list[np.ndarray]) -> list[np.ndarray]:
+        """``lx, ux, ly, uy`` with unit axes inserted after the batch axis up to the output's rank."""
+        def lift(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+            return v.reshape((v.shape[0],) + (1,) * (len(self.out_shape) - len(shape)) + shape)
+
+        return [lift(v, self.shapes[k]) for k, v in ((0, lows[0]), (0, highs[0]), (1, lows[1]), (1, highs[1]))]
+
+    def backward(self, a: np.ndarray, relax: tuple[np.ndarray, ...]) -> tuple[list[np.ndarray], np.ndarray]:
+        """Upper-bound the rows ``a`` (``(B, K, *out)``) of a linear function of the product
+        by McCormick planes: returns the rows for ``x`` and ``y`` and the constant."""
+        lx, _, ly, uy = (r[:, None] for r in relax)
+        pos = a > 0
+        y_bound = np.where(pos, uy, ly)  # the upper plane where a > 0, the lower one elsewhere
+        b, k = a.shape[:2]
+        const = (-a * lx * y_bound).reshape(b, k, -1).sum(axis=2)
+        return [_unbroadcast(a * y_bound, self.shapes[0]), _unbroadcast(a * lx, self.shapes[1])], const

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._bounds_graph import Graph
-from ._bounds_nonlinear import Activation, MaxPool2D
+from ._bounds_nonlinear import Activation, MaxPool2D, Multiply
 
 __all__ = ["InputSet", "State", "forward", "backward", "bound_at", "gamma", "FULL_CROWN_BUDGET"]
 
@@ -102,10 +102,42 @@ def _nonlinear_step(op: object, x: int, state: State, graph: Graph) -> tuple:
     low, high = op.interval(state.low[x], state.high[x])
     if isinstance(op, MaxPool2D):
         return low, high, op.f(state.err[x]), state.depth[x] + 1
-    out = np.maximum(np.abs(low), np.abs(high))
+    # The computed input lies in [low - err, high + err], and so does the exact one: the output
+    # error is at most the image's width there (saturating activations cap it), and L * err.
+    err = state.err[x]
+    wide_low, wide_high = op.interval(state.low[x] - err, state.high[x] + err)
+    out = np.maximum(np.abs(wide_low), np.abs(wide_high))
     rounding = 8 * graph.unit * (out + 1.0) if op.transcendental else graph.unit * out
     depth = state.depth[x] + (state.radius is not None)
-    return low, high, op.lipschitz * state.err[x] + rounding, depth
+    return low, high, np.minimum(op.lipschitz * err, wide_high - wide_low) + rounding, depth
+
+
+def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Graph) -> tuple:
+    """Bounds of a product; its float error ``|x'y' - xy| <= |x'| e_y + |y| e_x`` plus one rounding."""
+    lows = [state.low[i] for i in inputs]
+    highs = [state.high[i] for i in inputs]
+    low, high = op.interval(lows, highs)
+    mag_x, err_x, mag_y, err_y = op._lift([_mag(state, i) for i in inputs], [state.err[i] for i in inputs])
+    err = mag_x * err_y + mag_y * err_x
+    err = err + graph.unit * (np.maximum(np.abs(low), np.abs(high)) + err)
+    depth = max(state.depth[i] for i in inputs) + (state.radius is not None)
+    return low, high, np.broadcast_to(err, low.shape), depth
+
+
+def _step(n: int, graph: Graph, state: State, relax: bool) -> tuple:
+    """``(low, high, err, ball, depth)`` of node ``n``; with ``relax``, also its relaxation."""
+    op, inputs = graph.nodes[n].op, graph.nodes[n].inputs
+    if isinstance(op, Multiply):
+        if relax:
+            state.relax[n] = op.relax([state.low[i] for i in inputs], [state.high[i] for i in inputs])
+        low, high, err, depth = _product_step(op, inputs, state, graph)
+        return low, high, err, None, depth
+    if isinstance(op, (Activation, MaxPool2D)):
+        if relax:
+            state.relax[n] = op.relax(state.low[inputs[0]], state.high[inputs[0]])
+        low, high, err, depth = _nonlinear_step(op, inputs[0], state, graph)
+        return low, high, err, None, depth
+    return _linear_step(op, inputs, state, graph)
 
 
 def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
@@ -118,18 +150,10 @@ def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
     state.err.append(unit * np.maximum(np.abs(inset.low), np.abs(inset.high)))
     state.ball.append(None if inset.center is None else (inset.center, np.ones_like(inset.center)))
     state.depth.append(0)
-    needs = {nd.inputs[0] for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D))}
+    needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
     sizes = np.cumsum([int(np.prod(nd.shape)) for nd in graph.nodes])
     for n, node in enumerate(graph.nodes[1:], start=1):
-        op = node.op
-        if isinstance(op, (Activation, MaxPool2D)):
-            x = node.inputs[0]
-            if crown is not None:
-                state.relax[n] = op.relax(state.low[x], state.high[x])
-            low, high, err, depth = _nonlinear_step(op, x, state, graph)
-            ball = None
-        else:
-            low, high, err, ball, depth = _linear_step(op, node.inputs, state, graph)
+        low, high, err, ball, depth = _step(n, graph, state, crown is not None)
         state.low.append(low)
         state.high.append(high)
         state.err.append(err)
@@ -203,6 +227,9 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
         elif isinstance(op, MaxPool2D):
             a_in, c = op.backward(a, state.relax[n], graph.nodes[node.inputs[0]].shape)
             parts = [a_in]
+            const += c
+        elif isinstance(op, Multiply):
+            parts, c = op.backward(a, state.relax[n])
             const += c
         else:
             flat = a.reshape((b * k, *node.shape))

@@ -168,6 +168,10 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
     _check_certify(certify, method, require_proof)
     if restarts is None:  # 4 starts for one target; one start per target for several
         restarts = 4 if as_objective(objective).batch_size() in (None, 1) else 1
+    if certify:  # refuse an unsupported layer before the search, not after it
+        from .bounds import check_supported
+
+        check_supported(model, objective)
     r = _run("assert_not_reaches", model, objective, threshold, constraints, start, _restarts(restarts), seed,
              ascent_options)
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6

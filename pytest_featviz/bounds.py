@@ -23,7 +23,9 @@ then widened outward to cover the float32 evaluation of the real model: a
 worst-case rounding model (Higham's ``gamma_n = n u / (1 - n u)`` for every dot
 product of ``n`` terms in any order, ``u = 2**-24``; 8 ulps for ``exp``/``tanh``-based
 activations; the rounding of the input itself), propagated with the interval
-magnitudes of every layer, then doubled, plus an absolute 1e-6. The rounding model
+magnitudes of every layer (through an activation, at most the width of its image of
+the input interval widened by the error, so saturating activations cap it), then
+doubled, plus an absolute 1e-6. The rounding model
 assumes IEEE float32 (or the layers' compute dtype) arithmetic; TensorFloat-32 on a
 visible GPU is detected and covered by ``u = 2**-11``; Winograd/FFT convolutions are
 not modelled. ``real_lower``/``real_upper`` are the bounds before widening (exact
@@ -41,14 +43,14 @@ from typing import Any
 
 import numpy as np
 
-from ._bounds_graph import build_graph
+from ._bounds_targets import build_graph
 from ._bounds_prop import InputSet, State, backward, bound_at, forward, gamma
 from ._bounds_spec import Group, groups_of, targets_of
 from .constraints import Constraint, Mask, as_constraint
 from .errors import ConfigurationError, FeatvizTypeError
 from .objectives import Objective, as_objective
 
-__all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "METHODS"]
+__all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
 
 METHODS = ("crown", "ibp", "crown-ibp")
 _ABS_MARGIN = 1e-6
@@ -239,17 +241,11 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
     True
     """
     from .ascent import _as_start, _batch_size
-    from .models import load_model, model_info
 
     if method not in METHODS:
         raise ConfigurationError(f"bounds method={method!r} is not one of {set(METHODS)}")
-    objective = as_objective(objective)
     constraint = as_constraint(constraints)
-    model = load_model(model)
-    info = model_info(model)
-    objective.validate(info)
-    targets = targets_of(objective)
-    graph, nodes = build_graph(model, targets)
+    objective, info, graph, nodes = _translate(model, objective)
     start_arr = _as_start(start, info.input_shape)
     batch = _batch_size(objective, None, start_arr)
     inset = _input_set(constraint, (batch, *info.input_shape), start_arr)
@@ -259,10 +255,42 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
         inf = np.full(batch, np.inf)
         return Bounds(-inf, inf, label, (label,) * batch, -inf, inf, objective, constraint)
     crown = None if method == "ibp" else ("ibp" if method == "crown-ibp" else "full")
-    state = forward(graph, inset, crown)
-    if method != "ibp" and state.ibp_only_nodes:
-        label = "crown-ibp"
-    return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow gives infinite bounds, NaN unknown ones
+        state = forward(graph, inset, crown)
+        if method != "ibp" and state.ibp_only_nodes:
+            label = "crown-ibp"
+        return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+
+
+def _translate(model: Any, objective: Any) -> tuple:
+    """``(objective, model info, graph, target nodes)``; refuses unsupported layers."""
+    from .models import load_model, model_info
+
+    objective = as_objective(objective)
+    model = load_model(model)
+    info = model_info(model)
+    objective.validate(info)
+    graph, nodes = build_graph(model, targets_of(objective))
+    return objective, info, graph, nodes
+
+
+def check_supported(model: Any, objective: Objective) -> None:
+    """Raise the ``ConfigurationError`` that :func:`bounds` would raise for a layer it cannot
+    handle (naming the layer, its class and the supported classes), computing no bounds.
+
+    Translating the model is cheap (no search, no propagation): callers run this before
+    a search whose result would be certified.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import pytest_featviz as fv
+    >>> from pytest_featviz.bounds import check_supported
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> check_supported(m, fv.ClassLogit(0)) is None
+    True
+    """
+    _translate(model, objective)
 
 
 def _assemble(graph: Any, state: State, inset: InputSet, groups: list[Group], nodes: dict[str, int],

@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pytest_featviz as fv
-from pytest_featviz._bounds_linear import Conv2D, Dense, GlobalAvgPool2D, avg_pool, geometry
+from pytest_featviz._bounds_linear import (
+    Conv2D, Dense, DepthwiseConv2D, GlobalAvgPool2D, Pad2D, avg_pool, geometry,
+)
 from pytest_featviz._bounds_nonlinear import Activation, MaxPool2D
 from pytest_featviz.bounds import Bounds, bounds, certify_not_reaches
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
@@ -309,7 +311,7 @@ def test_a_single_point_gives_the_model_value(seed, arch, method):
 
 RELAXED = [Activation("relu"), Activation("leaky_relu", 0.2), Activation("relu6", 0.0, 6.0),
            Activation("sigmoid"), Activation("tanh"), Activation("elu", 0.5), Activation("elu", 1.0),
-           Activation("elu", 2.0), Activation("softplus")]
+           Activation("elu", 2.0), Activation("softplus"), Activation("hard_sigmoid")]
 
 
 @pytest.mark.parametrize("act", RELAXED, ids=lambda a: f"{a.name}-{a.alpha}")
@@ -351,7 +353,10 @@ def test_max_pool_relaxation_holds_on_its_box():
            geometry(6, 2, 2, 1, "valid"), geometry(5, 2, 1, 1, "valid")),
     avg_pool((6, 5), (2, 3), (2, 2), "same"),
     GlobalAvgPool2D((6, 5, 4), False),
-], ids=["dense", "conv-same", "conv-valid", "avgpool-same", "gap"])
+    DepthwiseConv2D(np.random.default_rng(4).normal(size=(3, 2, 4, 2)), np.arange(8.0),
+                    geometry(6, 3, 2, 1, "same"), geometry(5, 2, 1, 2, "valid")),
+    Pad2D(((1, 2), (0, 3))),
+], ids=["dense", "conv-same", "conv-valid", "avgpool-same", "gap", "depthwise", "pad"])
 def test_linear_ops_adjoints(op):
     """``<op(x), a> = <x, op^T(a)> + <a, bias>``: the backward pass is the forward's transpose."""
     rng = np.random.default_rng(3)
