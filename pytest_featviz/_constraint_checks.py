@@ -20,6 +20,7 @@ array([[1., 2.],
 
 from __future__ import annotations
 
+from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -189,19 +190,18 @@ def _parse_p(p: Any) -> float:
 
 
 def _round_up(value: float) -> str:
-    """The shortest decimal (3 significant digits or more) that is at least ``value``.
+    """``value`` rounded up to three significant digits (a radius to suggest).
 
     Examples
     --------
-    >>> _round_up(3.5461e-06), _round_up(1.0), _round_up(1.0000000001)
-    ('3.55e-06', '1', '1.0000000001')
+    >>> _round_up(3.5401e-06), _round_up(1.0), _round_up(1.0000000001)
+    ('3.55e-06', '1', '1.01')
     """
-    text = repr(float(value))
-    for digits in range(3, 18):
-        if float(f"{value:.{digits}g}") >= value:
-            text = f"{value:.{digits}g}"
-            break
-    return text
+    exact = Decimal(float(value))
+    if exact <= 0:
+        return "0"
+    up = exact.quantize(Decimal(1).scaleb(exact.adjusted() - 2), rounding=ROUND_CEILING)
+    return f"{float(up):.3g}"
 
 
 def _entry(arr: Any, shape: tuple[int, ...], at: tuple[int, ...]) -> float:
