@@ -225,7 +225,7 @@ def test_lp_balls_around_a_centre_off_the_float32_grid_reach_the_nearest_float32
     need = np.abs(center.astype(np.float32) - center)
     assert float(simplest(lp_balls(center, p=np.inf)).radius) >= need.max()
     assert float(simplest(lp_balls(center, p=2)).radius) >= np.linalg.norm(need)
-    with pytest.raises(InvalidArgument, match=r"radius >= 6.1\d+e-06; pass max_radius >= 6.1\d+e-06 or a float32 center"):
+    with pytest.raises(InvalidArgument, match=r"radius >= 3.54\d+e-06; pass max_radius >= 3.54\d+e-06 or a float32 center"):
         simplest(lp_balls(center, max_radius=1e-6, p=2))
 
 
