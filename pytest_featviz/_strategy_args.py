@@ -90,14 +90,23 @@ def _float32_box(low: np.ndarray, high: np.ndarray, lo: float, hi: float) -> tup
     return np.where(empty, point, low), np.where(empty, point, high)
 
 
-def _float32_need(center: np.ndarray, p: float) -> float:
-    """The smallest radius of a p-ball around ``center`` that holds a float32 point (0 for float32 centres)."""
+def _float32_need(center: np.ndarray, p: float, max_radius: float) -> float:
+    """The smallest radius of a p-ball around ``center`` that holds a float32 point (0 for float32 centres).
+
+    Raises InvalidArgument when it exceeds ``max_radius``.
+    """
     with np.errstate(over="ignore"):
         gap = np.abs(center.astype(np.float32).astype(np.float64) - center)
     if not gap.any():
         return 0.0
     need = float(gap.max()) if p == np.inf else float(np.sqrt((gap**2).sum()))
-    return need * (1 + 1e-9) + 4 * float(np.spacing(np.abs(center).max()))  # c -/+ r rounds in float64
+    need = need * (1 + 1e-9) + 4 * float(np.spacing(np.abs(center).max()))  # c -/+ r rounds in float64
+    if need > max_radius:
+        raise InvalidArgument(
+            f"center is not a float32 array: a p={p:g} ball around it holds a float32 point (what the "
+            f"model runs on) only with radius >= {need:.9g}; pass max_radius >= {need:.9g} or a float32 center"
+        )
+    return need
 
 
 def _check_p(p: Any) -> list[float]:

@@ -136,9 +136,8 @@ def from_examples(array: Any) -> SearchStrategy[np.ndarray]:
 def boxes(draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: float = 1.0, min_width: float = 0.0) -> Box:
     """Boxes ``low <= x <= high`` inside ``[min_value, max_value]``, scalar or per-element.
 
-    Every width ``high - low`` is at least ``min_width`` (up to float rounding); a box
-    narrower than one float32 step that holds no float32 number is drawn as the
-    zero-width box at the nearest float32 number (the engine refuses the former).
+    Every width ``high - low`` is at least ``min_width`` (up to float rounding); an entry
+    holding no float32 number is drawn zero-width at the nearest one (the engine refuses it).
 
     Parameters
     ----------
@@ -214,12 +213,7 @@ def lp_balls(
     value = draw(center) if isinstance(center, SearchStrategy) else center
     arr = _finite_array(value, "center")
     norm = norms[draw(st.integers(0, len(norms) - 1))]
-    need = _float32_need(arr, norm)
-    if need > max_radius:
-        raise InvalidArgument(
-            f"center is not a float32 array: a p={norm:g} ball around it holds a float32 point (what the "
-            f"model runs on) only with radius >= {need:.9g}; pass max_radius >= {need:.9g} or a float32 center"
-        )
+    need = _float32_need(arr, norm, max_radius)
     return LpBall(arr, radius=_between(draw, max(min_radius, need), max_radius), p=norm)
 
 
@@ -264,10 +258,8 @@ def masks(draw: DrawFn, shape: Shape, *, min_free: int = 1) -> Mask:
 
 def _centered(draw: DrawFn, center: Any, box: Box, shape: tuple[int, ...], lo: float, hi: float,
               max_radius: float) -> tuple[Box, np.ndarray, np.ndarray, float, float]:
-    """The box (grown to meet the centre's nearest float32 point), the centre, that point, the smallest radii.
-
-    The point is a float32 array inside the box and both balls: the engine's float32 set holds it.
-    """
+    """The box (grown to meet the centre's nearest float32 point), the centre, that point (inside every
+    part: the engine's float32 set holds it) and the smallest radii."""
     low, high = np.broadcast_to(box.low, shape), np.broadcast_to(box.high, shape)
     if center is None:  # a float32 centre inside the box: every radius >= 0 holds it
         c = _float32_point(low + draw(starting_points(shape)) * (high - low), low, high)
