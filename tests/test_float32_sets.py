@@ -95,6 +95,15 @@ def test_mask_values_are_held_at_the_nearest_float32_number(linear, scale):
 
 
 @pytest.mark.parametrize("scale", SCALES)
+def test_a_masked_entry_frozen_at_the_box_is_frozen_at_its_float32_bound(linear, scale):
+    v, ulp = step_at(scale)
+    c = fv.Box(v + ulp / 4, scale) & fv.Mask(np.array([True, False, True]))  # np.float32(v + ulp/4) == v: outside
+    r = fv.ascend(linear, fv.ClassLogit(0), start=np.zeros(3), constraints=c, steps=5)
+    assert r.inputs[0, 1] == np.float32(v + ulp)  # the start, clipped to the box's float32 bounds
+    fv.assert_within(r, c, atol=0.0)
+
+
+@pytest.mark.parametrize("scale", SCALES)
 def test_an_l2_ball_without_a_float32_point_is_refused_with_the_radius_that_works(linear, scale):
     v, ulp = step_at(scale)
     center = np.full(3, v + ulp / 2)
