@@ -225,7 +225,8 @@ def _unproven(r: AscentResult, at_least: float, method: str) -> _Verdict:
 def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, start: Any = None) -> None:
     """Assert that every batch item lies inside ``constraints`` (up to ``atol``, a finite number >= 0).
 
-    ``inputs`` is a ``(B, *S)`` array or an ``AscentResult`` (its start pins masks).
+    ``inputs`` is a ``(B, *S)`` array or an ``AscentResult`` (its start pins masks). The
+    failure names, per item, each part of ``constraints`` it breaks: index, repr, amount, atol.
 
     Examples
     --------
