@@ -65,6 +65,50 @@ def _f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
     return np.float32(lo32), np.float32(hi32)
 
 
+def _float32_point(value: Any, low: Any, high: Any) -> np.ndarray:
+    """The float32 number nearest to ``value`` inside ``[low, high]``, element by element (as float64).
+
+    ``[low, high]`` must hold a float32 number in every entry.
+    """
+    lo32, hi32 = _float32_inward(low, high)
+    with np.errstate(over="ignore"):
+        near = np.clip(np.asarray(value, dtype=np.float64), lo32, hi32).astype(np.float32)
+    return np.clip(near, lo32, hi32).astype(np.float64)
+
+
+def _float32_box(low: np.ndarray, high: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """``[low, high]`` where it holds a float32 number, else the float32 number of ``[lo, hi]`` nearest to it.
+
+    The engine refuses an interval between two float32 neighbours; this keeps a box drawn in
+    ``[lo, hi]`` narrower than one float32 step (at any scale) as a zero-width box it accepts.
+    """
+    lo32, hi32 = _float32_inward(low, high)
+    empty = lo32 > hi32
+    if not empty.any():
+        return low, high
+    point = _float32_point(low, lo, hi)
+    return np.where(empty, point, low), np.where(empty, point, high)
+
+
+def _float32_need(center: np.ndarray, p: float, max_radius: float) -> float:
+    """The smallest radius of a p-ball around ``center`` that holds a float32 point (0 for float32 centres).
+
+    Raises InvalidArgument when it exceeds ``max_radius``.
+    """
+    with np.errstate(over="ignore"):
+        gap = np.abs(center.astype(np.float32).astype(np.float64) - center)
+    if not gap.any():
+        return 0.0
+    need = float(gap.max()) if p == np.inf else float(np.sqrt((gap**2).sum()))
+    need = need * (1 + 1e-9) + 4 * float(np.spacing(np.abs(center).max()))  # c -/+ r rounds in float64
+    if need > max_radius:
+        raise InvalidArgument(
+            f"center is not a float32 array: a p={p:g} ball around it holds a float32 point (what the "
+            f"model runs on) only with radius >= {need:.9g}; pass max_radius >= {need:.9g} or a float32 center"
+        )
+    return need
+
+
 def _check_p(p: Any) -> list[float]:
     choices = list(p) if isinstance(p, (tuple, list)) else [p]
     parsed = []

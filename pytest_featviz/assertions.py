@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _context
 from ._account import _finish, _Verdict
+from ._constraint_checks import _part_breaches
 from .ascent import AscentResult, ascend, own_range
 from .constraints import Constraint, as_constraint
 from .errors import ConfigurationError, FeatvizTypeError, closest
@@ -232,7 +233,8 @@ def _unproven(r: AscentResult, at_least: float, method: str) -> _Verdict:
 def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, start: Any = None) -> None:
     """Assert that every batch item lies inside ``constraints`` (up to ``atol``, a finite number >= 0).
 
-    ``inputs`` is a ``(B, *S)`` array or an ``AscentResult`` (its start pins masks).
+    ``inputs`` is a ``(B, *S)`` array or an ``AscentResult`` (its start pins masks). The
+    failure names, per item, each part of ``constraints`` it breaks: index, repr, amount, atol.
 
     Examples
     --------
@@ -253,13 +255,10 @@ def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, s
     bad = np.flatnonzero(viol > atol)
     if bad.size == 0:
         return
-    canon = constraint.canonical(x.shape, start=x if start is None else np.broadcast_to(start, x.shape))
+    ref = x if start is None else np.broadcast_to(np.asarray(start, dtype=np.float64), x.shape)
     lines = [f"{bad.size} of {len(x)} inputs lie outside {constraint!r} (atol={atol:g}):"]
-    for i in bad[:10]:
-        excess = np.maximum(canon.low[i] - x[i], x[i] - canon.high[i])
-        where = np.unravel_index(int(np.argmax(excess)), excess.shape)
-        lines.append(f"  item {i}: largest violation {viol[i]:.3g}; worst box entry at index {tuple(map(int, where))} "
-                     f"= {x[i][where]:.6g} (allowed [{canon.low[i][where]:.6g}, {canon.high[i][where]:.6g}])")
+    for i in bad[:10]:  # each broken part by name, index, amount and where
+        lines += _part_breaches(constraint, x, ref, int(i), atol) or [f"  item {i}: violation {viol[i]:.3g}"]
     raise AssertionError("\n".join(lines))
 
 

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ._constraint_checks import (_as_float_array, _as_points, _broadcast, _check_ball, _check_box,
-                                 _describe_value, _float32_inward, _mask_values, _parse_p, _radii)
+from ._constraint_checks import (_as_float32_values, _as_float_array, _as_points, _broadcast, _check_ball, _check_box,
+                                 _check_float32_ball, _check_float32_box, _describe_value, _float32_inward,
+                                 _mask_values, _parse_p, _radii)
 from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
@@ -34,7 +35,8 @@ __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
 class Canonical:
     """The canonical form of a constraint set for a batch: arrays of shape ``(B, *S)``.
 
-    ``radius`` is ``(B,)``; ``has_ball`` says whether the L2 part is present.
+    ``radius`` is ``(B,)``; ``has_ball`` says whether the L2 part is present; ``source``
+    is the constraint it was built from (named in the errors of :meth:`float32`).
     """
 
     low: np.ndarray
@@ -42,6 +44,7 @@ class Canonical:
     center: np.ndarray
     radius: np.ndarray
     has_ball: bool
+    source: Any = field(default=None, compare=False, repr=False)
 
     def project(self, x: np.ndarray) -> np.ndarray:
         """Exact Euclidean projection of ``x`` (shape ``(B, *S)``) onto the set."""
@@ -68,9 +71,11 @@ class Canonical:
     def float32(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(low, high, center, radius)`` in float32, rounded so that float32 points inside are inside.
 
-        The bounds are rounded inward (an interval that holds no float32 number becomes its
-        nearest one); the radius is shrunk by how far rounding moved the centre, then
-        rounded down (0 where there is no ball).
+        The bounds are rounded inward: an entry whose interval holds one float32 number
+        is fixed at it. The radius is shrunk by how far rounding moved the centre, then
+        rounded down (0 where there is no ball). A set that holds no float32 point (an
+        entry's interval between two float32 neighbours, or an L2 ball that misses every
+        float32 point of the box) raises ConfigurationError with the numbers and the fix.
 
         Examples
         --------
@@ -80,11 +85,9 @@ class Canonical:
         True
         """
         low, high = _float32_inward(self.low, self.high)
+        _check_float32_box(self, low, high)
         with np.errstate(over="ignore", invalid="ignore"):
-            nearest = (0.5 * (self.low + self.high)).astype(np.float32)
             center = self.center.astype(np.float32)
-        empty = low > high
-        low, high = np.where(empty, nearest, low), np.where(empty, nearest, high)
         if not self.has_ball:
             return low, high, center, np.zeros(self.radius.shape, np.float32)
         axes = tuple(range(1, self.center.ndim))
@@ -92,6 +95,7 @@ class Canonical:
         radius64 = np.maximum(self.radius - moved, 0.0)
         radius = radius64.astype(np.float32)
         radius = np.where(radius > radius64, np.nextafter(radius, np.float32(0)), radius)
+        _check_float32_ball(self, low, high, center)
         return low, high, center, radius.astype(np.float32)
 
     def violation(self, x: np.ndarray) -> np.ndarray:
@@ -172,7 +176,7 @@ class Constraint:
             ref = _mask_values(masks, shape, low, high, ref, self)
             free = np.logical_and.reduce([_broadcast(m.mask, shape, "Mask").astype(bool) for m in masks])
             low, high = np.where(free, low, ref), np.where(free, high, ref)
-        canon = Canonical(low, high, center, radius, has_ball)
+        canon = Canonical(low, high, center, radius, has_ball, source=self)
         if check:
             _check_ball(canon, self, masked=bool(masks))
         return canon
@@ -322,7 +326,8 @@ class Mask(Constraint):
     """Only the entries where ``mask`` is True may change.
 
     The others stay exactly at the start's values during an ascent (or at
-    ``values`` when given).
+    ``values`` when given, rounded to the nearest float32 number: input values, which
+    the model holds in float32).
 
     Examples
     --------
@@ -347,7 +352,7 @@ class Mask(Constraint):
             mask = mask.astype(bool)
         object.__setattr__(self, "mask", mask)
         if self.values is not None:
-            object.__setattr__(self, "values", _as_float_array(self.values, "Mask values"))
+            object.__setattr__(self, "values", _as_float32_values(self.values, "Mask values"))
 
     def __repr__(self) -> str:
         return f"Mask(free={int(self.mask.sum())}/{self.mask.size})"

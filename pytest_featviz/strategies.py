@@ -10,7 +10,7 @@ model-based strategies check the model when they are called.
 Arrays are never drawn element by element: a strategy draws a few numbers (a
 kind, a seed, a level) and builds the array with numpy, so drawing is fast and
 shrinking moves toward the simplest kind (a constant array at ``min_value``).
-Every generated constraint set is non-empty.
+Every generated constraint set is non-empty and holds a float32 point, at any scale.
 
 This module imports no TensorFlow.
 """
@@ -28,7 +28,8 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import DrawFn, SearchStrategy
 
 from ._patterns import _SEED, KINDS, _between, _check_kinds, _draw_point, _fraction, _patch
-from ._strategy_args import Shape, _check_interval, _check_p, _check_real, _check_shape, _finite_array
+from ._strategy_args import (Shape, _check_interval, _check_p, _check_real, _check_shape, _f32_interval,
+                             _finite_array, _float32_box, _float32_need, _float32_point)
 from .constraints import Box, Constraint, LpBall, Mask
 
 __all__ = ["KINDS", "starting_points", "from_examples", "boxes", "lp_balls", "masks", "constraint_sets",
@@ -135,7 +136,8 @@ def from_examples(array: Any) -> SearchStrategy[np.ndarray]:
 def boxes(draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: float = 1.0, min_width: float = 0.0) -> Box:
     """Boxes ``low <= x <= high`` inside ``[min_value, max_value]``, scalar or per-element.
 
-    Every width ``high - low`` is at least ``min_width`` (up to float rounding).
+    Every width ``high - low`` is at least ``min_width`` (up to float rounding); an entry
+    holding no float32 number is drawn zero-width at the nearest one (the engine refuses it).
 
     Parameters
     ----------
@@ -172,7 +174,7 @@ def boxes(draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: floa
         width = min_width + rng.random(shape) * (width - min_width)
         offset = rng.random(shape)
     low = lo + offset * (span - width)
-    return Box(low, np.minimum(low + width, hi))
+    return Box(*_float32_box(low, np.minimum(low + width, hi), lo, hi))
 
 
 @st.composite
@@ -180,6 +182,9 @@ def lp_balls(
     draw: DrawFn, center: Any, *, min_radius: float = 0.0, max_radius: float = 1.0, p: Any = (2, np.inf)
 ) -> LpBall:
     """Balls ``||x - center||_p <= radius``; the radius shrinks toward ``min_radius``.
+
+    Each ball holds a float32 point: around a centre that is not a float32 array the
+    radius is at least the distance to the nearest float32 point.
 
     Parameters
     ----------
@@ -207,8 +212,9 @@ def lp_balls(
     norms = _check_p(p)
     value = draw(center) if isinstance(center, SearchStrategy) else center
     arr = _finite_array(value, "center")
-    radius = _between(draw, min_radius, max_radius)
-    return LpBall(arr, radius=radius, p=norms[draw(st.integers(0, len(norms) - 1))])
+    norm = norms[draw(st.integers(0, len(norms) - 1))]
+    need = _float32_need(arr, norm, max_radius)
+    return LpBall(arr, radius=_between(draw, max(min_radius, need), max_radius), p=norm)
 
 
 @st.composite
@@ -251,28 +257,29 @@ def masks(draw: DrawFn, shape: Shape, *, min_free: int = 1) -> Mask:
 
 
 def _centered(draw: DrawFn, center: Any, box: Box, shape: tuple[int, ...], lo: float, hi: float,
-              max_radius: float) -> tuple[Box, np.ndarray, float, float]:
-    """The box (grown to meet the centre's nearest point) and the smallest feasible radii."""
+              max_radius: float) -> tuple[Box, np.ndarray, np.ndarray, float, float]:
+    """The box (grown to meet the centre's nearest float32 point), the centre, that point (inside every
+    part: the engine's float32 set holds it) and the smallest radii."""
     low, high = np.broadcast_to(box.low, shape), np.broadcast_to(box.high, shape)
-    if center is None:
-        c = np.clip(low + draw(starting_points(shape)) * (high - low), low, high)
-        return box, c, 0.0, 0.0
+    if center is None:  # a float32 centre inside the box: every radius >= 0 holds it
+        c = _float32_point(low + draw(starting_points(shape)) * (high - low), low, high)
+        return box, c, c, 0.0, 0.0
     value = _finite_array(draw(center) if isinstance(center, SearchStrategy) else center, "center")
     try:
         c = np.broadcast_to(value, shape).astype(np.float64)
     except ValueError:
         raise InvalidArgument(f"center has shape {value.shape}, which does not broadcast to shape={shape}") from None
-    nearest = np.clip(c, lo, hi)
+    nearest = _float32_point(c, *_f32_interval(lo, hi))
     gap = np.abs(c - nearest)
     slack = 1e-12 * (1.0 + float(np.abs(c).max())) if gap.any() else 0.0
     d_inf, d_2 = float(gap.max()) + slack, float(np.sqrt((gap**2).sum())) + slack
     if d_2 > max_radius:
         raise InvalidArgument(
-            f"center lies {d_2:g} (L2) outside [min_value={lo!r}, max_value={hi!r}], farther than "
-            f"max_radius={max_radius!r}, so no ball around it meets the box; pass max_radius >= {d_2:g} "
-            "or a center inside the bounds"
+            f"center lies {d_2:g} (L2) from its nearest float32 point in [min_value={lo!r}, max_value={hi!r}], "
+            f"farther than max_radius={max_radius!r}, so no ball around it meets the box; pass max_radius >= "
+            f"{d_2:g} or a float32 center inside the bounds"
         )
-    return Box(np.minimum(low, nearest), np.maximum(high, nearest)), c, d_inf, d_2
+    return Box(np.minimum(low, nearest), np.maximum(high, nearest)), c, nearest, d_inf, d_2
 
 
 @st.composite
@@ -283,11 +290,13 @@ def constraint_sets(
     """Non-empty constraint sets: a box, and maybe an L-inf ball, an L2 ball and a mask.
 
     The parts are joined with ``&`` (at most one L2 ball); both balls share one
-    centre. Shrinks toward a lone box. Without ``center`` the centre is drawn
-    inside the box; with one, the box grows to meet the centre's nearest point of
-    ``[min_value, max_value]`` and each radius is at least the distance to it. A mask
-    drawn with an L2 ball freezes its entries at that nearest point (a mask alone
-    freezes them at the start), so the set is non-empty whatever the start.
+    centre. Shrinks toward a lone box. Without ``center`` the centre is a float32
+    point drawn inside the box; with one, the box grows to meet the centre's nearest
+    float32 point of ``[min_value, max_value]`` and each radius is at least the
+    distance to it. A mask drawn with an L2 ball freezes its entries at that nearest
+    point (a mask alone freezes them at the start), so the set is non-empty whatever
+    the start. Every set holds a float32 point at any scale, so :func:`~pytest_featviz.ascend`
+    accepts it (it refuses sets narrower than one float32 step that hold none).
 
     Parameters
     ----------
@@ -320,7 +329,7 @@ def constraint_sets(
     box = draw(boxes(shape, min_value=lo, max_value=hi))
     use_linf, use_l2, use_mask = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
     if center is not None or use_linf or use_l2:  # a given centre is checked even without balls
-        box, c, d_inf, d_2 = _centered(draw, center, box, shape, lo, hi, max_radius)
+        box, c, point, d_inf, d_2 = _centered(draw, center, box, shape, lo, hi, max_radius)
     parts: list[Constraint] = [box]
     if use_linf:
         parts.append(LpBall(c, radius=_between(draw, d_inf, max_radius), p=np.inf))
@@ -329,8 +338,8 @@ def constraint_sets(
     if use_mask:
         m = draw(masks(shape))
         # frozen entries stay at the start, which may lie outside an L2 ball: pin them at the
-        # centre's nearest box point, inside both balls, so that the set is non-empty for every start
-        parts.append(Mask(m.mask, values=np.clip(c, box.low, box.high)) if use_l2 else m)
+        # centre's nearest float32 box point, inside both balls, so the set is non-empty for every start
+        parts.append(Mask(m.mask, values=point) if use_l2 else m)
     return reduce(and_, parts)
 
 

@@ -79,7 +79,7 @@ def test_within_names_the_item_and_the_worst_entry():
         fv.assert_within(np.array([[0.5, 0.5], [0.2, 1.25]]), fv.Box(0, 1))
     text = str(info.value)
     assert "1 of 2 inputs lie outside Box(0.0, 1.0)" in text
-    assert "item 1: largest violation 0.25; worst box entry at index (1,) = 1.25 (allowed [0, 1])" in text
+    assert "item 1: breaks part 0 Box(0.0, 1.0) by 0.25 (atol=1e-06); entry (1,) = 1.25, allowed [0, 1]" in text
 
 
 def test_within_accepts_results_and_checks_masks_against_their_start(ones):

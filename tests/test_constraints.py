@@ -170,9 +170,12 @@ def test_float32_ball_shrinks_by_the_centre_rounding(scale):
     assert (np.linalg.norm(edge - center, axis=1) <= 0.05).all()
 
 
-def test_float32_of_an_interval_without_float32_numbers_is_its_nearest_number():
+def test_float32_of_an_interval_without_float32_numbers_is_refused():
     canon = fv.Box(0.1, 0.1).canonical((1, 1))
-    low, high, _, _ = canon.float32()
+    with pytest.raises(ConfigurationError, match=r"Box\(0.1, 0.1\) holds no float32 number .*0.09999999403953552 and "
+                       r"0.10000000149011612"):
+        canon.float32()
+    low, high, _, _ = fv.Box(np.float32(0.1), np.float32(0.1)).canonical((1, 1)).float32()  # one float32: fixed
     assert low[0, 0] == high[0, 0] == np.float32(0.1)
 
 

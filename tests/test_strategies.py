@@ -199,6 +199,36 @@ def test_ascend_stays_inside_every_generated_constraint_set(start, c, k):
     assert np.isfinite(r.values).all()
 
 
+@pytest.mark.parametrize("scale", [1.0, 255.0, 1000.0])
+def test_the_engine_accepts_every_drawn_set_at_any_scale_and_stays_inside(scale):
+    # narrow sets (radius 0, zero-width boxes) at raw-pixel scales used to come back up to half a
+    # float32 step outside; now each drawn set holds a float32 point and the result lies inside
+    off_grid = np.full(INPUT, 0.5037 * scale) + np.linspace(0, 1e-3, 16).reshape(INPUT)  # not float32 numbers
+    sets = st.one_of(
+        constraint_sets(INPUT, min_value=0.0, max_value=scale),
+        constraint_sets(INPUT, min_value=0.0, max_value=scale, center=off_grid + 0.6 * scale, max_radius=scale),
+        boxes(INPUT, min_value=0.0, max_value=scale),
+        lp_balls(off_grid, max_radius=1e-3 * scale),
+    )
+
+    @settings(max_examples=30)
+    @given(start=starting_points(INPUT, max_value=scale), c=sets)
+    def run(start, c):
+        r = fv.ascend(MODEL, fv.ClassLogit(0), start=start, constraints=c, steps=5)
+        fv.assert_within(r, c, atol=0.0)  # exactly inside
+
+    run()
+
+
+def test_lp_balls_around_a_centre_off_the_float32_grid_reach_the_nearest_float32_point():
+    center = np.array([128.438, 0.1, 64.0])  # 128.438 and 0.1 are not float32 numbers
+    need = np.abs(center.astype(np.float32) - center)
+    assert float(simplest(lp_balls(center, p=np.inf)).radius) >= need.max()
+    assert float(simplest(lp_balls(center, p=2)).radius) >= np.linalg.norm(need)
+    with pytest.raises(InvalidArgument, match=r"radius >= 3.54\d+e-06; pass max_radius >= 3.54\d+e-06 or a float32 center"):
+        simplest(lp_balls(center, max_radius=1e-6, p=2))
+
+
 def test_fifty_examples_trace_the_ascent_once_per_constraint_structure():
     model = tiny_model()
     structures = set()
