@@ -23,7 +23,7 @@ class Featviz:
         def test_class_3_is_reachable(featviz):
             model = featviz.load_model("models/clf.keras")
             r = featviz.ascend(model, fv.ClassProbability(3), constraints=fv.Box(0, 1))
-            featviz.save("class3", r.inputs)
+            featviz.save("class3", r)  # drawn over r.value_range, the box
             featviz.assert_matches_baseline("class3", r)  # create with --featviz-update-baselines
     """
 

@@ -126,3 +126,12 @@ def test_assert_structure_of_a_result_uses_its_value_range(results, tmp_path):
     with _context.activate(ctx), pytest.raises(AssertionError):
         fv.assert_structure(raw, saturation=(2.0, None))
     np.testing.assert_array_equal(_pixels(ctx.saved[-1]), grid(unit, padding=2))
+
+
+def test_the_recorded_metrics_of_a_failure_use_the_results_value_range(results):
+    from pytest_featviz._account import _best_input_metrics
+
+    unit, raw = results
+    got, want = _best_input_metrics(raw), _best_input_metrics(unit)
+    assert got == pytest.approx(want, rel=1e-6)  # float32 inputs: x * 255 rounds
+    assert got["saturation"] == want["saturation"] < 0.5
