@@ -294,7 +294,7 @@ def assert_structure(image_or_batch: Any, *, value_range: Any = None, **bounds: 
     1.0
     """
     __tracebackhide__ = True
-    from .metrics import METRICS, metric, range_options
+    from .metrics import METRICS, _bounds, metric, range_options
 
     checks = {name: (metric(name), _bounds_pair(name, pair)) for name, pair in bounds.items()}
     if not checks:
@@ -303,6 +303,8 @@ def assert_structure(image_or_batch: Any, *, value_range: Any = None, **bounds: 
     if isinstance(image_or_batch, AscentResult):
         value_range = image_or_batch.value_range if value_range is None else value_range
         image_or_batch = image_or_batch.inputs
+    if value_range is not None:
+        _bounds(value_range, None, None)  # named before any metric runs, whichever metrics are asked for
     batch, single = _images(image_or_batch)
     results, failures = [], []
     for i, image in enumerate(batch):

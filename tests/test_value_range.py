@@ -135,3 +135,8 @@ def test_the_recorded_metrics_of_a_failure_use_the_results_value_range(results):
     got, want = _best_input_metrics(raw), _best_input_metrics(unit)
     assert got == pytest.approx(want, rel=1e-6)  # float32 inputs: x * 255 rounds
     assert got["saturation"] == want["saturation"] < 0.5
+
+
+def test_assert_structure_names_a_bad_value_range_whichever_metrics_are_asked_for():
+    with pytest.raises(ConfigurationError, match=r"value_range=\(0, 255, 3\) is not valid"):
+        fv.assert_structure(_image_255(), value_range=(0, 255, 3), entropy=(0.0, None))
