@@ -66,7 +66,7 @@ def _best_input_metrics(r: AscentResult) -> dict | None:
     if image.ndim not in (2, 3) or min(image.shape[:2]) < 8 or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
         return None
     try:
-        return summarize(image)
+        return summarize(image, value_range=r.value_range)
     except ValueError:  # e.g. an image too small for a metric's filter
         return None
 

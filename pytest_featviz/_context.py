@@ -252,6 +252,9 @@ class TestContext:
     def save_images(self, name: str, images: Any, **grid_options: Any) -> Path | None:
         """Save a batch of inputs as a PNG grid; returns the path.
 
+        ``images`` is a batch or an ``AscentResult``, drawn as :func:`render.save_png`
+        draws it: a result over its ``value_range`` unless ``value_range=`` is given.
+
         Every call gets its own file: a name used before in this test is numbered
         (``assert_reaches.png``, ``assert_reaches-2.png``, ...), so each record points at
         its own picture. None when artifacts are off, or when the artifacts folder cannot
@@ -268,12 +271,10 @@ class TestContext:
         path = self._picture_path(name)
         if path is None:
             return None
-        import numpy as np
-
         from .render import save_png
 
         try:
-            save_png(path, np.asarray(images), **grid_options)
+            save_png(path, images, **grid_options)
         except OSError as exc:
             self.unwritten.append((path, _blocked_because(path, exc)))
             return None

@@ -23,7 +23,7 @@ class Featviz:
         def test_class_3_is_reachable(featviz):
             model = featviz.load_model("models/clf.keras")
             r = featviz.ascend(model, fv.ClassProbability(3), constraints=fv.Box(0, 1))
-            featviz.save("class3", r.inputs)
+            featviz.save("class3", r)  # drawn over r.value_range, the box
             featviz.assert_matches_baseline("class3", r)  # create with --featviz-update-baselines
     """
 
@@ -66,13 +66,18 @@ class Featviz:
     def save(self, name: str, images: Any, **grid_options: Any) -> Path | None:
         """Save a batch of inputs (or an AscentResult's inputs) as a PNG grid under the artifacts folder.
 
+        An ``AscentResult`` is drawn over its ``value_range`` (its constraint box: a
+        result found in ``Box(0, 255)`` is drawn over 0..255); a plain array over
+        ``(0, 1)``. Either way ``value_range=`` (a :func:`pytest_featviz.render.grid`
+        option, like ``labels=``) overrides it.
+
         Returns the path, or None when ``--featviz-artifacts`` is not set.
         """
         from .ascent import AscentResult
 
-        if isinstance(images, AscentResult):
-            images = images.inputs
-        return self.context.save_images(name, np.asarray(images), **grid_options)
+        if not isinstance(images, AscentResult):
+            images = np.asarray(images)
+        return self.context.save_images(name, images, **grid_options)
 
     def baselines_root(self) -> Path:
         """The folder of stored baselines (this test's live in ``<root>/<sanitized node id>/``).

@@ -262,11 +262,17 @@ def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, s
     raise AssertionError("\n".join(lines))
 
 
-def assert_structure(image_or_batch: Any, **bounds: Any) -> dict | list[dict]:
+def assert_structure(image_or_batch: Any, *, value_range: Any = None, **bounds: Any) -> dict | list[dict]:
     """Assert structure metrics of an image (or of each image of a batch) lie within bounds.
 
     Each keyword is a metric name from :mod:`pytest_featviz.metrics` with a
     ``(min, max)`` pair; ``None`` leaves an end open. At least one is needed.
+
+    ``value_range=(low, high)`` is the range the values live in: the metrics that
+    depend on it (``saturation``) use it, and a failure's picture is drawn over it.
+    Given an ``AscentResult``, its inputs are checked as a batch and its
+    ``value_range`` (the constraint box) is the default; for an array the metrics
+    default to ``(0, 1)`` and the picture to the images' own range.
 
     The array's shape says whether it is one image or a batch:
 
@@ -291,19 +297,26 @@ def assert_structure(image_or_batch: Any, **bounds: Any) -> dict | list[dict]:
     True
     >>> len(fv.assert_structure(np.stack([stripes, stripes.T]), orientation_coherence=(0.9, None)))
     2
+    >>> fv.assert_structure(255 * stripes, value_range=(0, 255), saturation=(1.0, None))["saturation"]
+    1.0
     """
     __tracebackhide__ = True
-    from .metrics import METRICS, metric
+    from .metrics import METRICS, _bounds, metric, range_options
 
     checks = {name: (metric(name), _bounds_pair(name, pair)) for name, pair in bounds.items()}
     if not checks:
         raise ConfigurationError("assert_structure: give at least one metric bound, e.g. "
                                  f"orientation_coherence=(0.6, None); metrics are: {', '.join(METRICS)}")
+    if isinstance(image_or_batch, AscentResult):
+        value_range = image_or_batch.value_range if value_range is None else value_range
+        image_or_batch = image_or_batch.inputs
+    if value_range is not None:
+        _bounds(value_range, None, None)  # named before any metric runs, whichever metrics are asked for
     batch, single = _images(image_or_batch)
     results, failures = [], []
     for i, image in enumerate(batch):
         try:
-            values = {name: float(fn(image)) for name, (fn, _) in checks.items()}
+            values = {name: float(fn(image, **range_options(name, value_range))) for name, (fn, _) in checks.items()}
         except ConfigurationError as error:
             if single:
                 raise
@@ -311,7 +324,7 @@ def assert_structure(image_or_batch: Any, **bounds: Any) -> dict | list[dict]:
         results.append(values)
         failures += [(i, name) for name, (_, (lo, hi)) in checks.items()
                      if (lo is not None and not values[name] >= lo) or (hi is not None and not values[name] <= hi)]
-    _record_structure(batch, results, failures, {name: pair for name, (_, pair) in checks.items()})
+    _record_structure(batch, results, failures, {name: pair for name, (_, pair) in checks.items()}, value_range)
     if failures:
         lines = [f"structure check failed for {len({f[0] for f in failures})} of {len(batch)} images:"]
         for i, values in enumerate(results):
@@ -354,10 +367,11 @@ def _bounds_pair(name: str, pair: Any) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def _record_structure(batch: np.ndarray, results: list, failures: list, bounds: dict) -> None:
+def _record_structure(batch: np.ndarray, results: list, failures: list, bounds: dict, value_range: Any) -> None:
     ctx = _context.current()
     if ctx is None:
         return
-    path = ctx.save_images("structure", batch, value_range=own_range(batch)) if failures else None
+    drawn = own_range(batch) if value_range is None else value_range
+    path = ctx.save_images("structure", batch, value_range=drawn) if failures else None
     ctx.record({"kind": "assert_structure", "passed": not failures, "metrics": results,
                 "bounds": {k: list(v) for k, v in bounds.items()}, "picture": str(path) if path else None})

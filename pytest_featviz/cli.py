@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _context
+from ._cli_args import _BOX_FILE_HELP, _box_file, _cli_remedy, _negative_values_attached
 from .errors import ConfigurationError, FeatvizError, ModelLoadError
 
 __all__ = ["main", "parse_channels", "LayerRow", "layer_rows"]
@@ -28,6 +29,8 @@ _EXAMPLES = """examples:
   featviz render model.keras --layer conv2d_1 --channels 0:16 --out grid.png
   featviz render model.keras --layer dense --channels 0,3,7 --steps 512 --seed 1 --out units.png
   featviz reach model.keras --class 3 --box 0,1 --at-least 0.9 --out three.png
+  featviz reach model.keras --class 3 --box -3,3 --at-least 0.9
+  featviz reach model.keras --class 3 --box-file lo_hi.npz --at-least 0.9
 SOURCE is a .keras or .h5 file, a SavedModel directory, or 'package.module:factory'."""
 _CHANNELS_HELP = "like 0:16 (end excluded), 8: (to the last), 5, or 0,2,5 (parts may mix: 0:4,9)"
 
@@ -158,8 +161,10 @@ def _parser() -> argparse.ArgumentParser:
     reach.add_argument("--restarts", type=_positive, default=1, help="independent starts (default 1)")
     reach.add_argument("--out", type=_png, default=None, help="the PNG to write (default reach_class<K>.png)")
     for command in (render, reach):
-        command.add_argument("--box", type=_box, default=(0.0, 1.0), metavar="LOW,HIGH",
-                             help="the input range, a Box constraint (default 0,1)")
+        box = command.add_mutually_exclusive_group()
+        box.add_argument("--box", type=_box, default=(0.0, 1.0), metavar="LOW,HIGH",
+                         help="the input range, a Box constraint (default 0,1); negative ends work: --box -3,3")
+        box.add_argument("--box-file", type=Path, default=None, metavar="FILE.npz", help=_BOX_FILE_HELP)
         command.add_argument("--steps", type=_positive, default=256, help="ascent steps (default 256)")
         command.add_argument("--seed", type=_seed, default=0, help="seed of the starting points (default 0)")
     render.set_defaults(run=_cmd_render)
@@ -296,7 +301,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .models import model_info
     from .render import save_png
 
-    options = _priors_option(args.priors)
+    options, box = _priors_option(args.priors), _constraint(args)
     with _progress(3) as phase:
         phase("loading the model")
         model = _load(args.source)
@@ -307,14 +312,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
         indices = _resolve_channels(args.channels or (slice(0, min(16, count)),), count, what)
         objective = fv.Channel(args.layer, indices) if conv else fv.Neuron(args.layer, indices)
         phase(f"ascending {len(indices)} {'channels' if conv else 'units'} x {args.steps} steps")
-        r = fv.ascend(model, objective, constraints=fv.Box(*args.box), steps=args.steps, seed=args.seed, **options)
+        r = fv.ascend(model, objective, constraints=box, steps=args.steps, seed=args.seed, **options)
         phase("writing the grid")
         labels = [f"{'ch' if conv else 'unit'} {i}: {v:.3g}" for i, v in zip(indices, r.values)]
-        path = save_png(args.out, r.inputs, value_range=args.box, labels=labels)
-    print(f"{objective!r} inside {fv.Box(*args.box)!r}: {args.steps} steps, seed {args.seed}")
+        path = save_png(args.out, r, labels=labels)  # over r.value_range: the box
+    print(f"{objective!r} inside {box!r}: {args.steps} steps, seed {args.seed}")
     print(_table(("index", "value"), [(str(i), f"{v:.6g}") for i, v in zip(indices, r.values)]))
     print(f"wrote {path}")
     return 0
+
+
+def _constraint(args: argparse.Namespace) -> Any:
+    """The Box of ``--box-file`` when given, else of ``--box``."""
+    from .constraints import Box
+
+    return _box_file(args.box_file) if args.box_file is not None else Box(*args.box)
 
 
 @dataclass
@@ -336,7 +348,7 @@ def _cmd_reach(args: argparse.Namespace) -> int:
 
     from .render import save_png
 
-    out = args.out or Path(f"reach_class{args.target}.png")
+    out, box = args.out or Path(f"reach_class{args.target}.png"), _constraint(args)
     with _progress(3) as phase:
         phase("loading the model")
         model = _load(args.source)
@@ -345,7 +357,7 @@ def _cmd_reach(args: argparse.Namespace) -> int:
         ctx = _OutContext("featviz reach", args.seed, out=out)
         with _context.activate(ctx):
             try:
-                r = fv.assert_reaches(model, objective, args.at_least, constraints=fv.Box(*args.box),
+                r = fv.assert_reaches(model, objective, args.at_least, constraints=box,
                                       steps=args.steps, seed=args.seed, restarts=args.restarts)
             except AssertionError as exc:
                 failure = str(exc)
@@ -353,14 +365,14 @@ def _cmd_reach(args: argparse.Namespace) -> int:
                 failure = None
                 phase("writing the picture")
                 labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
-                save_png(out, r.inputs, value_range=args.box, labels=labels)
+                save_png(out, r, labels=labels)  # over r.value_range: the box
     if failure is not None:
-        print(failure)
+        print(_cli_remedy(failure))
         for path, reason in ctx.unwritten:
             print(f"featviz reach: the picture could not be written to {path} ({reason})", file=sys.stderr)
         return 1
     record = ctx.records[-1]
-    print(f"assert_reaches passed: {record['claim']} inside {fv.Box(*args.box)!r}")
+    print(f"assert_reaches passed: {record['claim']} inside {box!r}")
     print(f"  best value {record['best_value']:.6g} at item {r.best} after {int(r.steps[r.best])} steps "
           f"(seed {args.seed}, {args.restarts} start(s))")
     print(f"  picture: {out}")
@@ -377,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        args = _parser().parse_args(argv)
+        args = _parser().parse_args(_negative_values_attached(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help (0) and usage errors (2)
         return int(exc.code or 0)
     try:

@@ -3,7 +3,9 @@
 Every metric takes an image of shape ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` with
 finite values and sides of at least 3 pixels, and keyword-only options. Constant images
 have a defined value (never NaN). Most metrics do not depend on the image's scale or
-offset; ``saturation`` (absolute bounds) and the explicit ``data_range`` options do.
+offset; ``saturation`` (its ``value_range``, default ``(0, 1)``) and the explicit
+``data_range`` options do. Images in raw units (0..255) need ``value_range=(0, 255)``
+for ``saturation`` and :func:`summarize`.
 Colour images are treated channel by channel and pooled, so an image whose three
 channels are equal has the same metrics as its grey version.
 
@@ -30,7 +32,7 @@ from .errors import ConfigurationError, FeatvizTypeError, closest
 __all__ = [
     "METRICS", "metric", "summarize", "high_frequency_ratio", "total_variation",
     "edge_density", "orientation_coherence", "dominant_orientation", "entropy",
-    "periodicity", "saturation", "ssim",
+    "periodicity", "saturation", "ssim", "RANGED", "range_options",
 ]
 
 
@@ -127,16 +129,24 @@ def entropy(image: Any, *, bins: int = 256, data_range: tuple[float, float] | No
     return float(max(0.0, -(p * np.log2(p)).sum()))
 
 
-def saturation(image: Any, *, low: float = 0.0, high: float = 1.0, atol: float = 1e-6) -> float:
-    """Share of values at (or beyond) either bound.
+def saturation(image: Any, *, value_range: Any = None, low: float | None = None, high: float | None = None,
+               atol: float | None = None) -> float:
+    """Share of values at (or beyond) either bound of the value range.
 
     Parameters
     ----------
     image : array_like, shape (H, W), (H, W, 1) or (H, W, 3)
-    low, high : float
-        The bounds, ``low < high``: typically those of the ``Box`` the image was found in.
-    atol : float >= 0
-        A value within ``atol`` of a bound counts as at the bound.
+    value_range : (low, high), optional
+        The bounds, ``low < high``: typically those of the ``Box`` the image was found
+        in (``AscentResult.value_range``), e.g. ``(0, 255)`` for raw pixels. Default
+        ``(0, 1)``.
+    low, high : float, optional
+        The bounds one at a time (the older spelling of ``value_range``; not together
+        with it). An end not given is that of ``(0, 1)``.
+    atol : float >= 0, optional
+        A value within ``atol`` of a bound counts as at the bound. Default
+        ``1e-6 * (high - low)``: 1e-6 on ``(0, 1)``, so the image and its rescaled
+        copy on another range have the same saturation.
 
     Returns
     -------
@@ -147,12 +157,28 @@ def saturation(image: Any, *, low: float = 0.0, high: float = 1.0, atol: float =
     --------
     >>> saturation([[0.0, 0.5, 1.0], [0.2, 1.0, 0.9999999], [0.3, 0.4, 0.5]])
     0.4444444444444444
+    >>> saturation([[0, 128, 255], [51, 255, 255], [77, 102, 128]], value_range=(0, 255))
+    0.4444444444444444
     """
     x = _image(image)
-    low = _number(low, "low", low=-np.inf)
-    high = _number(high, "high", low=low, low_open=True)
-    atol = _number(atol, "atol", low=0.0)
+    low, high = _bounds(value_range, low, high)
+    atol = 1e-6 * (high - low) if atol is None else _number(atol, "atol", low=0.0)
     return float(np.mean((x <= low + atol) | (x >= high - atol)))
+
+
+def _bounds(value_range: Any, low: Any, high: Any) -> tuple[float, float]:
+    """The checked ``(low, high)`` of ``saturation`` from either spelling."""
+    if value_range is not None:
+        if low is not None or high is not None:
+            raise ConfigurationError(
+                f"give value_range={value_range!r} or low=/high=, not both (low={low!r}, high={high!r})")
+        pair = np.asarray(value_range, dtype=object)
+        if pair.shape != (2,):
+            raise ConfigurationError(
+                f"value_range={value_range!r} is not valid; give the images' (low, high), e.g. (0, 255)")
+        low, high = pair
+    low = _number(0.0 if low is None else low, "value_range low", low=-np.inf)
+    return low, _number(1.0 if high is None else high, "value_range high", low=low, low_open=True)
 
 
 # --------------------------------------------------------------------- two images
@@ -205,6 +231,8 @@ METRICS: tuple[str, ...] = (
     "high_frequency_ratio", "total_variation", "edge_density", "orientation_coherence",
     "dominant_orientation", "entropy", "periodicity", "saturation",
 )
+#: The metrics that depend on the images' value range (they take ``value_range=``).
+RANGED: tuple[str, ...] = ("saturation",)
 
 
 def metric(name: str) -> Callable[..., float]:
@@ -225,12 +253,29 @@ def metric(name: str) -> Callable[..., float]:
     return globals()[name]
 
 
-def summarize(image: Any, **options: Mapping[str, Any]) -> dict[str, float]:
+def range_options(name: str, value_range: Any) -> dict[str, Any]:
+    """The keyword options that give metric ``name`` the images' ``value_range`` (none if it ignores it).
+
+    Examples
+    --------
+    >>> range_options("saturation", (0, 255)), range_options("entropy", (0, 255))
+    ({'value_range': (0, 255)}, {})
+    """
+    return {"value_range": value_range} if name in RANGED and value_range is not None else {}
+
+
+def summarize(image: Any, *, value_range: Any = None, **options: Mapping[str, Any]) -> dict[str, float]:
     """Every single-image metric of ``image``, by name (in the order of :data:`METRICS`).
 
     Parameters
     ----------
     image : array_like, shape (H, W), (H, W, 1) or (H, W, 3)
+    value_range : (low, high), optional
+        The range the image's values live in, e.g. ``(0, 255)`` for raw pixels or an
+        ``AscentResult``'s ``value_range``; default ``(0, 1)``. Only ``saturation``
+        depends on it (unless its own options set the bounds); the other metrics do
+        not depend on the image's scale or offset, so an image on ``(0, 255)`` and its
+        copy divided by 255 have the same summary under their matching ranges.
     **options : mapping
         Keyword options of one metric, keyed by its name, e.g. ``entropy={"bins": 16}``.
 
@@ -244,6 +289,8 @@ def summarize(image: Any, **options: Mapping[str, Any]) -> dict[str, float]:
     >>> s = summarize(np.indices((8, 8)).sum(axis=0) % 2, entropy={"bins": 2})
     >>> s["total_variation"], s["entropy"], s["saturation"]
     (1.0, 1.0, 1.0)
+    >>> summarize(np.full((8, 8), 255.0), value_range=(0, 255))["saturation"]
+    1.0
     """
     for name, value in options.items():
         metric(name)
@@ -251,4 +298,10 @@ def summarize(image: Any, **options: Mapping[str, Any]) -> dict[str, float]:
             raise FeatvizTypeError(
                 f"options for {name} must be a mapping such as {{'sigma': 2.0}}; got {value!r}")
     x = _image(image)
-    return {name: metric(name)(x, **options.get(name, {})) for name in METRICS}
+    if value_range is not None:
+        _bounds(value_range, None, None)  # a bad range is named before any metric runs
+    given = {name: dict(options.get(name, {})) for name in METRICS}
+    for name in RANGED:
+        if not {"value_range", "low", "high"} & set(given[name]):
+            given[name].update(range_options(name, value_range))
+    return {name: metric(name)(x, **given[name]) for name in METRICS}

@@ -1,7 +1,8 @@
 """Pictures of model inputs that a person can read: scaling, grids, PNG files, differences.
 
-Every picture is scaled over an *explicit* value range, by default ``(0, 1)``, and
-values outside it are clipped: what you see is what the model scored, never a
+Every picture is scaled over an *explicit* value range, by default ``(0, 1)`` for an
+array and the result's own ``value_range`` for an ``AscentResult`` (or a stored
+``Baseline``) given to :func:`grid` or :func:`save_png`, and values outside it are clipped: what you see is what the model scored, never a
 silent per-image renormalisation. ``contrast="stretch"`` is the explicitly named
 alternative that maps each image's own minimum and maximum to black and white.
 
@@ -82,6 +83,23 @@ def _check_shape(shape: tuple[int, ...], what: str) -> None:
     if 1 <= len(shape) <= 3 and all(shape) and (len(shape) < 3 or shape[2] >= 1):
         return
     raise ConfigurationError(f"cannot draw {what} of shape {shape}; accepted shapes: {ACCEPTED_SHAPES}")
+
+
+def _is_result(x: Any) -> bool:
+    """Whether ``x`` is an ``AscentResult`` or ``Baseline``: it has ``inputs`` and a ``value_range``."""
+    return hasattr(x, "inputs") and hasattr(x, "value_range")
+
+
+def _unpack(batch: Any, value_range: Any) -> tuple[Any, Any]:
+    """The inputs of a batch and the range to draw them over.
+
+    An ``AscentResult`` or ``Baseline`` (anything with ``inputs`` and ``value_range``)
+    gives its inputs, drawn over its own ``value_range`` unless one is given; an array
+    is drawn over ``value_range``, by default ``(0, 1)``.
+    """
+    if _is_result(batch):
+        return batch.inputs, (batch.value_range if value_range is None else value_range)
+    return batch, ((0.0, 1.0) if value_range is None else value_range)
 
 
 def _is_picture(arr: np.ndarray) -> bool:
@@ -219,7 +237,7 @@ def _draw_labels(canvas: np.ndarray, labels: list[str], origins: list[tuple[int,
 def grid(
     batch: Any,
     *,
-    value_range: tuple[float, float] = (0.0, 1.0),
+    value_range: tuple[float, float] | None = None,
     contrast: str = "none",
     labels: Sequence[Any] | None = None,
     columns: int | None = None,
@@ -232,10 +250,14 @@ def grid(
 
     Parameters
     ----------
-    batch : array_like
+    batch : array_like or AscentResult
         ``(B, *input_shape)``; each item is drawn by :func:`to_image`. To tile
-        pictures that are already ``uint8``, pass ``value_range=(0, 255)``.
-    value_range, contrast, strip_height
+        pictures that are already ``uint8``, pass ``value_range=(0, 255)``. An
+        ``AscentResult`` (or ``Baseline``) gives its ``inputs``.
+    value_range : (float, float), optional
+        As in :func:`to_image`. Default: the result's ``value_range`` (its constraint
+        box) for an ``AscentResult`` or ``Baseline``, ``(0, 1)`` for an array.
+    contrast, strip_height
         As in :func:`to_image`; ``'stretch'`` stretches each tile on its own.
     labels : list of str, optional
         One text per item, drawn above its tile with Pillow's bitmap font (Latin-1;
@@ -269,6 +291,7 @@ def grid(
     >>> grid(np.zeros((2, 28, 28)), labels=["zero", "also zero"]).shape
     (101, 174)
     """
+    batch, value_range = _unpack(batch, value_range)
     arr = _finite(batch, "batch")
     if arr.ndim < 2 or arr.shape[0] == 0:
         raise ConfigurationError(f"batch must have shape (B, *input_shape) with B >= 1; got shape {arr.shape}")
@@ -342,10 +365,12 @@ def save_png(path: str | os.PathLike[str], image_or_batch: Any, **grid_options: 
         Where to write; missing parent folders are created. The file is written to
         a temporary file in the same folder and moved into place with
         ``os.replace``, so a reader never sees half a file.
-    image_or_batch : array_like
+    image_or_batch : array_like or AscentResult
         A ``uint8`` array of shape ``(H, W)`` or ``(H, W, 3)`` is written as it is;
         anything else is a batch ``(B, *input_shape)`` drawn with :func:`grid`. (So
-        one float image must be given as a batch of one: ``x[None]``.)
+        one float image must be given as a batch of one: ``x[None]``.) An
+        ``AscentResult`` (or ``Baseline``) is drawn over its ``value_range`` unless
+        ``value_range=`` is given.
     **grid_options
         Keyword arguments of :func:`grid`; only for a batch.
 
@@ -362,6 +387,8 @@ def save_png(path: str | os.PathLike[str], image_or_batch: Any, **grid_options: 
     """
     if not isinstance(path, (str, os.PathLike)):
         raise FeatvizTypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
+    if _is_result(image_or_batch):
+        return write_atomic(path, png_bytes(grid(image_or_batch, **grid_options)))
     arr = np.asarray(image_or_batch)
     if _is_picture(arr):
         if grid_options:

@@ -196,3 +196,63 @@ def test_channels_syntax(text, count, expected):
 def test_bad_channels_syntax_is_refused(text):
     with pytest.raises(argparse.ArgumentTypeError, match="--channels"):
         parse_channels(text)
+
+
+def test_a_negative_box_end_is_read_as_a_value(models, capsys):
+    # the logit is the sum of four inputs: 12 at most in [-3, 3]^4, 4 at most in the default [0, 1]^4
+    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--box", "-3,3", "--at-least", "11.5",
+                 "--steps", "60", "--out", str(models["folder"] / "neg.png")])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith("assert_reaches passed: ClassLogit(0) reaches >= 11.5 inside Box(-3.0, 3.0)")
+
+
+def test_a_negative_threshold_is_read_as_a_value():
+    args = cli._parser().parse_args(cli._negative_values_attached(
+        ["reach", "m.keras", "--class", "0", "--at-least", "-1e3", "--box", "-2.5,-1"]))
+    assert args.at_least == -1000.0 and args.box == (-2.5, -1.0)
+
+
+def test_box_file_gives_a_per_feature_box(models, tmp_path, capsys):
+    np.savez(tmp_path / "lo_hi.npz", low=np.zeros(4), high=np.array([1.0, 2.0, 3.0, 4.0]))
+    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--box-file", str(tmp_path / "lo_hi.npz"),
+                 "--at-least", "9.5", "--steps", "80", "--out", str(tmp_path / "r.png")])
+    out = capsys.readouterr().out
+    assert code == 0, out  # 10 at most: beyond the 4 of any box the default --box allows
+    assert "reaches >= 9.5 inside Box(array(shape=(4,)), array(shape=(4,)))" in out.splitlines()[0]
+    best = float(re.search(r"best value (\S+)", out).group(1))
+    assert 9.5 <= best <= 10.0 + 1e-5
+
+
+def test_the_remedy_of_a_failed_reach_names_flags_not_python_keywords(models, capsys):
+    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--at-least", "4.5", "--steps", "40",
+                 "--out", str(models["folder"] / "fail.png")])
+    out = capsys.readouterr().out
+    remedy = next(line for line in out.splitlines() if line.lstrip().startswith("remedy:"))
+    assert code == 1 and "--steps 80" in remedy and "steps=" not in remedy
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"low": np.zeros(4)}, "has arrays ['low'] but lacks ['high']"),
+        ({"low": np.ones(4), "high": np.zeros(4)}, "Box low=1 is larger than high=0"),
+        (None, "cannot read --box-file"),
+    ],
+)
+def test_a_bad_box_file_exits_2_naming_the_file(models, tmp_path, capsys, arrays, message):
+    path = tmp_path / "box.npz"
+    if arrays is None:
+        path.write_text("not an npz")
+    else:
+        np.savez(path, **arrays)
+    assert main(["reach", str(models["ones"]), "--class", "0", "--box-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err and "Traceback" not in err
+
+
+def test_box_and_box_file_are_exclusive(models, tmp_path, capsys):
+    np.savez(tmp_path / "b.npz", low=np.zeros(4), high=np.ones(4))
+    assert main(["reach", str(models["ones"]), "--class", "0", "--box", "0,1", "--box-file",
+                 str(tmp_path / "b.npz")]) == 2
+    assert "not allowed with argument --box" in capsys.readouterr().err
