@@ -73,7 +73,7 @@ def bench_mobilenet(batch: int, eps: float, repeats: int) -> None:
 def compare(name: str, model: Any, x: np.ndarray, y: np.ndarray, eps: float, repeats: int) -> None:
     """Time one 256-step ascent and one bounds call per method on a logit margin, and print ratios."""
     import pytest_featviz as fv
-    from pytest_featviz.bounds import bounds
+    from pytest_featviz.verify import bounds
 
     objective = fv.ClassLogit([(int(k) + 1) % 10 for k in y]) - fv.ClassLogit([int(k) for k in y])
     c = fv.Box(0, 1) & fv.LpBall(x, eps, p=np.inf)

@@ -17,7 +17,7 @@ from hypothesis import given, settings  # noqa: E402
 
 import pytest_featviz as fv  # noqa: E402
 from pytest_featviz import strategies as fvst  # noqa: E402
-from pytest_featviz._loop import CACHE_ATTR  # noqa: E402
+from pytest_featviz.engine.loop import CACHE_ATTR  # noqa: E402
 
 
 def small_cnn() -> keras.Model:

@@ -26,23 +26,23 @@ _LAZY = {
     "Direction": "objectives", "LayerEnergy": "objectives", "TotalVariation": "objectives",
     "L1": "objectives", "L2": "objectives",
     # engine and models
-    "ascend": "ascent", "AscentResult": "ascent",
+    "ascend": "engine", "AscentResult": "engine",
     "load_model": "models", "layer_names": "models", "get_layer": "models",
     "fix_inputs": "models",
     # assertions
-    "assert_reaches": "assertions", "assert_not_reaches": "assertions", "assert_within": "assertions",
-    "assert_structure": "assertions",
+    "assert_reaches": "claims", "assert_not_reaches": "claims", "assert_within": "claims",
+    "assert_structure": "claims",
     # image priors
     "Priors": "priors", "STANDARD": "priors", "Pad": "priors", "Jitter": "priors",
     "RandomScale": "priors", "RandomRotate": "priors", "Compose": "priors", "Pixel": "priors",
     "SigmoidRange": "priors", "Fourier": "priors", "BlurEvery": "priors", "resolve_priors": "priors",
-    # sound bounds (``fv.bounds`` is the submodule, which is callable: fv.bounds(model, ...))
-    "Bounds": "bounds", "Certificate": "bounds", "certify_not_reaches": "bounds",
+    # sound bounds
+    "Bounds": "verify", "bounds": "verify", "Certificate": "verify", "certify_not_reaches": "verify",
     # errors
     "FeatvizError": "errors", "ConfigurationError": "errors", "FeatvizTypeError": "errors",
-    "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors",
+    "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors", "BaselineFormatError": "errors",
 }
-_SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors", "bounds")
+_SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 

@@ -18,6 +18,7 @@ __all__ = [
     "LayerNotFoundError",
     "ModelLoadError",
     "GradientError",
+    "BaselineFormatError",
     "closest",
 ]
 
@@ -40,6 +41,10 @@ class LayerNotFoundError(ConfigurationError, LookupError):
 
 class ModelLoadError(ConfigurationError):
     """A model source that cannot be loaded (missing, corrupt, or refused as unsafe)."""
+
+
+class BaselineFormatError(ConfigurationError):
+    """A file that is not a readable pytest-featviz baseline (truncated, foreign or newer)."""
 
 
 class GradientError(ConfigurationError):

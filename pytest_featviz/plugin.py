@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from . import _context
+from ._io import jsonable
+from ._pytest import context as _context
 
 pytest.register_assert_rewrite("pytest_featviz.assertions")
 
@@ -220,7 +221,7 @@ def _publish(item: pytest.Item, ctx: _context.TestContext) -> None:
     for key in ("best_value", "threshold", "steps"):
         if key in last:
             item.user_properties.append((f"featviz_{key}", _plain(last[key])))
-    item.user_properties.append(("featviz_records", json.dumps(ctx.records, default=_context._jsonable)))
+    item.user_properties.append(("featviz_records", json.dumps(ctx.records, default=jsonable)))
     path = ctx.artifact_path("record", ".json")
     if path is not None:
         ctx.write_record(path, {"test": item.nodeid, "seed": ctx.seed, "assertions": ctx.records})
@@ -326,7 +327,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool) -> Any:
     """Load a model once per session and worker, keyed by resolved path and modification time."""
-    from .models import load_model
+    from .models.loading import load_model
 
     if not isinstance(source, (str, os.PathLike)) or (isinstance(source, str) and ":" in source and not Path(source).exists()):
         key = (repr(source), None, safe_mode)
@@ -374,7 +375,7 @@ def featviz_model(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def featviz(request: pytest.FixtureRequest) -> Any:
     """The featviz helper bound to the running test: ``ascend``, ``load_model``, ``save``, baselines."""
-    from ._fixture import Featviz
+    from ._pytest.fixture import Featviz
 
     return Featviz(request, lambda source, safe_mode=True: _load_cached(
         request.config, source, Path(str(request.node.path)).parent, safe_mode), _CTX_KEY, _SESSION_KEY)

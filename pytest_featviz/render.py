@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ._context import write_atomic
+from ._io import write_atomic
 from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["CONTRASTS", "to_uint8", "to_image", "grid", "save_png", "png_bytes", "data_uri", "difference"]

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._context import write_atomic
+from ._io import write_atomic
 from .errors import FeatvizTypeError
 
 __all__ = ["render_report", "write_report", "embed_png"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
-from pytest_featviz._loop import CACHE_ATTR
+from pytest_featviz.engine.loop import CACHE_ATTR
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError, GradientError, LayerNotFoundError
 
 SHAPE = (6, 5)  # rank-2 inputs, like 28x28 digits but small

@@ -153,7 +153,7 @@ def test_not_reaches_with_certify_proves_or_says_unknown():
 
 
 def test_records_carry_best_input_metrics_only_where_pictures_are_kept(tmp_path):
-    from pytest_featviz import _context
+    from pytest_featviz._pytest import context as _context
 
     inp = keras.Input((8, 8))
     model = keras.Model(inp, keras.layers.Dense(2, kernel_initializer="ones")(keras.layers.Flatten()(inp)))

@@ -14,8 +14,8 @@ import pytest
 import pytest_featviz as fv
 from pytest_featviz import baselines
 from pytest_featviz.baselines import BaselineFormatError, capture, compare, load, save
-from pytest_featviz._context import TestContext
-from pytest_featviz._fixture import Featviz
+from pytest_featviz._pytest.context import TestContext
+from pytest_featviz._pytest.fixture import Featviz
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 
 pytest_plugins = ["pytester"]

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pytest_featviz as fv
-from pytest_featviz._bounds_linear import (
+from pytest_featviz.verify.linear import (
     Conv2D, Dense, DepthwiseConv2D, GlobalAvgPool2D, Pad2D, avg_pool, geometry,
 )
-from pytest_featviz._bounds_nonlinear import Activation, MaxPool2D
-from pytest_featviz.bounds import Bounds, bounds, certify_not_reaches
+from pytest_featviz.verify.nonlinear import Activation, MaxPool2D
+from pytest_featviz.verify import Bounds, bounds, certify_not_reaches
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 from pytest_featviz.models import FeatureExtractor
 

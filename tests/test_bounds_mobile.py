@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
-from pytest_featviz._bounds_nonlinear import Multiply
-from pytest_featviz.bounds import bounds
+from pytest_featviz.verify.nonlinear import Multiply
+from pytest_featviz.verify import bounds
 from pytest_featviz.errors import ConfigurationError
 
 from test_bounds import _set_random_weights, evaluate
@@ -238,7 +238,7 @@ def test_nested_and_flat_models_get_the_same_bounds():
 def test_a_nested_layer_path_is_translated_like_the_flat_layer():
     """``'base/block_se'``: the layer ``block_se`` inside the nested model ``base`` (the graph
     level; objectives accept such paths once models.py resolves them)."""
-    from pytest_featviz._bounds_targets import build_graph
+    from pytest_featviz.verify.targets import build_graph
 
     flat, nested = mobile_model(8), nested_mobile_model(8)
     g_flat, n_flat = build_graph(flat, ["block_se"])
@@ -323,7 +323,7 @@ def test_unsupported_keras_ops_are_refused_as_operations():
 
 
 def test_certify_refuses_an_unsupported_layer_before_any_search(monkeypatch):
-    import pytest_featviz.assertions as assertions
+    import pytest_featviz.claims.assertions as assertions
 
     def no_search(*args, **kwargs):
         raise AssertionError("the search ran before the unsupported layer was refused")
@@ -359,7 +359,7 @@ def test_overflowing_bounds_are_unknown_without_warnings():
 
 
 def certify_not_reaches_proven(model, method):
-    from pytest_featviz.bounds import certify_not_reaches
+    from pytest_featviz.verify import certify_not_reaches
 
     return certify_not_reaches(model, fv.ClassLogit(0), 1.0, fv.Box(0, 1), method=method).proven
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import pytest_featviz as fv
-from pytest_featviz import cli
+from pytest_featviz.cli import commands as cli
 from pytest_featviz.cli import main, parse_channels
 from pytest_featviz.render import grid
 
@@ -187,7 +187,7 @@ def test_help_lists_the_commands_with_examples(capsys):
      ("0:6:2,1", 6, [0, 2, 4, 1])],
 )
 def test_channels_syntax(text, count, expected):
-    from pytest_featviz.cli import _resolve_channels
+    from pytest_featviz.cli.commands import _resolve_channels
 
     assert _resolve_channels(parse_channels(text), count, "layer") == expected
 

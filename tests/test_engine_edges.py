@@ -143,7 +143,7 @@ def test_bad_arguments_are_clear_errors(lin, kwargs, error, words):
 
 def test_convolutions_inside_nested_models_keep_xla_off_by_default():
     """XLA slows convolutions down on CPUs, so the default looks inside nested models too."""
-    from pytest_featviz._loop import has_convolutions
+    from pytest_featviz.engine.loop import has_convolutions
 
     inner = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()], name="inner")
     outer = keras.Sequential([keras.Input((8, 8, 1)), inner, keras.layers.Dense(2)])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
-from pytest_featviz._step_sizes import step_widths as _step_widths
+from pytest_featviz.engine.step_sizes import step_widths as _step_widths
 
 N = 6
 LO = np.array([-3.0, 0.0, 10.0, -1e-3, 5.0, 0.0])

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import pytest_featviz as fv
-from pytest_featviz import cli
+from pytest_featviz.cli import commands as cli
 from pytest_featviz.errors import ConfigurationError, LayerNotFoundError
 from pytest_featviz.models import FeatureExtractor, model_info
 
@@ -193,7 +193,7 @@ def test_a_small_fixed_model_is_bounded_exactly_like_the_linear_function_it_is()
 
 @pytest.mark.parametrize("small", [True, False])
 def test_held_values_of_any_rank_and_integer_inputs_are_repeated_per_example(small, monkeypatch):
-    from pytest_featviz import _fixed_inputs
+    from pytest_featviz.models import fixed_inputs as _fixed_inputs
 
     if not small:  # the HeldInput layer, used where a zero kernel would be large
         monkeypatch.setattr(_fixed_inputs, "_SMALL", 0)

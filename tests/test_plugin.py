@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 import keras
 import pytest
 
-from pytest_featviz._context import derive_seed, sanitize
+from pytest_featviz._io import sanitize
+from pytest_featviz._pytest.context import derive_seed
 
 pytest_plugins = ["pytester"]
 

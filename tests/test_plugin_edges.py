@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from test_plugin import model_file, run  # noqa: F401 (the one-Dense-layer model fixture and the subprocess runner)
 
-from pytest_featviz._context import derive_seed, sanitize
+from pytest_featviz._io import sanitize
+from pytest_featviz._pytest.context import derive_seed
 
 pytest_plugins = ["pytester"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pytest_featviz._context import sanitize
+from pytest_featviz._io import sanitize
 
 pytest_plugins = ["pytester"]
 

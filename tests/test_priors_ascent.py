@@ -6,7 +6,7 @@ import pytest
 
 import pytest_featviz as fv
 from pytest_featviz import metrics
-from pytest_featviz._loop import CACHE_ATTR
+from pytest_featviz.engine.loop import CACHE_ATTR
 
 SOBEL_V = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype="float32")  # responds to vertical edges
 LAPLACE = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype="float32")

@@ -23,7 +23,9 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
-from pytest_featviz import _context, cli
+from pytest_featviz.cli import commands as cli
+from pytest_featviz.cli.args import _negative_values_attached
+from pytest_featviz._pytest import context as _context
 
 pytest_plugins = ["pytester"]
 
@@ -222,4 +224,4 @@ def test_featviz_command_lines_parse():
     commands = [shlex.split(line)[1:] for line in lines if line.startswith("featviz ")]
     assert list(dict.fromkeys(c[0] for c in commands)) == ["layers", "render", "reach"]
     for argv in commands:
-        cli._parser().parse_args(cli._negative_values_attached(argv))  # an unknown or renamed option exits with 2
+        cli._parser().parse_args(_negative_values_attached(argv))  # an unknown or renamed option exits with 2

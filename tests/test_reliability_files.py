@@ -21,14 +21,17 @@ import keras  # at the top: pytester restores sys.modules, and importing TensorF
 import numpy as np
 import pytest
 
-from pytest_featviz import _context, baselines
-from pytest_featviz._context import STALE_AFTER_S, TestContext, activate, remove_stale_temporaries, write_atomic
+from pytest_featviz import baselines
+from pytest_featviz._pytest import context as _context
+from pytest_featviz import _io
+from pytest_featviz._io import STALE_AFTER_S, remove_stale_temporaries, write_atomic
+from pytest_featviz._pytest.context import TestContext, activate
 from pytest_featviz.errors import ConfigurationError
 from pytest_featviz.render import save_png
 
 pytest_plugins = ["pytester"]
 
-HOST = _context._host()
+HOST = _io._host()
 
 
 def dead_pid() -> int:
@@ -76,7 +79,7 @@ def test_write_atomic_names_its_temporary_file_for_this_process_and_host_and_lea
     [(name, data)] = moved
     assert data == b"payload"  # complete before it is moved into place
     assert re.fullmatch(rf"\.b\.npz\.featviz-{os.getpid()}-{re.escape(HOST)}-[a-z0-9_]+\.tmp", name)
-    assert _context._TEMPORARY.match(name)
+    assert _io._TEMPORARY.match(name)
     assert names(path.parent) == ["b.npz"]
 
 
@@ -136,7 +139,7 @@ def _load_baseline(path: Path) -> None:
     ("write", "target"),
     [
         (lambda p: write_atomic(p, b"x"), "out.bin"),
-        (lambda p: _context.write_json_atomic(p, {"a": 1}), "record.json"),
+        (lambda p: _io.write_json_atomic(p, {"a": 1}), "record.json"),
         (lambda p: save_png(p, np.zeros((1, 4, 4))), "inputs.png"),
         (_save_baseline, "maximisers.npz"),
         (_load_baseline, "maximisers.npz"),
@@ -187,7 +190,7 @@ os.replace = _replace_or_die
 """
 
 # the files an update writes, in order: each test's .npz, then its .png
-ORDER = [f"{_context.sanitize(f'test_units.py::test_unit[{unit}]')}/maximiser.{kind}" for unit in range(3)
+ORDER = [f"{_io.sanitize(f'test_units.py::test_unit[{unit}]')}/maximiser.{kind}" for unit in range(3)
          for kind in ("npz", "png")]
 
 

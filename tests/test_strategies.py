@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
 
 import pytest_featviz as fv
-from pytest_featviz._loop import CACHE_ATTR
+from pytest_featviz.engine.loop import CACHE_ATTR
 from pytest_featviz.errors import LayerNotFoundError
 from pytest_featviz.strategies import (
     KINDS,

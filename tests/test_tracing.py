@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 import pytest_featviz as fv
-from pytest_featviz._loop import CACHE_ATTR
+from pytest_featviz.engine.loop import CACHE_ATTR
 
 
 def model():

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 import pytest_featviz as fv
-from pytest_featviz import _context, metrics
+from pytest_featviz import metrics
+from pytest_featviz._pytest import context as _context
 from pytest_featviz.errors import ConfigurationError
 from pytest_featviz.render import grid, save_png
 
@@ -129,7 +130,7 @@ def test_assert_structure_of_a_result_uses_its_value_range(results, tmp_path):
 
 
 def test_the_recorded_metrics_of_a_failure_use_the_results_value_range(results):
-    from pytest_featviz._account import _best_input_metrics
+    from pytest_featviz.claims.account import _best_input_metrics
 
     unit, raw = results
     got, want = _best_input_metrics(raw), _best_input_metrics(unit)

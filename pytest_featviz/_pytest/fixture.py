@@ -1,0 +1,214 @@
+"""The object behind the ``featviz`` fixture: the library, bound to the running test."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import baselines
+from . import context as _context
+from .._io import remove_stale_temporaries
+from ..errors import ConfigurationError
+
+
+class Featviz:
+    """Bound to one test: its seed, its artifacts folder, its model cache.
+
+    Examples
+    --------
+    In a test file::
+
+        def test_class_3_is_reachable(featviz):
+            model = featviz.load_model("models/clf.keras")
+            r = featviz.ascend(model, fv.ClassProbability(3), constraints=fv.Box(0, 1))
+            featviz.save("class3", r)  # drawn over r.value_range, the box
+            featviz.assert_matches_baseline("class3", r)  # create with --featviz-update-baselines
+    """
+
+    def __init__(self, request: Any, loader: Callable[..., Any], ctx_key: Any, session_key: Any):
+        self._request = request
+        self._loader = loader
+        self._ctx_key = ctx_key
+        self._session_key = session_key
+        self._baseline_paths: set[Path] = set()
+
+    @property
+    def context(self) -> _context.TestContext:
+        """The running test's context (seed, artifacts folder, records)."""
+        return self._request.node.stash[self._ctx_key]
+
+    @property
+    def seed(self) -> int:
+        """This test's seed: derived from ``--featviz-seed`` and the test's node id."""
+        return self.context.seed
+
+    @property
+    def artifacts_dir(self) -> Path | None:
+        """Where this test's pictures go (None when artifacts are off)."""
+        path = self.context.artifact_path("x", ".png")
+        return None if path is None else path.parent
+
+    def load_model(self, source: Any, *, safe_mode: bool = True) -> Any:
+        """Load a model (path relative to the test file), once per session and worker."""
+        return self._loader(source, safe_mode=safe_mode)
+
+    def ascend(self, model: Any, objective: Any, **options: Any) -> Any:
+        """:func:`pytest_featviz.ascend` with this test's seed as the default seed."""
+        from ..engine import ascend
+
+        if isinstance(model, (str, Path)):
+            model = self.load_model(model)
+        options.setdefault("seed", self.seed)
+        return ascend(model, objective, **options)
+
+    def save(self, name: str, images: Any, **grid_options: Any) -> Path | None:
+        """Save a batch of inputs (or an AscentResult's inputs) as a PNG grid under the artifacts folder.
+
+        An ``AscentResult`` is drawn over its ``value_range`` (its constraint box: a
+        result found in ``Box(0, 255)`` is drawn over 0..255); a plain array over
+        ``(0, 1)``. Either way ``value_range=`` (a :func:`pytest_featviz.render.grid`
+        option, like ``labels=``) overrides it.
+
+        Returns the path, or None when ``--featviz-artifacts`` is not set.
+        """
+        from ..engine import AscentResult
+
+        if not isinstance(images, AscentResult):
+            images = np.asarray(images)
+        return self.context.save_images(name, images, **grid_options)
+
+    def baselines_root(self) -> Path:
+        """The folder of stored baselines (this test's live in ``<root>/<sanitized node id>/``).
+
+        By precedence: ``@pytest.mark.featviz(baselines=DIR)`` (relative to the test
+        file) > ``--featviz-baselines DIR`` (relative to the invocation directory) > ini
+        ``featviz_baselines`` (relative to the ini file) > ``featviz_baselines/`` next to
+        the test file.
+        """
+        node = self._request.node
+        return _root(self._request.config, Path(str(node.path)), node.get_closest_marker("featviz"))[0]
+
+    def _node_id(self, of_test: str | None) -> str:
+        if of_test is None:
+            return self._request.node.nodeid
+        return of_test if "::" in of_test else f"{self._request.node.nodeid.split('::')[0]}::{of_test}"
+
+    def _root_of(self, node_id: str) -> tuple[Path, str]:
+        """The baselines folder of test ``node_id`` as that test resolves it, and why that one.
+
+        A collected test answers with its own file and marker; otherwise its file is
+        found from the node id (relative to the rootdir), and a test of this file is
+        taken to share this test's marker.
+        """
+        node, config = self._request.node, self._request.config
+        other = next((item for item in self._request.session.items if item.nodeid == node_id), None)
+        if other is not None:
+            return _root(config, Path(str(other.path)), other.get_closest_marker("featviz"))
+        file = node_id.split("::")[0]
+        if file == node.nodeid.split("::")[0]:
+            return _root(config, Path(str(node.path)), node.get_closest_marker("featviz"))
+        return _root(config, Path(config.rootpath) / file, None)
+
+    def assert_matches_baseline(self, name: str, result_or_images: Any, *,
+                                min_ssim: float = baselines.DEFAULT_MIN_SSIM,
+                                value_rtol: float = baselines.DEFAULT_VALUE_RTOL, match: str = "index",
+                                baseline_of: str | None = None,
+                                value_atol: float = baselines.DEFAULT_VALUE_ATOL) -> baselines.Comparison | None:
+        """Compare a result with its stored baseline; with ``--featviz-update-baselines``, write it.
+
+        Parameters
+        ----------
+        name : str
+            The baseline's name, unique within the test: ``<name>.npz`` and ``<name>.png``
+            under ``<baselines_root>/<sanitized node id>/``.
+        result_or_images : AscentResult or array_like
+            From ``ascend`` or ``assert_reaches`` (values and reached flags are compared
+            too), or a batch of pictures (compared by SSIM only).
+        min_ssim, value_rtol, match, value_atol
+            As for :func:`pytest_featviz.baselines.compare` (the defaults and why: see there).
+        baseline_of : str, optional
+            Compare with another test's baseline (a node id as pytest prints it, or a
+            test name in this file), e.g. a candidate model against the reference
+            model's; such a comparison only reads, even with ``--featviz-update-baselines``.
+            The baseline is looked for where that test writes it: with its marker and
+            next to its file by default, so a test in another folder is found.
+
+        Returns
+        -------
+        pytest_featviz.baselines.Comparison, or None when the baseline was written.
+
+        Raises
+        ------
+        AssertionError
+            The baseline is missing, or an item differs beyond the tolerances; the
+            message lists every item, the pictures (with ``--featviz-artifacts``) and
+            the command that updates the baseline.
+        """
+        __tracebackhide__ = True
+        baselines.check_options(min_ssim, value_rtol, match, value_atol)
+        node_id = self._node_id(baseline_of)
+        root, why = (self.baselines_root(), "") if baseline_of is None else self._root_of(node_id)
+        path = baselines.baseline_path(root, node_id, name)
+        if path in self._baseline_paths:
+            raise ConfigurationError(f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
+                                     "give every assert_matches_baseline call of a test its own name")
+        self._baseline_paths.add(path)
+        obtained = baselines.capture(result_or_images)
+        command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
+        entry = {"kind": "assert_matches_baseline", "name": name, "baseline": str(path), "passed": False,
+                 "claim": f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
+                          f"value_atol={value_atol}, match={match!r})"}
+        if baseline_of is None and self._request.config.getoption("featviz_update_baselines"):
+            baselines.save(path, obtained)
+            self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
+            self.context.record({**entry, "passed": True, "written": True})
+            return None
+        remove_stale_temporaries(path.parent)  # a first write killed midway leaves one
+        if not path.exists():
+            self.context.record(entry)
+            where = f"  looked in the baselines folder of {node_id}: {root} ({why})\n" if why else ""
+            raise AssertionError(f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
+                                 f"{where}  to create it, run: {command}")
+        expected = baselines.load(path)
+        comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match,
+                                       value_atol=value_atol)
+        pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
+        self.context.record({**entry, "passed": comparison.passed, "mapping": list(comparison.mapping),
+                             "ssim": comparison.ssim, "max_input_change": comparison.max_input_change,
+                             "pictures": paths})
+        if not comparison.passed:
+            raise AssertionError(f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
+                                 f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}")
+        return comparison
+
+    def _save_mismatch(self, name: str, obtained: baselines.Baseline, expected: baselines.Baseline,
+                       comparison: baselines.Comparison) -> tuple[str, dict[str, str]]:
+        """Save obtained / expected / difference pictures: (text for the message, caption -> path)."""
+        if self.artifacts_dir is None:
+            return "run with --featviz-artifacts DIR to save the obtained, expected and difference pictures", {}
+        saved, paths = [], {}
+        labels = {"expected": [f"baseline {j}" for j in comparison.mapping]}
+        for kind, batch in baselines.mismatch_pictures(obtained, expected, comparison).items():
+            value_range = (0, 255) if kind == "difference" else expected.value_range
+            text = labels.get(kind, [f"{i}: SSIM {s:.3f}" for i, s in enumerate(comparison.ssim)])
+            path = self.context.save_images(f"{name}-{kind}", batch, value_range=value_range, labels=text)
+            if path is not None:
+                saved.append(f"{kind} {path}")
+                paths[kind] = str(path)
+        return ", ".join(saved) or "(not saved: see the note below, or these inputs cannot be drawn)", paths
+
+
+def _root(config: Any, test_file: Path, marker: Any) -> tuple[Path, str]:
+    """The baselines folder of a test in ``test_file`` with ``marker``, and which setting chose it."""
+    if marker is not None and marker.kwargs.get("baselines") is not None:
+        return test_file.parent / marker.kwargs["baselines"], "@pytest.mark.featviz(baselines=...)"
+    if config.getoption("featviz_baselines", default=None) is not None:
+        return Path(config.invocation_params.dir) / config.getoption("featviz_baselines"), "--featviz-baselines"
+    if config.getini("featviz_baselines"):
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return Path(base) / config.getini("featviz_baselines"), "the ini key featviz_baselines"
+    return test_file.parent / "featviz_baselines", f"featviz_baselines/ next to {test_file.name}"

@@ -1,0 +1,126 @@
+"""Argument checks for the Hypothesis strategies (private; used by ``strategies``).
+
+Each check turns a user's value into the plain form the strategies build with, or
+raises :class:`hypothesis.errors.InvalidArgument` naming the value and the fix.
+This module imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+from hypothesis.errors import InvalidArgument
+
+from ..constraints import float32_inward
+
+Shape = int | tuple[int, ...]
+
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_shape(shape: Shape) -> tuple[int, ...]:
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        raise InvalidArgument(f"shape={shape!r} must be an int or a tuple of ints, such as (28, 28, 1)") from None
+    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in dims):
+        raise InvalidArgument(f"shape={shape!r} must contain only ints >= 1, such as (28, 28, 1)")
+    return tuple(int(d) for d in dims)
+
+
+def _check_real(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidArgument(f"{name}={value!r} must be a real number")
+    if not math.isfinite(value) or abs(value) > _F32_MAX:
+        raise InvalidArgument(f"{name}={value!r} must be finite and within the float32 range")
+    return float(value)
+
+
+def _check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value")) -> tuple[float, float]:
+    lo, hi = _check_real(low, names[0]), _check_real(high, names[1])
+    if lo > hi:
+        raise InvalidArgument(f"{names[0]}={low!r} is larger than {names[1]}={high!r}; swap them")
+    return lo, hi
+
+
+def _finite_array(value: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"{name} must be an array of numbers; got {type(value).__name__}") from None
+    if not np.isfinite(arr).all():
+        raise InvalidArgument(f"{name} contains NaN or inf values; every entry must be finite")
+    return arr
+
+
+def _f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
+    """The float32 numbers closest to ``[lo, hi]`` from inside."""
+    lo32, hi32 = float32_inward(lo, hi)
+    if lo32 > hi32:
+        raise InvalidArgument(f"no float32 number lies in [min_value={lo!r}, max_value={hi!r}]; widen the interval")
+    return np.float32(lo32), np.float32(hi32)
+
+
+def _float32_point(value: Any, low: Any, high: Any) -> np.ndarray:
+    """The float32 number nearest to ``value`` inside ``[low, high]``, element by element (as float64).
+
+    ``[low, high]`` must hold a float32 number in every entry.
+    """
+    lo32, hi32 = float32_inward(low, high)
+    with np.errstate(over="ignore"):
+        near = np.clip(np.asarray(value, dtype=np.float64), lo32, hi32).astype(np.float32)
+    return np.clip(near, lo32, hi32).astype(np.float64)
+
+
+def _float32_box(low: np.ndarray, high: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+    """``[low, high]`` where it holds a float32 number, else the float32 number of ``[lo, hi]`` nearest to it.
+
+    The engine refuses an interval between two float32 neighbours; this keeps a box drawn in
+    ``[lo, hi]`` narrower than one float32 step (at any scale) as a zero-width box it accepts.
+    """
+    lo32, hi32 = float32_inward(low, high)
+    empty = lo32 > hi32
+    if not empty.any():
+        return low, high
+    point = _float32_point(low, lo, hi)
+    return np.where(empty, point, low), np.where(empty, point, high)
+
+
+def _float32_need(center: np.ndarray, p: float, max_radius: float) -> float:
+    """The smallest radius of a p-ball around ``center`` that holds a float32 point (0 for float32 centres).
+
+    Raises InvalidArgument when it exceeds ``max_radius``.
+    """
+    with np.errstate(over="ignore"):
+        gap = np.abs(center.astype(np.float32).astype(np.float64) - center)
+    if not gap.any():
+        return 0.0
+    need = float(gap.max()) if p == np.inf else float(np.sqrt((gap**2).sum()))
+    need = need * (1 + 1e-9) + 4 * float(np.spacing(np.abs(center).max()))  # c -/+ r rounds in float64
+    if need > max_radius:
+        raise InvalidArgument(
+            f"center is not a float32 array: a p={p:g} ball around it holds a float32 point (what the "
+            f"model runs on) only with radius >= {need:.9g}; pass max_radius >= {need:.9g} or a float32 center"
+        )
+    return need
+
+
+def _check_p(p: Any) -> list[float]:
+    choices = list(p) if isinstance(p, (tuple, list)) else [p]
+    parsed = []
+    for value in choices:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number not in (2.0, np.inf):
+            raise InvalidArgument(f"p={p!r} may only hold 2 and np.inf (the supported balls)")
+        parsed.append(number)
+    if not parsed:
+        raise InvalidArgument("p=() is empty; give p=2, p=np.inf or p=(2, np.inf)")
+    return parsed
+

@@ -1,0 +1,340 @@
+"""Sound bounds of objectives over constraint sets: proof where gradient ascent only finds evidence.
+
+``bounds(model, objective, constraints)`` returns, per batch item, a ``lower`` and an
+``upper`` bound such that for every input in the set, ``lower <= objective <= upper``
+for the real model evaluated in float32. Two methods:
+
+- ``"ibp"``: interval bound propagation, layer by layer (an L2 ball is bounded by its
+  dual norm at the first layer that mixes coordinates; the last linear layer is
+  folded into the objective, so logit margins are bounded as one quantity);
+- ``"crown"``: CROWN's backward linear relaxation (ReLU: the chord ``u/(u-l)`` above,
+  slope 0 or 1 below, whichever is closer; other activations: chord and tangent
+  where they are convex or concave, their interval otherwise; max pooling: the
+  entry with the largest lower bound below, the largest upper bound above).
+  Intermediate pre-activation bounds come from full CROWN where that is cheap
+  (``_bounds_prop.FULL_CROWN_BUDGET``: 2 x neurons x earlier nodes' sizes per item;
+  rows go in chunks of at most 2**22 float64 numbers, 32 MiB) and from IBP otherwise; the result's
+  ``method`` says ``"crown"`` or ``"crown-ibp"`` accordingly (``method="crown-ibp"``
+  forces IBP intermediates). CROWN is not always tighter than IBP: the tighter of
+  the two is reported per bound.
+
+Everything runs in float64 numpy on the model's float32 weights. The bounds are
+then widened outward to cover the float32 evaluation of the real model: a
+worst-case rounding model (Higham's ``gamma_n = n u / (1 - n u)`` for every dot
+product of ``n`` terms in any order, ``u = 2**-24``; 8 ulps for ``exp``/``tanh``-based
+activations; the rounding of the input itself), propagated with the interval
+magnitudes of every layer (through an activation, at most the width of its image of
+the input interval widened by the error, so saturating activations cap it), then
+doubled, plus an absolute 1e-6. The rounding model
+assumes IEEE float32 (or the layers' compute dtype) arithmetic; TensorFloat-32 on a
+visible GPU is detected and covered by ``u = 2**-11``; Winograd/FFT convolutions are
+not modelled. ``real_lower``/``real_upper`` are the bounds before widening (exact
+arithmetic on the float32 weights). A NaN anywhere in an item's propagation makes
+its bounds NaN: unknown, never proven.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .targets import build_graph
+from .propagation import InputSet, State, backward, bound_at, forward, gamma
+from .specs import Group, groups_of, targets_of
+from ..constraints import Constraint, Mask, as_constraint
+from ..errors import ConfigurationError, FeatvizTypeError
+from ..objectives import Objective, as_objective
+
+__all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
+
+METHODS = ("crown", "ibp", "crown-ibp")
+_ABS_MARGIN = 1e-6
+_SAFETY = 2.0
+
+
+def _fmt(arr: np.ndarray) -> str:
+    return np.array2string(np.asarray(arr), precision=6, threshold=8, separator=", ")
+
+
+@dataclass(frozen=True, eq=False)
+class Bounds:
+    """Sound bounds of an objective over a constraint set, one per batch item.
+
+    Attributes
+    ----------
+    lower, upper : ndarray, shape (B,)
+        For every input in the set, ``lower <= objective <= upper`` (float32 model).
+        NaN means unknown.
+    method : {'ibp', 'crown', 'crown-ibp'}
+        What was run ('crown-ibp': CROWN with IBP bounds for some intermediate layers).
+    upper_from : tuple of str
+        Per item, which method gave the upper bound: 'ibp', 'crown' or 'both'
+        (an objective of several rows, some from each).
+    real_lower, real_upper : ndarray, shape (B,)
+        The bounds in exact arithmetic, before widening for float32 evaluation.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    method: str
+    upper_from: tuple[str, ...]
+    real_lower: np.ndarray
+    real_upper: np.ndarray
+    objective: Objective
+    constraints: Constraint
+
+    @property
+    def known(self) -> np.ndarray:
+        """Per item, whether both bounds are finite numbers."""
+        return np.isfinite(self.lower) & np.isfinite(self.upper)
+
+    def __repr__(self) -> str:
+        return (f"Bounds({self.objective!r}, method={self.method!r}, lower={_fmt(self.lower)}, "
+                f"upper={_fmt(self.upper)})")
+
+
+@dataclass(frozen=True, eq=False)
+class Certificate:
+    """Whether an objective provably stays below a threshold, per batch item.
+
+    ``status`` is 'proven' where the sound upper bound is below ``threshold``, else
+    'unknown' (a search may still find a counterexample).
+    """
+
+    status: tuple[str, ...]
+    threshold: float
+    bounds: Bounds
+
+    @property
+    def proven(self) -> bool:
+        """True when every item is proven."""
+        return all(s == "proven" for s in self.status)
+
+    def __repr__(self) -> str:
+        n = sum(s == "proven" for s in self.status)
+        return (f"Certificate({self.bounds.objective!r} < {self.threshold:g}: proven {n}/{len(self.status)}, "
+                f"upper={_fmt(self.bounds.upper)}, method={self.bounds.method!r})")
+
+
+def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray | None) -> InputSet | None:
+    """The canonical input set, or None when it is unbounded."""
+    if start is None and any(isinstance(p, Mask) and p.values is None for p in constraint._parts()):
+        raise ConfigurationError(
+            f"{constraint!r} has a Mask, which freezes entries at the start's values: pass start=..."
+        )
+    canon = constraint.canonical(shape, start=None if start is None else np.broadcast_to(start, shape))
+    if not canon.has_ball:
+        if not (np.isfinite(canon.low).all() and np.isfinite(canon.high).all()):
+            return None
+        return InputSet(canon.low, canon.high, None, None)
+    r = canon.radius.reshape((-1,) + (1,) * (len(shape) - 1))
+    low = np.maximum(canon.low, canon.center - r)
+    high = np.minimum(canon.high, canon.center + r)
+    return InputSet(low, high, canon.center, canon.radius.astype(np.float64))
+
+
+def _rows_bounds(graph: Any, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool) -> tuple:
+    """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN."""
+    nd = graph.nodes[node]
+    ibp = bound_at(state, node, a)
+    if node > 0 and len(nd.inputs) == 1 and hasattr(nd.op, "transpose"):
+        b, k = a.shape[:2]
+        flat = a.reshape((b * k, *nd.shape))
+        folded = nd.op.transpose(flat)[0].reshape((b, k, *graph.nodes[nd.inputs[0]].shape))
+        ibp = np.fmin(ibp, nd.op.bias_dot(flat).reshape(b, k) + bound_at(state, nd.inputs[0], folded))
+    if not crown:
+        return ibp, ibp
+    return ibp, backward(graph, state, inset, node, a)
+
+
+def _margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
+    """Per row, the float32 evaluation error bound of the row's value (widened)."""
+    b, k = group.rows.shape[:2]
+    absr = np.abs(group.rows).reshape(b, k, -1)
+    err = state.err[node].reshape(b, 1, -1)
+    mag = np.maximum(np.abs(state.low[node]), np.abs(state.high[node])).reshape(b, 1, -1) + err
+    nnz = int((absr > 0).sum(axis=2).max()) if absr.size else 0
+    raw = (absr * err).sum(axis=2) + gamma(nnz + 1, unit) * (absr * mag).sum(axis=2)
+    return _SAFETY * raw + _ABS_MARGIN
+
+
+def _lse(x: np.ndarray) -> np.ndarray:
+    if x.shape[1] == 0:
+        return np.full(x.shape[0], -np.inf)
+    m = x.max(axis=1)
+    m0 = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return m0 + np.log(np.exp(x - m0[:, None]).sum(axis=1))
+
+
+def _combine(group: Group, low: np.ndarray, up: np.ndarray, unit: float, widen: bool) -> tuple:
+    """Bounds ``(B,)`` of the group from the bounds of its rows."""
+    if group.kind == "sum":
+        lo, hi = low[:, 0], up[:, 0]
+    elif group.kind == "max":
+        lo, hi = low.max(axis=1), up.max(axis=1)
+    elif group.kind == "sigmoid":
+        with np.errstate(over="ignore"):
+            lo, hi = np.exp(-np.logaddexp(0.0, -low[:, 0])), np.exp(-np.logaddexp(0.0, -up[:, 0]))
+        if widen:
+            pad = _SAFETY * 8 * unit + _ABS_MARGIN
+            lo, hi = np.clip(lo - pad, 0.0, 1.0), np.clip(hi + pad, 0.0, 1.0)
+    else:
+        with np.errstate(over="ignore"):
+            hi = np.exp(-np.logaddexp(0.0, _lse(low)))
+            lo = np.exp(-np.logaddexp(0.0, _lse(up)))
+        if widen:
+            pad = _SAFETY * 2 * (low.shape[1] + 8) * unit + _ABS_MARGIN
+            lo, hi = np.clip(lo - pad, 0.0, 1.0), np.clip(hi + pad, 0.0, 1.0)
+    c = group.coef
+    return (c * lo, c * hi) if c >= 0 else (c * hi, c * lo)
+
+
+def _bad_items(state: State) -> np.ndarray:
+    bad = np.zeros(state.low[0].shape[0], dtype=bool)
+    for arr in (*state.low, *state.high):
+        bad |= np.isnan(arr.reshape(arr.shape[0], -1)).any(axis=1)
+    return bad
+
+
+def bounds(model: Any, objective: Objective, constraints: Constraint | None = None, *,
+           method: str = "crown", start: Any = None) -> Bounds:
+    """Sound lower and upper bounds of ``objective`` over ``constraints``, per batch item.
+
+    Parameters
+    ----------
+    model : keras.Model or str
+        The model, or anything :func:`load_model` accepts. Every layer the objective
+        depends on must be supported (others are refused by name and class).
+    objective : Objective
+        ClassLogit, ClassProbability, Neuron, Channel (mean; max), Direction, or a sum
+        of them with number coefficients. Terms on one layer are bounded jointly.
+    constraints : Constraint, optional
+        Box, L-inf ball, L2 ball, Mask, or an intersection. Unbounded sets give
+        infinite bounds.
+    method : {'crown', 'ibp', 'crown-ibp'}
+        See the module documentation. 'crown' also computes IBP and keeps the tighter.
+    start : array, optional
+        ``input_shape`` or ``(B, *input_shape)``: where a Mask freezes entries; also
+        sets the batch size as in :func:`ascend`.
+
+    Returns
+    -------
+    Bounds
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> import pytest_featviz as fv
+    >>> from pytest_featviz.verify import bounds
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> m.set_weights([np.array([[1.0], [-2.0]]), np.array([0.5])])
+    >>> b = bounds(m, fv.ClassLogit(0), fv.Box(0, 1))
+    >>> float(b.real_lower[0]), float(b.real_upper[0])
+    (-1.5, 1.5)
+    >>> bool(b.lower[0] <= -1.5 and b.upper[0] >= 1.5)
+    True
+    """
+    from .._validation import check_batch_size, check_start
+
+    if method not in METHODS:
+        raise ConfigurationError(f"bounds method={method!r} is not one of {set(METHODS)}")
+    constraint = as_constraint(constraints)
+    objective, info, graph, nodes = _translate(model, objective)
+    start_arr = check_start(start, info.input_shape)
+    batch = check_batch_size(objective, None, start_arr)
+    inset = _input_set(constraint, (batch, *info.input_shape), start_arr)
+    groups = groups_of(objective, {t: graph.nodes[n].shape for t, n in nodes.items()}, batch, info.head.squash)
+    label = "ibp" if method == "ibp" else "crown"
+    if inset is None:
+        inf = np.full(batch, np.inf)
+        return Bounds(-inf, inf, label, (label,) * batch, -inf, inf, objective, constraint)
+    crown = None if method == "ibp" else ("ibp" if method == "crown-ibp" else "full")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow gives infinite bounds, NaN unknown ones
+        state = forward(graph, inset, crown)
+        if method != "ibp" and state.ibp_only_nodes:
+            label = "crown-ibp"
+        return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+
+
+def _translate(model: Any, objective: Any) -> tuple:
+    """``(objective, model info, graph, target nodes)``; refuses unsupported layers."""
+    from ..models import load_model, model_info
+
+    objective = as_objective(objective)
+    model = load_model(model)
+    info = model_info(model)
+    objective.validate(info)
+    graph, nodes = build_graph(model, targets_of(objective))
+    return objective, info, graph, nodes
+
+
+def check_supported(model: Any, objective: Objective) -> None:
+    """Raise the ``ConfigurationError`` that :func:`bounds` would raise for a layer it cannot
+    handle (naming the layer, its class and the supported classes), computing no bounds.
+
+    Translating the model is cheap (no search, no propagation): callers run this before
+    a search whose result would be certified.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import pytest_featviz as fv
+    >>> from pytest_featviz.verify import check_supported
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> check_supported(m, fv.ClassLogit(0)) is None
+    True
+    """
+    _translate(model, objective)
+
+
+def _assemble(graph: Any, state: State, inset: InputSet, groups: list[Group], nodes: dict[str, int],
+              objective: Objective, constraint: Constraint, label: str, crown: bool) -> Bounds:
+    batch = state.low[0].shape[0]
+    totals = np.zeros((4, batch))
+    crown_won = np.ones(batch, dtype=bool)
+    ibp_won = np.ones(batch, dtype=bool)
+    for g in groups:
+        node = nodes[g.target]
+        k = g.rows.shape[1]
+        ibp, cr = _rows_bounds(graph, state, inset, node, np.concatenate([g.rows, -g.rows], axis=1), crown)
+        best = np.fmin(ibp, cr)
+        crown_won &= (cr[:, :k] <= ibp[:, :k]).all(axis=1)
+        ibp_won &= (ibp[:, :k] < cr[:, :k]).all(axis=1)
+        up, low = best[:, :k], -best[:, k:]
+        pad = _margin(g, state, node, graph.unit)
+        totals[:2] += _combine(g, low, up, graph.unit, widen=False)
+        totals[2:] += _combine(g, low - pad, up + pad, graph.unit, widen=True)
+    totals[:, _bad_items(state)] = np.nan
+    source = tuple("ibp" if not crown else ("crown" if c else ("ibp" if i else "both"))
+                   for c, i in zip(crown_won, ibp_won))
+    return Bounds(totals[2], totals[3], label, source, totals[0], totals[1], objective, constraint)
+
+
+def certify_not_reaches(model: Any, objective: Objective, threshold: float, constraints: Constraint | None = None,
+                        *, method: str = "crown", start: Any = None) -> Certificate:
+    """Prove, per batch item, that ``objective < threshold`` everywhere in ``constraints``.
+
+    An item is 'proven' iff its sound upper bound (see :func:`bounds`) is below
+    ``threshold``; otherwise 'unknown' (NaN bounds are never proven).
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> import pytest_featviz as fv
+    >>> from pytest_featviz.verify import certify_not_reaches
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> m.set_weights([np.array([[1.0], [-2.0]]), np.array([0.5])])
+    >>> certify_not_reaches(m, fv.ClassLogit(0), 1.6, fv.Box(0, 1)).status
+    ('proven',)
+    >>> certify_not_reaches(m, fv.ClassLogit(0), 1.5, fv.Box(0, 1)).status
+    ('unknown',)
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
+        raise FeatvizTypeError(f"threshold must be a finite number; got {threshold!r}")
+    b = bounds(model, objective, constraints, method=method, start=start)
+    status = tuple("proven" if u < threshold else "unknown" for u in b.upper)
+    return Certificate(status, float(threshold), b)

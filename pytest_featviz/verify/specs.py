@@ -1,0 +1,140 @@
+"""Objectives as linear specifications on one node: the rows whose bounds make up the objective's.
+
+An objective is split into groups, each read off one layer:
+
+- ``"sum"``: every ClassLogit, Neuron, mean Channel and Direction term on the same
+  layer, with its coefficient, folded into one row (so ``ClassLogit(k) - ClassLogit(j)``
+  is bounded as one margin, never as the difference of two bounds);
+- ``"max"``: a ``Channel(..., reduce="max")`` term, one row per spatial position
+  (the max of the rows' bounds bounds the max);
+- ``"prob"``: a ``ClassProbability`` term, one row ``z_j - z_k`` per other class ``j``;
+  with ``L_j <= z_j - z_k <= U_j``, ``1/(1 + sum_j exp(U_j)) <= p_k <= 1/(1 + sum_j exp(L_j))``;
+- ``"sigmoid"``: a ``ClassProbability`` term of a model whose head is a sigmoid (multi-label):
+  one row ``z_k``; ``sigmoid`` is increasing, so ``sigmoid(L) <= p_k <= sigmoid(U)``.
+
+The objective's bound is the sum of its groups' bounds (sound, and exact in the
+common case of a single group). Coefficients are rounded to float32 first, as the
+ascent engine evaluates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import LOGITS_TARGET
+from ..errors import ConfigurationError
+from ..objectives import (
+    LOGITS, Channel, ClassLogit, ClassProbability, Direction, Neuron, Objective,
+)
+
+__all__ = ["Group", "targets_of", "groups_of"]
+
+_SUPPORTED = "ClassLogit, ClassProbability, Neuron, Channel, Direction and sums of them with number coefficients"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Rows ``(B, K, *shape)`` of a linear function of the node of ``target``, how their
+    bounds combine (``kind``), and the coefficient applied after combining."""
+
+    target: str
+    rows: np.ndarray
+    kind: str
+    coef: float
+
+
+def _target(leaf: Objective) -> str:
+    if not isinstance(leaf, (ClassLogit, Neuron, Channel, Direction)):
+        raise ConfigurationError(
+            f"bounds cannot bound the objective term {leaf!r}: it is not affine in a layer's output. "
+            f"Supported: {_SUPPORTED}"
+        )
+    if isinstance(leaf, ClassLogit):
+        return LOGITS_TARGET
+    return leaf.layer if leaf.layer != LOGITS else LOGITS_TARGET
+
+
+def targets_of(objective: Objective) -> list[str]:
+    """The layers (or ``LOGITS_TARGET``) the objective reads, in order; refuses other terms."""
+    out: list[str] = []
+    for leaf in objective.leaves():
+        t = _target(leaf)
+        if t not in out:
+            out.append(t)
+    return out
+
+
+def _flat_index(index: np.ndarray, batch: int) -> np.ndarray:
+    return np.broadcast_to(index, (batch,)).astype(np.int64)
+
+
+def _spatial(shape: tuple[int, ...], crop: int) -> np.ndarray:
+    """A mask over ``shape`` of the positions a Channel reduces over (crop on spatial axes)."""
+    keep = np.zeros(shape[:-1], dtype=bool)
+    keep[tuple(slice(crop, s - crop) for s in shape[:-1])] = True
+    return keep
+
+
+def _leaf_rows(leaf: Objective, shape: tuple[int, ...], batch: int, squash: str) -> tuple[str, np.ndarray]:
+    """``(kind, rows)`` of one term; ``rows`` has shape ``(B, K, *shape)``."""
+    size = int(np.prod(shape))
+    items = np.arange(batch)
+    if isinstance(leaf, ClassProbability) and squash == "sigmoid":
+        rows = np.zeros((batch, 1, size))
+        rows[items, 0, _flat_index(leaf.index, batch)] = 1.0
+        return "sigmoid", rows.reshape((batch, 1, *shape))
+    if isinstance(leaf, ClassProbability):
+        k = _flat_index(leaf.index, batch)
+        others = np.array([[j for j in range(size) if j != kb] for kb in k], dtype=np.int64).reshape(batch, size - 1)
+        rows = np.zeros((batch, size - 1, size))
+        rows[items[:, None], np.arange(size - 1)[None, :], others] = 1.0
+        rows[items, :, k] -= 1.0
+        return "prob", rows.reshape((batch, size - 1, *shape))
+    if isinstance(leaf, (ClassLogit, Neuron)) or (isinstance(leaf, Channel) and len(shape) == 1):
+        rows = np.zeros((batch, 1, size))
+        rows[items, 0, _flat_index(leaf.index, batch)] = 1.0
+        return "sum", rows.reshape((batch, 1, *shape))
+    if isinstance(leaf, Channel):
+        keep = _spatial(shape, leaf.crop if len(shape) > 1 else 0)
+        chans = _flat_index(leaf.index, batch)
+        if leaf.reduce == "mean":
+            rows = np.zeros((batch, 1, *shape))
+            rows[items, 0, ..., chans] = keep / keep.sum()
+            return "sum", rows
+        pos = np.argwhere(keep)
+        rows = np.zeros((batch, len(pos), *shape))
+        for r, p in enumerate(pos):
+            rows[(items, r, *p, chans)] = 1.0
+        return "max", rows
+    vec = np.asarray(leaf.vector, dtype=np.float64)
+    if len(shape) > 1 and shape[-1] == vec.size:
+        positions = size // shape[-1]
+        row = np.broadcast_to(vec / positions, shape)
+    else:
+        row = vec.reshape(shape)
+    return "sum", np.broadcast_to(row, (batch, 1, *shape))
+
+
+def groups_of(objective: Objective, shapes: dict[str, tuple[int, ...]], batch: int,
+              squash: str = "softmax") -> list[Group]:
+    """The groups of ``objective`` for a batch, given the shape of each target node.
+
+    ``squash`` is how the model's head turns logits into probabilities ('sigmoid' for a
+    multi-label head, else a softmax), which decides what a ``ClassProbability`` bounds.
+    """
+    coefs = objective.params(batch)[0].astype(np.float64)  # float32, as the engine evaluates
+    sums: dict[str, np.ndarray] = {}
+    groups: list[Group] = []
+    for coef, leaf in zip(coefs, objective.leaves()):
+        target = _target(leaf)
+        shape = shapes[target]
+        if target == LOGITS_TARGET and len(shape) != 1:
+            raise ConfigurationError(f"the model's logits have shape {shape}; class objectives need one axis")
+        kind, rows = _leaf_rows(leaf, shape, batch, squash)
+        if kind == "sum":
+            sums[target] = sums.get(target, 0.0) + coef * rows
+        else:
+            groups.append(Group(target, rows, kind, float(coef)))
+    return [Group(t, np.asarray(r), "sum", 1.0) for t, r in sums.items()] + groups
