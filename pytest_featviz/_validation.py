@@ -6,13 +6,99 @@ A wrong type is a :class:`~pytest_featviz.errors.FeatvizTypeError`, a wrong valu
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError, FeatvizTypeError
+from .errors import ConfigurationError, FeatvizTypeError, closest
 
-__all__ = ["check_start", "check_batch_size"]
+__all__ = ["check_int", "check_real", "check_choice", "check_start", "check_batch_size"]
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def check_int(value: Any, name: str, *, min_value: int | None = None, max_value: int | None = None) -> int:
+    """``value`` as an ``int``: a wrong type is a FeatvizTypeError, a value out of range a ConfigurationError.
+
+    Booleans are refused (``True`` is not a step count).
+
+    Examples
+    --------
+    >>> check_int(3, "steps", min_value=1)
+    3
+    >>> check_int(0, "steps", min_value=1)
+    Traceback (most recent call last):
+    ...
+    pytest_featviz.errors.ConfigurationError: steps must be an int >= 1; got 0
+    >>> check_int("3", "steps")
+    Traceback (most recent call last):
+    ...
+    pytest_featviz.errors.FeatvizTypeError: steps must be an int; got '3' (str)
+    """
+    want = "an int" + (f" >= {min_value}" if min_value is not None else "") + (
+        f" <= {max_value}" if max_value is not None else "")
+    if _is_bool(value) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise FeatvizTypeError(f"{name} must be {want}; got {value!r} ({type(value).__name__})")
+    if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
+        raise ConfigurationError(f"{name} must be {want}; got {value!r}")
+    return int(value)
+
+
+def check_real(value: Any, name: str, *, min_value: float | None = None, max_value: float | None = None,
+               exclude_min: bool = False, finite: bool = True) -> float:
+    """``value`` as a ``float``: a wrong type is a FeatvizTypeError, a value out of range a ConfigurationError.
+
+    Examples
+    --------
+    >>> check_real(0.5, "lr", min_value=0, exclude_min=True)
+    0.5
+    >>> check_real(0, "lr", min_value=0, exclude_min=True)
+    Traceback (most recent call last):
+    ...
+    pytest_featviz.errors.ConfigurationError: lr must be a finite number > 0; got 0
+    """
+    want = ("a finite number" if finite else "a number") + (
+        f" {'>' if exclude_min else '>='} {min_value:g}" if min_value is not None else "") + (
+        f" <= {max_value:g}" if max_value is not None else "")
+    if _is_bool(value) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise FeatvizTypeError(f"{name} must be {want}; got {value!r} ({type(value).__name__})")
+    number = float(value)
+    bad = (finite and not np.isfinite(number)) or np.isnan(number)
+    if min_value is not None:
+        bad = bad or number < min_value or (exclude_min and number == min_value)
+    if max_value is not None:
+        bad = bad or number > max_value
+    if bad:
+        raise ConfigurationError(f"{name} must be {want}; got {value!r}")
+    return number
+
+
+def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices``, else a ConfigurationError listing them (sorted) and the closest.
+
+    Examples
+    --------
+    >>> check_choice("adam", "optimizer", ("adam", "pgd", "sign"))
+    'adam'
+    >>> check_choice("adma", "optimizer", ("sign", "adam", "pgd"))
+    Traceback (most recent call last):
+    ...
+    pytest_featviz.errors.ConfigurationError: optimizer='adma' is not one of 'adam', 'pgd', 'sign'; did you mean 'adam'?
+    """
+    options = sorted(choices, key=str)
+    try:
+        known = value in options
+    except TypeError:  # unhashable or incomparable values are not choices
+        known = False
+    if not known:
+        listed = ", ".join(repr(c) for c in options)
+        hint = closest(value, [str(c) for c in options]) if isinstance(value, str) else ""
+        raise ConfigurationError(f"{name}={value!r} is not one of {listed}{hint}")
+    return value
 
 
 def check_start(start: Any, input_shape: tuple[int, ...]) -> np.ndarray | None:
