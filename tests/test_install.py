@@ -76,3 +76,36 @@ def test_plugin_fixture_without_tensorflow_reports_the_fix(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     assert "MissingDependencyError: pytest-featviz needs TensorFlow" in out.stdout and FIX in out.stdout
     assert "1 error" in out.stdout
+
+
+def test_legacy_keras2_h5_classifier_loads_and_runs():
+    """A Keras 2 (tf-keras) .h5 classifier, made by examples/models/make_legacy_h5.py, under Keras 3."""
+    import numpy as np
+
+    from examples.models.make_legacy_h5 import B, OUT, W
+
+    model = fv.load_model(OUT)
+    assert fv.layer_names(model) == ["flatten", "hidden", "probs"]
+    x = np.random.default_rng(0).random((5, 2, 2), dtype=np.float32)
+    z = 2 * x.reshape(5, 4) @ W + B
+    expected = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-5, atol=1e-6)
+    # Class 0's logit 2 * (3 x0 - x1 - x3) is largest on the box at x0 = 1, x1 = x3 = 0 (x2 free): 6.
+    r = fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=128, seed=0)
+    np.testing.assert_allclose(r.values, [6.0], atol=1e-3)
+    np.testing.assert_allclose(r.inputs[0].ravel()[[0, 1, 3]], [1, 0, 0], atol=1e-3)
+    # At [1, 0, 0, 0] the logits are (6, -2, -1): probability 1 / (1 + e^-8 + e^-7) = 0.99875.
+    fv.assert_reaches(model, fv.ClassProbability(0), 0.998, constraints=fv.Box(0, 1), steps=64)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples" / "models").glob("*.keras")), ids=lambda p: p.name)
+def test_example_models_load_on_the_oldest_supported_keras(path):
+    """Saved by a newer Keras, they must not carry config keys Keras 3.5 refuses (run portable.py)."""
+    import json
+    import zipfile
+
+    from examples.models.portable import strip
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    assert strip(config) == config, f"run: python examples/models/portable.py {path.relative_to(ROOT)}"
