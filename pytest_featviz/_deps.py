@@ -48,4 +48,4 @@ def keras() -> ModuleType:
     'keras'
     """
     tensorflow()
-    return _import("keras", "Keras 3", "pip install 'keras>=3.5'")
+    return _import("keras", "Keras 3", "pip install 'keras>=3.3.3'")

@@ -100,7 +100,7 @@ def test_legacy_keras2_h5_classifier_loads_and_runs():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples" / "models").glob("*.keras")), ids=lambda p: p.name)
 def test_example_models_load_on_the_oldest_supported_keras(path):
-    """Saved by a newer Keras, they must not carry config keys Keras 3.5 refuses (run portable.py)."""
+    """Saved by a newer Keras, they must not carry config keys the oldest supported Keras refuses (run portable.py)."""
     import json
     import zipfile
 

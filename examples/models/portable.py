@@ -1,4 +1,4 @@
-"""Make the example ``.keras`` files loadable by the oldest supported Keras (3.5).
+"""Make the example ``.keras`` files loadable by the oldest supported Keras (3.3.3).
 
 A ``.keras`` archive saved by a newer Keras carries config keys an older Keras refuses
 (``Unrecognized keyword arguments passed to Dense: {'quantization_config': None}``). Each key
