@@ -1,16 +1,35 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Our own runs install exact versions from a constraints file: constraints/newest.txt (the locked
+# newest set, .venv) or constraints/oldest.txt (the supported floors, .venv-oldest).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+OLD := .venv-oldest
+OLDSTAMP := $(OLD)/.installed
 
-.PHONY: venv demo test bench clean models
+.PHONY: venv venv-oldest demo test test-oldest check-install dist bench clean models lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints/newest.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -c constraints/newest.txt -e ".[cpu,test]"
 	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The oldest supported set, installed the way a user's project has it, then pytest-featviz on top:
+# `pip install -e .` must change none of the user's packages (constraints/check_install.py).
+$(OLDSTAMP): pyproject.toml constraints/oldest.txt constraints/check_install.py
+	rm -rf $(OLD)
+	$(PY) -m venv $(OLD)
+	$(OLD)/bin/pip install --quiet --upgrade pip
+	$(OLD)/bin/pip install --quiet -r constraints/oldest.txt
+	$(OLD)/bin/python constraints/check_install.py unchanged -- -e .
+	$(OLD)/bin/pip install --quiet -c constraints/oldest.txt -e ".[cpu,test]"
+	touch $(OLDSTAMP)
+
+venv-oldest: $(OLDSTAMP)
 
 venv: $(STAMP)
 
@@ -29,6 +48,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 -q
 
+test-oldest: $(OLDSTAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(OLD)/bin/python -m pytest -n 2 -q
+
+# With a plain `tensorflow` (the GPU build) installed, installing pytest-featviz adds no tensorflow-cpu.
+check-install: $(STAMP)
+	$(BIN)/python constraints/check_install.py no-second-tensorflow
+
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+# Re-lock the newest set from the working .venv (after upgrading it deliberately).
+lock: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable | grep -v '^pytest-featviz' > constraints/newest.txt
+
 bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/ascent.py
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/priors_and_properties.py
@@ -39,4 +74,4 @@ models: $(STAMP)
 	$(BIN)/python examples/train_models.py
 
 clean:
-	rm -rf $(VENV) demo_out
+	rm -rf $(VENV) $(OLD) demo_out dist build

@@ -40,8 +40,13 @@ _LAZY = {
     "Bounds": "verify", "bounds": "verify", "Certificate": "verify", "certify_not_reaches": "verify",
     # errors
     "FeatvizError": "errors", "ConfigurationError": "errors", "FeatvizTypeError": "errors",
-    "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors", "BaselineFormatError": "errors",
+    "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors",
+    "BaselineFormatError": "errors", "MissingDependencyError": "errors",
 }
+# Modules whose names are useless without TensorFlow: loading one checks for it first, so a
+# missing TensorFlow is a MissingDependencyError naming the fix (TensorFlow is the user's choice
+# of build, not a dependency).
+_NEEDS_TENSORFLOW = {"engine", "models", "claims", "verify"}
 _SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
@@ -49,10 +54,18 @@ __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        if _LAZY[name] in _NEEDS_TENSORFLOW:
+            from ._deps import tensorflow
+
+            tensorflow()
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
         return value
     if name in _SUBMODULES:
+        if name in _NEEDS_TENSORFLOW:
+            from ._deps import tensorflow
+
+            tensorflow()
         return importlib.import_module(f".{name}", __name__)
     if name == "__version__":  # the installed distribution's version, read on first use
         from importlib.metadata import version

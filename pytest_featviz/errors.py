@@ -19,6 +19,7 @@ __all__ = [
     "ModelLoadError",
     "GradientError",
     "BaselineFormatError",
+    "MissingDependencyError",
     "closest",
 ]
 
@@ -49,6 +50,13 @@ class BaselineFormatError(ConfigurationError):
 
 class GradientError(ConfigurationError):
     """The objective's gradient does not flow back to the input."""
+
+
+class MissingDependencyError(FeatvizError, ImportError):
+    """A library pytest-featviz needs at run time (TensorFlow, Keras) is not installed or not importable.
+
+    The message names the missing library and the command that installs it.
+    """
 
 
 def closest(name: str, choices: Iterable[str]) -> str:

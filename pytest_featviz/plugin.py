@@ -327,7 +327,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool) -> Any:
     """Load a model once per session and worker, keyed by resolved path and modification time."""
-    from .models.loading import load_model
+    from ._deps import tensorflow
+    from .models import load_model
+
+    tensorflow()  # a missing TensorFlow: a MissingDependencyError naming the fix
 
     if not isinstance(source, (str, os.PathLike)) or (isinstance(source, str) and ":" in source and not Path(source).exists()):
         key = (repr(source), None, safe_mode)

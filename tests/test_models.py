@@ -50,7 +50,7 @@ def test_saved_model_directory_loads_and_ascends(model, tmp_path):
     import tensorflow as tf
 
     path = tmp_path / "sm"
-    model.export(str(path), verbose=False)
+    model.export(str(path))  # no verbose=: Keras 3.3/3.5 lacks it
     loaded = fv.load_model(path)
     same_outputs(model, loaded)
     r = fv.ascend(loaded, fv.ClassProbability(1), constraints=fv.Box(0, 1), steps=5)

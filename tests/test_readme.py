@@ -93,7 +93,7 @@ def readme_namespace(tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     shutil.copy(MODELS / "digits_mlp.keras", tmp_path / "models" / "clf.keras")
     mlp = MODELS / "digits_mlp.keras"
-    keras.saving.load_model(mlp, compile=False).export(tmp_path / "export_dir", verbose=False)
+    keras.saving.load_model(mlp, compile=False).export(tmp_path / "export_dir")  # no verbose=: not in Keras 3.3/3.5
     (tmp_path / "mypkg").mkdir()
     (tmp_path / "mypkg" / "__init__.py").write_text("")
     (tmp_path / "mypkg" / "models.py").write_text(

@@ -195,7 +195,10 @@ def _progress(phases: int) -> Iterator[Callable[[str], None]]:
 def _load(source: str) -> Any:
     if ":" not in source and not Path(source).exists():  # before importing TensorFlow: fail fast
         raise ModelLoadError(f"model file not found: {source} (resolved to {Path(source).resolve()})")
+    from .._deps import tensorflow
     from ..models import load_model
+
+    tensorflow()  # a missing TensorFlow: exit 2 with a message naming the fix
 
     return load_model(source)
 
