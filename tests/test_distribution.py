@@ -22,7 +22,7 @@ TENSORFLOWS = {"tensorflow", "tensorflow-cpu"}
 def _imports(folder: Path) -> dict[str, str]:
     """``{top-level module: first file importing it}`` over every import in ``folder``, at any depth."""
     found: dict[str, str] = {}
-    for path in sorted(folder.glob("*.py")):
+    for path in sorted(folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
