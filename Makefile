@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLDSTAMP := $(OLD)/.installed
 
-.PHONY: venv venv-oldest demo test test-oldest check-install dist bench clean models lock
+.PHONY: venv venv-oldest demo test test-fast test-oldest check-install dist bench clean models lock
 
 $(STAMP): pyproject.toml constraints/newest.txt
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 -q
+
+# The fast tier while working: the package's doctests and tests/unit (no subprocesses, no pytester runs).
+test-fast: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 -q -m "not integration" pytest_featviz tests/unit
 
 test-oldest: $(OLDSTAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(OLD)/bin/python -m pytest -n 2 -q

@@ -11,7 +11,7 @@ import pytest_featviz as fv
 from pytest_featviz import _deps
 from pytest_featviz.errors import FeatvizError, MissingDependencyError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "examples" / "models" / "digits_mlp.keras"
 # Run Python as a user without TensorFlow: the import system refuses ``tensorflow``.
 HIDE_TF = "import sys; sys.modules['tensorflow'] = None; "

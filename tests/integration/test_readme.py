@@ -29,7 +29,7 @@ from pytest_featviz._pytest import context as _context
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 MODELS = ROOT / "examples" / "models"
 

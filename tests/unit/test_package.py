@@ -8,7 +8,7 @@ import pytest
 
 import pytest_featviz as fv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_loads_no_tensorflow_keras_or_numpy():

@@ -285,7 +285,7 @@ def test_node_ids_that_read_alike_on_disk_get_distinct_folders(node_ids):
 def test_the_stored_example_baselines_are_still_found():
     from pathlib import Path
 
-    examples = Path(__file__).parent.parent / "examples"
+    examples = Path(__file__).resolve().parents[3] / "examples"
     for test in ("test_class_maximisers_match_the_baseline", "test_reachability_of_class_3_matches_the_baseline"):
         folder = baselines.baseline_path(examples / "featviz_baselines", f"examples/test_regression_gate.py::{test}",
                                          "x").parent

@@ -17,7 +17,7 @@ import pytest
 
 import pytest_featviz as fv
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 MODELS = EXAMPLES / "models"
 
 # name: (input shape, number of classes, layer names in order, stored test split)

@@ -21,7 +21,7 @@ from pytest_featviz.verify import Bounds, bounds, certify_not_reaches
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 from pytest_featviz.models import FeatureExtractor
 
-MODELS = Path(__file__).resolve().parents[1] / "examples" / "models"
+MODELS = Path(__file__).resolve().parents[3] / "examples" / "models"
 METHODS = ["ibp", "crown"]
 
 
