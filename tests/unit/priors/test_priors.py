@@ -1,8 +1,5 @@
 """Image priors: transforms, parametrizations, blur and presets, checked against known answers."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -374,9 +371,3 @@ def test_unknown_preset_names_the_choices():
 def test_bad_arguments_raise_errors_that_name_the_value(call, error, match):
     with pytest.raises(error, match=match):
         call()
-
-
-def test_importing_the_module_does_not_import_tensorflow():
-    code = "import sys, pytest_featviz.priors as p; p.STANDARD.structure(); print('tensorflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
