@@ -1,4 +1,4 @@
-"""Baselines: capture/save/load/compare against known answers, and the whole gate workflow with pytester."""
+"""Baselines: capture/save/load/compare against known answers (the whole gate workflow: tests/integration/test_baseline_workflow.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from pytest_featviz.baselines import BaselineFormatError, capture, compare, load
 from pytest_featviz._pytest.context import TestContext
 from pytest_featviz._pytest.fixture import Featviz
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
-
-pytest_plugins = ["pytester"]
 
 
 def pictures(count=4, side=8, seed=0):
@@ -389,120 +387,3 @@ def test_baseline_of_a_test_in_another_folder_is_looked_for_where_that_test_writ
     save(path, pictures())
     assert bound_fixture(tmp_path, cli=cli).assert_matches_baseline(
         "units", pictures(), baseline_of="ref/test_r.py::test_ref").passed
-
-
-# -- the workflow, in subprocesses -----------------------------------------------------------
-WORKFLOW = """
-import json, os
-import pytest
-import pytest_featviz as fv
-
-MODEL = os.environ["FEATVIZ_TEST_MODEL"]
-
-
-def maximisers(featviz, model):
-    return featviz.ascend(model, fv.ClassLogit([0, 1, 2, 3]), constraints=fv.Box(0, 1), steps=80, seed=0)
-
-
-@pytest.mark.featviz_model(MODEL)
-def test_index(featviz_model, featviz):
-    featviz.assert_matches_baseline("units", maximisers(featviz, featviz_model))
-
-
-@pytest.mark.featviz_model(MODEL)
-def test_permutation(featviz_model, featviz):
-    c = featviz.assert_matches_baseline("units", maximisers(featviz, featviz_model), match="permutation")
-    if c is not None:
-        with open("mapping.json", "w") as fh:
-            json.dump(c.mapping, fh)
-
-
-@pytest.mark.featviz(baselines="marker_dir")
-@pytest.mark.featviz_model(MODEL)
-def test_reach(featviz_model, featviz):
-    r = fv.assert_reaches(featviz_model, fv.ClassLogit(0), {threshold}, constraints=fv.Box(0, 1), steps=80, seed=0)
-    featviz.assert_matches_baseline("reach", r)
-
-
-@pytest.mark.featviz_model(MODEL)
-def test_raw_pictures(featviz_model, featviz):
-    featviz.assert_matches_baseline("raw", maximisers(featviz, featviz_model).inputs)
-"""
-ORDER = [2, 0, 3, 1]  # unit i of the permuted model is unit ORDER[i] of v1
-
-
-@pytest.fixture
-def versions(pytester):
-    """v1 (64 inputs -> 4 linear units), v1 with its units permuted, v1 with noisy weights."""
-    import keras
-
-    rng = np.random.default_rng(0)
-    kernel = (rng.choice([-1.0, 1.0], (64, 4)) * rng.uniform(0.5, 1.0, (64, 4))).astype(np.float32)
-    noisy = (kernel + rng.normal(0.0, 1.0, kernel.shape)).astype(np.float32)
-    for name, weights in (("v1", kernel), ("permuted", kernel[:, ORDER]), ("perturbed", noisy)):
-        model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(), keras.layers.Dense(4, name="units")])
-        model.get_layer("units").set_weights([weights, np.zeros(4, np.float32)])
-        model.save(pytester.path / f"{name}.keras")
-    return float(0.9 * np.maximum(kernel[:, 0], 0).sum())  # reachable by unit 0 of v1 only near its optimum
-
-
-def run(pytester, monkeypatch, model, *args):
-    monkeypatch.setenv("FEATVIZ_TEST_MODEL", f"{model}.keras")
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
-
-
-def test_gate_workflow_missing_update_rerun_permuted_perturbed(pytester, monkeypatch, versions):
-    pytest.importorskip("xdist")
-    pytester.makepyfile(test_gate=WORKFLOW.format(threshold=versions))
-    default = pytester.path / "featviz_baselines"
-
-    first = run(pytester, monkeypatch, "v1")  # no baselines: every test fails, saying how to create them
-    first.assert_outcomes(failed=4)
-    first.stdout.fnmatch_lines([
-        f"*there is no baseline 'units' at {default}/test_gate.py__test_index/units.npz",
-        "*to create it, run: pytest test_gate.py::test_index --featviz-update-baselines",
-        f"*there is no baseline 'reach' at {pytester.path}/marker_dir/test_gate.py__test_reach/reach.npz",
-    ])
-    assert not default.exists() and not (pytester.path / "marker_dir").exists()
-
-    update = run(pytester, monkeypatch, "v1", "--featviz-update-baselines", "-n", "2")  # two workers write
-    update.assert_outcomes(passed=4)
-    written = sorted(line.split(": ", 1)[1] for line in update.stdout.lines if line.startswith("baseline written: "))
-    expected = sorted([str(default / "test_gate.py__test_index" / "units.npz"),
-                       str(default / "test_gate.py__test_permutation" / "units.npz"),
-                       str(default / "test_gate.py__test_raw_pictures" / "raw.npz"),
-                       str(pytester.path / "marker_dir" / "test_gate.py__test_reach" / "reach.npz")])
-    assert written == expected
-    marker_dir = pytester.path / "marker_dir"
-    stored = {p.relative_to(pytester.path): p.read_bytes() for d in (default, marker_dir) for p in d.rglob("*")
-              if p.is_file()}
-    assert sorted(p.suffix for p in stored) == [".npz"] * 4 + [".png"] * 4  # no temp files left
-
-    # rerun: the command line beats the ini, the marker beats both; nothing is rewritten; bit-identical
-    default.rename(pytester.path / "moved")
-    pytester.makeini("[pytest]\nfeatviz_baselines = nowhere\n")
-    rerun = run(pytester, monkeypatch, "v1", "--featviz-baselines", "moved", "--featviz-artifacts", "art")
-    rerun.assert_outcomes(passed=4)
-    records = [json.loads(p.read_text())["assertions"][-1] for p in (pytester.path / "art").glob("*/record.json")]
-    assert len(records) == 4 and all(r["ssim"] == [1.0] * len(r["ssim"]) for r in records)
-    assert all(r["max_input_change"] == [0.0] * len(r["ssim"]) for r in records)
-    moved = {p.relative_to(pytester.path / "moved"): p.read_bytes()
-             for p in (pytester.path / "moved").rglob("*") if p.is_file()}
-    assert moved == {p.relative_to("featviz_baselines"): b for p, b in stored.items() if p.parts[0] == "featviz_baselines"}
-    assert all(pytester.path.joinpath(p).read_bytes() == b for p, b in stored.items() if p.parts[0] == "marker_dir")
-
-    pytester.makeini("[pytest]\nfeatviz_baselines = moved\n")  # the ini, relative to its own folder
-    permuted = run(pytester, monkeypatch, "permuted", "--featviz-artifacts", "art")
-    permuted.assert_outcomes(passed=1, failed=3)
-    assert json.loads((pytester.path / "mapping.json").read_text()) == ORDER
-    text = permuted.stdout.str()
-    assert "FAILED test_gate.py::test_index" in text and "FAILED test_gate.py::test_raw_pictures" in text
-    assert "4 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='index')" in text
-    assert "update the baseline: pytest test_gate.py::test_index --featviz-update-baselines" in text
-    shown = pytester.path / "art" / "test_gate.py__test_index"
-    for kind in ("obtained", "expected", "difference"):
-        assert f"{kind} {shown / f'units-{kind}.png'}" in text and (shown / f"units-{kind}.png").stat().st_size > 0
-
-    perturbed = run(pytester, monkeypatch, "perturbed")
-    perturbed.assert_outcomes(failed=4)
-    perturbed.stdout.fnmatch_lines(["*items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='permutation')"])
