@@ -47,14 +47,22 @@ def test_h5_file_loads(model, tmp_path):
 
 
 def test_saved_model_directory_loads_and_ascends(model, tmp_path):
-    import tensorflow as tf
-
     path = tmp_path / "sm"
     model.export(str(path))  # no verbose=: Keras 3.3/3.5 lacks it
     loaded = fv.load_model(path)
     same_outputs(model, loaded)
-    r = fv.ascend(loaded, fv.ClassProbability(1), constraints=fv.Box(0, 1), steps=5)
-    assert r.values.shape == (1,) and tf.is_tensor(tf.constant(r.values))
+    r = fv.ascend(loaded, fv.ClassProbability(1), constraints=fv.Box(0, 1), steps=5, seed=0)
+    same = fv.ascend(model, fv.ClassProbability(1), constraints=fv.Box(0, 1), steps=5, seed=0)
+    assert r.values.shape == (1,) and r.inputs.shape == (1, 4)
+    np.testing.assert_allclose(r.inputs, same.inputs, rtol=1e-5, atol=1e-6)  # the same ascent as on the Keras model
+
+
+@pytest.mark.xfail(strict=True, reason="a SavedModel hides its softmax head: ClassProbability applies softmax "
+                                       "to the probabilities again (value ~1/3 here, not the model's output)")
+def test_saved_model_class_probability_is_the_models_output(model, tmp_path):
+    model.export(str(tmp_path / "sm"))
+    r = fv.ascend(fv.load_model(tmp_path / "sm"), fv.ClassProbability(1), constraints=fv.Box(0, 1), steps=5, seed=0)
+    np.testing.assert_allclose(r.values[0], model(r.inputs)[0, 1], rtol=1e-5)
 
 
 def test_factory_string_loads(monkeypatch):
