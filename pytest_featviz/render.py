@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ._io import write_atomic
+from ._validation import check_choice, check_int
 from .errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["CONTRASTS", "to_uint8", "to_image", "grid", "save_png", "png_bytes", "data_uri", "difference"]
@@ -62,21 +63,6 @@ def _check_range(value_range: Any) -> tuple[float, float]:
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ConfigurationError(message)
     return low, high
-
-
-def _check_contrast(contrast: Any) -> str:
-    if not isinstance(contrast, str) or contrast not in CONTRASTS:
-        raise ConfigurationError(f"contrast must be one of {{'none', 'stretch'}}; got {contrast!r}")
-    return contrast
-
-
-def _int_option(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise FeatvizTypeError(f"{name} must be an integer; got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and <= {maximum}" if maximum is not None else ""
-        raise ConfigurationError(f"{name} must be an integer >= {minimum}{upper}; got {value!r}")
-    return int(value)
 
 
 def _check_shape(shape: tuple[int, ...], what: str) -> None:
@@ -138,7 +124,7 @@ def to_uint8(x: Any, *, value_range: tuple[float, float] = (0.0, 1.0), contrast:
     array([  0, 255], dtype=uint8)
     """
     low, high = _check_range(value_range)
-    _check_contrast(contrast)
+    check_choice(contrast, "contrast", CONTRASTS)
     arr = _finite(x, "x")
     if contrast == "stretch" and arr.size and arr.max() > arr.min():
         low, high = float(arr.min()), float(arr.max())
@@ -194,7 +180,7 @@ def to_image(
     """
     arr = _finite(x, "x")
     _check_shape(arr.shape, "an input")
-    strip_height = _int_option(strip_height, "strip_height", 1)
+    strip_height = check_int(strip_height, "strip_height", min_value=1)
     if arr.ndim == 3 and arr.shape[2] != 3:
         arr = arr.mean(axis=2)
     levels = to_uint8(arr, value_range=value_range, contrast=contrast)
@@ -298,14 +284,14 @@ def grid(
     _check_shape(arr.shape[1:], f"the items of a batch of shape {arr.shape}: an item")
     count = arr.shape[0]
     texts = _check_labels(labels, count)
-    columns = min(count, _int_option(columns, "columns", 1)) if columns is not None else math.ceil(math.sqrt(count))
-    padding = _int_option(padding, "padding", 0)
-    background = _int_option(background, "background", 0, 255)
+    columns = min(count, check_int(columns, "columns", min_value=1)) if columns is not None else math.ceil(math.sqrt(count))
+    padding = check_int(padding, "padding", min_value=0)
+    background = check_int(background, "background", min_value=0, max_value=255)
     tiles = [to_image(item, value_range=value_range, contrast=contrast, strip_height=strip_height) for item in arr]
     height, width = tiles[0].shape[:2]
     if scale is None:
         scale = max(1, math.ceil(_AUTO_MIN_SIDE / max(height, width)))
-    scale = _int_option(scale, "scale", 1)
+    scale = check_int(scale, "scale", min_value=1)
     height, width, band = height * scale, width * scale, (_LABEL_BAND if texts else 0)
     rows = math.ceil(count / columns)
     canvas = np.full(
@@ -442,7 +428,7 @@ def difference(
         raise ConfigurationError(f"a and b must have the same shape; got {first.shape} and {second.shape}")
     _check_shape(first.shape, "an input")
     low, high = _check_range(value_range)
-    strip_height = _int_option(strip_height, "strip_height", 1)
+    strip_height = check_int(strip_height, "strip_height", min_value=1)
     delta = first - second
     if delta.ndim == 3:
         strongest = np.abs(delta).argmax(axis=2)[..., None]
