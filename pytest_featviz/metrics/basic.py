@@ -28,7 +28,7 @@ from .gradients import dominant_orientation, edge_density, orientation_coherence
 from .checks import _image, _unit
 from .._validation import check_choice, check_int, check_real
 from .spectral import high_frequency_ratio, periodicity  # noqa: F401  (metric() looks names up here)
-from ..errors import ConfigurationError, FeatvizTypeError, closest
+from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["METRICS", "metric", "summarize", "total_variation", "entropy", "saturation", "ssim", "RANGED",
            "range_options", "check_value_range"]
