@@ -159,7 +159,7 @@ def test_labels_draw_in_a_band_above_each_tile_and_leave_the_tiles_alone():
     batch = np.full((2, 28, 28), 0.5)
     plain = grid(batch, padding=2)
     labelled = grid(batch, labels=["seven", "one"], padding=2)
-    band = render._LABEL_BAND
+    band = render.layout.LABEL_BAND
     assert labelled.shape == (plain.shape[0] + band, plain.shape[1])
     np.testing.assert_array_equal(labelled[2 + band :], plain[2:])
     for left in (2, 2 + 84 + 2):
@@ -171,7 +171,7 @@ def test_labels_draw_in_a_band_above_each_tile_and_leave_the_tiles_alone():
 def test_labels_differ_by_text_and_an_empty_label_leaves_the_band_blank():
     batch = np.zeros((2, 28, 28))
     out = grid(batch, labels=["", "dog"], padding=0)
-    band = render._LABEL_BAND
+    band = render.layout.LABEL_BAND
     assert np.all(out[:band, :84] == 255)
     assert np.any(out[:band, 84:] != 255)
     other = grid(batch, labels=["", "cat"], padding=0)
@@ -189,7 +189,7 @@ def test_labels_may_be_a_1d_array_of_numbers_or_texts():
 
 def test_a_long_label_is_cut_to_its_tile_and_text_is_light_on_a_dark_background():
     out = grid(np.zeros((2, 4, 4)), labels=["W" * 50, ""], scale=5, padding=2, background=0)
-    band = render._LABEL_BAND
+    band = render.layout.LABEL_BAND
     assert out[2 : 2 + band, 2:22].max() == 255  # white text
     assert np.all(out[2 : 2 + band, 20:] == 0)  # cut 2 px short of the tile's right edge
 
@@ -243,7 +243,7 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_temporary_files(tmp_path
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(render.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # what the atomic write moves with
     with pytest.raises(OSError, match="disk full"):
         save_png(target, np.full((2, 2), 255, np.uint8))
     assert os.listdir(tmp_path) == ["out.png"]
