@@ -31,12 +31,13 @@ def _is_bool(value: Any) -> bool:
 
 def _range(min_value: Any, max_value: Any, exclude_min: bool = False, exclude_max: bool = False) -> str:
     """`` >= 1``, `` < 2`` or `` in [0, 255]``: the words for the allowed range."""
+    low, high = (f"{v:g}" if isinstance(v, float) else str(v) for v in (min_value, max_value))
     if min_value is not None and max_value is not None:
-        return f" in {'(' if exclude_min else '['}{min_value:g}, {max_value:g}{')' if exclude_max else ']'}"
+        return f" in {'(' if exclude_min else '['}{low}, {high}{')' if exclude_max else ']'}"
     if min_value is not None:
-        return f" {'>' if exclude_min else '>='} {min_value:g}"
+        return f" {'>' if exclude_min else '>='} {low}"
     if max_value is not None:
-        return f" {'<' if exclude_max else '<='} {max_value:g}"
+        return f" {'<' if exclude_max else '<='} {high}"
     return ""
 
 
