@@ -14,11 +14,31 @@ import numpy as np
 
 from .errors import ConfigurationError, FeatvizTypeError, closest
 
-__all__ = ["check_int", "check_real", "check_choice", "check_start", "check_batch_size"]
+__all__ = [
+    "check_int",
+    "check_real",
+    "check_interval",
+    "check_bool",
+    "check_choice",
+    "check_start",
+    "check_batch_size",
+]
 
 
 def _is_bool(value: Any) -> bool:
     return isinstance(value, (bool, np.bool_))
+
+
+def _range(min_value: Any, max_value: Any, exclude_min: bool = False, exclude_max: bool = False) -> str:
+    """`` >= 1``, `` < 2`` or `` in [0, 255]``: the words for the allowed range."""
+    low, high = (f"{v:g}" if isinstance(v, float) else str(v) for v in (min_value, max_value))
+    if min_value is not None and max_value is not None:
+        return f" in {'(' if exclude_min else '['}{low}, {high}{')' if exclude_max else ']'}"
+    if min_value is not None:
+        return f" {'>' if exclude_min else '>='} {low}"
+    if max_value is not None:
+        return f" {'<' if exclude_max else '<='} {high}"
+    return ""
 
 
 def check_int(value: Any, name: str, *, min_value: int | None = None, max_value: int | None = None) -> int:
@@ -39,8 +59,7 @@ def check_int(value: Any, name: str, *, min_value: int | None = None, max_value:
     ...
     pytest_featviz.errors.FeatvizTypeError: steps must be an int; got '3' (str)
     """
-    want = "an int" + (f" >= {min_value}" if min_value is not None else "") + (
-        f" <= {max_value}" if max_value is not None else "")
+    want = "an int" + _range(min_value, max_value)
     if _is_bool(value) or not isinstance(value, (numbers.Integral, np.integer)):
         raise FeatvizTypeError(f"{name} must be {want}; got {value!r} ({type(value).__name__})")
     if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
@@ -49,7 +68,7 @@ def check_int(value: Any, name: str, *, min_value: int | None = None, max_value:
 
 
 def check_real(value: Any, name: str, *, min_value: float | None = None, max_value: float | None = None,
-               exclude_min: bool = False, finite: bool = True) -> float:
+               exclude_min: bool = False, exclude_max: bool = False, finite: bool = True) -> float:
     """``value`` as a ``float``: a wrong type is a FeatvizTypeError, a value out of range a ConfigurationError.
 
     Examples
@@ -61,9 +80,7 @@ def check_real(value: Any, name: str, *, min_value: float | None = None, max_val
     ...
     pytest_featviz.errors.ConfigurationError: lr must be a finite number > 0; got 0
     """
-    want = ("a finite number" if finite else "a number") + (
-        f" {'>' if exclude_min else '>='} {min_value:g}" if min_value is not None else "") + (
-        f" <= {max_value:g}" if max_value is not None else "")
+    want = ("a finite number" if finite else "a number") + _range(min_value, max_value, exclude_min, exclude_max)
     if _is_bool(value) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise FeatvizTypeError(f"{name} must be {want}; got {value!r} ({type(value).__name__})")
     number = float(value)
@@ -71,10 +88,49 @@ def check_real(value: Any, name: str, *, min_value: float | None = None, max_val
     if min_value is not None:
         bad = bad or number < min_value or (exclude_min and number == min_value)
     if max_value is not None:
-        bad = bad or number > max_value
+        bad = bad or number > max_value or (exclude_max and number == max_value)
     if bad:
         raise ConfigurationError(f"{name} must be {want}; got {value!r}")
     return number
+
+
+def check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value"),
+                   **limits: Any) -> tuple[float, float]:
+    """``(low, high)`` as floats (each checked by :func:`check_real` with ``limits``), with ``low <= high``.
+
+    Examples
+    --------
+    >>> check_interval(0, 1)
+    (0.0, 1.0)
+    >>> check_interval(3, 1)
+    Traceback (most recent call last):
+    ...
+    pytest_featviz.errors.ConfigurationError: min_value=3 is larger than max_value=1
+    """
+    lo, hi = check_real(low, names[0], **limits), check_real(high, names[1], **limits)
+    if lo > hi:
+        raise ConfigurationError(f"{names[0]}={low!r} is larger than {names[1]}={high!r}")
+    return lo, hi
+
+
+def check_bool(value: Any, name: str, *, allow_none: bool = False) -> bool | None:
+    """``value`` as a ``bool`` (``None`` too with ``allow_none``), else a FeatvizTypeError.
+
+    Examples
+    --------
+    >>> check_bool(True, "progress"), check_bool(None, "progress", allow_none=True)
+    (True, None)
+    >>> check_bool(1, "progress")
+    Traceback (most recent call last):
+    ...
+    pytest_featviz.errors.FeatvizTypeError: progress must be True or False; got 1 (int)
+    """
+    if value is None and allow_none:
+        return None
+    if not _is_bool(value):
+        want = "True, False or None" if allow_none else "True or False"
+        raise FeatvizTypeError(f"{name} must be {want}; got {value!r} ({type(value).__name__})")
+    return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: Iterable[Any]) -> Any:

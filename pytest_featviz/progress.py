@@ -23,7 +23,7 @@ import sys
 import time
 from typing import IO, Any
 
-from .errors import FeatvizTypeError
+from ._validation import check_bool
 
 __all__ = ["Progress", "progress_enabled"]
 
@@ -40,9 +40,7 @@ def progress_enabled(progress: bool | None, stream: IO[str] | None = None) -> bo
     >>> progress_enabled(True), progress_enabled(None, io.StringIO())
     (True, False)
     """
-    if progress is not None and not isinstance(progress, bool):
-        raise FeatvizTypeError(f"progress must be True, False or None (automatic: when stderr is a terminal); "
-                               f"got {progress!r}")
+    progress = check_bool(progress, "progress", allow_none=True)  # None: automatic (stderr is a terminal)
     if progress is not None:
         return progress
     env = os.environ.get(ENV, "").strip().lower()

@@ -8,7 +8,6 @@ This module takes numpy arrays and knows nothing about TensorFlow or pytest.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from .. import metrics as _metrics
 from .capture import Baseline, _is_picture, capture
-from ..errors import ConfigurationError
+from .._validation import check_choice, check_real
 
 DEFAULT_MIN_SSIM = 0.95
 DEFAULT_VALUE_RTOL = 0.05
@@ -128,7 +127,7 @@ def _yes(flag: Any) -> str:
 
 def check_options(min_ssim: Any, value_rtol: Any, match: Any,
                   value_atol: Any = DEFAULT_VALUE_ATOL) -> tuple[float, float, str, float]:
-    """Validate :func:`compare`'s tolerances; raise ConfigurationError naming the bad one.
+    """Validate :func:`compare`'s tolerances; raise ConfigurationError (FeatvizTypeError for a wrong type) naming the bad one.
 
     Examples
     --------
@@ -137,15 +136,12 @@ def check_options(min_ssim: Any, value_rtol: Any, match: Any,
     >>> check_options(1.5, 0.1, "index")
     Traceback (most recent call last):
     ...
-    pytest_featviz.errors.ConfigurationError: min_ssim must be a number in [-1, 1]; got 1.5
+    pytest_featviz.errors.ConfigurationError: min_ssim must be a finite number in [-1, 1]; got 1.5
     """
-    for name, value, low, high in (("min_ssim", min_ssim, -1.0, 1.0), ("value_rtol", value_rtol, 0.0, np.inf),
-                                   ("value_atol", value_atol, 0.0, np.inf)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
-            raise ConfigurationError(f"{name} must be a number in [{low:g}, {high:g}]; got {value!r}")
-    if match not in MATCHES:
-        raise ConfigurationError(f"match={match!r} is not one of {set(MATCHES)}")
-    return float(min_ssim), float(value_rtol), match, float(value_atol)
+    return (check_real(min_ssim, "min_ssim", min_value=-1.0, max_value=1.0),
+            check_real(value_rtol, "value_rtol", min_value=0.0, finite=False),  # inf: values are not compared
+            check_choice(match, "match", MATCHES),
+            check_real(value_atol, "value_atol", min_value=0.0, finite=False))
 
 
 def _similarity(a: np.ndarray, b: np.ndarray, data_range: float) -> float:

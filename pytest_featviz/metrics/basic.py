@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from .gradients import dominant_orientation, edge_density, orientation_coherence  # noqa: F401  (metric() looks names up here)
-from .checks import _image, _number, _unit
+from .checks import _image, _unit
+from .._validation import check_choice, check_int, check_real
 from .spectral import high_frequency_ratio, periodicity  # noqa: F401  (metric() looks names up here)
-from ..errors import ConfigurationError, FeatvizTypeError, closest
+from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["METRICS", "metric", "summarize", "total_variation", "entropy", "saturation", "ssim", "RANGED",
            "range_options", "check_value_range"]
@@ -66,7 +67,7 @@ def total_variation(image: Any, *, data_range: float | None = None) -> float:
     if data_range is None:
         u, factor = _unit(x), 1.0
     else:
-        width = _number(data_range, "data_range", low=0.0, low_open=True)
+        width = check_real(data_range, "data_range", min_value=0.0, exclude_min=True)
         peak = float(np.abs(x).max())  # differences of x / peak cannot overflow
         u, factor = (x / peak, peak / width) if peak > 0 else (None, 0.0)
     if u is None:
@@ -105,8 +106,7 @@ def entropy(image: Any, *, bins: int = 256, data_range: tuple[float, float] | No
     1.0
     """
     x = _image(image)
-    if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, (int, np.integer)) or bins < 2:
-        raise ConfigurationError(f"bins={bins!r} is not valid; it must be an integer >= 2")
+    bins = check_int(bins, "bins", min_value=2)
     if data_range is None:
         t = _unit(x)  # the position of each value in its range, from 0 to 1
         if t is None:
@@ -116,8 +116,8 @@ def entropy(image: Any, *, bins: int = 256, data_range: tuple[float, float] | No
         if pair.shape != (2,):
             raise ConfigurationError(
                 f"data_range={data_range!r} is not valid; give the histogram's (low, high), e.g. (0.0, 1.0)")
-        low = _number(pair[0], "data_range[0]", low=-np.inf)
-        high = _number(pair[1], "data_range[1]", low=low, low_open=True)
+        low = check_real(pair[0], "data_range[0]")
+        high = check_real(pair[1], "data_range[1]", min_value=low, exclude_min=True)
         scale = max(np.abs(x).max(), abs(low), abs(high))  # keeps high - low finite and non-zero
         t = (x / scale - low / scale) / (high / scale - low / scale)
     index = np.clip(np.floor(t * bins), 0, bins - 1).astype(np.int64)
@@ -159,7 +159,7 @@ def saturation(image: Any, *, value_range: Any = None, low: float | None = None,
     """
     x = _image(image)
     low, high = check_value_range(value_range, low, high)
-    atol = 1e-6 * (high - low) if atol is None else _number(atol, "atol", low=0.0)
+    atol = 1e-6 * (high - low) if atol is None else check_real(atol, "atol", min_value=0.0)
     return float(np.mean((x <= low + atol) | (x >= high - atol)))
 
 
@@ -174,8 +174,8 @@ def check_value_range(value_range: Any, low: Any, high: Any) -> tuple[float, flo
             raise ConfigurationError(
                 f"value_range={value_range!r} is not valid; give the images' (low, high), e.g. (0, 255)")
         low, high = pair
-    low = _number(0.0 if low is None else low, "value_range low", low=-np.inf)
-    return low, _number(1.0 if high is None else high, "value_range high", low=low, low_open=True)
+    low = check_real(0.0 if low is None else low, "value_range low")
+    return low, check_real(1.0 if high is None else high, "value_range high", min_value=low, exclude_min=True)
 
 
 # --------------------------------------------------------------------- two images
@@ -213,7 +213,7 @@ def ssim(image_a: Any, image_b: Any, *, data_range: float) -> float:
 
     if data_range is None:
         raise ConfigurationError("ssim needs data_range, e.g. data_range=1.0 for images in [0, 1]")
-    data_range = _number(data_range, "data_range", low=0.0, low_open=True)
+    data_range = check_real(data_range, "data_range", min_value=0.0, exclude_min=True)
     a, b = _image(image_a, "image_a"), _image(image_b, "image_b")
     if a.shape != b.shape:
         raise ConfigurationError(
@@ -242,11 +242,9 @@ def metric(name: str) -> Callable[..., float]:
     >>> metric("edge_densty")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    pytest_featviz.errors.ConfigurationError: unknown metric 'edge_densty'; ... did you mean 'edge_density'?
+    pytest_featviz.errors.ConfigurationError: metric='edge_densty' is not one of ...; did you mean 'edge_density'?
     """
-    if not isinstance(name, str) or name not in METRICS:
-        raise ConfigurationError(
-            f"unknown metric {name!r}; the metrics are {', '.join(METRICS)}{closest(str(name), METRICS)}")
+    check_choice(name, "metric", METRICS)
     return globals()[name]
 
 

@@ -38,20 +38,6 @@ def _image(image: Any, name: str = "image") -> np.ndarray:
     return arr
 
 
-def _number(value: Any, name: str, *, low: float, high: float = np.inf, low_open: bool = False,
-            high_open: bool = False) -> float:
-    """Check a scalar option against an interval and return it as a float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise FeatvizTypeError(f"{name} must be a number; got {value!r}")
-    v = float(value)
-    too_low = v <= low if low_open else v < low
-    too_high = v >= high if high_open else v > high
-    if not np.isfinite(v) or too_low or too_high:
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open or high == np.inf else ']'}"
-        raise ConfigurationError(f"{name}={value!r} is not valid; it must lie in {interval}")
-    return v
-
-
 def _unit(x: np.ndarray) -> np.ndarray | None:
     """Map ``x`` affinely onto [0, 1] (min 0, max 1); ``None`` when ``x`` is constant."""
     if x.max() == x.min():

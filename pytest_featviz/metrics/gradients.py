@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from .checks import _image, _number, _unit
+from .checks import _image, _unit
+from .._validation import check_real
 from ..errors import ConfigurationError
 
 __all__ = ["edge_density", "orientation_coherence", "dominant_orientation"]
@@ -48,7 +49,7 @@ def edge_density(image: Any, *, sigma: float = 1.0) -> float:
     from skimage.feature import canny
 
     x = _image(image)
-    sigma = _number(sigma, "sigma", low=0.0)
+    sigma = check_real(sigma, "sigma", min_value=0.0)
     grey = _unit(x.mean(axis=2))
     if grey is None:
         return 0.0
@@ -58,7 +59,7 @@ def edge_density(image: Any, *, sigma: float = 1.0) -> float:
 def _structure_tensor(image: Any, sigma: Any) -> tuple[float, float, float]:
     """``(Jxx, Jxy, Jyy)`` summed over the valid interior, x to the right and y *up*."""
     x = _image(image)
-    sigma = _number(sigma, "sigma", low=0.0)
+    sigma = check_real(sigma, "sigma", min_value=0.0)
     radius = max(1, int(np.ceil(3 * sigma)))
     if min(x.shape[:2]) < 2 * radius + 1:
         raise ConfigurationError(

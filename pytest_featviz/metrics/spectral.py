@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 from scipy import fft, ndimage
 
-from .checks import _image, _number, _unit
+from .checks import _image, _unit
+from .._validation import check_real
 
 __all__ = ["high_frequency_ratio", "periodicity"]
 
@@ -49,7 +50,7 @@ def high_frequency_ratio(image: Any, *, cutoff: float = 0.25) -> float:
     True
     """
     x = _image(image)
-    cutoff = _number(cutoff, "cutoff", low=0.0, high=1.0, low_open=True, high_open=True)
+    cutoff = check_real(cutoff, "cutoff", min_value=0.0, max_value=1.0, exclude_min=True, exclude_max=True)
     u = _unit(x)
     if u is None:
         return 0.0

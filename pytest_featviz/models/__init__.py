@@ -5,9 +5,9 @@ walks this model's own graph (:mod:`.graph`).
 """
 
 from .fixed_inputs import fix_inputs
-from .graph import entries
+from .graph import calls, entries, graph_of
 from .heads import Head, logits_mode
 from .loading import FeatureExtractor, ModelInfo, get_layer, layer_names, load_model, model_info
 
 __all__ = ["load_model", "layer_names", "get_layer", "fix_inputs", "Head", "logits_mode", "ModelInfo", "model_info",
-           "FeatureExtractor", "entries"]
+           "FeatureExtractor", "entries", "graph_of", "calls"]

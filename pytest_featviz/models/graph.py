@@ -36,6 +36,27 @@ def graph_of(model: Any) -> Any | None:
     return inner if inner is not None and hasattr(inner, "_nodes_by_depth") else None
 
 
+def calls(model: Any, op: Any) -> list[Any] | None:
+    """The nodes that call ``op`` in ``model``'s own graph, earliest call first; ``None`` without a graph.
+
+    The earliest call is the one Keras' ``layer.output`` reads when the layer is called only
+    in this graph; a subclassed or unbuilt model has no graph (``None``).
+
+    Examples
+    --------
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    >>> [node.operation.name for node in calls(m, m.layers[0])]
+    ['d']
+    """
+    graph = graph_of(model)
+    if graph is None:
+        return None
+    found = [node for nodes in graph._nodes_by_depth.values() for node in nodes if node.operation is op]
+    order = {id(node): i for i, node in enumerate(op._inbound_nodes)}
+    return sorted(found, key=lambda node: order[id(node)])
+
+
 def _nodes(graph: Any) -> Iterator[Any]:
     """The graph's operation calls in topological order (inputs first), input nodes left out."""
     by_depth = graph._nodes_by_depth

@@ -9,13 +9,13 @@ model's input, together with the squash into a box and the Gaussian blur they sh
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .transforms import _jit, _tf, _to_4d
+from .._validation import check_real
 from ..errors import ConfigurationError
 
 _LOGIT_EPS = 1e-3
@@ -141,8 +141,8 @@ class SigmoidRange(Parametrization):
     def __post_init__(self) -> None:
         for name in ("low", "high"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, numbers.Real) or not math.isfinite(v)):
-                raise ConfigurationError(f"SigmoidRange {name} must be a finite number or None; got {v!r}")
+            if v is not None:
+                check_real(v, f"SigmoidRange {name}")
         if self.low is not None and self.high is not None and not self.low < self.high:
             raise ConfigurationError(f"SigmoidRange low={self.low} must be below high={self.high}")
 
@@ -211,8 +211,7 @@ class Fourier(Parametrization):
     def __post_init__(self) -> None:
         for name in ("decay", "start_std"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 <= v < math.inf:
-                raise ConfigurationError(f"Fourier {name} must be a finite number >= 0; got {v!r}")
+            check_real(v, f"Fourier {name}", min_value=0)
 
     def _mix(self, c: int) -> bool:
         return bool(self.decorrelate) and c == 3

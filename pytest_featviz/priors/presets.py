@@ -30,8 +30,6 @@ Pixel()
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +37,6 @@ import numpy as np
 
 from .transforms import (
     _tf,
-    _int,
     Pad,
     Jitter,
     RandomScale,
@@ -54,7 +51,8 @@ from .parametrizations import (
     _gaussian_blur,
     _image_geometry,
 )
-from ..errors import ConfigurationError, FeatvizTypeError, closest
+from .._validation import check_choice, check_int, check_real
+from ..errors import FeatvizTypeError
 
 __all__ = ["BlurEvery", "Priors", "STANDARD", "PRESETS", "standard_priors", "resolve_priors"]
 
@@ -78,9 +76,8 @@ class BlurEvery:
     sigma: float = 0.5
 
     def __post_init__(self) -> None:
-        _int(self.n, "BlurEvery n", 1)
-        if not isinstance(self.sigma, numbers.Real) or not 0 < self.sigma < math.inf:
-            raise ConfigurationError(f"BlurEvery sigma must be a positive number of pixels; got {self.sigma!r}")
+        check_int(self.n, "BlurEvery n", min_value=1)
+        check_real(self.sigma, "BlurEvery sigma", min_value=0, exclude_min=True)  # in pixels
 
     def apply(self, x: Any) -> Any:
         """The blurred ``(B, H, W[, C])`` image batch (borders mirrored)."""
@@ -223,13 +220,12 @@ def resolve_priors(value: Any, *, input_shape: tuple[int, ...] | None = None) ->
     >>> resolve_priors("standrad")
     Traceback (most recent call last):
     ...
-    pytest_featviz.errors.ConfigurationError: priors='standrad' is not one of ['none', 'standard']; did you mean 'standard'?
+    pytest_featviz.errors.ConfigurationError: priors='standrad' is not one of 'none', 'standard'; did you mean 'standard'?
     """
     if value is None:
         priors = Priors()
     elif isinstance(value, str):
-        if value not in PRESETS:
-            raise ConfigurationError(f"priors={value!r} is not one of {sorted(PRESETS)}{closest(value, PRESETS)}")
+        check_choice(value, "priors", PRESETS)
         priors = PRESETS[value](input_shape)
     elif isinstance(value, Priors):
         priors = value

@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .._validation import check_choice, check_int, check_real
 from ..errors import ConfigurationError, FeatvizTypeError
 
 def _tf() -> Any:
     import tensorflow as tf
 
     return tf
-
-
-def _int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ConfigurationError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
 
 
 def _choices(values: Any, name: str, positive: bool) -> tuple[float, ...]:
@@ -217,11 +211,9 @@ class Pad(Transform):
     value: float = 0.5
 
     def __post_init__(self) -> None:
-        _int(self.pixels, "Pad pixels", 0)
-        if self.mode not in ("reflect", "constant"):
-            raise ConfigurationError(f"Pad mode={self.mode!r} is not one of {{'reflect', 'constant'}}")
-        if not isinstance(self.value, numbers.Real) or not math.isfinite(self.value):
-            raise ConfigurationError(f"Pad value must be a finite number; got {self.value!r}")
+        check_int(self.pixels, "Pad pixels", min_value=0)
+        check_choice(self.mode, "Pad mode", ("reflect", "constant"))
+        check_real(self.value, "Pad value")
 
     def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:
         k = self._fits(x.shape[1], x.shape[2])
@@ -253,7 +245,7 @@ class Jitter(Transform):
     pixels: int
 
     def __post_init__(self) -> None:
-        _int(self.pixels, "Jitter pixels", 0)
+        check_int(self.pixels, "Jitter pixels", min_value=0)
 
     def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
         tf = _tf()

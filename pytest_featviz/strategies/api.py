@@ -28,7 +28,7 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import DrawFn, SearchStrategy
 
 from .patterns import _SEED, KINDS, _between, _check_kinds, _draw_point, _fraction, _patch
-from .args import (Shape, _check_interval, _check_p, _check_real, _check_shape, _f32_interval,
+from .args import (Shape, _check_int, _check_interval, _check_p, _check_real, _check_shape, _f32_interval,
                              _finite_array, _float32_box, _float32_need, _float32_point)
 from ..constraints import Box, Constraint, LpBall, Mask
 
@@ -80,8 +80,7 @@ def starting_points(
     """
     shape = _check_shape(shape)
     lo, hi = _check_interval(min_value, max_value)
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1):
-        raise InvalidArgument(f"batch={batch!r} must be None or an int >= 1")
+    batch = None if batch is None else _check_int(batch, "batch", min_value=1)
     choices = _check_kinds(kinds)
     items = [_draw_point(draw, choices, shape, lo, hi) for _ in range(1 if batch is None else int(batch))]
     return items[0] if batch is None else np.stack(items)
@@ -206,9 +205,7 @@ def lp_balls(
     >>> find(lp_balls(np.zeros(3), max_radius=0.1, p=np.inf), lambda b: b.radius >= 0.05)
     LpBall(radius=0.05, p=inf)
     """
-    min_radius, max_radius = _check_interval(min_radius, max_radius, ("min_radius", "max_radius"))
-    if min_radius < 0:
-        raise InvalidArgument(f"min_radius={min_radius!r} must be >= 0")
+    min_radius, max_radius = _check_interval(min_radius, max_radius, ("min_radius", "max_radius"), min_value=0)
     norms = _check_p(p)
     value = draw(center) if isinstance(center, SearchStrategy) else center
     arr = _finite_array(value, "center")
@@ -242,8 +239,7 @@ def masks(draw: DrawFn, shape: Shape, *, min_free: int = 1) -> Mask:
     """
     shape = _check_shape(shape)
     size = math.prod(shape)
-    if isinstance(min_free, bool) or not isinstance(min_free, (int, np.integer)) or not 0 <= min_free <= size:
-        raise InvalidArgument(f"min_free={min_free!r} must be an int in [0, {size}] (the mask has {size} entries)")
+    min_free = _check_int(min_free, "min_free (free entries of the mask)", min_value=0, max_value=size)
     pattern = _MASK_PATTERNS[draw(st.integers(0, len(_MASK_PATTERNS) - 1))]
     if pattern == "all":
         return Mask(np.ones(shape, dtype=bool))
@@ -323,9 +319,7 @@ def constraint_sets(
     """
     shape = _check_shape(shape)
     lo, hi = _check_interval(min_value, max_value)
-    max_radius = _check_real(max_radius, "max_radius")
-    if max_radius < 0:
-        raise InvalidArgument(f"max_radius={max_radius!r} must be >= 0")
+    max_radius = _check_real(max_radius, "max_radius", min_value=0)
     box = draw(boxes(shape, min_value=lo, max_value=hi))
     use_linf, use_l2, use_mask = draw(st.booleans()), draw(st.booleans()), draw(st.booleans())
     if center is not None or use_linf or use_l2:  # a given centre is checked even without balls

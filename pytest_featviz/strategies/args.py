@@ -7,18 +7,29 @@ This module imports no TensorFlow.
 
 from __future__ import annotations
 
-import math
-import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from hypothesis.errors import InvalidArgument
 
+from .._validation import check_int, check_interval, check_real
 from ..constraints import float32_inward
+from ..errors import ConfigurationError, FeatvizTypeError
 
 Shape = int | tuple[int, ...]
 
 _F32_MAX = float(np.finfo(np.float32).max)
+
+
+@contextmanager
+def _invalid_argument() -> Iterator[None]:
+    """Run a shared check from ``_validation``; its error becomes Hypothesis' ``InvalidArgument`` (its convention)."""
+    try:
+        yield
+    except (ConfigurationError, FeatvizTypeError) as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def _check_shape(shape: Shape) -> tuple[int, ...]:
@@ -27,23 +38,28 @@ def _check_shape(shape: Shape) -> tuple[int, ...]:
         dims = tuple(dims)
     except TypeError:
         raise InvalidArgument(f"shape={shape!r} must be an int or a tuple of ints, such as (28, 28, 1)") from None
-    if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in dims):
-        raise InvalidArgument(f"shape={shape!r} must contain only ints >= 1, such as (28, 28, 1)")
-    return tuple(int(d) for d in dims)
+    with _invalid_argument():
+        return tuple(check_int(d, f"each entry of shape={shape!r}", min_value=1) for d in dims)
 
 
-def _check_real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidArgument(f"{name}={value!r} must be a real number")
-    if not math.isfinite(value) or abs(value) > _F32_MAX:
-        raise InvalidArgument(f"{name}={value!r} must be finite and within the float32 range")
-    return float(value)
+def _check_int(value: Any, name: str, **limits: Any) -> int:
+    with _invalid_argument():
+        return check_int(value, name, **limits)
 
 
-def _check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value")) -> tuple[float, float]:
-    lo, hi = _check_real(low, names[0]), _check_real(high, names[1])
-    if lo > hi:
-        raise InvalidArgument(f"{names[0]}={low!r} is larger than {names[1]}={high!r}; swap them")
+def _check_real(value: Any, name: str, **limits: Any) -> float:
+    with _invalid_argument():
+        number = check_real(value, name, **limits)
+    if abs(number) > _F32_MAX:
+        raise InvalidArgument(f"{name}={value!r} must be within the float32 range")
+    return number
+
+
+def _check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value"),
+                    **limits: Any) -> tuple[float, float]:
+    lo, hi = _check_real(low, names[0], **limits), _check_real(high, names[1], **limits)
+    with _invalid_argument():
+        check_interval(low, high, names)
     return lo, hi
 
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import DrawFn, SearchStrategy
 
-from .args import _f32_interval, _finite_array
-from ..errors import closest
+from .args import _f32_interval, _finite_array, _invalid_argument
+from .._validation import check_choice
 
 _RESOLUTION = 2**24
 _SEED = st.integers(0, 2**32 - 1)
@@ -78,8 +78,9 @@ def _check_kinds(kinds: Any) -> list[Any]:
     if not given:
         raise InvalidArgument(f"kinds is empty; choose at least one of {KINDS} or a strategy such as from_examples(x)")
     for kind in given:
-        if isinstance(kind, str) and kind not in KINDS:
-            raise InvalidArgument(f"unknown kind {kind!r}{closest(kind, KINDS)}; kinds are {KINDS}")
+        if isinstance(kind, str):
+            with _invalid_argument():
+                check_choice(kind, "kind", KINDS)
         if not isinstance(kind, (str, SearchStrategy)):
             raise InvalidArgument(f"kinds may hold names from {KINDS} or strategies of arrays; got {kind!r}")
     return [k for k in KINDS if k in given] + [k for k in given if isinstance(k, SearchStrategy)]

@@ -35,7 +35,6 @@ its bounds NaN: unknown, never proven.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +43,9 @@ import numpy as np
 from .targets import build_graph
 from .propagation import InputSet, State, backward, bound_at, forward, gamma
 from .specs import Group, groups_of, targets_of
+from .._validation import check_batch_size, check_choice, check_real, check_start
 from ..constraints import Constraint, Mask, as_constraint
-from ..errors import ConfigurationError, FeatvizTypeError
+from ..errors import ConfigurationError
 from ..objectives import Objective, as_objective
 
 __all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
@@ -238,10 +238,7 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
     >>> bool(b.lower[0] <= -1.5 and b.upper[0] >= 1.5)
     True
     """
-    from .._validation import check_batch_size, check_start
-
-    if method not in METHODS:
-        raise ConfigurationError(f"bounds method={method!r} is not one of {set(METHODS)}")
+    check_choice(method, "method", METHODS)
     constraint = as_constraint(constraints)
     objective, info, graph, nodes = _translate(model, objective)
     start_arr = check_start(start, info.input_shape)
@@ -333,8 +330,7 @@ def certify_not_reaches(model: Any, objective: Objective, threshold: float, cons
     >>> certify_not_reaches(m, fv.ClassLogit(0), 1.5, fv.Box(0, 1)).status
     ('unknown',)
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
-        raise FeatvizTypeError(f"threshold must be a finite number; got {threshold!r}")
+    threshold = check_real(threshold, "threshold")
     b = bounds(model, objective, constraints, method=method, start=start)
     status = tuple("proven" if u < threshold else "unknown" for u in b.upper)
     return Certificate(status, float(threshold), b)

@@ -105,8 +105,30 @@ class _Op:
         return 0.0
 
 
+class _Biased(_Op):
+    """An operation that adds its ``bias`` (over the last axis) after a linear map."""
+
+    bias: np.ndarray
+
+    def bias_dot(self, a: np.ndarray) -> np.ndarray:
+        return _sum_rows(a @ self.bias)
+
+    def const_mag(self) -> Any:
+        return np.abs(self.bias)
+
+
+def _transpose_windows(rows: int, gh: Geometry, gw: Geometry, kernel_hw: tuple[int, ...], channels: int,
+                       window: Any) -> np.ndarray:
+    """The adjoint of a windowed map: ``window(i, j)`` added into the window that kernel offset ``(i, j)`` read."""
+    g = np.zeros((rows, gh.size + gh.before + gh.after, gw.size + gw.before + gw.after, channels))
+    for i in range(kernel_hw[0]):
+        for j in range(kernel_hw[1]):
+            g[window_slices(gh, gw, i, j)] += window(i, j)
+    return _unpad_hw(g, gh, gw)
+
+
 @dataclass(frozen=True, eq=False)
-class Dense(_Op):
+class Dense(_Biased):
     """``x @ kernel + bias`` over the last axis."""
 
     kernel: np.ndarray
@@ -123,15 +145,9 @@ class Dense(_Op):
     def transpose(self, a: np.ndarray) -> list[np.ndarray]:
         return [a @ self.kernel.T]
 
-    def bias_dot(self, a: np.ndarray) -> np.ndarray:
-        return _sum_rows(a @ self.bias)
-
-    def const_mag(self) -> Any:
-        return np.abs(self.bias)
-
 
 @dataclass(frozen=True, eq=False)
-class Conv2D(_Op):
+class Conv2D(_Biased):
     """A 2-D convolution, channels last, with TensorFlow's padding conventions."""
 
     kernel: np.ndarray  # (kh, kw, c_in, c_out)
@@ -155,23 +171,11 @@ class Conv2D(_Op):
 
     def transpose(self, a: np.ndarray) -> list[np.ndarray]:
         w = self.kernel
-        padded = (a.shape[0], self.gh.size + self.gh.before + self.gh.after,
-                  self.gw.size + self.gw.before + self.gw.after, w.shape[2])
-        g = np.zeros(padded)
-        for i in range(w.shape[0]):
-            for j in range(w.shape[1]):
-                g[window_slices(self.gh, self.gw, i, j)] += a @ w[i, j].T
-        return [_unpad_hw(g, self.gh, self.gw)]
-
-    def bias_dot(self, a: np.ndarray) -> np.ndarray:
-        return _sum_rows(a @ self.bias)
-
-    def const_mag(self) -> Any:
-        return np.abs(self.bias)
+        return [_transpose_windows(a.shape[0], self.gh, self.gw, w.shape, w.shape[2], lambda i, j: a @ w[i, j].T)]
 
 
 @dataclass(frozen=True, eq=False)
-class DepthwiseConv2D(_Op):
+class DepthwiseConv2D(_Biased):
     """A depthwise 2-D convolution, channels last: output channel ``c * mult + m`` is
     input channel ``c`` convolved with ``kernel[:, :, c, m]`` (Keras' channel order)."""
 
@@ -199,19 +203,7 @@ class DepthwiseConv2D(_Op):
         w = self.kernel
         cin, mult = w.shape[2:]
         a = a.reshape(a.shape[:3] + (cin, mult))
-        padded = (a.shape[0], self.gh.size + self.gh.before + self.gh.after,
-                  self.gw.size + self.gw.before + self.gw.after, cin)
-        g = np.zeros(padded)
-        for i in range(w.shape[0]):
-            for j in range(w.shape[1]):
-                g[window_slices(self.gh, self.gw, i, j)] += (a * w[i, j]).sum(axis=-1)
-        return [_unpad_hw(g, self.gh, self.gw)]
-
-    def bias_dot(self, a: np.ndarray) -> np.ndarray:
-        return _sum_rows(a @ self.bias)
-
-    def const_mag(self) -> Any:
-        return np.abs(self.bias)
+        return [_transpose_windows(a.shape[0], self.gh, self.gw, w.shape, cin, lambda i, j: (a * w[i, j]).sum(axis=-1))]
 
 
 @dataclass(frozen=True, eq=False)

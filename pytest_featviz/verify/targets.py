@@ -13,27 +13,20 @@ from typing import Any
 
 from .graph import LOGITS_TARGET, Graph, _Builder, _dense, _is_model, _refuse, _shape
 from ..errors import ConfigurationError
-from ..models import logits_mode, get_layer
+from ..models import calls, get_layer, logits_mode
 
 __all__ = ["build_graph"]
-
-
-def _graph_nodes(model: Any) -> list[Any]:
-    """The call nodes of a Functional or Sequential model's own graph."""
-    fn = getattr(model, "_functional", None) or model
-    by_depth = getattr(fn, "_nodes_by_depth", None)
-    if by_depth is None:
-        raise _refuse(model, "it is a subclassed model or an unbuilt Sequential: it has no graph to translate")
-    return [node for depth in sorted(by_depth) for node in by_depth[depth]]
 
 
 def _output_of(model: Any, op: Any) -> Any:
     """The node of ``op`` in ``model``'s own graph (not the op's first call elsewhere); of
     several calls in the graph, the earliest, as Keras' ``layer.output``."""
-    calls = [node for node in _graph_nodes(model) if node.operation is op]
-    if not calls:
+    found = calls(model, op)
+    if found is None:
+        raise _refuse(model, "it is a subclassed model or an unbuilt Sequential: it has no graph to translate")
+    if not found:
         raise _refuse(op, f"it is not called in the graph of {model.name!r}")
-    return min(calls, key=lambda node: next(i for i, n in enumerate(op._inbound_nodes) if n is node))
+    return found[0]
 
 
 def _layer_node(b: _Builder, model: Any, path: str, memo: dict[int, int] | None = None) -> int:

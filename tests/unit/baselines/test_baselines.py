@@ -293,12 +293,12 @@ def test_the_stored_example_baselines_are_still_found():
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: compare(pictures(), pictures(), min_ssim=1.5), ConfigurationError, "min_ssim must be a number in [-1, 1]"),
-        (lambda: compare(pictures(), pictures(), value_rtol=-0.1), ConfigurationError, "value_rtol must be a number in [0, inf]"),
-        (lambda: compare(pictures(), pictures(), value_rtol="5%"), ConfigurationError, "got '5%'"),
+        (lambda: compare(pictures(), pictures(), min_ssim=1.5), ConfigurationError, "min_ssim must be a finite number in [-1, 1]; got 1.5"),
+        (lambda: compare(pictures(), pictures(), value_rtol=-0.1), ConfigurationError, "value_rtol must be a number >= 0; got -0.1"),
+        (lambda: compare(pictures(), pictures(), value_rtol="5%"), FeatvizTypeError, "got '5%' (str)"),
         (lambda: compare(pictures(), pictures(), value_atol=float("nan")), ConfigurationError,
-         "value_atol must be a number in [0, inf]"),
-        (lambda: compare(pictures(), pictures(), match="perm"), ConfigurationError, "match='perm' is not one of"),
+         "value_atol must be a number >= 0; got nan"),
+        (lambda: compare(pictures(), pictures(), match="perm"), ConfigurationError, "match='perm' is not one of 'index', 'permutation'"),
         (lambda: capture(np.zeros((8, 8))[0]), ConfigurationError, "(B, *input_shape)"),
         (lambda: capture(np.zeros((2, 2))), ConfigurationError, "at least 3 values per item"),
         (lambda: capture(np.full((1, 8, 8), np.nan)), ConfigurationError, "NaN or inf"),

@@ -100,9 +100,9 @@ def test_summarize_keeps_the_saturation_options_given_by_name():
     [
         (lambda: metrics.saturation(np.zeros((4, 4)), value_range=(0, 255), high=255),
          r"give value_range=\(0, 255\) or low=/high=, not both"),
-        (lambda: metrics.saturation(np.zeros((4, 4)), value_range=(255, 0)), r"value_range high=0 .*\(255.0, inf\)"),
+        (lambda: metrics.saturation(np.zeros((4, 4)), value_range=(255, 0)), r"value_range high must be a finite number > 255; got 0"),
         (lambda: metrics.saturation(np.zeros((4, 4)), value_range=255), r"value_range=255 is not valid"),
-        (lambda: metrics.summarize(np.zeros((4, 4)), value_range=(1, 1)), r"value_range high=1 "),
+        (lambda: metrics.summarize(np.zeros((4, 4)), value_range=(1, 1)), r"value_range high must be a finite number > 1; got 1$"),
     ],
 )
 def test_bad_value_ranges_name_the_value(call, message):

@@ -157,7 +157,7 @@ def test_labels_draw_in_a_band_above_each_tile_and_leave_the_tiles_alone():
     batch = np.full((2, 28, 28), 0.5)
     plain = grid(batch, padding=2)
     labelled = grid(batch, labels=["seven", "one"], padding=2)
-    band = render._LABEL_BAND
+    band = render.layout.LABEL_BAND
     assert labelled.shape == (plain.shape[0] + band, plain.shape[1])
     np.testing.assert_array_equal(labelled[2 + band :], plain[2:])
     for left in (2, 2 + 84 + 2):
@@ -169,7 +169,7 @@ def test_labels_draw_in_a_band_above_each_tile_and_leave_the_tiles_alone():
 def test_labels_differ_by_text_and_an_empty_label_leaves_the_band_blank():
     batch = np.zeros((2, 28, 28))
     out = grid(batch, labels=["", "dog"], padding=0)
-    band = render._LABEL_BAND
+    band = render.layout.LABEL_BAND
     assert np.all(out[:band, :84] == 255)
     assert np.any(out[:band, 84:] != 255)
     other = grid(batch, labels=["", "cat"], padding=0)
@@ -187,7 +187,7 @@ def test_labels_may_be_a_1d_array_of_numbers_or_texts():
 
 def test_a_long_label_is_cut_to_its_tile_and_text_is_light_on_a_dark_background():
     out = grid(np.zeros((2, 4, 4)), labels=["W" * 50, ""], scale=5, padding=2, background=0)
-    band = render._LABEL_BAND
+    band = render.layout.LABEL_BAND
     assert out[2 : 2 + band, 2:22].max() == 255  # white text
     assert np.all(out[2 : 2 + band, 20:] == 0)  # cut 2 px short of the tile's right edge
 
@@ -241,7 +241,7 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_temporary_files(tmp_path
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(render.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)  # what the atomic write moves with
     with pytest.raises(OSError, match="disk full"):
         save_png(target, np.full((2, 2), 255, np.uint8))
     assert os.listdir(tmp_path) == ["out.png"]
@@ -294,7 +294,7 @@ def test_difference_of_vectors_is_a_strip():
 # -- errors ------------------------------------------------------------------------------------
 _GOOD = np.zeros((2, 4, 4))
 _ERRORS = [
-    (to_uint8, ([0.5],), {"contrast": "auto"}, ConfigurationError, "{'none', 'stretch'}; got 'auto'"),
+    (to_uint8, ([0.5],), {"contrast": "auto"}, ConfigurationError, "contrast='auto' is not one of 'none', 'stretch'"),
     (to_uint8, ([0.5],), {"value_range": (1, 0)}, ConfigurationError, "low < high; got (1, 0)"),
     (to_uint8, ([0.5],), {"value_range": (0.5, 0.5)}, ConfigurationError, "got (0.5, 0.5)"),
     (to_uint8, ([0.5],), {"value_range": (0, np.inf)}, ConfigurationError, "finite low < high"),
@@ -305,18 +305,18 @@ _ERRORS = [
     (to_image, (np.zeros((2, 2, 2, 2)),), {}, ConfigurationError, "shape (2, 2, 2, 2); accepted shapes: (N,)"),
     (to_image, (0.5,), {}, ConfigurationError, "shape ()"),
     (to_image, (np.zeros((0,)),), {}, ConfigurationError, "shape (0,)"),
-    (to_image, ([0.5],), {"strip_height": 0}, ConfigurationError, "strip_height must be an integer >= 1"),
+    (to_image, ([0.5],), {"strip_height": 0}, ConfigurationError, "strip_height must be an int >= 1"),
     (grid, (np.zeros(3),), {}, ConfigurationError, "(B, *input_shape) with B >= 1; got shape (3,)"),
     (grid, (np.zeros((0, 4, 4)),), {}, ConfigurationError, "got shape (0, 4, 4)"),
     (grid, (np.zeros((2, 1, 1, 1, 1)),), {}, ConfigurationError, "an item of shape (1, 1, 1, 1)"),
     (grid, (_GOOD,), {"labels": ["a"]}, ConfigurationError, "labels has 1 entries but the batch has 2"),
     (grid, (_GOOD,), {"labels": "ab"}, FeatvizTypeError, "one text per item"),
-    (grid, (_GOOD,), {"columns": 0}, ConfigurationError, "columns must be an integer >= 1; got 0"),
-    (grid, (_GOOD,), {"columns": 1.5}, FeatvizTypeError, "columns must be an integer; got 1.5"),
-    (grid, (_GOOD,), {"scale": 0}, ConfigurationError, "scale must be an integer >= 1"),
-    (grid, (_GOOD,), {"padding": -1}, ConfigurationError, "padding must be an integer >= 0"),
-    (grid, (_GOOD,), {"background": 256}, ConfigurationError, "background must be an integer >= 0 and <= 255"),
-    (grid, (_GOOD,), {"contrast": "log"}, ConfigurationError, "got 'log'"),
+    (grid, (_GOOD,), {"columns": 0}, ConfigurationError, "columns must be an int >= 1; got 0"),
+    (grid, (_GOOD,), {"columns": 1.5}, FeatvizTypeError, "columns must be an int >= 1; got 1.5 (float)"),
+    (grid, (_GOOD,), {"scale": 0}, ConfigurationError, "scale must be an int >= 1"),
+    (grid, (_GOOD,), {"padding": -1}, ConfigurationError, "padding must be an int >= 0"),
+    (grid, (_GOOD,), {"background": 256}, ConfigurationError, "background must be an int in [0, 255]; got 256"),
+    (grid, (_GOOD,), {"contrast": "log"}, ConfigurationError, "contrast='log' is not one of 'none', 'stretch'"),
     (grid, (np.full((1, 2, 2), np.nan),), {}, ConfigurationError, "batch contains 4 non-finite"),
     (difference, (np.zeros((2, 2)), np.zeros((3, 3))), {}, ConfigurationError, "got (2, 2) and (3, 3)"),
     (difference, (np.zeros((2, 2)), np.ones((2, 2))), {"value_range": (2, 1)}, ConfigurationError, "low < high"),

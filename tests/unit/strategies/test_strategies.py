@@ -264,11 +264,11 @@ def test_shrinking_finds_the_smallest_radius_that_breaks_a_false_claim():
 # -- argument checking --------------------------------------------------------------------
 BAD_ARGUMENTS = [
     (lambda: starting_points(INPUT, min_value=1.0, max_value=0.0), "min_value=1.0 is larger than max_value=0.0"),
-    (lambda: starting_points(INPUT, max_value=np.inf), "max_value=inf must be finite"),
-    (lambda: starting_points(INPUT, min_value="0"), "min_value='0' must be a real number"),
-    (lambda: starting_points((4, 0)), r"shape=\(4, 0\) must contain only ints >= 1"),
-    (lambda: starting_points(INPUT, batch=0), "batch=0 must be None or an int >= 1"),
-    (lambda: starting_points(INPUT, kinds=("uniform", "checkerbord")), "did you mean 'checkerboard'"),
+    (lambda: starting_points(INPUT, max_value=np.inf), "max_value must be a finite number; got inf"),
+    (lambda: starting_points(INPUT, min_value="0"), r"min_value must be a finite number; got '0' \(str\)"),
+    (lambda: starting_points((4, 0)), r"each entry of shape=\(4, 0\) must be an int >= 1; got 0"),
+    (lambda: starting_points(INPUT, batch=0), "batch must be an int >= 1; got 0"),
+    (lambda: starting_points(INPUT, kinds=("uniform", "checkerbord")), "kind='checkerbord' is not one of 'checkerboard', 'constant', 'gaussian', 'smooth', 'uniform'; did you mean 'checkerboard'"),
     (lambda: starting_points(INPUT, kinds="constant"), r"kinds=\('constant',\)"),
     (lambda: starting_points(INPUT, kinds=()), "kinds is empty"),
     (lambda: starting_points(INPUT, min_value=0.1, max_value=0.1), "no float32 number lies in"),
@@ -279,13 +279,13 @@ BAD_ARGUMENTS = [
     (lambda: boxes(INPUT, min_width=2.0), r"min_width=2.0 must lie in \[0, max_value - min_value\] = \[0, 1.0\]"),
     (lambda: boxes(INPUT, min_width=-0.5), "min_width=-0.5 must lie in"),
     (lambda: lp_balls(np.zeros(2), min_radius=1.0, max_radius=0.5), "min_radius=1.0 is larger than max_radius=0.5"),
-    (lambda: lp_balls(np.zeros(2), min_radius=-1.0), "min_radius=-1.0 must be >= 0"),
+    (lambda: lp_balls(np.zeros(2), min_radius=-1.0), "min_radius must be a finite number >= 0; got -1.0"),
     (lambda: lp_balls(np.zeros(2), p=(2, 1)), r"p=\(2, 1\) may only hold 2 and np.inf"),
     (lambda: lp_balls([np.nan, 0.0]), "center contains NaN"),
-    (lambda: masks((2, 2), min_free=5), r"min_free=5 must be an int in \[0, 4\]"),
+    (lambda: masks((2, 2), min_free=5), r"min_free \(free entries of the mask\) must be an int in \[0, 4\]; got 5"),
     (lambda: constraint_sets((2,), center=np.array([3.0, 3.0]), max_radius=1.0), "pass max_radius >= 2.82843"),
     (lambda: constraint_sets((2,), center=np.zeros(3)), r"center has shape \(3,\), which does not broadcast"),
-    (lambda: constraint_sets(INPUT, max_radius=-1.0), "max_radius=-1.0 must be >= 0"),
+    (lambda: constraint_sets(INPUT, max_radius=-1.0), "max_radius must be a finite number >= 0; got -1.0"),
 ]
 
 

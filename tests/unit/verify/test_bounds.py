@@ -400,10 +400,12 @@ def test_unsupported_objectives_are_refused(objective):
 
 def test_bad_arguments_are_refused():
     model, _, _ = linear_model()
-    with pytest.raises(ConfigurationError, match="method='alpha'"):
+    with pytest.raises(ConfigurationError, match="method='alpha' is not one of 'crown', 'crown-ibp', 'ibp'"):
         bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method="alpha")
-    with pytest.raises(FeatvizTypeError, match="threshold"):
+    with pytest.raises(ConfigurationError, match="threshold must be a finite number; got nan"):
         certify_not_reaches(model, fv.ClassLogit(0), float("nan"), fv.Box(0, 1))
+    with pytest.raises(FeatvizTypeError, match=r"threshold must be a finite number; got '1' \(str\)"):
+        certify_not_reaches(model, fv.ClassLogit(0), "1", fv.Box(0, 1))
 
 
 def test_nan_weights_give_unknown_never_proven():
