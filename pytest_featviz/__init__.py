@@ -16,39 +16,57 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # what type checkers see; at run time every name below loads on first use (__getattr__)
-    from . import baselines, errors, metrics, priors, render, strategies
-    from .claims import assert_not_reaches, assert_reaches, assert_structure, assert_within
-    from .constraints import Box, Constraint, Intersection, LpBall, Mask
-    from .engine import AscentResult, ascend
-    from .errors import (
-        BaselineFormatError,
-        ConfigurationError,
-        FeatvizError,
-        FeatvizTypeError,
-        GradientError,
-        LayerNotFoundError,
-        MissingDependencyError,
-        ModelLoadError,
-    )
-    from .models import fix_inputs, get_layer, layer_names, load_model
-    from .objectives import (
-        L1,
-        L2,
-        Channel,
-        ClassLogit,
-        ClassProbability,
-        Condition,
-        Direction,
-        LayerEnergy,
-        Neuron,
-        Objective,
-        TotalVariation,
-    )
-    from .priors import Priors
-    from .verify import Bounds, Certificate, bounds, certify_not_reaches
+if TYPE_CHECKING:
+    # What type checkers see; at run time every name below loads on first use (__getattr__). The
+    # redundant `as` marks each one as re-exported (mypy --strict, pyright on a py.typed package).
+    from . import baselines as baselines
+    from . import errors as errors
+    from . import metrics as metrics
+    from . import priors as priors
+    from . import render as render
+    from . import strategies as strategies
+    from .claims import assert_not_reaches as assert_not_reaches
+    from .claims import assert_reaches as assert_reaches
+    from .claims import assert_structure as assert_structure
+    from .claims import assert_within as assert_within
+    from .constraints import Box as Box
+    from .constraints import Constraint as Constraint
+    from .constraints import Intersection as Intersection
+    from .constraints import LpBall as LpBall
+    from .constraints import Mask as Mask
+    from .engine import AscentResult as AscentResult
+    from .engine import ascend as ascend
+    from .errors import BaselineFormatError as BaselineFormatError
+    from .errors import ConfigurationError as ConfigurationError
+    from .errors import FeatvizError as FeatvizError
+    from .errors import FeatvizTypeError as FeatvizTypeError
+    from .errors import GradientError as GradientError
+    from .errors import LayerNotFoundError as LayerNotFoundError
+    from .errors import MissingDependencyError as MissingDependencyError
+    from .errors import ModelLoadError as ModelLoadError
+    from .models import fix_inputs as fix_inputs
+    from .models import get_layer as get_layer
+    from .models import layer_names as layer_names
+    from .models import load_model as load_model
+    from .objectives import L1 as L1
+    from .objectives import L2 as L2
+    from .objectives import Channel as Channel
+    from .objectives import ClassLogit as ClassLogit
+    from .objectives import ClassProbability as ClassProbability
+    from .objectives import Condition as Condition
+    from .objectives import Direction as Direction
+    from .objectives import LayerEnergy as LayerEnergy
+    from .objectives import Neuron as Neuron
+    from .objectives import Objective as Objective
+    from .objectives import TotalVariation as TotalVariation
+    from .priors import Priors as Priors
+    from .verify import Bounds as Bounds
+    from .verify import Certificate as Certificate
+    from .verify import bounds as bounds
+    from .verify import certify_not_reaches as certify_not_reaches
 
     __version__: str
+
 
 _LAZY = {
     # constraints

@@ -75,9 +75,10 @@ def test_prior_pieces_live_under_fv_priors(piece):
 
 _USER_FILE = '''
 import pytest_featviz as fv
+from pytest_featviz import LpBall
 
 center = [0.5, 0.5]
-c = fv.Box(0, 1) & fv.LpBall(center, radius=0.1)
+c = fv.Box(0, 1) & LpBall(center, radius=0.1)
 reveal_type(c)
 reveal_type(fv.ClassLogit(0) - 0.1 * fv.ClassLogit(1))
 reveal_type(fv.ascend("m.keras", fv.ClassLogit(0), constraints=c, steps=2))
@@ -93,10 +94,11 @@ fv.bounds("m.keras", fv.ClassLogit(0), c)
 
 
 def test_mypy_sees_the_public_types_and_no_any(tmp_path):
-    """A user's file type-checks against real types: no expression is Any (--disallow-any-expr)."""
+    """A user's file type-checks against real types: no expression is Any (--disallow-any-expr), and every
+    public name is re-exported explicitly (--strict: no implicit re-export)."""
     pytest.importorskip("mypy")
     (tmp_path / "user.py").write_text(_USER_FILE)
-    cmd = [sys.executable, "-m", "mypy", "--follow-imports=silent", "--disallow-any-expr", "--no-error-summary",
+    cmd = [sys.executable, "-m", "mypy", "--follow-imports=silent", "--strict", "--disallow-any-expr", "--no-error-summary",
            "--cache-dir", str(tmp_path / "cache"), "--config-file", "", "user.py"]
     out = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(ROOT)}, capture_output=True,
                          text=True, check=False).stdout
