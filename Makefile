@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLDSTAMP := $(OLD)/.installed
 
-.PHONY: venv venv-oldest demo test test-fast test-oldest check-install dist bench clean models lock
+.PHONY: venv venv-oldest demo lint format test test-fast test-oldest check-install dist bench clean models lock
 
 $(STAMP): pyproject.toml constraints/newest.txt
 	$(PY) -m venv $(VENV)
@@ -45,7 +45,18 @@ demo: $(STAMP)
 	@echo "HTML report of the example suite: $(CURDIR)/demo_out/report.html"
 	@echo "filter grids: $(CURDIR)/demo_out/textures_conv1_raw.png, textures_conv1_standard.png, digits_conv2_standard.png"
 
-test: $(STAMP)
+# Lint and type-check (config in pyproject.toml: [tool.ruff], [tool.mypy]); `make test` runs it first.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
+
+# Apply the automatic lint fixes and the formatter.
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 -q
 
 # The fast tier while working: the package's doctests and tests/unit (no subprocesses, no pytester runs).

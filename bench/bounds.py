@@ -16,8 +16,9 @@ import argparse
 import os
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -86,7 +87,7 @@ def compare(name: str, model: Any, x: np.ndarray, y: np.ndarray, eps: float, rep
     print(f"{name}: batch {len(x)}, eps {eps}; one 256-step ascent: {t_ascent * 1e3:.1f} ms")
     for method in ("ibp", "crown"):
         def run(method: str = method) -> Any:
-            return bounds(model, objective, c, method=method, start=x)
+            return bounds(model, objective, constraints=c, method=method, start=x)
 
         result = run()
         t = best_time(run, repeats)

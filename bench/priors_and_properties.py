@@ -62,7 +62,7 @@ def main() -> None:
     model = small_cnn()
     plain = per_step(model)
     standard = per_step(model, priors="standard")
-    fourier = per_step(model, parametrization=fv.Fourier())
+    fourier = per_step(model, parametrization=fv.priors.Fourier())
     print("W3 small CNN 64x64x3, 16 channels, batch 16")
     print(f"  plain pixel ascent        : {1e3 * plain:8.2f} ms/step   1.00x")
     print(f"  Fourier parametrization   : {1e3 * fourier:8.2f} ms/step {fourier / plain:6.2f}x")

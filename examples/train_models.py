@@ -23,8 +23,9 @@ from __future__ import annotations
 import os
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -103,7 +104,7 @@ def texture_patches(
         region = image[rows]
         top = rng.integers(0, region.shape[0] - PATCH + 1, per_class)
         left = rng.integers(0, region.shape[1] - PATCH + 1, per_class)
-        xs += [region[t : t + PATCH, l : l + PATCH] for t, l in zip(top, left)]
+        xs += [region[t : t + PATCH, c : c + PATCH] for t, c in zip(top, left)]
         ys += [label] * per_class
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 

@@ -102,7 +102,7 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     >>> [p.name == live.name for p in folder.iterdir()]
     [True]
     """
-    removed = []
+    removed: list[Path] = []
     try:
         names = os.listdir(folder)
     except OSError:

@@ -62,9 +62,10 @@ def check_int(value: Any, name: str, *, min_value: int | None = None, max_value:
     want = "an int" + _range(min_value, max_value)
     if _is_bool(value) or not isinstance(value, (numbers.Integral, np.integer)):
         raise FeatvizTypeError(f"{name} must be {want}; got {value!r} ({type(value).__name__})")
-    if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
+    number = int(value)
+    if (min_value is not None and number < min_value) or (max_value is not None and number > max_value):
         raise ConfigurationError(f"{name} must be {want}; got {value!r}")
-    return int(value)
+    return number
 
 
 def check_real(value: Any, name: str, *, min_value: float | None = None, max_value: float | None = None,

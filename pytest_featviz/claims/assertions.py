@@ -209,7 +209,7 @@ def _check_certify(certify: bool, method: str, require_proof: bool) -> None:
 def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: str) -> AscentResult:
     from ..verify import certify_not_reaches
 
-    cert = certify_not_reaches(model, r.objective, threshold, constraints, method=method, start=r.start)
+    cert = certify_not_reaches(model, r.objective, threshold, constraints=constraints, method=method, start=r.start)
     status = "proven" if np.all(np.asarray(cert.status) == "proven") else "unknown"
     return dataclasses.replace(r, status=status, bounds=cert)
 

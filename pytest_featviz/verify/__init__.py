@@ -1,6 +1,6 @@
 """Sound bounds: graph translation, linear and nonlinear relaxations, IBP/CROWN propagation, certificates.
 """
 
-from .certificates import METHODS, Bounds, Certificate, bounds, certify_not_reaches, check_supported
+from .certificates import METHODS, Bounds, Certificate, Method, bounds, certify_not_reaches, check_supported
 
-__all__ = ["bounds", "Bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
+__all__ = ["bounds", "Bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS", "Method"]

@@ -1,6 +1,6 @@
 """Sound bounds of objectives over constraint sets: proof where gradient ascent only finds evidence.
 
-``bounds(model, objective, constraints)`` returns, per batch item, a ``lower`` and an
+``bounds(model, objective, constraints=...)`` returns, per batch item, a ``lower`` and an
 ``upper`` bound such that for every input in the set, ``lower <= objective <= upper``
 for the real model evaluated in float32. Two methods:
 
@@ -36,21 +36,22 @@ its bounds NaN: unknown, never proven.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from .targets import build_graph
-from .propagation import InputSet, State, backward, bound_at, forward, gamma
-from .specs import Group, groups_of, targets_of
 from .._validation import check_batch_size, check_choice, check_real, check_start
 from ..constraints import Constraint, Mask, as_constraint
 from ..errors import ConfigurationError
 from ..objectives import Objective, as_objective
+from .propagation import InputSet, State, backward, bound_at, forward, gamma
+from .specs import Group, groups_of, targets_of
+from .targets import build_graph
 
 __all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
 
-METHODS = ("crown", "ibp", "crown-ibp")
+Method = Literal["crown", "ibp", "crown-ibp"]
+METHODS: tuple[str, ...] = get_args(Method)
 _ABS_MARGIN = 1e-6
 _SAFETY = 2.0
 
@@ -200,8 +201,8 @@ def _bad_items(state: State) -> np.ndarray:
     return bad
 
 
-def bounds(model: Any, objective: Objective, constraints: Constraint | None = None, *,
-           method: str = "crown", start: Any = None) -> Bounds:
+def bounds(model: Any, objective: Objective, *, constraints: Constraint | None = None,
+           method: Method = "crown", start: Any = None) -> Bounds:
     """Sound lower and upper bounds of ``objective`` over ``constraints``, per batch item.
 
     Parameters
@@ -232,7 +233,7 @@ def bounds(model: Any, objective: Objective, constraints: Constraint | None = No
     >>> from pytest_featviz.verify import bounds
     >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> m.set_weights([np.array([[1.0], [-2.0]]), np.array([0.5])])
-    >>> b = bounds(m, fv.ClassLogit(0), fv.Box(0, 1))
+    >>> b = bounds(m, fv.ClassLogit(0), constraints=fv.Box(0, 1))
     >>> float(b.real_lower[0]), float(b.real_upper[0])
     (-1.5, 1.5)
     >>> bool(b.lower[0] <= -1.5 and b.upper[0] >= 1.5)
@@ -311,8 +312,8 @@ def _assemble(graph: Any, state: State, inset: InputSet, groups: list[Group], no
     return Bounds(totals[2], totals[3], label, source, totals[0], totals[1], objective, constraint)
 
 
-def certify_not_reaches(model: Any, objective: Objective, threshold: float, constraints: Constraint | None = None,
-                        *, method: str = "crown", start: Any = None) -> Certificate:
+def certify_not_reaches(model: Any, objective: Objective, threshold: float, *, constraints: Constraint | None = None,
+                        method: Method = "crown", start: Any = None) -> Certificate:
     """Prove, per batch item, that ``objective < threshold`` everywhere in ``constraints``.
 
     An item is 'proven' iff its sound upper bound (see :func:`bounds`) is below
@@ -325,12 +326,12 @@ def certify_not_reaches(model: Any, objective: Objective, threshold: float, cons
     >>> from pytest_featviz.verify import certify_not_reaches
     >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> m.set_weights([np.array([[1.0], [-2.0]]), np.array([0.5])])
-    >>> certify_not_reaches(m, fv.ClassLogit(0), 1.6, fv.Box(0, 1)).status
+    >>> certify_not_reaches(m, fv.ClassLogit(0), 1.6, constraints=fv.Box(0, 1)).status
     ('proven',)
-    >>> certify_not_reaches(m, fv.ClassLogit(0), 1.5, fv.Box(0, 1)).status
+    >>> certify_not_reaches(m, fv.ClassLogit(0), 1.5, constraints=fv.Box(0, 1)).status
     ('unknown',)
     """
     threshold = check_real(threshold, "threshold")
-    b = bounds(model, objective, constraints, method=method, start=start)
+    b = bounds(model, objective, constraints=constraints, method=method, start=start)
     status = tuple("proven" if u < threshold else "unknown" for u in b.upper)
     return Certificate(status, float(threshold), b)

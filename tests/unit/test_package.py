@@ -1,5 +1,6 @@
 """The package surface: lazy imports, every public name resolves and is taught in the README."""
 
+import importlib
 import json
 import subprocess
 import sys
@@ -73,3 +74,25 @@ def test_version_is_the_installed_distributions():
 
 def test_typed_marker_is_shipped():
     assert (ROOT / "pytest_featviz" / "py.typed").exists()
+
+
+def test_type_checkers_see_every_public_name():
+    """The ``if TYPE_CHECKING:`` block of __init__.py imports exactly the names __getattr__ serves."""
+    import ast
+
+    tree = ast.parse((ROOT / "pytest_featviz" / "__init__.py").read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    seen = {alias.asname or alias.name for node in ast.walk(block) if isinstance(node, ast.ImportFrom)
+            for alias in node.names}
+    seen |= {node.target.id for node in ast.walk(block) if isinstance(node, ast.AnnAssign)}
+    assert seen == set(fv.__all__)
+
+
+@pytest.mark.parametrize("piece", ["Pad", "Jitter", "RandomScale", "RandomRotate", "Compose", "Pixel", "SigmoidRange",
+                                   "Fourier", "BlurEvery", "resolve_priors", "STANDARD"])
+def test_prior_pieces_live_under_fv_priors(piece):
+    assert piece not in fv.__all__
+    with pytest.raises(AttributeError):
+        getattr(fv, piece)
+    assert getattr(fv.priors, piece) is getattr(importlib.import_module("pytest_featviz.priors"), piece)
+    assert fv.Priors is fv.priors.Priors

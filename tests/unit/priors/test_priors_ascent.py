@@ -36,7 +36,7 @@ def test_hand_set_filters_read_as_perpendicular_edges_and_a_blob(edges, priors):
     fv.assert_structure(images[0], orientation_coherence=(0.6, None))
 
 
-@pytest.mark.parametrize("priors", ["standard", fv.Priors(parametrization=fv.SigmoidRange())])
+@pytest.mark.parametrize("priors", ["standard", fv.Priors(parametrization=fv.priors.SigmoidRange())])
 def test_priors_keep_inputs_inside_hard_constraints(edges, priors):
     center = np.full((24, 24, 1), 0.5)
     c = fv.Box(0, 1) & fv.LpBall(center, 2.0, p=2) & fv.Mask(np.pad(np.ones((20, 20, 1), bool), ((2, 2), (2, 2), (0, 0))))
@@ -69,8 +69,8 @@ def test_priors_do_not_retrace_when_values_change(edges):
 
 
 def test_blur_every_and_transform_overrides(edges):
-    r = fv.ascend(edges, fv.Channel("edges", 0), constraints=fv.Box(0, 1), steps=12, transforms=[fv.Jitter(2)],
-                  blur=fv.BlurEvery(4, 1.0), seed=3)
+    r = fv.ascend(edges, fv.Channel("edges", 0), constraints=fv.Box(0, 1), steps=12, transforms=[fv.priors.Jitter(2)],
+                  blur=fv.priors.BlurEvery(4, 1.0), seed=3)
     fv.assert_within(r, fv.Box(0, 1))
     with pytest.raises(fv.ConfigurationError, match="not one of"):
         fv.ascend(edges, fv.Channel("edges", 0), constraints=fv.Box(0, 1), priors="fancy")
@@ -86,7 +86,7 @@ def test_overridden_priors_are_checked_against_the_input():
     inp = keras.Input((10,))
     vector_model = keras.Model(inp, keras.layers.Dense(2)(inp))
     with pytest.raises(fv.ConfigurationError, match="needs an image input"):
-        fv.ascend(vector_model, fv.ClassLogit(0), transforms=[fv.Jitter(2)], steps=2)
+        fv.ascend(vector_model, fv.ClassLogit(0), transforms=[fv.priors.Jitter(2)], steps=2)
 
 
 def test_units_that_are_off_at_grey_still_start_from_the_default_fourier_draw():
@@ -97,7 +97,7 @@ def test_units_that_are_off_at_grey_still_start_from_the_default_fourier_draw():
     conv.set_weights([SOBEL_V[:, :, None, None], np.array([-0.2], "float32")])
     channel, box = fv.Channel("off", 0), fv.Box(0, 1)
     grey = fv.ascend(model, channel, constraints=box, steps=40, seed=0,
-                     priors="standard", parametrization=fv.Fourier(start_std=0.01))
+                     priors="standard", parametrization=fv.priors.Fourier(start_std=0.01))
     assert grey.zero_gradient.all() and grey.values[0] == 0
     noisy = fv.ascend(model, channel, constraints=box, steps=40, seed=0, priors="standard")
     assert not noisy.zero_gradient.any() and noisy.values[0] > 1.0  # stripes across the image: ~2 of 4 max
@@ -108,7 +108,7 @@ def test_the_parametrization_picks_the_default_optimizer_and_step(edges):
     fourier = fv.ascend(edges, channel, constraints=box, steps=3, priors="standard")
     assert fourier.optimizer == "pgd" and fourier.lr.tolist() == [pytest.approx(0.3)]
     assert fv.ascend(edges, channel, constraints=box, steps=3, priors="standard", optimizer="adam").optimizer == "adam"
-    sigmoid = fv.ascend(edges, channel, constraints=box, steps=3, parametrization=fv.SigmoidRange())
+    sigmoid = fv.ascend(edges, channel, constraints=box, steps=3, parametrization=fv.priors.SigmoidRange())
     assert sigmoid.optimizer == "adam" and sigmoid.lr.tolist() == [pytest.approx(0.1)]
     pixel = fv.ascend(edges, channel, constraints=fv.Box(0, 2), steps=3)
     assert pixel.optimizer == "adam" and pixel.lr.tolist() == [pytest.approx(0.1)]  # 5% of the width

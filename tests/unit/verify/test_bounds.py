@@ -66,7 +66,7 @@ def test_linear_model_is_bounded_exactly(method, p):
     model, w, b = linear_model()
     x0 = np.linspace(-0.5, 0.5, 6)
     eps = 0.1
-    b_ = bounds(model, fv.ClassLogit([0, 1, 2]), fv.LpBall(x0, eps, p=p), method=method)
+    b_ = bounds(model, fv.ClassLogit([0, 1, 2]), constraints=fv.LpBall(x0, eps, p=p), method=method)
     norm = np.abs(w).sum(axis=0) if p == np.inf else np.sqrt((w**2).sum(axis=0))
     centre = x0 @ w + b
     rel_close(b_.real_upper, centre + eps * norm)
@@ -82,7 +82,7 @@ def test_sigmoid_head_probability_is_the_sigmoid_of_the_logit_bounds(method, p):
     model, w, b = linear_model(seed=3)
     sig = dense_model([(w.astype(np.float32), b.astype(np.float32))], activations=["sigmoid"])
     x0, eps = np.linspace(-0.5, 0.5, 6), 0.1
-    b_ = bounds(sig, fv.ClassProbability([0, 1, 2]), fv.LpBall(x0, eps, p=p), method=method)
+    b_ = bounds(sig, fv.ClassProbability([0, 1, 2]), constraints=fv.LpBall(x0, eps, p=p), method=method)
     norm = np.abs(w).sum(axis=0) if p == np.inf else np.sqrt((w**2).sum(axis=0))
     centre = x0 @ w + b
     want_hi, want_lo = 1 / (1 + np.exp(-(centre + eps * norm))), 1 / (1 + np.exp(-(centre - eps * norm)))
@@ -98,7 +98,7 @@ def test_logit_margin_is_one_quantity(method):
     model, w, b = linear_model(seed=1)
     x0 = np.full(6, 0.2)
     d = w[:, 0] - w[:, 2]
-    b_ = bounds(model, fv.ClassLogit(0) - fv.ClassLogit(2), fv.LpBall(x0, 0.05, p=2), method=method)
+    b_ = bounds(model, fv.ClassLogit(0) - fv.ClassLogit(2), constraints=fv.LpBall(x0, 0.05, p=2), method=method)
     rel_close(b_.real_upper, [x0 @ d + b[0] - b[2] + 0.05 * np.linalg.norm(d)])
 
 
@@ -108,8 +108,8 @@ def test_box_and_l2_ball_keeps_the_smaller_bound(method):
     x0 = np.full(4, 0.5)
     tight_box = fv.Box(0.45, 0.55) & fv.LpBall(x0, 1.0, p=2)
     tight_ball = fv.Box(0.0, 1.0) & fv.LpBall(x0, 0.01, p=2)
-    u_box = bounds(model, fv.ClassLogit(0), tight_box, method=method).real_upper
-    u_ball = bounds(model, fv.ClassLogit(0), tight_ball, method=method).real_upper
+    u_box = bounds(model, fv.ClassLogit(0), constraints=tight_box, method=method).real_upper
+    u_ball = bounds(model, fv.ClassLogit(0), constraints=tight_ball, method=method).real_upper
     rel_close(u_box, x0 @ w[:, 0] + b + 0.05 * np.abs(w).sum())
     rel_close(u_ball, x0 @ w[:, 0] + b + 0.01 * np.linalg.norm(w))
 
@@ -118,8 +118,8 @@ def test_cancelling_affine_stack_crown_exact_ibp_loose():
     mix = np.array([[1.0, 1.0], [1.0, -1.0]])
     model = dense_model([(mix, np.zeros(2)), (mix, np.zeros(2)), (np.array([[1.0], [0.0]]), np.zeros(1))])
     box = fv.Box(-1, 1)
-    crown = bounds(model, fv.ClassLogit(0), box, method="crown")
-    ibp = bounds(model, fv.ClassLogit(0), box, method="ibp")
+    crown = bounds(model, fv.ClassLogit(0), constraints=box, method="crown")
+    ibp = bounds(model, fv.ClassLogit(0), constraints=box, method="ibp")
     rel_close(crown.real_upper, [2.0])
     rel_close(crown.real_lower, [-2.0])
     rel_close(ibp.real_upper, [4.0])
@@ -130,8 +130,8 @@ def test_absolute_value_relu_network():
     model = dense_model([(np.array([[1.0, -1.0]]), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))],
                         activations=["relu", None])
     box = fv.Box(-1, 1)
-    ibp = bounds(model, fv.ClassLogit(0), box, method="ibp")
-    crown = bounds(model, fv.ClassLogit(0), box, method="crown")
+    ibp = bounds(model, fv.ClassLogit(0), constraints=box, method="ibp")
+    crown = bounds(model, fv.ClassLogit(0), constraints=box, method="crown")
     rel_close(ibp.real_upper, [2.0])
     rel_close(crown.real_upper, [1.0])
     rel_close(crown.real_lower, [0.0])
@@ -143,17 +143,17 @@ def test_mask_freezes_entries_at_the_start():
     start = np.array([0.1, 0.2, 0.3, 0.4])
     mask = np.array([True, False, True, False])
     c = fv.Box(0, 1) & fv.LpBall(start, 0.05) & fv.Mask(mask)
-    got = bounds(model, fv.ClassLogit(0), c, start=start)
+    got = bounds(model, fv.ClassLogit(0), constraints=c, start=start)
     rel_close(got.real_upper, start @ w[:, 0] + b + 0.05 * np.abs(w[mask, 0]).sum())
     with pytest.raises(ConfigurationError, match="start="):
-        bounds(model, fv.ClassLogit(0), c)
+        bounds(model, fv.ClassLogit(0), constraints=c)
 
 
 def test_unbounded_set_gives_infinite_bounds_never_proven():
     model, _, _ = linear_model()
-    b_ = bounds(model, fv.ClassLogit(0), fv.Box(0, np.inf))
+    b_ = bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, np.inf))
     assert b_.upper[0] == np.inf and not b_.known[0]
-    assert certify_not_reaches(model, fv.ClassLogit(0), 1e9, None).status == ("unknown",)
+    assert certify_not_reaches(model, fv.ClassLogit(0), 1e9, constraints=None).status == ("unknown",)
 
 
 # -- the sandwich property on random networks -----------------------------------------------------
@@ -272,7 +272,7 @@ def test_bounds_sandwich_the_real_model(seed, arch, dim, set_kind, radius, obj_k
     shape = tuple(model.inputs[0].shape[1:])
     objective = objective_for(obj_kind, rng, model)
     constraint = constraint_for(set_kind, rng, shape, radius)
-    b_ = bounds(model, objective, constraint, method=method)
+    b_ = bounds(model, objective, constraints=constraint, method=method)
     x = points_in(constraint, shape, rng)
     assert constraint.contains(x, atol=1e-5).all()
     values = evaluate(model, objective, x)
@@ -280,7 +280,7 @@ def test_bounds_sandwich_the_real_model(seed, arch, dim, set_kind, radius, obj_k
     assert values.max() <= b_.upper[0], (values.max(), b_)
     assert values.min() >= b_.lower[0], (values.min(), b_)
     if method == "ibp":
-        wider = bounds(model, objective, _grown(constraint), method="ibp")
+        wider = bounds(model, objective, constraints=_grown(constraint), method="ibp")
         assert wider.upper[0] >= b_.upper[0] and wider.lower[0] <= b_.lower[0]
 
 
@@ -302,7 +302,7 @@ def test_a_single_point_gives_the_model_value(seed, arch, method):
     _set_random_weights(model, rng)
     x = rng.uniform(0, 1, size=(1, *model.inputs[0].shape[1:])).astype(np.float32)
     objective = fv.ClassLogit(0) - fv.ClassLogit(1)
-    b_ = bounds(model, objective, fv.Box(x[0], x[0]), method=method)
+    b_ = bounds(model, objective, constraints=fv.Box(x[0], x[0]), method=method)
     value = evaluate(model, objective, x)
     np.testing.assert_allclose(b_.real_lower, value, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(b_.real_upper, value, rtol=1e-4, atol=1e-5)
@@ -376,18 +376,18 @@ def test_lambda_layer_is_refused_by_name_and_class():
     x = keras.layers.Lambda(lambda t: t * 2, name="doubler")(inp)
     model = keras.Model(inp, keras.layers.Dense(2)(x))
     with pytest.raises(ConfigurationError, match=r"'doubler' \(Lambda\)"):
-        bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
+        bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1))
 
 
 def test_unsupported_activation_is_refused():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="gelu", name="g"),
                               keras.layers.Dense(2)])
     with pytest.raises(ConfigurationError, match=r"'g' \(Dense\).*'gelu'"):
-        bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
+        bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1))
     probs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax", name="p")])
-    assert bounds(probs, fv.ClassLogit(1), fv.Box(0, 1)).known.all()
+    assert bounds(probs, fv.ClassLogit(1), constraints=fv.Box(0, 1)).known.all()
     with pytest.raises(ConfigurationError, match=r"'p' \(Dense\).*'softmax'.*ClassProbability"):
-        bounds(probs, fv.Neuron("p", 1), fv.Box(0, 1))
+        bounds(probs, fv.Neuron("p", 1), constraints=fv.Box(0, 1))
 
 
 @pytest.mark.parametrize("objective", [fv.TotalVariation(), fv.LayerEnergy("d0"),
@@ -395,30 +395,30 @@ def test_unsupported_activation_is_refused():
 def test_unsupported_objectives_are_refused(objective):
     model, _, _ = linear_model()
     with pytest.raises(ConfigurationError, match="not affine"):
-        bounds(model, objective, fv.Box(0, 1))
+        bounds(model, objective, constraints=fv.Box(0, 1))
 
 
 def test_bad_arguments_are_refused():
     model, _, _ = linear_model()
     with pytest.raises(ConfigurationError, match="method='alpha' is not one of 'crown', 'crown-ibp', 'ibp'"):
-        bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method="alpha")
+        bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), method="alpha")
     with pytest.raises(ConfigurationError, match="threshold must be a finite number; got nan"):
-        certify_not_reaches(model, fv.ClassLogit(0), float("nan"), fv.Box(0, 1))
+        certify_not_reaches(model, fv.ClassLogit(0), float("nan"), constraints=fv.Box(0, 1))
     with pytest.raises(FeatvizTypeError, match=r"threshold must be a finite number; got '1' \(str\)"):
-        certify_not_reaches(model, fv.ClassLogit(0), "1", fv.Box(0, 1))
+        certify_not_reaches(model, fv.ClassLogit(0), "1", constraints=fv.Box(0, 1))
 
 
 def test_nan_weights_give_unknown_never_proven():
     model, w, b = linear_model()
     hidden = dense_model([(np.full((6, 3), np.nan), np.zeros(3)), (w[:3], b)], activations=["relu", None])
-    cert = certify_not_reaches(hidden, fv.ClassLogit(0), 1e9, fv.Box(0, 1))
+    cert = certify_not_reaches(hidden, fv.ClassLogit(0), 1e9, constraints=fv.Box(0, 1))
     assert cert.status == ("unknown",) and np.isnan(cert.bounds.upper[0])
     assert not cert.proven
 
 
 def test_certificate_and_bounds_describe_themselves():
     model, w, b = linear_model()
-    cert = certify_not_reaches(model, fv.ClassLogit([0, 1]), 100.0, fv.Box(0, 1))
+    cert = certify_not_reaches(model, fv.ClassLogit([0, 1]), 100.0, constraints=fv.Box(0, 1))
     assert cert.proven and cert.status == ("proven", "proven")
     assert repr(cert).startswith("Certificate(ClassLogit([0, 1]) < 100: proven 2/2")
     assert "method='crown'" in repr(cert.bounds) and isinstance(cert.bounds, Bounds)
@@ -447,7 +447,8 @@ def test_seed_mlp_certification_figures():
     for eps in (0.001, 0.01, 0.03):
         c = fv.Box(0, 1) & fv.LpBall(x[items], eps, p=np.inf)
         for method in METHODS:
-            cert = certify_not_reaches(model, fv.ClassProbability(others), 0.5, c, method=method, start=x[items])
+            cert = certify_not_reaches(model, fv.ClassProbability(others), 0.5, constraints=c, method=method,
+                                       start=x[items])
             proven = np.ones(len(y), dtype=bool)
             np.logical_and.at(proven, items, np.array(cert.status) == "proven")
             figures[eps, method] = proven.mean()
@@ -466,7 +467,7 @@ def test_seed_cnn_bounds_hold_what_ascent_finds():
     x0 = x[:2, ..., None]
     c = fv.Box(0, 1) & fv.LpBall(x0, 0.02, p=np.inf)
     objective = fv.ClassLogit([1, 2]) - fv.ClassLogit(list(y[:2]))
-    b_ = bounds(model, objective, c, start=x0)
+    b_ = bounds(model, objective, constraints=c, start=x0)
     found = fv.ascend(model, objective, start=x0, constraints=c, steps=64, optimizer="sign")
     low = fv.ascend(model, -objective, start=x0, constraints=c, steps=64, optimizer="sign")
     assert np.all(found.values <= b_.upper) and np.all(-low.values >= b_.lower)

@@ -96,7 +96,7 @@ def assert_sound(model, objective, box, rng, *, search=True, steps=24):
     values = evaluate(model, objective, x)
     found = []
     for method in METHODS:
-        b = bounds(model, objective, fv.Box(*box), method=method)
+        b = bounds(model, objective, constraints=fv.Box(*box), method=method)
         assert b.known.all() and np.all(b.lower <= b.upper)
         assert values.max() <= b.upper[0] and values.min() >= b.lower[0], (method, values.min(), values.max(), b)
         if search:
@@ -144,7 +144,7 @@ def test_each_layer_is_bounded_soundly(kind):
     x = box[0][None].astype(np.float32)  # a single point: the layer's own value, exactly
     value = evaluate(model, objective, x)
     for method in METHODS:
-        b = bounds(model, objective, fv.Box(x[0], x[0]), method=method)
+        b = bounds(model, objective, constraints=fv.Box(x[0], x[0]), method=method)
         np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value[0]] * 2, rtol=1e-5, atol=1e-6)
 
 
@@ -190,7 +190,7 @@ def test_ibp_of_padding_and_identity_is_the_padded_input_interval(layer):
     high = low + rng.uniform(0, 1, low.shape)
     pads = ((1, 0), (2, 1), (0, 0)) if isinstance(layer, L.ZeroPadding2D) else ((0, 0),) * 3
     want_low, want_high = np.pad(low, pads).ravel(), np.pad(high, pads).ravel()
-    b = bounds(model, fv.Neuron("flat", list(range(want_low.size))), fv.Box(low, high), method="ibp")
+    b = bounds(model, fv.Neuron("flat", list(range(want_low.size))), constraints=fv.Box(low, high), method="ibp")
     np.testing.assert_array_equal(b.real_lower, want_low)
     np.testing.assert_array_equal(b.real_upper, want_high)
 
@@ -203,7 +203,7 @@ def test_a_single_point_gives_the_mobile_block_value(method, build):
     model = build()
     x = np.random.default_rng(5).uniform(0, 1, (1, *SHAPE)).astype(np.float32)
     objective = fv.ClassLogit(0) - fv.ClassLogit(2)
-    b = bounds(model, objective, fv.Box(x[0], x[0]), method=method)
+    b = bounds(model, objective, constraints=fv.Box(x[0], x[0]), method=method)
     value = evaluate(model, objective, x)
     np.testing.assert_allclose(b.real_lower, value, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(b.real_upper, value, rtol=1e-4, atol=1e-5)
@@ -231,7 +231,8 @@ def test_nested_and_flat_models_get_the_same_bounds():
         nested.set_weights(flat.get_weights())
         box = fv.Box(0, 1)
         for method in METHODS:
-            a, b = bounds(flat, fv.ClassLogit(2), box, method=method), bounds(nested, fv.ClassLogit(2), box, method=method)
+            a = bounds(flat, fv.ClassLogit(2), constraints=box, method=method)
+            b = bounds(nested, fv.ClassLogit(2), constraints=box, method=method)
             np.testing.assert_allclose([a.real_lower, a.real_upper], [b.real_lower, b.real_upper], rtol=1e-12)
 
 
@@ -262,7 +263,7 @@ def test_a_shared_layer_called_in_two_graphs_uses_the_model_own_call():
     assert_sound(model, fv.ClassLogit(0), (np.zeros(4), np.ones(4)), rng, search=False)
     x = rng.uniform(size=(1, 4)).astype(np.float32)
     value = keras.ops.convert_to_numpy(shared(first(x)))[0, 1]
-    b = bounds(model, fv.Neuron("shared", 1), fv.Box(x[0], x[0]))
+    b = bounds(model, fv.Neuron("shared", 1), constraints=fv.Box(x[0], x[0]))
     np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value, value], rtol=1e-5, atol=1e-6)
 
 
@@ -278,7 +279,7 @@ def test_arithmetic_on_symbolic_tensors_is_bounded_soundly():
     low = rng.uniform(-2, 0, (3, 3, 2))
     assert_sound(model, fv.ClassLogit(0), (low, low + 2.0), rng, search=False)
     x0 = rng.uniform(size=(1, 3, 3, 2)).astype(np.float32)
-    b = bounds(model, fv.ClassLogit(1), fv.Box(x0[0], x0[0]), method="crown")
+    b = bounds(model, fv.ClassLogit(1), constraints=fv.Box(x0[0], x0[0]), method="crown")
     value = evaluate(model, fv.ClassLogit(1), x0)
     np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value[0]] * 2, rtol=1e-5, atol=1e-6)
 
@@ -293,12 +294,12 @@ def test_keras_mobilenets_are_translated_exactly(app):
     x0 = rng.uniform(0, 1, (1, 32, 32, 3)).astype(np.float32)
     objective = fv.ClassLogit(0) - fv.ClassLogit(1)
     value = evaluate(model, objective, x0)
-    b = bounds(model, objective, fv.Box(x0[0], x0[0]), method="ibp")
+    b = bounds(model, objective, constraints=fv.Box(x0[0], x0[0]), method="ibp")
     np.testing.assert_allclose([b.real_lower[0], b.real_upper[0]], [value[0]] * 2, rtol=1e-4, atol=1e-5)
     box = (x0[0] - 1e-3, x0[0] + 1e-3)
     values = evaluate(model, objective, samples(box, rng, n=50))
     for method in METHODS:
-        b = bounds(model, objective, fv.Box(*box), method=method)
+        b = bounds(model, objective, constraints=fv.Box(*box), method=method)
         assert b.lower[0] <= values.min() and values.max() <= b.upper[0]
 
 
@@ -308,18 +309,18 @@ def test_keras_mobilenets_are_translated_exactly(app):
 def test_relu_threshold_is_refused_by_name():
     model = single_layer_model(L.ReLU(threshold=0.5, name="thr"))
     with pytest.raises(ConfigurationError, match=r"'thr' \(ReLU\).*threshold.*Supported layers:.*DepthwiseConv2D"):
-        bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
+        bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1))
 
 
 def test_unsupported_keras_ops_are_refused_as_operations():
     inp = keras.Input((3,))
     model = keras.Model(inp, L.Dense(2)(keras.ops.sin(inp)))
     with pytest.raises(ConfigurationError, match=r"\(Sin\): it is a keras.ops operation .* not a layer"):
-        bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
+        bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1))
     inp = keras.Input((3,))
     model = keras.Model(inp, L.Dense(2)(2.0 / inp))
     with pytest.raises(ConfigurationError, match="dividing a constant by a tensor"):
-        bounds(model, fv.ClassLogit(0), fv.Box(0, 1))
+        bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1))
 
 
 def test_certify_refuses_an_unsupported_layer_before_any_search(monkeypatch):
@@ -342,7 +343,7 @@ def test_batchnorm_bounds_raise_no_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for method in METHODS:
-            assert bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method=method).known.all()
+            assert bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), method=method).known.all()
 
 
 def test_overflowing_bounds_are_unknown_without_warnings():
@@ -353,7 +354,7 @@ def test_overflowing_bounds_are_unknown_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for method in METHODS:
-            b = bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method=method)
+            b = bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), method=method)
             assert not b.known.any()
             assert not certify_not_reaches_proven(model, method)
 
@@ -361,7 +362,7 @@ def test_overflowing_bounds_are_unknown_without_warnings():
 def certify_not_reaches_proven(model, method):
     from pytest_featviz.verify import certify_not_reaches
 
-    return certify_not_reaches(model, fv.ClassLogit(0), 1.0, fv.Box(0, 1), method=method).proven
+    return certify_not_reaches(model, fv.ClassLogit(0), 1.0, constraints=fv.Box(0, 1), method=method).proven
 
 
 def test_a_saturating_activation_caps_the_float_error_bound():
@@ -373,7 +374,7 @@ def test_a_saturating_activation_caps_the_float_error_bound():
                for w in model.get_weights()]
     weights[-2] = np.abs(weights[-2]) * 1e-6  # the last layer: positive, of order 1
     model.set_weights(weights)
-    b = bounds(model, fv.ClassLogit(0), fv.Box(0, 1), method="ibp")
+    b = bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), method="ibp")
     widening = b.upper[0] - b.real_upper[0]
     assert 0 < widening <= 2 * 6.001 * weights[-2].sum() + 1e-5
     x = samples((np.zeros(4), np.ones(4)), rng)
@@ -388,7 +389,7 @@ def test_a_layer_called_twice_in_the_model_is_bounded_at_its_first_call():
     model = _randomise(keras.Model(inp, L.Dense(2)(shared(L.Dense(4)(shared(inp))))), 15)
     x = np.random.default_rng(15).uniform(size=(1, 4)).astype(np.float32)
     objective = fv.Neuron("twice", 2)
-    b = bounds(model, objective, fv.Box(x[0], x[0]))
+    b = bounds(model, objective, constraints=fv.Box(x[0], x[0]))
     want = keras.ops.convert_to_numpy(shared(x))[0, 2]
     np.testing.assert_allclose([b.real_lower[0], b.real_upper[0], evaluate(model, objective, x)[0]], [want] * 3,
                                rtol=1e-5, atol=1e-6)
