@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -128,7 +129,8 @@ def _providers(module: str) -> list[str]:
     tensorflow-intel, tf-nightly, ...), so the header asks the installed metadata which one
     provides the ``tensorflow`` module instead of guessing names (issue 14).
     """
-    return sorted(set(metadata.packages_distributions().get(module, [])))
+    # Names as the wheels spell them ("tensorflow_cpu" in 2.21), normalised the PEP 503 way.
+    return sorted({re.sub(r"[-_.]+", "-", name).lower() for name in metadata.packages_distributions().get(module, [])})
 
 
 def _module_version(module: str) -> str:

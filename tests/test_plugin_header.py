@@ -17,10 +17,11 @@ def fake_installed(monkeypatch, dists):
         for top in tops:
             modules.setdefault(top, []).append(dist)
 
-    def version(name):
-        if name not in dists:
+    def version(name):  # like importlib.metadata.version, it finds "a_b" as "a-b" and the other way round
+        found = [v for dist, (v, _) in dists.items() if dist.replace("_", "-") == name.replace("_", "-")]
+        if not found:
             raise metadata.PackageNotFoundError(name)
-        return dists[name][0]
+        return found[0]
 
     monkeypatch.setattr(plugin, "metadata", SimpleNamespace(
         packages_distributions=lambda: modules, version=version, PackageNotFoundError=metadata.PackageNotFoundError))
@@ -30,6 +31,14 @@ def fake_installed(monkeypatch, dists):
 def test_the_tensorflow_version_comes_from_the_distribution_that_provides_the_module(monkeypatch, dist):
     fake_installed(monkeypatch, {dist: ("2.99.1", ["tensorflow"]), "keras": ("3.9.0", ["keras"])})
     assert plugin._module_version("tensorflow") == f"2.99.1 ({dist})"
+
+
+def test_distribution_names_are_normalised_and_a_cpu_build_is_the_cpu_device(pytester, monkeypatch):
+    fake_installed(monkeypatch, {"tensorflow_cpu": ("2.21.0", ["tensorflow"])})  # as the 2.21 wheel spells it
+    assert plugin._module_version("tensorflow") == "2.21.0 (tensorflow-cpu)"
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    assert "device cpu," in next(line for line in result.outlines if line.startswith("featviz: "))
 
 
 def test_a_plain_tensorflow_shows_its_bare_version_and_an_absent_one_is_not_installed(monkeypatch):
