@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -115,23 +116,42 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _version(dist: str) -> str:
-    for name in (dist, f"{dist}-cpu"):
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return "not installed"
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _providers(module: str) -> list[str]:
+    """The installed distributions that provide the top-level ``module``, sorted.
+
+    TensorFlow ships under many names (tensorflow, tensorflow-cpu, tensorflow-macos,
+    tensorflow-intel, tf-nightly, ...), so the header asks the installed metadata which one
+    provides the ``tensorflow`` module instead of guessing names (issue 14).
+    """
+    # Names as the wheels spell them ("tensorflow_cpu" in 2.21), normalised the PEP 503 way.
+    return sorted({re.sub(r"[-_.]+", "-", name).lower() for name in metadata.packages_distributions().get(module, [])})
+
+
+def _module_version(module: str) -> str:
+    """``version (distribution)`` of what provides ``module``; the bare version if the names match."""
+    found = _providers(module)
+    if not found:
+        return "not installed"
+    dist = found[0]
+    version = _version(dist)
+    return version if dist == module else f"{version} ({dist})"
 
 
 def _environment(config: pytest.Config) -> dict[str, str]:
     """What results depend on: library versions, backend, device and the base seed."""
     return {
         "pytest-featviz": _version("pytest-featviz"),
-        "tensorflow": _version("tensorflow"),
+        "tensorflow": _module_version("tensorflow"),
         "keras": _version("keras"),
         "scikit-image": _version("scikit-image"),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
-        "device": "cpu" if _version("tensorflow-cpu") != "not installed" else "cpu/gpu (tensorflow)",
+        "device": "cpu" if "tensorflow-cpu" in _providers("tensorflow") else "cpu/gpu (tensorflow)",
         "seed": str(_seed_value(config)),
     }
 

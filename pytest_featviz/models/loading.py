@@ -259,7 +259,11 @@ def model_info(model: Any) -> ModelInfo:
     >>> model_info(m).num_classes
     2
     """
-    if not getattr(model, "inputs", None):
+    try:
+        inputs = getattr(model, "inputs", None)
+    except ValueError:  # an unbuilt Sequential: Keras 3.3 raises ValueError here, newer ones AttributeError
+        inputs = None
+    if not inputs:
         raise ModelLoadError(
             f"model {model.name!r} has no defined inputs; build it with keras.Input so featviz can "
             "read its input shape"

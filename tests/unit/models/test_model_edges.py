@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import pytest_featviz as fv
-from pytest_featviz.errors import ConfigurationError, LayerNotFoundError
+from pytest_featviz.errors import ConfigurationError, LayerNotFoundError, ModelLoadError
 from pytest_featviz.models import FeatureExtractor, model_info
 
 X = np.random.default_rng(0).uniform(0, 1, (2, 4)).astype("float32")
@@ -136,6 +136,12 @@ def test_multi_input_models_are_refused_with_the_count_and_the_fix():
         with pytest.raises(ConfigurationError, match="has 2 inputs") as info:
             fv.ascend(model, objective, steps=1)
         assert "one input" in str(info.value)
+
+
+def test_an_unbuilt_sequential_model_is_refused_with_the_fix():
+    model = keras.Sequential([keras.layers.Dense(2, name="d")], name="unbuilt")  # no Input: no input shape yet
+    with pytest.raises(ModelLoadError, match="'unbuilt' has no defined inputs; build it with keras.Input"):
+        fv.ascend(model, fv.ClassLogit(0), steps=1)
 
 
 def tiny(dtype=None):

@@ -172,8 +172,11 @@ def test_constraint_sets_around_a_centre_outside_the_bounds_are_feasible(c, x):
     assert_feasible(c, x)
 
 
-def test_constraint_sets_shrink_to_a_lone_box_and_reach_every_part():
+def test_constraint_sets_shrink_to_a_lone_box():  # skipped below Hypothesis 6.111.1 (root conftest.py)
     assert repr(simplest(constraint_sets(INPUT))) == "Box(0.0, 0.0)"
+
+
+def test_constraint_sets_reach_every_part():
     full = find(constraint_sets(INPUT), lambda c: all(s in repr(c) for s in ("p=inf", "p=2", "Mask")))
     assert repr(full).count("LpBall") == 2
 

@@ -76,6 +76,8 @@ def nested_mobile_model(seed=0, sequential=False, sequential_base=False):
         base = keras.Sequential([keras.Input(SHAPE), base, L.Identity()], name="outer_base")
     if sequential:
         model = keras.Sequential([base, L.GlobalAveragePooling2D(), L.Dense(3, name="logits")])
+        if not model.built:  # Keras 3.3 does not build a Sequential from its first layer's (a model's) input
+            model.build((None, *SHAPE))  # shape; newer ones do, exactly like this, when it is constructed
     else:
         outer = keras.Input(SHAPE)
         model = keras.Model(outer, head(base(outer)))
