@@ -263,7 +263,7 @@ def test_unflowing_gradient_names_the_layer():
         (dict(constraints="unit box"), FeatvizTypeError, "constraints must be"),
         (dict(optimizer="sgd"), ConfigurationError, "'adam'"),
         (dict(steps=0), ConfigurationError, "steps must be an int >= 1"),
-        (dict(lr=-1.0), ConfigurationError, "lr must be a positive number"),
+        (dict(lr=-1.0), ConfigurationError, "lr must be a finite number > 0; got -1.0"),
         (dict(objective=fv.ClassLogit([0, 1]), start=np.zeros((3, *SHAPE))), ConfigurationError, "3 items but the objective has 2 targets"),
         (dict(until=0.9), FeatvizTypeError, "until must be a Condition"),
         (dict(model="no/such/model.keras"), ConfigurationError, "model file not found: no/such/model.keras"),
