@@ -178,3 +178,24 @@ def test_max_batch_gives_the_unchunked_results(lin, until):
 def test_max_batch_is_checked(lin):
     with pytest.raises(ConfigurationError, match="max_batch must be an int >= 1"):
         fv.ascend(lin, fv.ClassLogit(0), max_batch=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_numpy_and_compiled_projections_agree(seed):
+    """One algorithm in two namespaces: float64 numpy and the float32 compiled loop agree on boxes & L2 balls."""
+    from pytest_featviz.engine.steps import project_tf
+
+    rng = np.random.default_rng(seed)
+    shape = (5, 7)
+    low = -rng.random(shape[1]) * rng.choice([0.1, 1.0, 100.0])
+    high = rng.random(shape[1]) * rng.choice([0.1, 1.0, 100.0])
+    center = rng.uniform(low, high, shape)
+    radius = rng.uniform(0.05, 1.0, shape[0]) * np.abs(high - low).max()
+    x = center + rng.normal(size=shape) * 3 * radius[:, None]
+    canon = (fv.Box(low, high) & fv.LpBall(center, radius, p=2)).canonical(shape)
+    want = canon.project(x)
+    low32, high32, center32, radius32 = canon.float32()
+    got = project_tf(x.astype(np.float32), low32, high32, center32, radius32, True).numpy()
+    scale = np.abs(want).max(axis=1, keepdims=True) + 1
+    assert (np.abs(got - want) <= 1e-5 * scale).all()
+    assert not np.array_equal(want, np.clip(x, canon.low, canon.high))  # the ball binds: the bisection ran

@@ -28,6 +28,7 @@ from .checks import (_as_float32_values, _as_float_array, _as_points, _broadcast
                                  _check_float32_ball, _check_float32_box, _describe_value, float32_inward,
                                  _mask_values, _parse_p, _radii)
 from .projection import NUMPY, project_box_ball
+from .._fields import parts as parts_field, static, value
 from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
@@ -241,8 +242,8 @@ class Box(Constraint):
     array([ True])
     """
 
-    low: Any = -np.inf
-    high: Any = np.inf
+    low: Any = value(default=-np.inf)
+    high: Any = value(default=np.inf)
 
     def __post_init__(self) -> None:
         low = _as_float_array(self.low, "Box low")
@@ -283,9 +284,9 @@ class LpBall(Constraint):
     array([0.6, 0.8])
     """
 
-    center: Any
-    radius: Any = 1.0
-    p: Any = np.inf
+    center: Any = value()
+    radius: Any = value(default=1.0)
+    p: Any = static(default=np.inf)  # decides the canonical form's has_ball: part of the compiled structure
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "center", _as_float_array(self.center, "LpBall center"))
@@ -324,8 +325,8 @@ class Mask(Constraint):
     array([5., 0.])
     """
 
-    mask: Any
-    values: Any = None
+    mask: Any = value()
+    values: Any = value(default=None)
 
     def __post_init__(self) -> None:
         mask = np.asarray(self.mask)
@@ -356,7 +357,7 @@ class Intersection(Constraint):
     Box(0.0, 1.0) & LpBall(radius=0.1, p=2)
     """
 
-    parts: tuple[Constraint, ...] = field(default_factory=tuple)
+    parts: tuple[Constraint, ...] = parts_field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         balls = [p for p in self.parts if isinstance(p, LpBall) and p.p == 2]
