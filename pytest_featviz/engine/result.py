@@ -42,6 +42,16 @@ class AscentResult:
     start : ndarray, shape (B, *input_shape)
         The float32 input each item started from (inside the constraints; a Mask's
         frozen entries hold their values here).
+    seed, objective, constraints, until, optimizer : as given to (or chosen by) :func:`ascend`
+    lr : ndarray, shape (B,)
+        The step size of each item.
+    steps_requested : int
+        ``steps`` as given.
+    model_name : str
+        The model's name.
+
+    The result knows nothing of claims: an assertion that also proves or certifies
+    returns its own outcome around it.
     """
 
     inputs: np.ndarray
@@ -62,8 +72,6 @@ class AscentResult:
     lr: np.ndarray
     steps_requested: int
     model_name: str
-    status: str | None = None
-    bounds: Any = None
 
     @property
     def value_range(self) -> tuple[float, float]:
