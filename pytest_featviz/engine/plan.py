@@ -142,7 +142,7 @@ def _resolve_priors(priors: Any, transforms: Any, parametrization: Any, blur: An
     base = resolve_priors(priors, input_shape=input_shape)
     if transforms is None and parametrization is None and blur is None:
         return base
-    return Priors(  # checked against the input by Priors.validate in ascend
+    return Priors(  # checked against the input by Priors.validate in plan_ascent
         base.transforms if transforms is None else transforms,
         base.parametrization if parametrization is None else parametrization,
         base.blur if blur is None else blur,
