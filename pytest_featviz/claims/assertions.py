@@ -28,7 +28,7 @@ __all__ = ["assert_reaches", "assert_not_reaches", "assert_within", "assert_stru
 
 _REQUIRE = ("any", "all")
 # ascend's arguments that the assertions set themselves (or take under another name)
-_OWN_ARGUMENTS = ("model", "objective", "start", "constraints", "seed", "until", "batch")
+_OWN_ARGUMENTS = ("model", "objective", "start", "constraints", "seed", "until", "restarts")
 
 
 def _threshold(at_least: Any) -> float:
@@ -79,7 +79,7 @@ def _run(kind: str, model: Any, objective: Objective, at_least: float, constrain
             )
         batch = restarts
     return ascend(model, objective, start=start, constraints=constraints, until=objective >= at_least,
-                  seed=_seed(seed), batch=batch, **options)
+                  seed=_seed(seed), restarts=batch, **options)
 
 
 def assert_reaches(model: Any, objective: Objective, at_least: float, *, constraints: Constraint | None = None,

@@ -10,7 +10,8 @@ exact: a clip when there is no L2 ball, and otherwise ``clip((1 - t) x + t c)`` 
 ``t`` found by bisection (the distance to ``c`` is monotone in ``t``). Alternating
 projections are *not* exact and are not used.
 
-This module imports no TensorFlow; the compiled projection lives in ``_loop``.
+This module imports no TensorFlow; the projection (one algorithm, numpy here and TensorFlow in
+the compiled loop) lives in :mod:`.projection`.
 :meth:`Canonical.float32` gives the float32 arrays for it, rounded so that every float32
 point inside them lies inside the float64 set (at any input scale).
 The argument checks and the emptiness checks of the canonical form live in ``_constraint_checks``.
@@ -26,6 +27,8 @@ import numpy as np
 from .checks import (_as_float32_values, _as_float_array, _as_points, _broadcast, _check_ball, _check_box,
                                  _check_float32_ball, _check_float32_box, _describe_value, float32_inward,
                                  _mask_values, _parse_p, _radii)
+from .projection import NUMPY, project_box_ball
+from .._fields import parts as parts_field, static, value
 from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
@@ -47,26 +50,9 @@ class Canonical:
     source: Any = field(default=None, compare=False, repr=False)
 
     def project(self, x: np.ndarray) -> np.ndarray:
-        """Exact Euclidean projection of ``x`` (shape ``(B, *S)``) onto the set."""
+        """Exact Euclidean projection of ``x`` (shape ``(B, *S)``) onto the set (see :mod:`.projection`)."""
         x = np.asarray(x, dtype=np.float64)
-        y = np.clip(x, self.low, self.high)
-        if not self.has_ball:
-            return y
-        axes = tuple(range(1, x.ndim))
-        r = self.radius.reshape((-1,) + (1,) * (x.ndim - 1))
-        inside = np.sqrt(((y - self.center) ** 2).sum(axis=axes)) <= self.radius
-        lo = np.zeros(x.shape[0])
-        hi = np.ones(x.shape[0])
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            t = mid.reshape(r.shape)
-            cand = np.clip((1 - t) * x + t * self.center, self.low, self.high)
-            ok = np.sqrt(((cand - self.center) ** 2).sum(axis=axes)) <= self.radius
-            hi = np.where(ok, mid, hi)
-            lo = np.where(ok, lo, mid)
-        t = hi.reshape(r.shape)
-        on_ball = np.clip((1 - t) * x + t * self.center, self.low, self.high)
-        return np.where(inside.reshape(r.shape), y, on_ball)
+        return project_box_ball(NUMPY, x, self.low, self.high, self.center, self.radius, self.has_ball)
 
     def float32(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(low, high, center, radius)`` in float32, rounded so that float32 points inside are inside.
@@ -256,8 +242,8 @@ class Box(Constraint):
     array([ True])
     """
 
-    low: Any = -np.inf
-    high: Any = np.inf
+    low: Any = value(default=-np.inf)
+    high: Any = value(default=np.inf)
 
     def __post_init__(self) -> None:
         low = _as_float_array(self.low, "Box low")
@@ -298,9 +284,9 @@ class LpBall(Constraint):
     array([0.6, 0.8])
     """
 
-    center: Any
-    radius: Any = 1.0
-    p: Any = np.inf
+    center: Any = value()
+    radius: Any = value(default=1.0)
+    p: Any = static(default=np.inf)  # decides the canonical form's has_ball: part of the compiled structure
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "center", _as_float_array(self.center, "LpBall center"))
@@ -339,8 +325,8 @@ class Mask(Constraint):
     array([5., 0.])
     """
 
-    mask: Any
-    values: Any = None
+    mask: Any = value()
+    values: Any = value(default=None)
 
     def __post_init__(self) -> None:
         mask = np.asarray(self.mask)
@@ -371,7 +357,7 @@ class Intersection(Constraint):
     Box(0.0, 1.0) & LpBall(radius=0.1, p=2)
     """
 
-    parts: tuple[Constraint, ...] = field(default_factory=tuple)
+    parts: tuple[Constraint, ...] = parts_field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         balls = [p for p in self.parts if isinstance(p, LpBall) and p.p == 2]

@@ -1,6 +1,8 @@
-"""The ascent engine: arguments -> the compiled loop -> :class:`AscentResult`.
+"""The ascent engine: arguments -> a checked :class:`~.plan.Plan` -> the compiled loop -> :class:`AscentResult`.
 """
 
-from .ascend import OPTIMIZERS, SCHEDULES, AscentResult, ascend, own_range, result_range
+from .ascend import ascend
+from .plan import OPTIMIZERS, SCHEDULES
+from .result import AscentResult, own_range, result_range
 
 __all__ = ["ascend", "AscentResult", "OPTIMIZERS", "SCHEDULES", "own_range", "result_range"]

@@ -1,4 +1,4 @@
-"""Step sizes of the ascent (private; used by ``ascent``): the default ``lr`` and the per-coordinate widths.
+"""Step sizes of the ascent (private; used by ``plan``): the default ``lr`` and the per-coordinate widths.
 
 Examples
 --------
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..constraints import Canonical
+from .._validation import check_real
 from ..errors import ConfigurationError, FeatvizTypeError
 
 
@@ -57,22 +58,22 @@ def step_widths(canon: Canonical, pixel: bool, param_shape: tuple[int, ...]) -> 
 
 
 def as_lr(lr: Any, canon: Canonical) -> np.ndarray:
+    """``lr`` as one float32 step size per batch item (``None``: the default of :func:`_default_lr`).
+
+    A number or one per item: a wrong type is a FeatvizTypeError, a value that is not a
+    positive finite float32 number (or the wrong count) a ConfigurationError.
+    """
     batch = canon.low.shape[0]
     if lr is None:
         return _default_lr(canon)
-    if isinstance(lr, (bool, np.bool_)) or (isinstance(lr, np.ndarray) and lr.dtype == bool):
-        raise FeatvizTypeError(f"lr must be a positive number or one per batch item; got the boolean {lr!r}")
-    bad = f"lr must be a positive number or one per batch item ({batch}); got {lr!r}"
-    try:
-        arr = np.asarray(lr, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ConfigurationError(bad) from None
+    want = f"lr must be a finite number > 0 or one per batch item ({batch}); got {lr!r}"
+    if np.ndim(lr) == 0:
+        check_real(lr, "lr", min_value=0, exclude_min=True)
+    else:
+        arr = np.asarray(lr)
+        if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
+            raise FeatvizTypeError(f"{want} (dtype {arr.dtype})")
+    arr = np.asarray(lr, dtype=np.float32)
     if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != batch) or not np.all(arr > 0) or not np.isfinite(arr).all():
-        raise ConfigurationError(bad)
+        raise ConfigurationError(want)
     return np.broadcast_to(arr, (batch,)).astype(np.float32)
-
-
-def as_max_batch(max_batch: Any) -> int:
-    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) or max_batch < 1:
-        raise ConfigurationError(f"max_batch must be an int >= 1 (or None: all items at once); got {max_batch!r}")
-    return int(max_batch)

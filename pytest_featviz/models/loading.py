@@ -317,9 +317,9 @@ class FeatureExtractor:
     float32 (mixed-precision and float64 models).
     """
 
-    def __init__(self, model: Any, layers: frozenset[str]):
+    def __init__(self, model: Any, layers: frozenset[str], info: ModelInfo | None = None):
         self.model = model
-        info = model_info(model)
+        info = model_info(model) if info is None else info  # the caller's, when it has one already
         info.check_input()
         self.head = Head("none", "output")
         if layers & {LOGITS, PROBABILITIES}:

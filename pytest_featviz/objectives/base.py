@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._fields import parts, per_item_of, structure_of, value, values_of
 from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Objective", "Sum", "Condition"]
@@ -108,8 +109,8 @@ class Objective:
         return sizes.pop() if sizes else None
 
     def structure(self) -> tuple:
-        """A hashable key of everything that decides the compiled graph."""
-        return tuple((type(o).__name__, o._static()) for o in self.leaves())
+        """A hashable key of everything that decides the compiled graph (from the fields' kinds, see ``_fields``)."""
+        return tuple((type(o).__name__, structure_of(o)) for o in self.leaves())
 
     def params(self, batch: int) -> list[np.ndarray]:
         """The values fed to the compiled loop as tensors (coefficients first)."""
@@ -134,8 +135,8 @@ class Objective:
         """:meth:`params` for the batch items ``items`` (the per-item indices are cut; the rest is shared)."""
         out, i = [params[0]], 1
         for leaf in self.leaves():
-            for _ in range(leaf._n_values()):
-                out.append(params[i][items] if isinstance(leaf, _Indexed) else params[i])
+            for per_item in per_item_of(leaf):
+                out.append(params[i][items] if per_item else params[i])
                 i += 1
         return out
 
@@ -169,14 +170,20 @@ class Objective:
     def _targets(self) -> int | None:
         return None
 
-    def _static(self) -> tuple:
-        return ()
-
     def _n_values(self) -> int:
-        return 0
+        return len(values_of(self))
 
     def _values(self, batch: int) -> list[np.ndarray]:
-        return []
+        """The value fields as arrays: per-item ones expanded to ``batch``, floats as float32."""
+        out = []
+        for (_, v), per_item in zip(values_of(self), per_item_of(self)):
+            arr = np.asarray(v)
+            if per_item:
+                arr = _expand(arr, batch, repr(self))
+            elif np.issubdtype(arr.dtype, np.floating):
+                arr = arr.astype(np.float32)
+            out.append(arr)
+        return out
 
     def _check(self, info: Any) -> None:
         return None
@@ -193,7 +200,7 @@ class Objective:
 class Sum(Objective):
     """A weighted sum of objectives; built by ``+``, ``-`` and scalar ``*``."""
 
-    terms: tuple[tuple[float, Objective], ...]
+    terms: tuple[tuple[float, Objective], ...] = parts()  # coefficients are fed as values (params()[0])
 
     def _terms(self) -> tuple[tuple[float, Objective], ...]:
         return self.terms
@@ -215,8 +222,8 @@ class Sum(Objective):
 class Condition:
     """``objective >= threshold``, checked per batch item; used by ``ascend(until=...)``."""
 
-    objective: Objective
-    threshold: float
+    objective: Objective = parts()
+    threshold: float = value()
 
     def __repr__(self) -> str:
         return f"{self.objective!r} >= {self.threshold:g}"
@@ -265,9 +272,3 @@ class _Indexed(Objective):
 
     def _targets(self) -> int | None:
         return None if self.index.ndim == 0 else int(self.index.shape[0])
-
-    def _n_values(self) -> int:
-        return 1
-
-    def _values(self, batch: int) -> list[np.ndarray]:
-        return [_expand(self.index, batch, repr(self))]

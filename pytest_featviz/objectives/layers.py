@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from .base import Objective, _check_range, _fmt_index, _Indexed, _index_array
+from .._fields import static, value
+from .._validation import check_choice, check_int
 from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["Neuron", "Channel", "Direction", "LayerEnergy"]
@@ -34,8 +36,8 @@ class Neuron(_Indexed):
     Neuron('dense_1', 17)
     """
 
-    layer: str
-    index: Any
+    layer: str = static()
+    index: Any = value(per_item=True)
 
     def __post_init__(self) -> None:
         _check_layer_name(self.layer, "Neuron")
@@ -46,9 +48,6 @@ class Neuron(_Indexed):
 
     def _layer_needs(self) -> frozenset[str]:
         return frozenset({self.layer})
-
-    def _static(self) -> tuple:
-        return (self.layer,)
 
     def _check(self, info: Any) -> None:
         shape = info.output_shape(self.layer)
@@ -78,19 +77,16 @@ class Channel(_Indexed):
     Channel('conv2d_2', [0, 1, 2], reduce='max')
     """
 
-    layer: str
-    index: Any
-    reduce: str = "mean"
-    crop: int = 0
+    layer: str = static()
+    index: Any = value(per_item=True)
+    reduce: str = static(default="mean")
+    crop: int = static(default=0)
 
     def __post_init__(self) -> None:
         _check_layer_name(self.layer, "Channel")
         object.__setattr__(self, "index", _index_array(self.index, "Channel"))
-        if self.reduce not in _REDUCTIONS:
-            raise ConfigurationError(f"Channel reduce={self.reduce!r} is not one of {set(_REDUCTIONS)}")
-        if isinstance(self.crop, (bool, np.bool_)) or not isinstance(self.crop, (int, np.integer)) or self.crop < 0:
-            raise ConfigurationError(f"Channel crop must be an int >= 0; got {self.crop!r}")
-        object.__setattr__(self, "crop", int(self.crop))
+        check_choice(self.reduce, "Channel reduce", _REDUCTIONS)
+        object.__setattr__(self, "crop", check_int(self.crop, "Channel crop", min_value=0))
 
     def __repr__(self) -> str:
         extra = "" if self.reduce == "mean" else f", reduce={self.reduce!r}"
@@ -99,9 +95,6 @@ class Channel(_Indexed):
 
     def _layer_needs(self) -> frozenset[str]:
         return frozenset({self.layer})
-
-    def _static(self) -> tuple:
-        return (self.layer, self.reduce, self.crop)
 
     def _check(self, info: Any) -> None:
         shape = info.output_shape(self.layer)
@@ -138,8 +131,8 @@ class Direction(Objective):
     Direction('dense_1', vector(shape=(3,)))
     """
 
-    layer: str
-    vector: Any
+    layer: str = static()
+    vector: Any = value()
 
     def __post_init__(self) -> None:
         _check_layer_name(self.layer, "Direction")
@@ -153,15 +146,6 @@ class Direction(Objective):
 
     def _layer_needs(self) -> frozenset[str]:
         return frozenset({self.layer})
-
-    def _static(self) -> tuple:
-        return (self.layer, self.vector.shape)
-
-    def _n_values(self) -> int:
-        return 1
-
-    def _values(self, batch: int) -> list[np.ndarray]:
-        return [self.vector]
 
     def _check(self, info: Any) -> None:
         shape = info.output_shape(self.layer)
@@ -192,7 +176,7 @@ class LayerEnergy(Objective):
     LayerEnergy('conv2d_2')
     """
 
-    layer: str
+    layer: str = static()
 
     def __post_init__(self) -> None:
         _check_layer_name(self.layer, "LayerEnergy")
@@ -202,9 +186,6 @@ class LayerEnergy(Objective):
 
     def _layer_needs(self) -> frozenset[str]:
         return frozenset({self.layer})
-
-    def _static(self) -> tuple:
-        return (self.layer,)
 
     def _check(self, info: Any) -> None:
         info.output_shape(self.layer)

@@ -33,6 +33,7 @@ from .base import (
     _Indexed,
     _index_array,
 )
+from .._fields import value
 from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["ClassLogit", "ClassProbability", "TotalVariation", "L1", "L2", "as_objective", "LOGITS", "PROBABILITIES"]
@@ -62,7 +63,7 @@ class ClassLogit(_Indexed):
     3
     """
 
-    index: Any
+    index: Any = value(per_item=True)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", _index_array(self.index, "ClassLogit"))
@@ -169,7 +170,7 @@ class L1(Objective):
     L1(center=0.5)
     """
 
-    center: float = 0.0
+    center: float = value(default=0.0)
 
     def __post_init__(self) -> None:
         c = self.center
@@ -183,12 +184,6 @@ class L1(Objective):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()" if self.center == 0.0 else f"{type(self).__name__}(center={self.center:g})"
-
-    def _n_values(self) -> int:
-        return 1
-
-    def _values(self, batch: int) -> list[np.ndarray]:
-        return [np.float32(self.center)]
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:
         import tensorflow as tf

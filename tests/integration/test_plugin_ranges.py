@@ -22,7 +22,7 @@ import pytest_featviz as fv
 def test_paths(featviz):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2)])
-    unit = featviz.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=3, batch=2)
+    unit = featviz.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=3, restarts=2)
     raw = dataclasses.replace(unit, inputs=unit.inputs * 255.0, start=unit.start * 255.0,
                               constraints=fv.Box(0, 255))
     featviz.save("raw", raw)

@@ -246,8 +246,30 @@ def test_unflowing_gradient_names_the_layer():
     inp = keras.Input((3,))
     h = Rounding(name="rounding")(keras.layers.Dense(3, name="first")(inp))
     model = keras.Model(inp, keras.layers.Dense(2, name="last")(h))
-    with pytest.raises(GradientError, match="rounding"):
+    with pytest.raises(GradientError, match="rounding") as info:
         fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=2)
+    # raised as the typed error found while tracing (not rebuilt from TensorFlow's text), nothing cached
+    assert type(info.value) is GradientError and str(info.value).startswith("the gradient of ClassLogit(0)")
+    assert info.value.__cause__ is None and not getattr(model, CACHE_ATTR, {})
+
+
+def test_model_information_is_computed_once_per_ascent(monkeypatch):
+    import pytest_featviz.models as models
+    import pytest_featviz.models.loading as loading
+
+    calls = []
+    real = loading.model_info
+
+    def counting(model):
+        calls.append(model)
+        return real(model)
+
+    monkeypatch.setattr(loading, "model_info", counting)
+    monkeypatch.setattr(models, "model_info", counting)
+    inp = keras.Input((3,))
+    model = keras.Model(inp, keras.layers.Dense(2)(inp))
+    fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=2)  # compiles: FeatureExtractor too
+    assert len(calls) == 1
 
 
 @pytest.mark.parametrize(
@@ -263,7 +285,7 @@ def test_unflowing_gradient_names_the_layer():
         (dict(constraints="unit box"), FeatvizTypeError, "constraints must be"),
         (dict(optimizer="sgd"), ConfigurationError, "'adam'"),
         (dict(steps=0), ConfigurationError, "steps must be an int >= 1"),
-        (dict(lr=-1.0), ConfigurationError, "lr must be a positive number"),
+        (dict(lr=-1.0), ConfigurationError, "lr must be a finite number > 0; got -1.0"),
         (dict(objective=fv.ClassLogit([0, 1]), start=np.zeros((3, *SHAPE))), ConfigurationError, "3 items but the objective has 2 targets"),
         (dict(until=0.9), FeatvizTypeError, "until must be a Condition"),
         (dict(model="no/such/model.keras"), ConfigurationError, "model file not found: no/such/model.keras"),

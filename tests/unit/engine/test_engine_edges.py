@@ -72,7 +72,7 @@ def test_every_restart_keeps_the_frozen_entries_at_the_start():
     start = np.array([0.0, 0.25, 1.0, 0.75, 0.5, 0.5])
     mask = np.array([False, False, False, False, True, True])
     c = fv.Box(0, 1) & fv.Mask(mask)
-    r = fv.ascend(model, fv.ClassLogit(0), start=start, constraints=c, batch=3, steps=50)
+    r = fv.ascend(model, fv.ClassLogit(0), start=start, constraints=c, restarts=3, steps=50)
     assert np.array_equal(r.start[:, ~mask], np.tile(start[~mask], (3, 1)).astype(np.float32))
     assert np.array_equal(r.inputs[:, ~mask], r.start[:, ~mask])
     assert len({tuple(s) for s in r.start[:, mask].round(6)}) == 3  # the free entries were drawn
@@ -85,7 +85,7 @@ def test_restarts_around_a_start_under_a_mask_and_an_l2_ball_stay_inside(lin):
     start = np.random.default_rng(4).random(N)
     mask = np.arange(N) < N // 2
     c = fv.Mask(mask) & fv.LpBall(start, 0.3, p=2)
-    r = fv.ascend(lin, fv.ClassLogit(0), start=start, constraints=c, batch=4, steps=20)
+    r = fv.ascend(lin, fv.ClassLogit(0), start=start, constraints=c, restarts=4, steps=20)
     assert np.array_equal(r.inputs[:, ~mask], np.tile(start[~mask].astype(np.float32), (4, 1)))
     assert (c.violation(r.inputs, start=start) <= 1e-7).all()
 
@@ -121,8 +121,16 @@ def test_until_met_on_the_last_iterate_counts_as_reached():
     [
         (dict(seed=-1), ConfigurationError, "seed must be an int >= 0; got -1"),
         (dict(seed=1.5), FeatvizTypeError, "seed must be an int >= 0"),
-        (dict(lr="a"), ConfigurationError, "lr must be a positive number"),
-        (dict(lr=True), FeatvizTypeError, "lr must be a positive number"),
+        (dict(lr="a"), FeatvizTypeError, "lr must be a finite number > 0; got 'a' (str)"),
+        (dict(lr=True), FeatvizTypeError, "lr must be a finite number > 0; got True (bool)"),
+        (dict(lr=["a", "b", "c"]), FeatvizTypeError, "lr must be a finite number > 0 or one per batch item"),
+        (dict(lr=[0.1, 0.2]), ConfigurationError, "lr must be a finite number > 0 or one per batch item (1)"),
+        (dict(seed="3"), FeatvizTypeError, "seed must be an int >= 0; got '3' (str)"),
+        (dict(steps="3"), FeatvizTypeError, "steps must be an int >= 1; got '3' (str)"),
+        (dict(restarts="3"), FeatvizTypeError, "restarts must be an int >= 1; got '3' (str)"),
+        (dict(restarts=0), ConfigurationError, "restarts must be an int >= 1; got 0"),
+        (dict(max_batch=2.0), FeatvizTypeError, "max_batch must be an int >= 1; got 2.0 (float)"),
+        (dict(schedule="cos"), ConfigurationError, "schedule='cos' is not one of 'constant', 'cosine'"),
         (dict(jit_compile=1), FeatvizTypeError, "jit_compile must be True, False or None"),
         (dict(jit_compile="yes"), FeatvizTypeError, "jit_compile must be True, False or None"),
         (dict(constraints=fv.LpBall(np.zeros((2, N)), [0.1, 0.2, 0.3], p=2), start=np.zeros((2, N))),
@@ -170,3 +178,24 @@ def test_max_batch_gives_the_unchunked_results(lin, until):
 def test_max_batch_is_checked(lin):
     with pytest.raises(ConfigurationError, match="max_batch must be an int >= 1"):
         fv.ascend(lin, fv.ClassLogit(0), max_batch=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_numpy_and_compiled_projections_agree(seed):
+    """One algorithm in two namespaces: float64 numpy and the float32 compiled loop agree on boxes & L2 balls."""
+    from pytest_featviz.engine.steps import project_tf
+
+    rng = np.random.default_rng(seed)
+    shape = (5, 7)
+    low = -rng.random(shape[1]) * rng.choice([0.1, 1.0, 100.0])
+    high = rng.random(shape[1]) * rng.choice([0.1, 1.0, 100.0])
+    center = rng.uniform(low, high, shape)
+    radius = rng.uniform(0.05, 1.0, shape[0]) * np.abs(high - low).max()
+    x = center + rng.normal(size=shape) * 3 * radius[:, None]
+    canon = (fv.Box(low, high) & fv.LpBall(center, radius, p=2)).canonical(shape)
+    want = canon.project(x)
+    low32, high32, center32, radius32 = canon.float32()
+    got = project_tf(x.astype(np.float32), low32, high32, center32, radius32, True).numpy()
+    scale = np.abs(want).max(axis=1, keepdims=True) + 1
+    assert (np.abs(got - want) <= 1e-5 * scale).all()
+    assert not np.array_equal(want, np.clip(x, canon.low, canon.high))  # the ball binds: the bisection ran

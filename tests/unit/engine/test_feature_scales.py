@@ -25,7 +25,7 @@ def dense(kernel, bias, activation=None):
 def test_linear_optimum_on_a_box_whose_widths_span_five_orders_of_magnitude():
     w = np.array([[1.5], [-2.0], [0.7], [-1.1], [0.3], [-0.9]])
     m = dense(w, [0.25])
-    r = fv.ascend(m, fv.ClassLogit(0), constraints=fv.Box(LO, HI), batch=3, steps=100)
+    r = fv.ascend(m, fv.ClassLogit(0), constraints=fv.Box(LO, HI), restarts=3, steps=100)
     corner = np.where(w[:, 0] > 0, HI, LO)
     best = corner @ w[:, 0] + 0.25
     worst = np.where(w[:, 0] > 0, LO, HI) @ w[:, 0] + 0.25
@@ -48,8 +48,8 @@ def nonlinear(first):
 def test_the_same_function_in_raw_and_unit_coordinates_has_the_same_optimum():
     raw = nonlinear(keras.layers.Rescaling(1 / WIDTHS, offset=-LO / WIDTHS))  # x in the box -> [0, 1]
     unit = nonlinear(keras.layers.Identity())
-    r_raw = fv.ascend(raw, fv.ClassLogit(1), constraints=fv.Box(LO, HI), batch=4, steps=150)
-    r_unit = fv.ascend(unit, fv.ClassLogit(1), constraints=fv.Box(0, 1), batch=4, steps=150)
+    r_raw = fv.ascend(raw, fv.ClassLogit(1), constraints=fv.Box(LO, HI), restarts=4, steps=150)
+    r_unit = fv.ascend(unit, fv.ClassLogit(1), constraints=fv.Box(0, 1), restarts=4, steps=150)
     np.testing.assert_allclose(r_raw.values.max(), r_unit.values.max(), rtol=1e-3)
 
 
@@ -81,8 +81,8 @@ def breast_cancer_models():
 
 def test_breast_cancer_like_false_pass_is_now_a_counterexample():
     raw, unit, lo, hi = breast_cancer_models()
-    best_unit = fv.ascend(unit, fv.ClassLogit(1), constraints=fv.Box(0, 1), batch=4, steps=256).values.max()
-    best_raw = fv.ascend(raw, fv.ClassLogit(1), constraints=fv.Box(lo, hi), batch=4, steps=256).values.max()
+    best_unit = fv.ascend(unit, fv.ClassLogit(1), constraints=fv.Box(0, 1), restarts=4, steps=256).values.max()
+    best_raw = fv.ascend(raw, fv.ClassLogit(1), constraints=fv.Box(lo, hi), restarts=4, steps=256).values.max()
     np.testing.assert_allclose(best_raw, best_unit, rtol=1e-3)
     threshold = 0.9 * best_unit
     with pytest.raises(AssertionError, match="counterexample"):
@@ -97,7 +97,7 @@ def dead_softmax_model():
 
 def test_class_probability_on_logits_does_not_die_of_softmax_underflow():
     m = dead_softmax_model()
-    r = fv.ascend(m, fv.ClassProbability(1), constraints=fv.Box(-1, 1), batch=10, seed=1, steps=60)
+    r = fv.ascend(m, fv.ClassProbability(1), constraints=fv.Box(-1, 1), restarts=10, seed=1, steps=60)
     assert (r.history[0] == 0).sum() >= 3  # these starts had a probability of exactly 0 (a zero gradient)
     assert (r.values > 0.999).all(), r.values  # the optimum (x = (-1, 1)) has probability 1
     assert ((r.values >= 0) & (r.values <= 1)).all()  # reported values are probabilities
@@ -108,7 +108,7 @@ def test_class_probability_on_logits_does_not_die_of_softmax_underflow():
 def test_class_probability_through_a_dense_squashing_head_is_followed_by_its_logits(head):
     w = np.array([[300.0, -300.0, 0.0], [-300.0, 300.0, 0.0]])
     m = dense(w, [0.0, 0.0, 0.0], activation=head)
-    r = fv.ascend(m, fv.ClassProbability(1), constraints=fv.Box(-1, 1), batch=10, seed=1, steps=60)
+    r = fv.ascend(m, fv.ClassProbability(1), constraints=fv.Box(-1, 1), restarts=10, seed=1, steps=60)
     assert (r.history[0] == 0).sum() >= 3
     assert (r.values > 0.999).all(), r.values
 
@@ -116,7 +116,7 @@ def test_class_probability_through_a_dense_squashing_head_is_followed_by_its_log
 def test_until_on_a_probability_stops_at_the_probability_threshold():
     m = dead_softmax_model()
     cond = fv.ClassProbability(1) >= 0.5
-    r = fv.ascend(m, fv.ClassProbability(1), constraints=fv.Box(-1, 1), batch=4, seed=1, steps=200, until=cond)
+    r = fv.ascend(m, fv.ClassProbability(1), constraints=fv.Box(-1, 1), restarts=4, seed=1, steps=200, until=cond)
     assert r.reached.all() and (r.values >= 0.5).all() and (r.steps < 200).all()
 
 

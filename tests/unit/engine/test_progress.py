@@ -23,7 +23,7 @@ class Tty(io.StringIO):
 
 
 def test_forced_progress_draws_on_stderr_and_changes_no_result(model, capsys):
-    kw = dict(constraints=fv.Box(-1, 1), steps=45, batch=3, seed=2)
+    kw = dict(constraints=fv.Box(-1, 1), steps=45, restarts=3, seed=2)
     quiet = fv.ascend(model, fv.ClassLogit(2), progress=False, **kw)
     assert capsys.readouterr().err == ""
     shown = fv.ascend(model, fv.ClassLogit(2), progress=True, **kw)

@@ -38,3 +38,24 @@ def test_several_objectives_give_no_retracing_warning(caplog):
                 fv.ascend(m, obj, constraints=fv.Box(0, 1), steps=steps)
     assert len(getattr(m, CACHE_ATTR)) == len(objectives)
     assert not [rec for rec in caplog.records if "retracing" in rec.getMessage()]
+
+
+def conv_model():
+    inp = keras.Input((6, 6, 1))
+    h = keras.layers.Conv2D(3, 3, name="conv")(inp)
+    return keras.Model(inp, keras.layers.Dense(2, name="out")(keras.layers.Flatten()(h)))
+
+
+def test_a_static_option_selects_another_compiled_function_a_value_does_not():
+    m = conv_model()
+    kw = dict(constraints=fv.Box(0, 1), steps=2, jit_compile=False)
+    fv.ascend(m, fv.Channel("conv", 0), **kw)
+    (run,) = getattr(m, CACHE_ATTR).values()
+    traces = run.experimental_get_tracing_count()
+    fv.ascend(m, fv.Channel("conv", 2), **kw)  # another index: a value, fed as a tensor
+    assert len(getattr(m, CACHE_ATTR)) == 1 and run.experimental_get_tracing_count() == traces
+    mean = fv.ascend(m, fv.Channel("conv", 1), **kw)
+    top = fv.ascend(m, fv.Channel("conv", 1), start=mean.start, **kw)
+    by_max = fv.ascend(m, fv.Channel("conv", 1, reduce="max"), start=mean.start, **kw)  # static: a new function
+    assert len(getattr(m, CACHE_ATTR)) == 2
+    assert not np.allclose(by_max.values, top.values)  # it computes the max, not the stale mean

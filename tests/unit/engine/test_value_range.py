@@ -23,7 +23,7 @@ def results():
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, name="head")])
-    unit = fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=3, batch=2, seed=0)
+    unit = fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=3, restarts=2, seed=0)
     raw = dataclasses.replace(unit, inputs=unit.inputs * 255.0, start=unit.start * 255.0,
                               constraints=fv.Box(0, 255))
     assert raw.value_range == (0.0, 255.0) and unit.value_range == (0.0, 1.0)
