@@ -31,7 +31,9 @@ _LAZY = {
     "fix_inputs": "models",
     # assertions
     "assert_reaches": "claims", "assert_not_reaches": "claims", "assert_within": "claims",
-    "assert_structure": "claims",
+    "assert_structure": "claims", "ClaimResult": "claims",
+    # the pytest plugin's fixture (for type hints: ``def test_x(featviz: fv.Featviz)``)
+    "Featviz": "_pytest.fixture",
     # image priors
     "Priors": "priors", "STANDARD": "priors", "Pad": "priors", "Jitter": "priors",
     "RandomScale": "priors", "RandomRotate": "priors", "Compose": "priors", "Pixel": "priors",
