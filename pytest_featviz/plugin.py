@@ -16,6 +16,7 @@ import pytest
 
 from ._pytest import context as _context
 from ._pytest.settings import Settings
+from .claims.record import from_json, record_file, to_json  # light: no NumPy, no engine
 
 pytest.register_assert_rewrite("pytest_featviz.assertions")
 
@@ -164,8 +165,6 @@ def _publish(item: pytest.Item, ctx: _context.TestContext) -> None:
     if not ctx.records or item.stash.get(_PUBLISHED_KEY, 0) == len(ctx.records):
         return
     item.stash[_PUBLISHED_KEY] = len(ctx.records)
-    from .claims import record_file, to_json
-
     item.user_properties[:] = [(k, v) for k, v in item.user_properties if k not in _PROPERTIES]
     failed = [r for r in ctx.records if not r.passed]
     item.user_properties.append(("featviz_assertions", len(ctx.records)))
@@ -212,8 +211,6 @@ class _Collector:
         state["failed"] += failed
         if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
             state["expected"] += failed
-        from .claims import from_json
-
         if "featviz_records" in props:
             state["records"].extend(r.with_test(report.nodeid, outcome) for r in from_json(props["featviz_records"]))
 

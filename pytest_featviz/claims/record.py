@@ -38,12 +38,8 @@ def plain(value: Any) -> Any:
     >>> plain(np.array([1.5, 2.0])), plain(np.int64(3)), plain({"a": (np.float32(0.5),)})
     ([1.5, 2.0], 3, {'a': [0.5]})
     """
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # a NumPy array or scalar (not imported
+        return value.tolist()  # here: the plugin reads records without loading NumPy)
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

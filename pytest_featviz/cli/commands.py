@@ -345,17 +345,17 @@ def _cmd_reach(args: argparse.Namespace) -> int:
         objective = (fv.ClassLogit if args.logit else fv.ClassProbability)(args.target)
         phase(f"ascending {args.restarts} start(s) x up to {args.steps} steps")
         ctx = _context.TestContext("featviz reach", args.seed, pictures_to=out)  # the failing inputs go to --out
-        with _context.activate(ctx):
-            try:
+        try:
+            with _context.activate(ctx):  # a picture it cannot write: a note on the failure, printed below
                 r = fv.assert_reaches(model, objective, args.threshold, constraints=box,
                                       steps=args.steps, seed=args.seed, restarts=args.restarts)
-            except AssertionError as exc:
-                failure = str(exc)
-            else:
-                failure = None
-                phase("writing the picture")
-                labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
-                save_png(out, r, labels=labels)  # over r.value_range: the box
+        except AssertionError as exc:
+            failure = str(exc)
+        else:
+            failure = None
+            phase("writing the picture")
+            labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
+            save_png(out, r, labels=labels)  # over r.value_range: the box
     if failure is not None:
         print(_cli_remedy(failure))
         for path, reason in ctx.unwritten:
