@@ -25,10 +25,12 @@ if TYPE_CHECKING:
     from . import priors as priors
     from . import render as render
     from . import strategies as strategies
+    from ._pytest.fixture import Featviz as Featviz
     from .claims import assert_not_reaches as assert_not_reaches
     from .claims import assert_reaches as assert_reaches
     from .claims import assert_structure as assert_structure
     from .claims import assert_within as assert_within
+    from .claims import ClaimResult as ClaimResult
     from .constraints import Box as Box
     from .constraints import Constraint as Constraint
     from .constraints import Intersection as Intersection
@@ -83,7 +85,9 @@ _LAZY = {
     "fix_inputs": "models",
     # assertions
     "assert_reaches": "claims", "assert_not_reaches": "claims", "assert_within": "claims",
-    "assert_structure": "claims",
+    "assert_structure": "claims", "ClaimResult": "claims",
+    # the pytest plugin's fixture (for type hints: ``def test_x(featviz: fv.Featviz)``)
+    "Featviz": "_pytest.fixture",
     # image priors (the pieces are under fv.priors)
     "Priors": "priors",
     # sound bounds

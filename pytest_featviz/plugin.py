@@ -6,20 +6,23 @@ uses them. Each capability lives in its own module; this file wires them to pyte
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._io import jsonable
 from ._pytest import context as _context
+from ._pytest.settings import Settings
+from .claims.record import from_json, record_file, to_json  # light: no NumPy, no engine
 
 pytest.register_assert_rewrite("pytest_featviz.assertions")
+
+if TYPE_CHECKING:
+    from ._pytest.fixture import Featviz
 
 _OPTIONS = {
     # name: (help, ini type)
@@ -29,6 +32,7 @@ _OPTIONS = {
     "report": ("write an HTML report of every featviz assertion to this file", "string"),
 }
 _SESSION_KEY = pytest.StashKey[dict]()
+_SETTINGS_KEY = pytest.StashKey[Settings]()
 _MARKERS = [
     "featviz_model(source, safe_mode=True): the model the featviz_model fixture loads "
     "(a path relative to the test file, or 'package.module:factory')",
@@ -72,44 +76,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="allow featviz_model(..., safe_mode=False): models that run arbitrary code on load")
 
 
-def _setting_and_source(config: pytest.Config, name: str, marker: Any = None) -> tuple[Any, str]:
-    """A featviz setting by precedence, and where it came from (for error messages)."""
-    if marker is not None and marker.kwargs.get(name) is not None:
-        return marker.kwargs[name], f"@pytest.mark.featviz({name}=...)"
-    value = config.getoption(f"featviz_{name}", default=None)
-    if value is not None:
-        return value, f"--featviz-{name}"
-    ini = config.getini(f"featviz_{name}")
-    if ini not in (None, "", []):
-        return ini, f"the ini key featviz_{name}" + (f" (in {config.inipath})" if config.inipath else "")
-    return None, "the default"
-
-
-def setting(config: pytest.Config, name: str, marker: Any = None) -> Any:
-    """A featviz setting by precedence: marker > command line > ini > default (None)."""
-    return _setting_and_source(config, name, marker)[0]
-
-
-def _seed_value(config: pytest.Config, marker: Any = None, where: str = "") -> int:
-    """The base seed by precedence; a value that is not an integer is a usage error naming its source."""
-    __tracebackhide__ = True
-    raw, source = _setting_and_source(config, "seed", marker)
-    if raw is None:
-        return 0
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return int(raw.strip())
-        except ValueError:
-            pass
-    raise pytest.UsageError(f"{source}{where} must be an integer; got {raw!r}")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     for line in _MARKERS:
         config.addinivalue_line("markers", line)
-    _seed_value(config)
+    settings = config.stash[_SETTINGS_KEY] = Settings(config)  # once per session: command line and ini
+    settings.seed()  # a bad seed is a usage error before any test runs
     config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "expected": 0, "records": [], "written": [],
                                   "unsafe": [], "outcomes": {}}
     config.pluginmanager.register(_Collector(config.stash[_SESSION_KEY]), f"featviz-collector-{id(config)}")
@@ -152,7 +123,7 @@ def _environment(config: pytest.Config) -> dict[str, str]:
         "scikit-image": _version("scikit-image"),
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
         "device": "cpu" if "tensorflow-cpu" in _providers("tensorflow") else "cpu/gpu (tensorflow)",
-        "seed": str(_seed_value(config)),
+        "seed": str(config.stash[_SETTINGS_KEY].seed()),
     }
 
 
@@ -166,25 +137,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-def _resolve(config: pytest.Config, raw: Any) -> Path:
-    path = Path(raw)
-    return path if path.is_absolute() else Path(config.invocation_params.dir) / path
-
-
-def _report_path(config: pytest.Config) -> Path | None:
-    raw = setting(config, "report")
-    return None if raw is None else _resolve(config, raw)
-
-
-def _artifacts_dir(config: pytest.Config, marker: Any) -> Path | None:
-    """The artifacts setting; else, when a report is asked for, ``<report stem>_files/`` next to it."""
-    raw = setting(config, "artifacts", marker)
-    if raw is not None:
-        return _resolve(config, raw)
-    report = _report_path(config)
-    return None if report is None else report.with_name(f"{report.stem}_files")
-
-
 _CTX_KEY = pytest.StashKey[_context.TestContext]()
 _PUBLISHED_KEY = pytest.StashKey[int]()
 _PROPERTIES = ("featviz_assertions", "featviz_failed", "featviz_best_value", "featviz_threshold", "featviz_steps",
@@ -194,11 +146,11 @@ _PROPERTIES = ("featviz_assertions", "featviz_failed", "featviz_best_value", "fe
 @pytest.hookimpl(wrapper=True, trylast=True)  # innermost: a bad seed raised here still passes the outer wrappers
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     __tracebackhide__ = True
-    marker = item.get_closest_marker("featviz")
-    base = _seed_value(item.config, marker, f" on {item.nodeid}")
+    marker, settings = item.get_closest_marker("featviz"), item.config.stash[_SETTINGS_KEY]
+    base = settings.seed(marker, f" on {item.nodeid}")
     item.stash[_CTX_KEY] = _context.TestContext(item.nodeid, _context.derive_seed(base, item.nodeid),
-                                                _artifacts_dir(item.config, marker),
-                                                keep_passing=setting(item.config, "report") is not None)
+                                                settings.artifacts_dir(marker, Path(str(item.path))),
+                                                keep_passing=settings.report_path() is not None)
     return (yield from _in_context(item))
 
 
@@ -234,24 +186,19 @@ def _publish(item: pytest.Item, ctx: _context.TestContext) -> None:
         return
     item.stash[_PUBLISHED_KEY] = len(ctx.records)
     item.user_properties[:] = [(k, v) for k, v in item.user_properties if k not in _PROPERTIES]
-    failed = [r for r in ctx.records if not r.get("passed", True)]
+    failed = [r for r in ctx.records if not r.passed]
     item.user_properties.append(("featviz_assertions", len(ctx.records)))
     item.user_properties.append(("featviz_failed", len(failed)))
     last = ctx.records[-1]
     for key in ("best_value", "threshold", "steps"):
-        if key in last:
-            item.user_properties.append((f"featviz_{key}", _plain(last[key])))
-    item.user_properties.append(("featviz_records", json.dumps(ctx.records, default=jsonable)))
+        value = getattr(last, key)
+        if value is not None:  # one number as a number; several (steps per item) as a list
+            item.user_properties.append((f"featviz_{key}", value[0] if isinstance(value, tuple) and len(value) == 1
+                                         else list(value) if isinstance(value, tuple) else value))
+    item.user_properties.append(("featviz_records", to_json(ctx.records)))
     path = ctx.artifact_path("record", ".json")
     if path is not None:
-        ctx.write_record(path, {"test": item.nodeid, "seed": ctx.seed, "assertions": ctx.records})
-
-
-def _plain(value: Any) -> Any:
-    import numpy as np
-
-    arr = np.asarray(value)
-    return arr.item() if arr.size == 1 else arr.tolist()
+        ctx.write_record(path, record_file(item.nodeid, ctx.seed, ctx.records))
 
 
 class _Collector:
@@ -284,11 +231,8 @@ class _Collector:
         state["failed"] += failed
         if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
             state["expected"] += failed
-        records = json.loads(props.get("featviz_records", "[]"))
-        for rec in records:
-            rec["test"] = report.nodeid
-            rec["outcome"] = outcome
-        state["records"].extend(records)
+        if "featviz_records" in props:
+            state["records"].extend(r.with_test(report.nodeid, outcome) for r in from_json(props["featviz_records"]))
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
@@ -307,7 +251,7 @@ def _is_worker(config: pytest.Config) -> bool:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """On the controller, write the HTML report of every assertion of every worker."""
     config = session.config
-    path = _report_path(config)
+    path = config.stash[_SETTINGS_KEY].report_path()
     if path is None or _is_worker(config):
         return
     from .report import write_report
@@ -331,8 +275,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if state["expected"]:
         line += f" ({state['expected']} of them in tests that passed or xfailed: caught or expected)"
     tr.write_line(line)
-    artifacts = _artifacts_dir(config, None)
-    if artifacts is not None and (setting(config, "artifacts") is not None or artifacts.exists()):
+    settings = config.stash[_SETTINGS_KEY]
+    artifacts = settings.artifacts_dir()
+    if artifacts is not None and (settings.resolve("artifacts").value is not None or artifacts.exists()):
         tr.write_line(f"artifacts: {artifacts}")
     if "report" in state:
         tr.write_line(f"report: {state['report']}")
@@ -396,9 +341,10 @@ def featviz_model(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def featviz(request: pytest.FixtureRequest) -> Any:
+def featviz(request: pytest.FixtureRequest) -> Featviz:
     """The featviz helper bound to the running test: ``ascend``, ``load_model``, ``save``, baselines."""
     from ._pytest.fixture import Featviz
 
     return Featviz(request, lambda source, safe_mode=True: _load_cached(
-        request.config, source, Path(str(request.node.path)).parent, safe_mode), _CTX_KEY, _SESSION_KEY)
+        request.config, source, Path(str(request.node.path)).parent, safe_mode), _CTX_KEY,
+        request.config.stash[_SETTINGS_KEY])

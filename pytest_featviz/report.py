@@ -6,8 +6,9 @@ fetching anything else, so the file can be mailed, archived as a CI artifact or
 opened offline. Failed assertions are rows with the CSS class ``failed`` and the
 text marker ``FAILED``.
 
-This module takes the plain records the plugin collects (dicts, as they travel
-between pytest-xdist workers as JSON) and knows nothing about TensorFlow.
+This module takes the records the plugin collects (:class:`pytest_featviz.claims.Record`,
+as they travel between pytest-xdist workers as JSON), or their dicts (``Record.to_dict``,
+read back through ``Record.from_dict``), and knows nothing about TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import html
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._io import write_atomic
 from .errors import FeatvizTypeError
+
+if TYPE_CHECKING:
+    from .claims.record import Record
 
 __all__ = ["render_report", "write_report", "embed_png"]
 
@@ -175,23 +179,27 @@ _COLUMNS = ("Outcome", "Test", "Assertion", "Objective", "Constraints", "Thresho
 
 
 def _check_records(records: Any) -> list[Mapping[str, Any]]:
+    """Each record (a Record, or a dict read through ``Record.from_dict``) as the plain dict a row shows."""
+    from .claims.record import Record
+
     if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
         raise FeatvizTypeError(f"records must be a list of dicts (one per assertion); got {type(records).__name__}")
-    checked = list(records)
-    for i, record in enumerate(checked):
-        if not isinstance(record, Mapping):
-            raise FeatvizTypeError(f"record {i} must be a dict; got {type(record).__name__}: {record!r}")
+    checked = []
+    for i, record in enumerate(records):
+        if not isinstance(record, (Mapping, Record)):
+            raise FeatvizTypeError(f"record {i} must be a Record or a dict; got {type(record).__name__}: {record!r}")
+        checked.append((record if isinstance(record, Record) else Record.from_dict(record)).to_dict())
     return checked
 
 
-def render_report(records: Iterable[Mapping[str, Any]], *, header: Mapping[str, Any] | None = None,
+def render_report(records: Iterable[Record | Mapping[str, Any]], *, header: Mapping[str, Any] | None = None,
                   title: str = "featviz report") -> str:
     """The HTML text of the report of ``records``, one table row per assertion.
 
     Parameters
     ----------
-    records : iterable of dict
-        One per assertion, as the plugin collects them: ``test``, ``kind``,
+    records : iterable of Record or dict
+        One per assertion, as the plugin collects them (a dict needs ``kind``): ``test``, ``kind``,
         ``passed``, ``objective``, ``constraints``, ``threshold``, ``best_value``,
         ``claim``, ``model``, ``seed``, ``steps``, ``status``, ``values``,
         ``metrics``, ``bounds``, ``outcome`` (the test's) and ``picture`` (a PNG
@@ -234,7 +242,7 @@ def render_report(records: Iterable[Mapping[str, Any]], *, header: Mapping[str, 
     )
 
 
-def write_report(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]], *,
+def write_report(path: str | os.PathLike[str], records: Iterable[Record | Mapping[str, Any]], *,
                  header: Mapping[str, Any] | None = None, title: str = "featviz report") -> Path:
     """Write the self-contained HTML report of ``records`` to ``path``; return the path.
 

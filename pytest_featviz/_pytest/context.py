@@ -19,9 +19,12 @@ import contextvars
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._io import blocked_because, sanitize, write_json_atomic
+
+if TYPE_CHECKING:
+    from ..claims import Record
 
 __all__ = ["TestContext", "current", "activate", "derive_seed"]
 
@@ -41,16 +44,30 @@ def derive_seed(base: int, node_id: str) -> int:
 
 @dataclass
 class TestContext:
-    """What the plugin knows about the running test."""
+    """What the plugin knows about the running test: its seed, where its pictures go, its records.
+
+    Pictures go to ``<artifacts_dir>/<sanitized node id>/<name>.png`` (see
+    :meth:`save_images`); outside pytest (the ``featviz reach`` command), ``pictures_to``
+    names the one file every picture is written to instead (the last one wins).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "found.png"
+    >>> ctx = TestContext("featviz reach", 0, pictures_to=out)
+    >>> ctx.save_images("assert_reaches", [[0.0, 1.0]]) == out and out.is_file()
+    True
+    """
 
     node_id: str
     seed: int
     artifacts_dir: Path | None = None
-    records: list[dict] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     saved: list[Path] = field(default_factory=list)
     keep_passing: bool = False  # also save pictures of passing assertions (for the HTML report)
     unwritten: list[tuple[Path, str]] = field(default_factory=list)  # artifacts that could not be written, and why
     pictures: set[str] = field(default_factory=set)  # picture file names given out so far
+    pictures_to: Path | None = None  # one file for every picture, instead of the artifacts folder
 
     __test__ = False  # not a pytest test class
 
@@ -61,7 +78,12 @@ class TestContext:
         return self.artifacts_dir / sanitize(self.node_id) / f"{sanitize(name)}{suffix}"
 
     def _picture_path(self, name: str) -> Path | None:
-        """A PNG path no earlier picture of this test has: ``<name>.png``, then ``<name>-2.png``, ..."""
+        """A PNG path no earlier picture of this test has: ``<name>.png``, then ``<name>-2.png``, ...
+
+        With :attr:`pictures_to` set, that file.
+        """
+        if self.pictures_to is not None:
+            return self.pictures_to
         path = self.artifact_path(name, ".png")
         if path is None:
             return None
@@ -136,11 +158,13 @@ class TestContext:
             return None
         reasons = "; ".join(dict.fromkeys(reason for _, reason in unwritten))
         files = ", ".join(str(path) for path, _ in unwritten)
+        if self.pictures_to is not None:
+            return f"featviz could not write the picture of {self.node_id} to {self.pictures_to} ({reasons})"
         return (f"featviz could not write the artifacts of {self.node_id}: the folder {self.artifacts_dir} cannot be "
                 f"written ({reasons}); not saved: {files}. Point --featviz-artifacts (or the featviz_artifacts ini "
                 "key, or @pytest.mark.featviz(artifacts=...)) at a folder that can be written.")
 
-    def record(self, entry: dict) -> None:
+    def record(self, entry: Record) -> None:
         """Remember one assertion's outcome (for the JSON record, the report and the summary)."""
         self.records.append(entry)
 

@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import baselines
-from . import context as _context
 from .._io import remove_stale_temporaries
 from ..errors import ConfigurationError
+from . import context as _context
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from ..engine import AscentResult
+
+__all__ = ["Featviz"]
 
 
 class Featviz:
-    """Bound to one test: its seed, its artifacts folder, its model cache.
+    """Bound to one test: its seed, its artifacts folder, its model cache (the ``featviz`` fixture).
+
+    Exported as ``pytest_featviz.Featviz`` for type hints: ``def test_x(featviz: fv.Featviz)``.
 
     Examples
     --------
     In a test file::
 
-        def test_class_3_is_reachable(featviz):
+        def test_class_3_is_reachable(featviz: fv.Featviz):
             model = featviz.load_model("models/clf.keras")
             r = featviz.ascend(model, fv.ClassProbability(3), constraints=fv.Box(0, 1))
             featviz.save("class3", r)  # drawn over r.value_range, the box
             featviz.assert_matches_baseline("class3", r)  # create with --featviz-update-baselines
     """
 
-    def __init__(self, request: Any, loader: Callable[..., Any], ctx_key: Any, session_key: Any):
+    def __init__(self, request: Any, loader: Callable[..., Any], ctx_key: Any, settings: Settings):
         self._request = request
         self._loader = loader
         self._ctx_key = ctx_key
-        self._session_key = session_key
+        self._settings = settings
         self._baseline_paths: set[Path] = set()
 
     @property
@@ -56,7 +65,7 @@ class Featviz:
         """Load a model (path relative to the test file), once per session and worker."""
         return self._loader(source, safe_mode=safe_mode)
 
-    def ascend(self, model: Any, objective: Any, **options: Any) -> Any:
+    def ascend(self, model: Any, objective: Any, **options: Any) -> AscentResult:
         """:func:`pytest_featviz.ascend` with this test's seed as the default seed."""
         from ..engine import ascend
 
@@ -75,8 +84,10 @@ class Featviz:
 
         Returns the path, or None when ``--featviz-artifacts`` is not set.
         """
+        from ..claims import unwrap
         from ..engine import AscentResult
 
+        images = unwrap(images)  # a claim's outcome: its AscentResult
         if not isinstance(images, AscentResult):
             images = np.asarray(images)
         return self.context.save_images(name, images, **grid_options)
@@ -85,12 +96,12 @@ class Featviz:
         """The folder of stored baselines (this test's live in ``<root>/<sanitized node id>/``).
 
         By precedence: ``@pytest.mark.featviz(baselines=DIR)`` (relative to the test
-        file) > ``--featviz-baselines DIR`` (relative to the invocation directory) > ini
-        ``featviz_baselines`` (relative to the ini file) > ``featviz_baselines/`` next to
-        the test file.
+        file's folder) > ``--featviz-baselines DIR`` (relative to the invocation folder) > ini
+        ``featviz_baselines`` (relative to the ini file's folder) > ``featviz_baselines/`` next to
+        the test file (see :mod:`pytest_featviz._pytest.settings`).
         """
         node = self._request.node
-        return _root(self._request.config, Path(str(node.path)), node.get_closest_marker("featviz"))[0]
+        return self._settings.baselines_root(node.get_closest_marker("featviz"), Path(str(node.path)))[0]
 
     def _node_id(self, of_test: str | None) -> str:
         if of_test is None:
@@ -104,14 +115,14 @@ class Featviz:
         found from the node id (relative to the rootdir), and a test of this file is
         taken to share this test's marker.
         """
-        node, config = self._request.node, self._request.config
+        node, config, root = self._request.node, self._request.config, self._settings.baselines_root
         other = next((item for item in self._request.session.items if item.nodeid == node_id), None)
         if other is not None:
-            return _root(config, Path(str(other.path)), other.get_closest_marker("featviz"))
+            return root(other.get_closest_marker("featviz"), Path(str(other.path)))
         file = node_id.split("::")[0]
         if file == node.nodeid.split("::")[0]:
-            return _root(config, Path(str(node.path)), node.get_closest_marker("featviz"))
-        return _root(config, Path(config.rootpath) / file, None)
+            return root(node.get_closest_marker("featviz"), Path(str(node.path)))
+        return root(None, Path(config.rootpath) / file)
 
     def assert_matches_baseline(self, name: str, result_or_images: Any, *,
                                 min_ssim: float = baselines.DEFAULT_MIN_SSIM,
@@ -157,15 +168,17 @@ class Featviz:
             raise ConfigurationError(f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
                                      "give every assert_matches_baseline call of a test its own name")
         self._baseline_paths.add(path)
-        obtained = baselines.capture(result_or_images)
+        from ..claims import Record, unwrap
+
+        obtained = baselines.capture(unwrap(result_or_images))
         command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
-        entry = {"kind": "assert_matches_baseline", "name": name, "baseline": str(path), "passed": False,
-                 "claim": f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
-                          f"value_atol={value_atol}, match={match!r})"}
+        entry = Record("assert_matches_baseline", False, name=name, baseline=str(path),
+                       claim=f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
+                             f"value_atol={value_atol}, match={match!r})")
         if baseline_of is None and self._request.config.getoption("featviz_update_baselines"):
             baselines.save(path, obtained)
             self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
-            self.context.record({**entry, "passed": True, "written": True})
+            self.context.record(dataclasses.replace(entry, passed=True, written=True))
             return None
         remove_stale_temporaries(path.parent)  # a first write killed midway leaves one
         if not path.exists():
@@ -177,9 +190,9 @@ class Featviz:
         comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match,
                                        value_atol=value_atol)
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
-        self.context.record({**entry, "passed": comparison.passed, "mapping": list(comparison.mapping),
-                             "ssim": comparison.ssim, "max_input_change": comparison.max_input_change,
-                             "pictures": paths})
+        self.context.record(dataclasses.replace(
+            entry, passed=comparison.passed, mapping=comparison.mapping, ssim=comparison.ssim,
+            max_input_change=comparison.max_input_change, pictures=paths))
         if not comparison.passed:
             raise AssertionError(f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
                                  f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}")
@@ -201,14 +214,3 @@ class Featviz:
                 paths[kind] = str(path)
         return ", ".join(saved) or "(not saved: see the note below, or these inputs cannot be drawn)", paths
 
-
-def _root(config: Any, test_file: Path, marker: Any) -> tuple[Path, str]:
-    """The baselines folder of a test in ``test_file`` with ``marker``, and which setting chose it."""
-    if marker is not None and marker.kwargs.get("baselines") is not None:
-        return test_file.parent / marker.kwargs["baselines"], "@pytest.mark.featviz(baselines=...)"
-    if config.getoption("featviz_baselines", default=None) is not None:
-        return Path(config.invocation_params.dir) / config.getoption("featviz_baselines"), "--featviz-baselines"
-    if config.getini("featviz_baselines"):
-        base = config.inipath.parent if config.inipath else config.rootpath
-        return Path(base) / config.getini("featviz_baselines"), "the ini key featviz_baselines"
-    return test_file.parent / "featviz_baselines", f"featviz_baselines/ next to {test_file.name}"

@@ -1,5 +1,29 @@
-"""Claims: the assertions and the failure account they give."""
+"""Claims: the assertions, what they return (:class:`ClaimResult`) and what they record (:class:`Record`).
 
-from .assertions import assert_not_reaches, assert_reaches, assert_structure, assert_within
+The assertions load on first use, so that the plugin reads and writes records without
+importing NumPy or the engine (a pytest hook may run after a ``pytester`` test has
+unloaded them).
+"""
 
-__all__ = ["assert_reaches", "assert_not_reaches", "assert_within", "assert_structure"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .outcome import ClaimResult, unwrap
+from .record import Record, from_json, plain, read_record_file, record_file, to_json
+
+if TYPE_CHECKING:
+    from .assertions import assert_not_reaches, assert_reaches, assert_structure, assert_within
+
+_ASSERTIONS = ("assert_reaches", "assert_not_reaches", "assert_within", "assert_structure")
+
+__all__ = [*_ASSERTIONS, "ClaimResult", "unwrap", "Record", "to_json", "from_json", "record_file",
+           "read_record_file", "plain"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ASSERTIONS:
+        from . import assertions
+
+        return getattr(assertions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

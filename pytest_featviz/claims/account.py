@@ -22,6 +22,7 @@ import numpy as np
 from .._pytest import context as _context
 from ..constraints import LpBall
 from ..objectives import ClassProbability
+from .record import Record
 
 if TYPE_CHECKING:
     from ..engine import AscentResult
@@ -71,7 +72,8 @@ def _best_input_metrics(r: AscentResult) -> dict | None:
         return None
 
 
-def _finish(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict) -> None:
+def _finish(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict,
+            status: str | None = None) -> None:
     __tracebackhide__ = True
     ctx = _context.current()
     picture = None
@@ -79,14 +81,13 @@ def _finish(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _
         labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
         picture = ctx.save_images(kind, r.inputs, value_range=r.value_range, labels=labels)
     if ctx is not None:
-        ctx.record({
+        ctx.record(Record(
+            kind, verdict.passed, claim=claim, objective=repr(r.objective), constraints=repr(r.constraints),
+            threshold=threshold, best_value=float(np.max(r.values)), values=r.values, steps=r.steps, seed=r.seed,
+            status=status, picture=str(picture) if picture else None, model=r.model_name,
             # only where a person will look (artifacts or the report): metrics cost scikit-image time
-            "metrics": _best_input_metrics(r) if ctx.artifacts_dir is not None else None,
-            "kind": kind, "passed": verdict.passed, "claim": claim, "objective": repr(r.objective),
-            "constraints": repr(r.constraints), "threshold": threshold, "best_value": float(np.max(r.values)),
-            "values": r.values, "steps": r.steps, "seed": r.seed, "status": r.status,
-            "picture": str(picture) if picture else None, "model": r.model_name,
-        })
+            metrics=_best_input_metrics(r) if ctx.artifacts_dir is not None else None,
+        ))
     if not verdict.passed:
         raise AssertionError(_account(kind, r, claim, threshold, verdict, picture))
 

@@ -2,45 +2,39 @@
 
 Each helper raises ``AssertionError`` with a full account when the model fails the
 claim (what was tried, what was found, where the pictures are, what to try next)
-and returns the ``AscentResult`` on success. Configuration mistakes raise
+and returns its outcome on success (the ``AscentResult``; :func:`assert_not_reaches`
+returns a :class:`ClaimResult` holding it with the claim's status and certificate). Configuration mistakes raise
 ``ValueError``/``TypeError`` subclasses before anything runs. The failure account
 itself (the table, the notes, the remedy, the record) is written by ``_account``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import numbers
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from .._pytest import context as _context
-from .account import _finish, _Verdict
-from ..constraints import part_breaches
+from .._validation import check_choice, check_int, check_real
+from ..constraints import Constraint, as_constraint, part_breaches
 from ..engine import AscentResult, ascend, own_range
-from ..constraints import Constraint, as_constraint
 from ..errors import ConfigurationError, FeatvizTypeError, closest
 from ..objectives import Objective, as_objective
+from .account import _finish, _Verdict
+from .outcome import ClaimResult, unwrap
+from .record import Record
 
-__all__ = ["assert_reaches", "assert_not_reaches", "assert_within", "assert_structure"]
+__all__ = ["assert_reaches", "assert_not_reaches", "assert_within", "assert_structure", "ClaimResult"]
 
 _REQUIRE = ("any", "all")
 # ascend's arguments that the assertions set themselves (or take under another name)
 _OWN_ARGUMENTS = ("model", "objective", "start", "constraints", "seed", "until", "restarts")
 
 
-def _threshold(at_least: Any) -> float:
-    if isinstance(at_least, bool) or not isinstance(at_least, numbers.Real) or not np.isfinite(at_least):
-        raise FeatvizTypeError(f"at_least must be a finite number; got {at_least!r}")
-    return float(at_least)
-
-
-def _restarts(restarts: Any) -> int:
-    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
-        raise ConfigurationError(f"restarts must be an int >= 1; got {restarts!r}")
-    return int(restarts)
+def _threshold(threshold: Any) -> float:
+    return check_real(threshold, "threshold")  # finite: a NaN or infinite threshold is a ConfigurationError
 
 
 def _seed(seed: int | None) -> int:
@@ -53,7 +47,7 @@ def _seed(seed: int | None) -> int:
 def _check_options(kind: str, options: dict) -> None:
     """Refuse ascend() arguments that the assertion sets itself, and names ascend() does not take."""
     if "until" in options:
-        raise FeatvizTypeError(f"{kind} sets until= itself (objective >= at_least, so that the search stops at the "
+        raise FeatvizTypeError(f"{kind} sets until= itself (objective >= threshold, so that the search stops at the "
                                f"threshold); remove until={options['until']!r}")
     if "batch" in options:
         raise FeatvizTypeError(f"{kind} takes restarts= instead of batch= (restarts independent starts run as one "
@@ -65,7 +59,7 @@ def _check_options(kind: str, options: dict) -> None:
                                    f"passes these to ascend(): {', '.join(valid)}{closest(name, valid)}")
 
 
-def _run(kind: str, model: Any, objective: Objective, at_least: float, constraints: Any, start: Any,
+def _run(kind: str, model: Any, objective: Objective, threshold: float, constraints: Any, start: Any,
          restarts: int, seed: int | None, options: dict) -> AscentResult:
     _check_options(kind, options)
     objective = as_objective(objective)
@@ -78,21 +72,21 @@ def _run(kind: str, model: Any, objective: Objective, at_least: float, constrain
                 "or use one assertion per target"
             )
         batch = restarts
-    return ascend(model, objective, start=start, constraints=constraints, until=objective >= at_least,
+    return ascend(model, objective, start=start, constraints=constraints, until=objective >= threshold,
                   seed=_seed(seed), restarts=batch, **options)
 
 
-def assert_reaches(model: Any, objective: Objective, at_least: float, *, constraints: Constraint | None = None,
-                   start: Any = None, restarts: int = 1, require: str = "any", seed: int | None = None,
-                   **ascent_options: Any) -> AscentResult:
-    """Assert that gradient ascent finds inputs inside ``constraints`` with ``objective >= at_least``.
+def assert_reaches(model: Any, objective: Objective, threshold: float, *, constraints: Constraint | None = None,
+                   start: Any = None, restarts: int = 1, require: Literal["any", "all"] = "any",
+                   seed: int | None = None, **ascent_options: Any) -> AscentResult:
+    """Assert that gradient ascent finds inputs inside ``constraints`` with ``objective >= threshold``.
 
     Parameters
     ----------
     model, objective, constraints, start
         As for :func:`ascend`.
-    at_least : float
-        The threshold, as the claim states it.
+    threshold : float
+        The threshold, as the claim states it (a finite number).
     restarts : int
         Independent starts run as one batch (for a single target); this is
         :func:`ascend`'s ``batch``.
@@ -102,7 +96,7 @@ def assert_reaches(model: Any, objective: Objective, at_least: float, *, constra
         Default: the running test's seed (``--featviz-seed`` and the node id), else 0.
     **ascent_options
         Passed to :func:`ascend` (``steps``, ``lr``, ``optimizer``, ...); not
-        ``until`` (set to ``objective >= at_least``) nor ``batch`` (use ``restarts``).
+        ``until`` (set to ``objective >= threshold``) nor ``batch`` (use ``restarts``).
 
     Returns
     -------
@@ -117,25 +111,25 @@ def assert_reaches(model: Any, objective: Objective, at_least: float, *, constra
     True
     """
     __tracebackhide__ = True
-    threshold = _threshold(at_least)
-    if require not in _REQUIRE:
-        raise ConfigurationError(f"require={require!r} is not one of {set(_REQUIRE)}")
-    r = _run("assert_reaches", model, objective, threshold, constraints, start, _restarts(restarts), seed,
-             ascent_options)
+    value = _threshold(threshold)
+    check_choice(require, "require", _REQUIRE)
+    r = _run("assert_reaches", model, objective, value, constraints, start,
+             check_int(restarts, "restarts", min_value=1), seed, ascent_options)
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
     ok_items = r.reached & inside
     passed = bool(ok_items.any() if require == "any" else ok_items.all())
-    claim = f"{r.objective!r} reaches >= {at_least}" + (" for every item" if require == "all" else "")
+    claim = f"{r.objective!r} reaches >= {threshold}" + (" for every item" if require == "all" else "")
     remedy = (f"more steps (steps={2 * r.steps_requested}), more restarts, another seed, "
               "or a looser constraint / lower threshold")
     _finish("assert_reaches", r, claim, threshold, _Verdict(passed, remedy=remedy))
     return r
 
 
-def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, constraints: Constraint,
+def assert_not_reaches(model: Any, objective: Objective, threshold: float, *, constraints: Constraint,
                        start: Any = None, restarts: int | None = None, seed: int | None = None, certify: bool = False,
-                       method: str = "crown", require_proof: bool = False, **ascent_options: Any) -> AscentResult:
-    """Assert that no input inside ``constraints`` gets ``objective >= at_least`` (a robustness gate).
+                       method: Literal["crown", "ibp", "crown-ibp"] = "crown", require_proof: bool = False,
+                       **ascent_options: Any) -> ClaimResult:
+    """Assert that no input inside ``constraints`` gets ``objective >= threshold`` (a robustness gate).
 
     Gradient ascent (``restarts`` starts, the first at ``start`` when given; default 4
     for a single target, one start per target for an index sequence) hunts
@@ -149,8 +143,10 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
 
     Returns
     -------
-    AscentResult
-        With ``status`` set ("proven", "unknown") when ``certify=True``.
+    ClaimResult
+        The search's ``AscentResult`` (``r.result``; its attributes read through:
+        ``r.values``, ``r.inputs``, ...), ``r.status`` ("proven", "unknown"; None
+        without ``certify=True``) and ``r.certificate`` (the sound bounds, when certified).
 
     Examples
     --------
@@ -163,7 +159,7 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
     'proven'
     """
     __tracebackhide__ = True
-    threshold = _threshold(at_least)
+    value = _threshold(threshold)
     if constraints is None:
         raise ConfigurationError("assert_not_reaches needs constraints: without them almost anything is reachable")
     _check_certify(certify, method, require_proof)
@@ -173,26 +169,27 @@ def assert_not_reaches(model: Any, objective: Objective, at_least: float, *, con
         from ..verify import check_supported
 
         check_supported(model, objective)
-    r = _run("assert_not_reaches", model, objective, threshold, constraints, start, _restarts(restarts), seed,
-             ascent_options)
+    r = _run("assert_not_reaches", model, objective, value, constraints, start,
+             check_int(restarts, "restarts", min_value=1), seed, ascent_options)
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
     found = r.reached & inside
-    claim = f"{r.objective!r} stays below {at_least}"
+    claim = f"{r.objective!r} stays below {threshold}"
     if found.any():
-        r = dataclasses.replace(r, status="counterexample")
+        outcome = ClaimResult(r, "counterexample")
         hits = ", ".join(map(str, np.flatnonzero(found)))
         how = ("certification skipped: the counterexample settles the claim" if certify
                else "a search result; no bounds were computed (certify=False)")
         verdict = _Verdict(False, ", but a counterexample was found",
                            (f"gradient ascent found inputs inside the constraints with {r.objective!r} >= "
-                            f"{at_least} (items {hits}); {how}",),
+                            f"{threshold} (items {hits}); {how}",),
                            "this is a real counterexample inside the constraints: retrain, or tighten the claim",
                            focus=int(np.flatnonzero(found)[0]))
     else:
-        r = _certify(model, r, threshold, constraints, method) if certify else r
-        verdict = _unproven(r, at_least, method) if require_proof and r.status != "proven" else _Verdict(True)
-    _finish("assert_not_reaches", r, claim, threshold, verdict)
-    return r
+        outcome = _certify(model, r, value, constraints, method) if certify else ClaimResult(r)
+        verdict = (_unproven(outcome, threshold, method) if require_proof and outcome.status != "proven"
+                   else _Verdict(True))
+    _finish("assert_not_reaches", r, claim, threshold, verdict, status=outcome.status)
+    return outcome
 
 
 def _check_certify(certify: bool, method: str, require_proof: bool) -> None:
@@ -206,23 +203,24 @@ def _check_certify(certify: bool, method: str, require_proof: bool) -> None:
                                  "so the claim could never pass")
 
 
-def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: str) -> AscentResult:
+def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: str) -> ClaimResult:
     from ..verify import certify_not_reaches
 
     cert = certify_not_reaches(model, r.objective, threshold, constraints=constraints, method=method, start=r.start)
-    status = "proven" if np.all(np.asarray(cert.status) == "proven") else "unknown"
-    return dataclasses.replace(r, status=status, bounds=cert)
+    return ClaimResult(r, "proven" if np.all(np.asarray(cert.status) == "proven") else "unknown", cert)
 
 
-def _unproven(r: AscentResult, at_least: float, method: str) -> _Verdict:
+def _unproven(outcome: ClaimResult, threshold: float, method: str) -> _Verdict:
     """The verdict when search found nothing but the sound bound is too loose to prove the claim."""
-    upper = np.asarray(r.bounds.bounds.upper, dtype=np.float64)
-    unknown = np.flatnonzero(np.asarray(r.bounds.status) != "proven")
+    cert = outcome.certificate
+    assert cert is not None  # certify=True: checked before the search
+    upper = np.asarray(cert.bounds.upper, dtype=np.float64)
+    unknown = np.flatnonzero(np.asarray(cert.status) != "proven")
     worst = upper[unknown]
     bound = ("the sound upper bound is NaN (unknown)" if np.isnan(worst).all() else
-             f"the sound upper bound, {np.nanmax(worst):.6g}, is at or above the threshold {at_least}")
+             f"the sound upper bound, {np.nanmax(worst):.6g}, is at or above the threshold {threshold}")
     note = (f"certification: unknown: no counterexample was found, but {bound} "
-            f"(method {r.bounds.bounds.method!r}; unproven items {', '.join(map(str, unknown))})")
+            f"(method {cert.bounds.method!r}; unproven items {', '.join(map(str, unknown))})")
     tries = [f'method="crown" (tighter than {method!r})'] if method != "crown" else []
     tries += ["a smaller radius (or tighter constraints)", "a higher threshold"]
     remedy = f"try {', '.join(tries[:-1])} or {tries[-1]}; or drop require_proof=True to accept search evidence"
@@ -242,10 +240,8 @@ def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, s
     >>> fv.assert_within(np.array([[0.2, 0.8]]), fv.Box(0, 1))
     """
     __tracebackhide__ = True
-    if isinstance(atol, bool) or not isinstance(atol, numbers.Real):
-        raise FeatvizTypeError(f"atol must be a number; got {atol!r}")
-    if not np.isfinite(atol) or atol < 0:
-        raise ConfigurationError(f"atol={atol!r} is not valid; it must be a finite number >= 0")
+    check_real(atol, "atol", min_value=0)
+    inputs = unwrap(inputs)
     if isinstance(inputs, AscentResult):
         start = inputs.start if start is None else start
         inputs = inputs.inputs
@@ -307,6 +303,7 @@ def assert_structure(image_or_batch: Any, *, value_range: Any = None, **bounds: 
     if not checks:
         raise ConfigurationError("assert_structure: give at least one metric bound, e.g. "
                                  f"orientation_coherence=(0.6, None); metrics are: {', '.join(METRICS)}")
+    image_or_batch = unwrap(image_or_batch)
     if isinstance(image_or_batch, AscentResult):
         value_range = image_or_batch.value_range if value_range is None else value_range
         image_or_batch = image_or_batch.inputs
@@ -373,5 +370,5 @@ def _record_structure(batch: np.ndarray, results: list, failures: list, bounds: 
         return
     drawn = own_range(batch) if value_range is None else value_range
     path = ctx.save_images("structure", batch, value_range=drawn) if failures else None
-    ctx.record({"kind": "assert_structure", "passed": not failures, "metrics": results,
-                "bounds": {k: list(v) for k, v in bounds.items()}, "picture": str(path) if path else None})
+    ctx.record(Record("assert_structure", not failures, metrics=results,
+                      bounds={k: list(v) for k, v in bounds.items()}, picture=str(path) if path else None))

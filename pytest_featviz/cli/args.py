@@ -18,7 +18,7 @@ _BOX_FILE_HELP = ("a per-feature Box from an .npz file holding arrays 'low' and 
 # options whose value may start with '-' (a negative number): `--box -3,3` is read as `--box=-3,3`
 _VALUE_MAY_BE_NEGATIVE = ("--box", "--at-least")
 # the ascent keywords of a remedy that reach has a flag for (other keywords have no flag and stay as written)
-_FLAGS = {"steps": "--steps", "restarts": "--restarts", "seed": "--seed", "at_least": "--at-least"}
+_FLAGS = {"steps": "--steps", "restarts": "--restarts", "seed": "--seed", "threshold": "--at-least"}
 
 
 def _box_file(path: Path) -> Any:

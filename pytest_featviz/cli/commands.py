@@ -156,7 +156,8 @@ def _parser() -> argparse.ArgumentParser:
                            formatter_class=raw)
     reach.add_argument("source", metavar="SOURCE")
     reach.add_argument("--class", dest="target", type=int, required=True, help="the class index")
-    reach.add_argument("--at-least", type=float, default=0.9, help="the threshold (default 0.9)")
+    reach.add_argument("--at-least", dest="threshold", type=float, default=0.9,
+                       help="the threshold: the class score to reach (default 0.9)")
     reach.add_argument("--logit", action="store_true", help="score the class logit instead of its probability")
     reach.add_argument("--restarts", type=_positive, default=1, help="independent starts (default 1)")
     reach.add_argument("--out", type=_png, default=None, help="the PNG to write (default reach_class<K>.png)")
@@ -332,20 +333,6 @@ def _constraint(args: argparse.Namespace) -> Any:
     return _box_file(args.box_file) if args.box_file is not None else Box(*args.box)
 
 
-@dataclass
-class _OutContext(_context.TestContext):
-    """A context outside pytest whose only picture goes to ``out`` (the failing inputs of ``reach``)."""
-
-    out: Path | None = None
-
-    def artifact_path(self, name: str, suffix: str) -> Path | None:
-        return self.out
-
-    def unwritten_account(self, since: int = 0) -> str | None:
-        """None: ``reach`` reports an unwritten picture itself, after the account (see :func:`_cmd_reach`)."""
-        return None
-
-
 def _cmd_reach(args: argparse.Namespace) -> int:
     import pytest_featviz as fv
 
@@ -357,26 +344,26 @@ def _cmd_reach(args: argparse.Namespace) -> int:
         model = _load(args.source)
         objective = (fv.ClassLogit if args.logit else fv.ClassProbability)(args.target)
         phase(f"ascending {args.restarts} start(s) x up to {args.steps} steps")
-        ctx = _OutContext("featviz reach", args.seed, out=out)
-        with _context.activate(ctx):
-            try:
-                r = fv.assert_reaches(model, objective, args.at_least, constraints=box,
+        ctx = _context.TestContext("featviz reach", args.seed, pictures_to=out)  # the failing inputs go to --out
+        try:
+            with _context.activate(ctx):  # a picture it cannot write: a note on the failure, printed below
+                r = fv.assert_reaches(model, objective, args.threshold, constraints=box,
                                       steps=args.steps, seed=args.seed, restarts=args.restarts)
-            except AssertionError as exc:
-                failure = str(exc)
-            else:
-                failure = None
-                phase("writing the picture")
-                labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
-                save_png(out, r, labels=labels)  # over r.value_range: the box
+        except AssertionError as exc:
+            failure = str(exc)
+        else:
+            failure = None
+            phase("writing the picture")
+            labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
+            save_png(out, r, labels=labels)  # over r.value_range: the box
     if failure is not None:
         print(_cli_remedy(failure))
         for path, reason in ctx.unwritten:
             print(f"featviz reach: the picture could not be written to {path} ({reason})", file=sys.stderr)
         return 1
     record = ctx.records[-1]
-    print(f"assert_reaches passed: {record['claim']} inside {box!r}")
-    print(f"  best value {record['best_value']:.6g} at item {r.best} after {int(r.steps[r.best])} steps "
+    print(f"assert_reaches passed: {record.claim} inside {box!r}")
+    print(f"  best value {record.best_value:.6g} at item {r.best} after {int(r.steps[r.best])} steps "
           f"(seed {args.seed}, {args.restarts} start(s))")
     print(f"  picture: {out}")
     return 0

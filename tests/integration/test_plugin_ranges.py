@@ -39,7 +39,7 @@ def _pixels(path):
 
 def test_marker_paths_and_the_pictures_of_a_raw_result(pytester):
     """One run (a subprocess imports TensorFlow) checks both what the README says of the marker's paths
-    (artifacts= from the invocation folder, baselines= from the test file's folder) and that
+    (artifacts= and baselines= from the test file's folder, not the invocation folder) and that
     featviz.save and baseline pictures draw a 0..255 result like its 0..1 version."""
     (pytester.path / "sub").mkdir()
     (pytester.path / "sub" / "test_paths.py").write_text(PATHS_TEST)
@@ -47,11 +47,11 @@ def test_marker_paths_and_the_pictures_of_a_raw_result(pytester):
                                            "--featviz-update-baselines")
     result.assert_outcomes(passed=1)
     root, node_id = pytester.path, "sub/test_paths.py::test_paths"
-    assert (root / "art" / sanitize(node_id) / "raw.png").is_file()
-    assert not (root / "sub" / "art").exists()
+    assert (root / "sub" / "art" / sanitize(node_id) / "raw.png").is_file()
+    assert not (root / "art").exists()
     assert (root / "sub" / "stored" / sanitize(node_id) / "raw.npz").is_file()
     assert not (root / "stored").exists()
-    art, stored = root / "art" / sanitize(node_id), root / "sub" / "stored" / sanitize(node_id)
+    art, stored = root / "sub" / "art" / sanitize(node_id), root / "sub" / "stored" / sanitize(node_id)
     np.testing.assert_array_equal(_pixels(art / "raw.png"), _pixels(art / "unit.png"))
     assert not np.array_equal(_pixels(art / "raw-as-array.png"), _pixels(art / "unit.png"))  # an array: (0, 1)
     np.testing.assert_array_equal(_pixels(stored / "raw.png"), _pixels(stored / "unit.png"))

@@ -36,7 +36,7 @@ MODELS = ROOT / "examples" / "models"
 # Blocks kept out of the shared namespace, keyed by a distinctive line of each.
 UNDER_PYTEST = (
     # uses the `featviz` fixture: runs as a test file in test_fixture_blocks_pass_under_pytest
-    "def test_claims(featviz_model, featviz):",
+    "def test_claims(featviz_model, featviz: fv.Featviz):  # fv.Featviz, the fixture's class, for type hints",
     # uses the `featviz` fixture and a stored baseline: same test, which also creates the baseline
     "def test_class_maximisers_unchanged(featviz_model, featviz):",
 )

@@ -16,6 +16,7 @@ from pytest_featviz import baselines
 from pytest_featviz.baselines import BaselineFormatError, capture, compare, load, save
 from pytest_featviz._pytest.context import TestContext
 from pytest_featviz._pytest.fixture import Featviz
+from pytest_featviz._pytest.settings import Settings
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 
 
@@ -337,7 +338,8 @@ def bound_fixture(tmp_path, *, marker=None, cli=None, ini=None, update=False):
     marks = {} if marker is None else {"featviz": SimpleNamespace(kwargs={"baselines": marker})}
     node = SimpleNamespace(nodeid="sub/test_m.py::test_x", path=tmp_path / "sub" / "test_m.py",
                            get_closest_marker=marks.get, user_properties=[], stash={"ctx": TestContext("n", 0)})
-    return Featviz(SimpleNamespace(node=node, config=config, session=SimpleNamespace(items=[])), None, "ctx", None)
+    return Featviz(SimpleNamespace(node=node, config=config, session=SimpleNamespace(items=[])), None, "ctx",
+                   Settings(config))
 
 
 @pytest.mark.parametrize(

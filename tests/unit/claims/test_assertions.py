@@ -111,7 +111,7 @@ def test_structure_passes_on_stripes_and_fails_on_noise_with_every_value():
 @pytest.mark.parametrize(
     "call, error, words",
     [
-        (lambda m: fv.assert_reaches(m, fv.ClassLogit(0), "high"), FeatvizTypeError, "at_least must be a finite number"),
+        (lambda m: fv.assert_reaches(m, fv.ClassLogit(0), "high"), FeatvizTypeError, "threshold must be a"),
         (lambda m: fv.assert_reaches(m, fv.ClassLogit(0), 1.0, require="most"), ConfigurationError, "'any'"),
         (lambda m: fv.assert_reaches(m, fv.ClassLogit(0), 1.0, restarts=0), ConfigurationError, "restarts must be an int >= 1"),
         (lambda m: fv.assert_reaches(m, fv.ClassLogit([0, 1]), 1.0, restarts=2), ConfigurationError, "needs a single target"),
@@ -144,7 +144,8 @@ def test_not_reaches_with_certify_proves_or_says_unknown():
     model = absolute_value_model()
     box = fv.Box(-1, 1)
     proven = fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True)
-    assert proven.status == "proven" and proven.bounds.bounds.upper[0] < 1.5
+    assert proven.status == "proven" and proven.certificate.bounds.upper[0] < 1.5
+    assert isinstance(proven, fv.ClaimResult) and not hasattr(proven.result, "certificate")
     unknown = fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True, method="ibp")
     assert unknown.status == "unknown" and unknown.values.max() <= 1.0 + 1e-6
     with pytest.raises(AssertionError, match="certification: unknown"):
@@ -161,7 +162,7 @@ def test_records_carry_best_input_metrics_only_where_pictures_are_kept(tmp_path)
         ctx = _context.TestContext("t.py::test_x", 0, artifacts)
         with _context.activate(ctx):
             fv.assert_reaches(model, fv.ClassLogit(0), 1.0, constraints=fv.Box(0, 1), steps=20)
-        metrics = ctx.records[-1]["metrics"]
+        metrics = ctx.records[-1].metrics
         assert (metrics is not None) == has_metrics
         if has_metrics:
             assert set(metrics) == set(fv.metrics.METRICS)

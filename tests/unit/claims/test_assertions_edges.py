@@ -63,7 +63,7 @@ def test_unknown_certificate_gives_the_bound_the_threshold_and_tighter_options(a
 
 def test_unknown_under_crown_does_not_suggest_crown(zero):
     r = fv.assert_not_reaches(zero, fv.ClassLogit(0), 0.5, constraints=fv.Box(-1, 1), steps=20, certify=True)
-    assert r.status == "unknown" and r.values.max() == 0.0 and r.bounds.bounds.upper[0] >= 1.0
+    assert r.status == "unknown" and r.values.max() == 0.0 and r.certificate.bounds.upper[0] >= 1.0
     with pytest.raises(AssertionError) as info:
         fv.assert_not_reaches(zero, fv.ClassLogit(0), 0.5, constraints=fv.Box(-1, 1), steps=20, certify=True,
                               require_proof=True)
@@ -98,22 +98,22 @@ def test_counterexample_account_says_plainly_what_ran(ones, certify, how):
 # ------------------------------------------------------------------ claims and arguments
 
 
-@pytest.mark.parametrize("at_least, written", [
+@pytest.mark.parametrize("threshold, written", [
     (np.float64(5.0), "5.0"), (np.float32(4.5), "4.5"), (np.int64(4), "4"), (3.25, "3.25"), (1e6, "1000000.0"),
 ])
-def test_thresholds_are_written_as_plain_numbers(ones, at_least, written):
+def test_thresholds_are_written_as_plain_numbers(ones, threshold, written):
     with pytest.raises(AssertionError) as reaches:
-        fv.assert_reaches(ones, fv.ClassLogit(0), at_least, constraints=fv.Box(0, 1), steps=5)
+        fv.assert_reaches(ones, fv.ClassLogit(0), threshold, constraints=fv.Box(0, 1), steps=5)
     assert f"expected ClassLogit(0) reaches >= {written}\n" in str(reaches.value)
     with pytest.raises(AssertionError) as stays:
-        fv.assert_not_reaches(ones, fv.ClassLogit(0), -at_least, constraints=fv.Box(0, 1), steps=5)
+        fv.assert_not_reaches(ones, fv.ClassLogit(0), -threshold, constraints=fv.Box(0, 1), steps=5)
     assert f"expected ClassLogit(0) stays below -{written}, but" in str(stays.value)
     assert "np." not in str(reaches.value) + str(stays.value)
 
 
 @pytest.mark.parametrize("assertion", [fv.assert_reaches, fv.assert_not_reaches])
 @pytest.mark.parametrize("option, words", [
-    ({"until": None}, "sets until= itself (objective >= at_least"),
+    ({"until": None}, "sets until= itself (objective >= threshold"),
     ({"batch": 3}, "takes restarts= instead of batch="),
     ({"step": 5}, "got an unexpected keyword argument 'step'; besides its own arguments it passes these to ascend(): "
                   "steps, lr,"),
