@@ -43,7 +43,7 @@ def test_mypy_sees_the_public_types_and_no_any(tmp_path):
     revealed = re.findall(r'Revealed type is "([^"]+)"', out)
     assert revealed == [
         "pytest_featviz.constraints.sets.Intersection", "pytest_featviz.objectives.base.Sum",
-        "pytest_featviz.engine.ascend.AscentResult", "pytest_featviz.engine.ascend.AscentResult",
+        "pytest_featviz.engine.result.AscentResult", "pytest_featviz.claims.outcome.ClaimResult",
         "pytest_featviz.verify.certificates.Bounds", "pytest_featviz.verify.certificates.Certificate",
         "pytest_featviz.priors.transforms.Jitter", "list[str]", "str",
     ], out
