@@ -28,12 +28,6 @@ from pytest_featviz.verify import bounds, certify_not_reaches
 IMAGE = np.linspace(0.0, 1.0, 64).reshape(8, 8)
 BATCH = np.zeros((2, 4, 4))
 
-# The engine's and claims' checks are other engineers' files in issue 15: these rows hold the rule
-# they are moving to. strict: when the rule holds, the mark must go.
-ENGINE_PENDING = pytest.mark.xfail(strict=True, raises=(ConfigurationError, FeatvizTypeError),
-                                   reason="issue 15: engine/claims make this a type error (other branch)")
-
-
 @functools.cache
 def _model():
     import keras
@@ -91,19 +85,19 @@ TYPE_ROWS = [
     _row(lambda: RandomRotate(["a"]), FeatvizTypeError, "RandomRotate degrees must be a sequence", id="RandomRotate"),
     _row(lambda: resolve_priors(3), FeatvizTypeError, "priors must be None", id="resolve_priors"),
     # verify
-    _row(lambda: certify_not_reaches(_model(), fv.ClassLogit(0), "1", fv.Box(0, 1)), FeatvizTypeError,
+    _row(lambda: certify_not_reaches(_model(), fv.ClassLogit(0), "1", constraints=fv.Box(0, 1)), FeatvizTypeError,
          "threshold must be a finite number; got '1' (str)", id="certify-threshold"),
     # models
     _row(lambda: fv.load_model(3), FeatvizTypeError, "a keras.Model or 'package.module:factory'; got int",
          id="load_model"),
     # engine (issue 15's examples): seed="3" and steps="3" alike, lr=True and lr="a" alike
     _row(lambda: _ascend(seed="3"), FeatvizTypeError, "seed must be an int", id="ascend-seed"),
-    _row(lambda: fv.ascend(_model(), fv.ClassLogit(0), steps="3"), FeatvizTypeError, "steps must be an int", ENGINE_PENDING, id="ascend-steps"),
+    _row(lambda: fv.ascend(_model(), fv.ClassLogit(0), steps="3"), FeatvizTypeError, "steps must be an int", id="ascend-steps"),
     _row(lambda: fv.ascend(_model(), fv.ClassLogit(0), steps=2, lr=True), FeatvizTypeError, "lr", id="ascend-lr-bool"),
-    _row(lambda: fv.ascend(_model(), fv.ClassLogit(0), steps=2, lr="a"), FeatvizTypeError, "lr", ENGINE_PENDING,
+    _row(lambda: fv.ascend(_model(), fv.ClassLogit(0), steps=2, lr="a"), FeatvizTypeError, "lr",
          id="ascend-lr-str"),
     _row(lambda: fv.assert_reaches(_model(), fv.ClassLogit(0), 1.0, restarts="2"), FeatvizTypeError, "restarts",
-         ENGINE_PENDING, id="assert_reaches-restarts"),
+         id="assert_reaches-restarts"),
 ]
 
 VALUE_ROWS = [
@@ -151,9 +145,9 @@ VALUE_ROWS = [
     _row(lambda: resolve_priors("standrad"), ConfigurationError,
          "priors='standrad' is not one of 'none', 'standard'; did you mean 'standard'?", id="resolve_priors"),
     # verify
-    _row(lambda: bounds(_model(), fv.ClassLogit(0), fv.Box(0, 1), method="crwn"), ConfigurationError,
+    _row(lambda: bounds(_model(), fv.ClassLogit(0), constraints=fv.Box(0, 1), method="crwn"), ConfigurationError,
          "method='crwn' is not one of 'crown', 'crown-ibp', 'ibp'; did you mean 'crown'?", id="bounds-method"),
-    _row(lambda: certify_not_reaches(_model(), fv.ClassLogit(0), float("nan"), fv.Box(0, 1)), ConfigurationError,
+    _row(lambda: certify_not_reaches(_model(), fv.ClassLogit(0), float("nan"), constraints=fv.Box(0, 1)), ConfigurationError,
          "threshold must be a finite number; got nan", id="certify-threshold"),
     # engine and claims
     _row(lambda: _ascend(seed=-1), ConfigurationError, "seed must be an int >= 0; got -1", id="ascend-seed"),
