@@ -77,16 +77,25 @@ def measure(key: str, steps: int) -> dict:
     t = time.perf_counter()
     passes(x).numpy()
     floor = time.perf_counter() - t
-    return {"model": arch, "layer": layer, "steps": steps, "floor": floor, "ascend": per_call,
-            "compile": first - per_call, "mib_per_item": (peak - base) / BATCH}
+    return {
+        "model": arch,
+        "layer": layer,
+        "steps": steps,
+        "floor": floor,
+        "ascend": per_call,
+        "compile": first - per_call,
+        "mib_per_item": (peak - base) / BATCH,
+    }
 
 
 def report(r: dict) -> None:
     ts = BATCH * r["steps"]
     print(f"\n{r['model']} at 224 px: {BATCH} channels of {r['layer']!r} x {r['steps']} steps, batch {BATCH}")
     print(f"  floor (compiled fwd+bwd on the batch) : {1e3 * r['floor'] / ts:8.2f} ms per target-step   1.00x")
-    print(f"  fv.ascend                             : {1e3 * r['ascend'] / ts:8.2f} ms per target-step "
-          f"  {r['ascend'] / r['floor']:.2f}x")
+    print(
+        f"  fv.ascend                             : {1e3 * r['ascend'] / ts:8.2f} ms per target-step "
+        f"  {r['ascend'] / r['floor']:.2f}x"
+    )
     print(f"  first call's extra time (trace+compile): {r['compile']:.1f} s")
     print(f"  peak memory rise in ascend            : {r['mib_per_item']:.0f} MiB per batch item")
 
@@ -103,8 +112,12 @@ def main() -> None:
     for key in args.models.split(","):
         if key not in MODELS:
             parser.error(f"unknown model {key!r}; choose from {', '.join(MODELS)}")
-        out = subprocess.run([sys.executable, __file__, "--one", key, "--steps", str(args.steps)],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", key, "--steps", str(args.steps)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         report(json.loads(out.strip().splitlines()[-1]))
 
 

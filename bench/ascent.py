@@ -48,8 +48,14 @@ def cnn() -> keras.Model:
 
 def mlp() -> keras.Model:
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"),
-                             keras.layers.Dense(10, activation="softmax", name="probs")])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax", name="probs"),
+        ]
+    )
 
 
 def best_of(fn, repeats: int) -> float:
@@ -107,8 +113,10 @@ def featviz(model, objective, steps, repeats, jit):
     fv.ascend(model, objective, constraints=fv.Box(0, 1), steps=steps, jit_compile=jit, until=None)
     first = time.perf_counter() - t
     seeds = iter(range(1, 1000))
-    per_call = best_of(lambda: fv.ascend(model, objective, constraints=fv.Box(0, 1), steps=steps,
-                                         jit_compile=jit, seed=next(seeds)), repeats)
+    per_call = best_of(
+        lambda: fv.ascend(model, objective, constraints=fv.Box(0, 1), steps=steps, jit_compile=jit, seed=next(seeds)),
+        repeats,
+    )
     return first, per_call
 
 
@@ -116,12 +124,18 @@ def report(name, targets, steps, t_floor, t_loop, first, per_call, jit):
     ts = targets * steps
     print(f"\n{name}: {targets} targets x {steps} steps (jit_compile={jit})")
     print(f"  (a) floor, compiled fwd+bwd on the batch : {1e6 * t_floor / ts:9.1f} us per target-step   1.00x")
-    print(f"  (b) python loop around tf.function step  : {1e6 * t_loop / ts:9.1f} us per target-step "
-          f"{t_loop / t_floor:6.2f}x floor")
+    print(
+        f"  (b) python loop around tf.function step  : {1e6 * t_loop / ts:9.1f} us per target-step "
+        f"{t_loop / t_floor:6.2f}x floor"
+    )
     print("  (c) tf-keras-vis                         :       not measured: it needs tf-keras (Keras 2)")
-    print(f"  (d) fv.ascend                            : {1e6 * per_call / ts:9.1f} us per target-step "
-          f"{per_call / t_floor:6.2f}x floor;  {t_loop / per_call:6.1f}x faster than (b)")
-    print(f"      first call (trace + compile)         : {first:7.2f} s;  later calls (values change): {per_call:.3f} s")
+    print(
+        f"  (d) fv.ascend                            : {1e6 * per_call / ts:9.1f} us per target-step "
+        f"{per_call / t_floor:6.2f}x floor;  {t_loop / per_call:6.1f}x faster than (b)"
+    )
+    print(
+        f"      first call (trace + compile)         : {first:7.2f} s;  later calls (values change): {per_call:.3f} s"
+    )
 
 
 def main() -> None:

@@ -86,14 +86,17 @@ def compare(name: str, model: Any, x: np.ndarray, y: np.ndarray, eps: float, rep
     t_ascent = best_time(ascent, repeats)
     print(f"{name}: batch {len(x)}, eps {eps}; one 256-step ascent: {t_ascent * 1e3:.1f} ms")
     for method in ("ibp", "crown"):
+
         def run(method: str = method) -> Any:
             return bounds(model, objective, constraints=c, method=method, start=x)
 
         result = run()
         t = best_time(run, repeats)
         mem = peak_memory(run)
-        print(f"  {method:5s} ({result.method}): {t * 1e3:8.1f} ms = {t / t_ascent:6.3f} x ascent, "
-              f"peak memory {mem / 2**20:7.1f} MiB, median upper bound {np.median(result.upper):.3f}")
+        print(
+            f"  {method:5s} ({result.method}): {t * 1e3:8.1f} ms = {t / t_ascent:6.3f} x ascent, "
+            f"peak memory {mem / 2**20:7.1f} MiB, median upper bound {np.median(result.upper):.3f}"
+        )
 
 
 def main() -> None:

@@ -42,8 +42,14 @@ def per_step(model, steps=40, **options) -> float:
 
 def hypothesis_examples(n=50) -> tuple[float, int]:
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     seen = []
 
     @settings(max_examples=n, deadline=None, database=None, derandomize=True)
@@ -66,12 +72,13 @@ def main() -> None:
     print("W3 small CNN 64x64x3, 16 channels, batch 16")
     print(f"  plain pixel ascent        : {1e3 * plain:8.2f} ms/step   1.00x")
     print(f"  Fourier parametrization   : {1e3 * fourier:8.2f} ms/step {fourier / plain:6.2f}x")
-    print(f"  standard priors           : {1e3 * standard:8.2f} ms/step {standard / plain:6.2f}x "
-          "(goal: at most 1.5x)")
+    print(f"  standard priors           : {1e3 * standard:8.2f} ms/step {standard / plain:6.2f}x (goal: at most 1.5x)")
     median, traces = hypothesis_examples()
     print("Hypothesis: 50 examples varying starts, boxes, balls, masks and class on the seed MLP (50 steps each)")
-    print(f"  median time per example   : {1e3 * median:8.1f} ms;  compiled traces in total: {traces} "
-          "(one per constraint structure: with or without an L2 ball)")
+    print(
+        f"  median time per example   : {1e3 * median:8.1f} ms;  compiled traces in total: {traces} "
+        "(one per constraint structure: with or without an L2 ball)"
+    )
 
 
 if __name__ == "__main__":

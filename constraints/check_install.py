@@ -23,8 +23,15 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TENSORFLOWS = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-intel", "tensorflow-macos",
-               "tf-nightly", "tf-nightly-cpu"}
+TENSORFLOWS = {
+    "tensorflow",
+    "tensorflow-cpu",
+    "tensorflow-gpu",
+    "tensorflow-intel",
+    "tensorflow-macos",
+    "tf-nightly",
+    "tf-nightly-cpu",
+}
 
 
 def _norm(name: str) -> str:
@@ -33,8 +40,9 @@ def _norm(name: str) -> str:
 
 def installed(python: str) -> dict[str, str]:
     """``{distribution: version}`` of everything installed for ``python`` (``pip list``)."""
-    out = subprocess.run([python, "-m", "pip", "list", "--format=json"], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [python, "-m", "pip", "list", "--format=json"], check=True, capture_output=True, text=True
+    ).stdout
     return {_norm(d["name"]): d["version"] for d in json.loads(out)}
 
 
@@ -76,10 +84,13 @@ def no_second_tensorflow() -> int:
         wheel = _fake_wheel(Path(tmp), "tensorflow", "2.17.1")
         subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], check=True)
         report = Path(tmp) / "report.json"
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "--dry-run", "--report", str(report),
-                        str(ROOT)], check=True)
-        would = {_norm(item["metadata"]["name"]): item["metadata"]["version"]
-                 for item in json.loads(report.read_text())["install"]}
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "--dry-run", "--report", str(report), str(ROOT)], check=True
+        )
+        would = {
+            _norm(item["metadata"]["name"]): item["metadata"]["version"]
+            for item in json.loads(report.read_text())["install"]
+        }
     extra = sorted(n for n in would if n in TENSORFLOWS)
     print(f"with tensorflow 2.17.1 installed, pip would install: {', '.join(sorted(would))}")
     if extra:

@@ -34,8 +34,9 @@ def test_real_digits_resist_tiny_perturbations(featviz_model, index):
     ball = fv.Box(0, 1) & fv.LpBall(x[index], radius=0.01, p=np.inf)
     for other in range(10):
         if other != y[index]:
-            fv.assert_not_reaches(featviz_model, fv.ClassProbability(other), 0.5, constraints=ball,
-                                  start=x[index], restarts=2, steps=60)
+            fv.assert_not_reaches(
+                featviz_model, fv.ClassProbability(other), 0.5, constraints=ball, start=x[index], restarts=2, steps=60
+            )
 
 
 @pytest.mark.featviz_model("models/digits_mlp.keras")

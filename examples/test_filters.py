@@ -22,8 +22,9 @@ def angle_gap(a, b):
 
 @pytest.mark.featviz_model(MODEL)
 def test_conv1_has_oriented_edge_detectors_at_known_angles(featviz_model, featviz):
-    r = featviz.ascend(featviz_model, fv.Channel("conv1", list(range(8)), crop=2), constraints=fv.Box(0, 1),
-                       steps=200, seed=0)
+    r = featviz.ascend(
+        featviz_model, fv.Channel("conv1", list(range(8)), crop=2), constraints=fv.Box(0, 1), steps=200, seed=0
+    )
     featviz.save("conv1_raw", r, labels=[f"conv1 {k}" for k in range(8)])
     for k, angle in ORIENTED.items():
         image = r.inputs[k, ..., 0]

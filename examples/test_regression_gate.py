@@ -39,8 +39,9 @@ def test_class_maximisers_match_the_baseline(featviz_model, featviz):
 @pytest.mark.featviz_model(V1)
 def test_reachability_of_class_3_matches_the_baseline(featviz_model, featviz):
     """A reachability baseline: which of 4 restarts reach p(3) >= 0.95, how fast, and where."""
-    r = fv.assert_reaches(featviz_model, fv.ClassProbability(3), 0.95, constraints=fv.Box(0.0, 1.0),
-                          restarts=4, steps=100, seed=0)
+    r = fv.assert_reaches(
+        featviz_model, fv.ClassProbability(3), 0.95, constraints=fv.Box(0.0, 1.0), restarts=4, steps=100, seed=0
+    )
     featviz.assert_matches_baseline("reach_3", r)
 
 
@@ -48,5 +49,8 @@ def test_reachability_of_class_3_matches_the_baseline(featviz_model, featviz):
 @pytest.mark.featviz_model(V2_PERTURBED)
 def test_perturbed_model_fails_the_gate(featviz_model, featviz):
     """v2 against v1's baseline (read only: the update flag never writes another test's baseline)."""
-    featviz.assert_matches_baseline("class_maximisers", class_maximisers(featviz, featviz_model),
-                                    baseline_of="test_class_maximisers_match_the_baseline")
+    featviz.assert_matches_baseline(
+        "class_maximisers",
+        class_maximisers(featviz, featviz_model),
+        baseline_of="test_class_maximisers_match_the_baseline",
+    )

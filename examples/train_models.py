@@ -209,9 +209,7 @@ def _textures_cnn() -> Any:
     )
 
 
-def _train(
-    build: Callable[[], Any], x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, name: str
-) -> Any:
+def _train(build: Callable[[], Any], x: np.ndarray, y: np.ndarray, *, epochs: int, lr: float, name: str) -> Any:
     """Seed, build, train with Adam, save as ``name``; return the model loaded back from disk."""
     import keras
 
@@ -278,9 +276,7 @@ def digits_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     from sklearn.model_selection import train_test_split
 
-    return train_test_split(
-        np.arange(len(labels)), test_size=DIGITS_TEST_SIZE, random_state=SEED, stratify=labels
-    )
+    return train_test_split(np.arange(len(labels)), test_size=DIGITS_TEST_SIZE, random_state=SEED, stratify=labels)
 
 
 def train_digits() -> list[str]:

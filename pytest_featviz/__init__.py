@@ -26,11 +26,11 @@ if TYPE_CHECKING:
     from . import render as render
     from . import strategies as strategies
     from ._pytest.fixture import Featviz as Featviz
+    from .claims import ClaimResult as ClaimResult
     from .claims import assert_not_reaches as assert_not_reaches
     from .claims import assert_reaches as assert_reaches
     from .claims import assert_structure as assert_structure
     from .claims import assert_within as assert_within
-    from .claims import ClaimResult as ClaimResult
     from .constraints import Box as Box
     from .constraints import Constraint as Constraint
     from .constraints import Intersection as Intersection
@@ -72,30 +72,54 @@ if TYPE_CHECKING:
 
 _LAZY = {
     # constraints
-    "Box": "constraints", "LpBall": "constraints", "Mask": "constraints",
-    "Constraint": "constraints", "Intersection": "constraints",
+    "Box": "constraints",
+    "LpBall": "constraints",
+    "Mask": "constraints",
+    "Constraint": "constraints",
+    "Intersection": "constraints",
     # objectives
-    "Objective": "objectives", "Condition": "objectives", "ClassLogit": "objectives",
-    "ClassProbability": "objectives", "Neuron": "objectives", "Channel": "objectives",
-    "Direction": "objectives", "LayerEnergy": "objectives", "TotalVariation": "objectives",
-    "L1": "objectives", "L2": "objectives",
+    "Objective": "objectives",
+    "Condition": "objectives",
+    "ClassLogit": "objectives",
+    "ClassProbability": "objectives",
+    "Neuron": "objectives",
+    "Channel": "objectives",
+    "Direction": "objectives",
+    "LayerEnergy": "objectives",
+    "TotalVariation": "objectives",
+    "L1": "objectives",
+    "L2": "objectives",
     # engine and models
-    "ascend": "engine", "AscentResult": "engine",
-    "load_model": "models", "layer_names": "models", "get_layer": "models",
+    "ascend": "engine",
+    "AscentResult": "engine",
+    "load_model": "models",
+    "layer_names": "models",
+    "get_layer": "models",
     "fix_inputs": "models",
     # assertions
-    "assert_reaches": "claims", "assert_not_reaches": "claims", "assert_within": "claims",
-    "assert_structure": "claims", "ClaimResult": "claims",
+    "assert_reaches": "claims",
+    "assert_not_reaches": "claims",
+    "assert_within": "claims",
+    "assert_structure": "claims",
+    "ClaimResult": "claims",
     # the pytest plugin's fixture (for type hints: ``def test_x(featviz: fv.Featviz)``)
     "Featviz": "_pytest.fixture",
     # image priors (the pieces are under fv.priors)
     "Priors": "priors",
     # sound bounds
-    "Bounds": "verify", "bounds": "verify", "Certificate": "verify", "certify_not_reaches": "verify",
+    "Bounds": "verify",
+    "bounds": "verify",
+    "Certificate": "verify",
+    "certify_not_reaches": "verify",
     # errors
-    "FeatvizError": "errors", "ConfigurationError": "errors", "FeatvizTypeError": "errors",
-    "LayerNotFoundError": "errors", "ModelLoadError": "errors", "GradientError": "errors",
-    "BaselineFormatError": "errors", "MissingDependencyError": "errors",
+    "FeatvizError": "errors",
+    "ConfigurationError": "errors",
+    "FeatvizTypeError": "errors",
+    "LayerNotFoundError": "errors",
+    "ModelLoadError": "errors",
+    "GradientError": "errors",
+    "BaselineFormatError": "errors",
+    "MissingDependencyError": "errors",
 }
 # Modules whose names are useless without TensorFlow: loading one checks for it first, so a
 # missing TensorFlow is a MissingDependencyError naming the fix (TensorFlow is the user's choice

@@ -16,16 +16,17 @@ from types import ModuleType
 
 from .errors import MissingDependencyError
 
-INSTALL_TENSORFLOW = ("install one build: pip install 'pytest-featviz[cpu]' (CPU), "
-                      "pip install 'pytest-featviz[gpu]' (NVIDIA GPU, Linux), or pip install tensorflow")
+INSTALL_TENSORFLOW = (
+    "install one build: pip install 'pytest-featviz[cpu]' (CPU), "
+    "pip install 'pytest-featviz[gpu]' (NVIDIA GPU, Linux), or pip install tensorflow"
+)
 
 
 def _import(name: str, needs: str, fix: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"pytest-featviz needs {needs}, which cannot be imported ({exc}); {fix}") from exc
+        raise MissingDependencyError(f"pytest-featviz needs {needs}, which cannot be imported ({exc}); {fix}") from exc
 
 
 def tensorflow() -> ModuleType:

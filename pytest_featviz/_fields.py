@@ -32,8 +32,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KEY", "KINDS", "STATIC", "VALUE", "PER_ITEM", "PARTS", "static", "value", "parts", "kind_of",
-           "structure_of", "values_of"]
+__all__ = [
+    "KEY",
+    "KINDS",
+    "STATIC",
+    "VALUE",
+    "PER_ITEM",
+    "PARTS",
+    "static",
+    "value",
+    "parts",
+    "kind_of",
+    "structure_of",
+    "values_of",
+]
 
 KEY = "featviz"
 STATIC, VALUE, PER_ITEM, PARTS = "static", "value", "per_item", "parts"

@@ -22,8 +22,15 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-__all__ = ["sanitize", "write_atomic", "write_json_atomic", "remove_stale_temporaries", "blocked_because",
-           "jsonable", "STALE_AFTER_S"]
+__all__ = [
+    "sanitize",
+    "write_atomic",
+    "write_json_atomic",
+    "remove_stale_temporaries",
+    "blocked_because",
+    "jsonable",
+    "STALE_AFTER_S",
+]
 
 STALE_AFTER_S = 3600.0  # a temporary file this old is abandoned whoever wrote it (another host, a reused pid)
 _TEMPORARY = re.compile(r"^\..+\.featviz-(?P<pid>[0-9]+)-(?P<host>[A-Za-z0-9-]*)-[a-z0-9_]+\.tmp$")
@@ -50,7 +57,6 @@ def sanitize(node_id: str) -> str:
     if text != plain or "__" in node_id or len(text) > 150:
         text = f"{text[:130]}_{zlib.crc32(node_id.encode()):08x}"
     return text
-
 
 
 def _host() -> str:
@@ -191,4 +197,3 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return repr(value)
-

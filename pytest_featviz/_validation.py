@@ -68,8 +68,16 @@ def check_int(value: Any, name: str, *, min_value: int | None = None, max_value:
     return number
 
 
-def check_real(value: Any, name: str, *, min_value: float | None = None, max_value: float | None = None,
-               exclude_min: bool = False, exclude_max: bool = False, finite: bool = True) -> float:
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    exclude_min: bool = False,
+    exclude_max: bool = False,
+    finite: bool = True,
+) -> float:
     """``value`` as a ``float``: a wrong type is a FeatvizTypeError, a value out of range a ConfigurationError.
 
     Examples
@@ -95,8 +103,9 @@ def check_real(value: Any, name: str, *, min_value: float | None = None, max_val
     return number
 
 
-def check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value"),
-                   **limits: Any) -> tuple[float, float]:
+def check_interval(
+    low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value"), **limits: Any
+) -> tuple[float, float]:
     """``(low, high)`` as floats (each checked by :func:`check_real` with ``limits``), with ``low <= high``.
 
     Examples
@@ -181,7 +190,9 @@ def check_start(start: Any, input_shape: tuple[int, ...]) -> np.ndarray | None:
             f"start has shape {arr.shape}; the model expects {input_shape} or (B, {', '.join(map(str, input_shape))})"
         )
     if not np.isfinite(arr).all():
-        raise ConfigurationError("start contains NaN or inf values (or values beyond float32); give a finite starting point")
+        raise ConfigurationError(
+            "start contains NaN or inf values (or values beyond float32); give a finite starting point"
+        )
     return arr
 
 

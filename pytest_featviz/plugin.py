@@ -70,10 +70,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for name, (text, kind) in _OPTIONS.items():
         group.addoption(f"--featviz-{name}", dest=f"featviz_{name}", default=None, help=text)
         parser.addini(f"featviz_{name}", text, type=kind, default=None)
-    group.addoption("--featviz-update-baselines", action="store_true", default=False,
-                    help="write the baselines of the tests that run instead of comparing")
-    group.addoption("--featviz-allow-unsafe", action="store_true", default=False,
-                    help="allow featviz_model(..., safe_mode=False): models that run arbitrary code on load")
+    group.addoption(
+        "--featviz-update-baselines",
+        action="store_true",
+        default=False,
+        help="write the baselines of the tests that run instead of comparing",
+    )
+    group.addoption(
+        "--featviz-allow-unsafe",
+        action="store_true",
+        default=False,
+        help="allow featviz_model(..., safe_mode=False): models that run arbitrary code on load",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,8 +89,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     settings = config.stash[_SETTINGS_KEY] = Settings(config)  # once per session: command line and ini
     settings.seed()  # a bad seed is a usage error before any test runs
-    config.stash[_SESSION_KEY] = {"models": {}, "ran": 0, "failed": 0, "expected": 0, "records": [], "written": [],
-                                  "unsafe": [], "outcomes": {}}
+    config.stash[_SESSION_KEY] = {
+        "models": {},
+        "ran": 0,
+        "failed": 0,
+        "expected": 0,
+        "records": [],
+        "written": [],
+        "unsafe": [],
+        "outcomes": {},
+    }
     config.pluginmanager.register(_Collector(config.stash[_SESSION_KEY]), f"featviz-collector-{id(config)}")
 
 
@@ -129,8 +145,9 @@ def _environment(config: pytest.Config) -> dict[str, str]:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     env = _environment(config)
-    line = "featviz: " + ", ".join(f"{k} {env[k]}" for k in ("tensorflow", "keras", "scikit-image", "backend",
-                                                             "device", "seed"))
+    line = "featviz: " + ", ".join(
+        f"{k} {env[k]}" for k in ("tensorflow", "keras", "scikit-image", "backend", "device", "seed")
+    )
     lines = [line]
     if config.getoption("featviz_allow_unsafe"):
         lines.append("featviz: UNSAFE model loading allowed (--featviz-allow-unsafe)")
@@ -139,8 +156,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 _CTX_KEY = pytest.StashKey[_context.TestContext]()
 _PUBLISHED_KEY = pytest.StashKey[int]()
-_PROPERTIES = ("featviz_assertions", "featviz_failed", "featviz_best_value", "featviz_threshold", "featviz_steps",
-               "featviz_records")
+_PROPERTIES = (
+    "featviz_assertions",
+    "featviz_failed",
+    "featviz_best_value",
+    "featviz_threshold",
+    "featviz_steps",
+    "featviz_records",
+)
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)  # innermost: a bad seed raised here still passes the outer wrappers
@@ -148,9 +171,12 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     __tracebackhide__ = True
     marker, settings = item.get_closest_marker("featviz"), item.config.stash[_SETTINGS_KEY]
     base = settings.seed(marker, f" on {item.nodeid}")
-    item.stash[_CTX_KEY] = _context.TestContext(item.nodeid, _context.derive_seed(base, item.nodeid),
-                                                settings.artifacts_dir(marker, Path(str(item.path))),
-                                                keep_passing=settings.report_path() is not None)
+    item.stash[_CTX_KEY] = _context.TestContext(
+        item.nodeid,
+        _context.derive_seed(base, item.nodeid),
+        settings.artifacts_dir(marker, Path(str(item.path))),
+        keep_passing=settings.report_path() is not None,
+    )
     return (yield from _in_context(item))
 
 
@@ -193,8 +219,16 @@ def _publish(item: pytest.Item, ctx: _context.TestContext) -> None:
     for key in ("best_value", "threshold", "steps"):
         value = getattr(last, key)
         if value is not None:  # one number as a number; several (steps per item) as a list
-            item.user_properties.append((f"featviz_{key}", value[0] if isinstance(value, tuple) and len(value) == 1
-                                         else list(value) if isinstance(value, tuple) else value))
+            item.user_properties.append(
+                (
+                    f"featviz_{key}",
+                    value[0]
+                    if isinstance(value, tuple) and len(value) == 1
+                    else list(value)
+                    if isinstance(value, tuple)
+                    else value,
+                )
+            )
     item.user_properties.append(("featviz_records", to_json(ctx.records)))
     path = ctx.artifact_path("record", ".json")
     if path is not None:
@@ -297,7 +331,9 @@ def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool
 
     tensorflow()  # a missing TensorFlow: a MissingDependencyError naming the fix
 
-    if not isinstance(source, (str, os.PathLike)) or (isinstance(source, str) and ":" in source and not Path(source).exists()):
+    if not isinstance(source, (str, os.PathLike)) or (
+        isinstance(source, str) and ":" in source and not Path(source).exists()
+    ):
         key = (repr(source), None, safe_mode)
         path = source
     else:
@@ -345,6 +381,11 @@ def featviz(request: pytest.FixtureRequest) -> Featviz:
     """The featviz helper bound to the running test: ``ascend``, ``load_model``, ``save``, baselines."""
     from ._pytest.fixture import Featviz
 
-    return Featviz(request, lambda source, safe_mode=True: _load_cached(
-        request.config, source, Path(str(request.node.path)).parent, safe_mode), _CTX_KEY,
-        request.config.stash[_SETTINGS_KEY])
+    return Featviz(
+        request,
+        lambda source, safe_mode=True: _load_cached(
+            request.config, source, Path(str(request.node.path)).parent, safe_mode
+        ),
+        _CTX_KEY,
+        request.config.stash[_SETTINGS_KEY],
+    )

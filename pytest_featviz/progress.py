@@ -88,7 +88,7 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -97,6 +97,7 @@ class Progress:
     def _draw(self) -> None:
         filled = int(_WIDTH * self.done / self.total)
         elapsed = time.perf_counter() - self._start
-        self.stream.write(f"\r{self.desc} [{'#' * filled}{'.' * (_WIDTH - filled)}] "
-                          f"{self.done}/{self.total}  {elapsed:.1f}s")
+        self.stream.write(
+            f"\r{self.desc} [{'#' * filled}{'.' * (_WIDTH - filled)}] {self.done}/{self.total}  {elapsed:.1f}s"
+        )
         self.stream.flush()

@@ -53,8 +53,21 @@ td.objective, td.constraints { min-width: 9em; }
 .missing { color: #b00020; font-style: italic; }
 """
 # keys with a column of their own (or none); every other key a record carries is listed under "Details"
-_COLUMN_KEYS = frozenset({"test", "outcome", "passed", "kind", "objective", "constraints", "threshold", "best_value",
-                          "picture", "pictures", "metrics"})
+_COLUMN_KEYS = frozenset(
+    {
+        "test",
+        "outcome",
+        "passed",
+        "kind",
+        "objective",
+        "constraints",
+        "threshold",
+        "best_value",
+        "picture",
+        "pictures",
+        "metrics",
+    }
+)
 _DETAILS_FIRST = ("claim", "model", "seed", "steps", "status", "values")
 
 
@@ -174,8 +187,17 @@ def _row(index: int, record: Mapping[str, Any]) -> str:
     return f'<tr class="assertion {state}" id="assertion-{index}">{"".join(cells)}</tr>'
 
 
-_COLUMNS = ("Outcome", "Test", "Assertion", "Objective", "Constraints", "Threshold", "Best value", "Details",
-            "Pictures")
+_COLUMNS = (
+    "Outcome",
+    "Test",
+    "Assertion",
+    "Objective",
+    "Constraints",
+    "Threshold",
+    "Best value",
+    "Details",
+    "Pictures",
+)
 
 
 def _check_records(records: Any) -> list[Mapping[str, Any]]:
@@ -184,7 +206,7 @@ def _check_records(records: Any) -> list[Mapping[str, Any]]:
 
     if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
         raise FeatvizTypeError(f"records must be a list of dicts (one per assertion); got {type(records).__name__}")
-    checked = []
+    checked: list[Mapping[str, Any]] = []
     for i, record in enumerate(records):
         if not isinstance(record, (Mapping, Record)):
             raise FeatvizTypeError(f"record {i} must be a Record or a dict; got {type(record).__name__}: {record!r}")
@@ -192,8 +214,12 @@ def _check_records(records: Any) -> list[Mapping[str, Any]]:
     return checked
 
 
-def render_report(records: Iterable[Record | Mapping[str, Any]], *, header: Mapping[str, Any] | None = None,
-                  title: str = "featviz report") -> str:
+def render_report(
+    records: Iterable[Record | Mapping[str, Any]],
+    *,
+    header: Mapping[str, Any] | None = None,
+    title: str = "featviz report",
+) -> str:
     """The HTML text of the report of ``records``, one table row per assertion.
 
     Parameters
@@ -232,7 +258,7 @@ def render_report(records: Iterable[Record | Mapping[str, Any]], *, header: Mapp
     head = "".join(f"<th>{c}</th>" for c in _COLUMNS)
     body = "\n".join(_row(i, r) for i, r in enumerate(rows))
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_POLICY}">\n'
         f"<title>{_esc(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
         f'<header><h1>{_esc(title)}</h1><dl class="environment">{env}</dl>'
@@ -242,8 +268,13 @@ def render_report(records: Iterable[Record | Mapping[str, Any]], *, header: Mapp
     )
 
 
-def write_report(path: str | os.PathLike[str], records: Iterable[Record | Mapping[str, Any]], *,
-                 header: Mapping[str, Any] | None = None, title: str = "featviz report") -> Path:
+def write_report(
+    path: str | os.PathLike[str],
+    records: Iterable[Record | Mapping[str, Any]],
+    *,
+    header: Mapping[str, Any] | None = None,
+    title: str = "featviz report",
+) -> Path:
     """Write the self-contained HTML report of ``records`` to ``path``; return the path.
 
     Pictures are read from their PNG files now and embedded, so the page does not

@@ -31,11 +31,14 @@ def main() -> None:
     import tf_keras
 
     assert tf_keras.__version__.startswith("2."), tf_keras.__version__
-    model = tf_keras.Sequential([
-        tf_keras.layers.Flatten(input_shape=(2, 2), name="flatten"),
-        tf_keras.layers.Dense(4, activation="relu", name="hidden"),
-        tf_keras.layers.Dense(3, activation="softmax", name="probs"),
-    ], name="legacy_keras2_classifier")
+    model = tf_keras.Sequential(
+        [
+            tf_keras.layers.Flatten(input_shape=(2, 2), name="flatten"),
+            tf_keras.layers.Dense(4, activation="relu", name="hidden"),
+            tf_keras.layers.Dense(3, activation="softmax", name="probs"),
+        ],
+        name="legacy_keras2_classifier",
+    )
     model.get_layer("hidden").set_weights([2 * np.eye(4, dtype="float32"), np.zeros(4, "float32")])
     model.get_layer("probs").set_weights([W, B])
     model.save(OUT, save_format="h5", include_optimizer=False)

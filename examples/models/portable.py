@@ -35,8 +35,7 @@ def strip(config: Any) -> Any:
     {'quantization_config': {'mode': 'int8'}}
     """
     if isinstance(config, dict):
-        return {k: strip(v) for k, v in config.items()
-                if not (k in NEWER_DEFAULTS and v == NEWER_DEFAULTS[k])}
+        return {k: strip(v) for k, v in config.items() if not (k in NEWER_DEFAULTS and v == NEWER_DEFAULTS[k])}
     if isinstance(config, list):
         return [strip(v) for v in config]
     return config

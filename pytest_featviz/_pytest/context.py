@@ -12,7 +12,6 @@ the record are skipped, the test's own error gets a note that names the folder a
 why, and a test that passed fails with a ConfigurationError saying the same.
 """
 
-
 from __future__ import annotations
 
 import contextvars
@@ -28,7 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TestContext", "current", "activate", "derive_seed"]
 
-_CURRENT: contextvars.ContextVar["TestContext | None"] = contextvars.ContextVar("featviz_test", default=None)
+_CURRENT: contextvars.ContextVar[TestContext | None] = contextvars.ContextVar("featviz_test", default=None)
+
 
 def derive_seed(base: int, node_id: str) -> int:
     """A per-test seed from the base seed and the node id (independent of test order).
@@ -39,7 +39,6 @@ def derive_seed(base: int, node_id: str) -> int:
     True
     """
     return (zlib.crc32(node_id.encode()) ^ (int(base) * 2654435761)) % (2**31 - 1)
-
 
 
 @dataclass
@@ -160,9 +159,11 @@ class TestContext:
         files = ", ".join(str(path) for path, _ in unwritten)
         if self.pictures_to is not None:
             return f"featviz could not write the picture of {self.node_id} to {self.pictures_to} ({reasons})"
-        return (f"featviz could not write the artifacts of {self.node_id}: the folder {self.artifacts_dir} cannot be "
-                f"written ({reasons}); not saved: {files}. Point --featviz-artifacts (or the featviz_artifacts ini "
-                "key, or @pytest.mark.featviz(artifacts=...)) at a folder that can be written.")
+        return (
+            f"featviz could not write the artifacts of {self.node_id}: the folder {self.artifacts_dir} cannot be "
+            f"written ({reasons}); not saved: {files}. Point --featviz-artifacts (or the featviz_artifacts ini "
+            "key, or @pytest.mark.featviz(artifacts=...)) at a folder that can be written."
+        )
 
     def record(self, entry: Record) -> None:
         """Remember one assertion's outcome (for the JSON record, the report and the summary)."""
@@ -213,4 +214,3 @@ class activate:
 
             raise ConfigurationError(account)
         _add_note(exc, account)
-

@@ -124,11 +124,17 @@ class Featviz:
             return root(node.get_closest_marker("featviz"), Path(str(node.path)))
         return root(None, Path(config.rootpath) / file)
 
-    def assert_matches_baseline(self, name: str, result_or_images: Any, *,
-                                min_ssim: float = baselines.DEFAULT_MIN_SSIM,
-                                value_rtol: float = baselines.DEFAULT_VALUE_RTOL, match: str = "index",
-                                baseline_of: str | None = None,
-                                value_atol: float = baselines.DEFAULT_VALUE_ATOL) -> baselines.Comparison | None:
+    def assert_matches_baseline(
+        self,
+        name: str,
+        result_or_images: Any,
+        *,
+        min_ssim: float = baselines.DEFAULT_MIN_SSIM,
+        value_rtol: float = baselines.DEFAULT_VALUE_RTOL,
+        match: str = "index",
+        baseline_of: str | None = None,
+        value_atol: float = baselines.DEFAULT_VALUE_ATOL,
+    ) -> baselines.Comparison | None:
         """Compare a result with its stored baseline; with ``--featviz-update-baselines``, write it.
 
         Parameters
@@ -165,16 +171,23 @@ class Featviz:
         root, why = (self.baselines_root(), "") if baseline_of is None else self._root_of(node_id)
         path = baselines.baseline_path(root, node_id, name)
         if path in self._baseline_paths:
-            raise ConfigurationError(f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
-                                     "give every assert_matches_baseline call of a test its own name")
+            raise ConfigurationError(
+                f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
+                "give every assert_matches_baseline call of a test its own name"
+            )
         self._baseline_paths.add(path)
         from ..claims import Record, unwrap
 
         obtained = baselines.capture(unwrap(result_or_images))
         command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
-        entry = Record("assert_matches_baseline", False, name=name, baseline=str(path),
-                       claim=f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
-                             f"value_atol={value_atol}, match={match!r})")
+        entry = Record(
+            "assert_matches_baseline",
+            False,
+            name=name,
+            baseline=str(path),
+            claim=f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
+            f"value_atol={value_atol}, match={match!r})",
+        )
         if baseline_of is None and self._request.config.getoption("featviz_update_baselines"):
             baselines.save(path, obtained)
             self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
@@ -184,22 +197,35 @@ class Featviz:
         if not path.exists():
             self.context.record(entry)
             where = f"  looked in the baselines folder of {node_id}: {root} ({why})\n" if why else ""
-            raise AssertionError(f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
-                                 f"{where}  to create it, run: {command}")
+            raise AssertionError(
+                f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
+                f"{where}  to create it, run: {command}"
+            )
         expected = baselines.load(path)
-        comparison = baselines.compare(obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match,
-                                       value_atol=value_atol)
+        comparison = baselines.compare(
+            obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match, value_atol=value_atol
+        )
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
-        self.context.record(dataclasses.replace(
-            entry, passed=comparison.passed, mapping=comparison.mapping, ssim=comparison.ssim,
-            max_input_change=comparison.max_input_change, pictures=paths))
+        self.context.record(
+            dataclasses.replace(
+                entry,
+                passed=comparison.passed,
+                mapping=comparison.mapping,
+                ssim=tuple(float(v) for v in comparison.ssim),
+                max_input_change=tuple(float(v) for v in comparison.max_input_change),
+                pictures=paths,
+            )
+        )
         if not comparison.passed:
-            raise AssertionError(f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
-                                 f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}")
+            raise AssertionError(
+                f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
+                f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}"
+            )
         return comparison
 
-    def _save_mismatch(self, name: str, obtained: baselines.Baseline, expected: baselines.Baseline,
-                       comparison: baselines.Comparison) -> tuple[str, dict[str, str]]:
+    def _save_mismatch(
+        self, name: str, obtained: baselines.Baseline, expected: baselines.Baseline, comparison: baselines.Comparison
+    ) -> tuple[str, dict[str, str]]:
         """Save obtained / expected / difference pictures: (text for the message, caption -> path)."""
         if self.artifacts_dir is None:
             return "run with --featviz-artifacts DIR to save the obtained, expected and difference pictures", {}
@@ -213,4 +239,3 @@ class Featviz:
                 saved.append(f"{kind} {path}")
                 paths[kind] = str(path)
         return ", ".join(saved) or "(not saved: see the note below, or these inputs cannot be drawn)", paths
-

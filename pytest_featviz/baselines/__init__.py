@@ -1,6 +1,6 @@
-"""Baselines: capture what a model does, store it, and compare a new run against it (model regression gates).
-"""
+"""Baselines: capture what a model does, store it, and compare a new run against it (model regression gates)."""
 
+from ..errors import BaselineFormatError
 from .capture import FORMAT, FORMAT_VERSION, Baseline, capture
 from .compare import (
     DEFAULT_MIN_SSIM,
@@ -12,9 +12,23 @@ from .compare import (
     compare,
     mismatch_pictures,
 )
-from ..errors import BaselineFormatError
 from .store import baseline_path, load, save
 
-__all__ = ["Baseline", "Comparison", "BaselineFormatError", "capture", "save", "load", "compare", "baseline_path",
-           "mismatch_pictures", "check_options", "DEFAULT_MIN_SSIM", "DEFAULT_VALUE_RTOL", "DEFAULT_VALUE_ATOL",
-           "MATCHES", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "Baseline",
+    "Comparison",
+    "BaselineFormatError",
+    "capture",
+    "save",
+    "load",
+    "compare",
+    "baseline_path",
+    "mismatch_pictures",
+    "check_options",
+    "DEFAULT_MIN_SSIM",
+    "DEFAULT_VALUE_RTOL",
+    "DEFAULT_VALUE_ATOL",
+    "MATCHES",
+    "FORMAT",
+    "FORMAT_VERSION",
+]

@@ -102,9 +102,15 @@ def capture(result_or_images: Any) -> Baseline:
         values = np.asarray(r.values, dtype=np.float64).reshape(len(inputs))
         reached = None if r.reached is None else np.asarray(r.reached, dtype=bool).reshape(len(inputs))
         value_range = result_range(r)
-        meta.update(kind="ascent", objective=repr(getattr(r, "objective", None)), constraints=repr(r.constraints),
-                    until=repr(getattr(r, "until", None)), seed=_plain(getattr(r, "seed", None)),
-                    steps=_plain(getattr(r, "steps_requested", None)), model=str(getattr(r, "model_name", "")))
+        meta.update(
+            kind="ascent",
+            objective=repr(getattr(r, "objective", None)),
+            constraints=repr(r.constraints),
+            until=repr(getattr(r, "until", None)),
+            seed=_plain(getattr(r, "seed", None)),
+            steps=_plain(getattr(r, "steps_requested", None)),
+            model=str(getattr(r, "model_name", "")),
+        )
     else:
         inputs, values, reached = _batch(result_or_images), None, None
         value_range = own_range(inputs)
@@ -122,11 +128,13 @@ def _batch(images: Any) -> np.ndarray:
         arr = np.asarray(images, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise FeatvizTypeError(
-            f"a baseline needs an AscentResult or an array of numbers; got {type(images).__name__}") from exc
+            f"a baseline needs an AscentResult or an array of numbers; got {type(images).__name__}"
+        ) from exc
     if arr.ndim < 2 or arr.shape[0] == 0 or arr[0].size < 3:
         raise ConfigurationError(
             f"a baseline needs a batch of shape (B, *input_shape) with B >= 1 and at least 3 values per item; "
-            f"got shape {arr.shape} (a single picture x is the batch x[None])")
+            f"got shape {arr.shape} (a single picture x is the batch x[None])"
+        )
     if not np.isfinite(arr).all():
         raise ConfigurationError("the inputs contain NaN or inf values; a baseline stores finite inputs only")
     return arr

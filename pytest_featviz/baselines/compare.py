@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import metrics as _metrics
-from .capture import Baseline, _is_picture, capture
 from .._validation import check_choice, check_real
+from .capture import Baseline, _is_picture, capture
 
 DEFAULT_MIN_SSIM = 0.95
 DEFAULT_VALUE_RTOL = 0.05
@@ -87,8 +87,10 @@ class Comparison:
 
     def describe(self) -> str:
         """The account of the comparison, a block of lines a person can act on."""
-        head = (f"(min_ssim={self.min_ssim:g}, value_rtol={self.value_rtol:g}, value_atol={self.value_atol:g}, "
-                f"match={self.match!r})")
+        head = (
+            f"(min_ssim={self.min_ssim:g}, value_rtol={self.value_rtol:g}, value_atol={self.value_atol:g}, "
+            f"match={self.match!r})"
+        )
         if self.problem is not None:
             return f"the result cannot be compared with the baseline {head}: {self.problem}"
         failing = self.failing
@@ -96,7 +98,9 @@ class Comparison:
         if self.match == "permutation":
             pairs = ", ".join(f"{i}<-{j}" for i, j in enumerate(self.mapping))
             lines.append(f"  mapping (obtained item <- baseline item): {pairs}")
-        lines.append(f"  item  baseline item  SSIM       {'value: baseline -> obtained (change)':<38}  reached   max |dx|")
+        lines.append(
+            f"  item  baseline item  SSIM       {'value: baseline -> obtained (change)':<38}  reached   max |dx|"
+        )
         shown = range(len(failing)) if len(failing) <= _SHOWN_ITEMS else np.flatnonzero(failing)
         for i in shown:
             lines.extend(self._item_lines(int(i)))
@@ -109,14 +113,17 @@ class Comparison:
         value = "-"
         if self.value_change is not None:
             change = self.value_change[i]
-            value = (f"{self.values_expected[i]:.6g} -> {self.values_obtained[i]:.6g} ({100 * change:.3g}%)"
-                     + (" !" if self.value_moved[i] else ""))
+            value = f"{self.values_expected[i]:.6g} -> {self.values_obtained[i]:.6g} ({100 * change:.3g}%)" + (
+                " !" if self.value_moved[i] else ""
+            )
         reached = "-"
         if self.reached_obtained is not None and self.reached_expected is not None:
             flip = self.reached_obtained[i] != self.reached_expected[i]
             reached = f"{_yes(self.reached_expected[i])}->{_yes(self.reached_obtained[i])}" + (" !" if flip else "")
-        line = (f"  {i:<4}  {self.mapping[i]:<13}  {self.ssim[i]:<7.4f}{mark}   {value:<38}  {reached:<8}  "
-                f"{self.max_input_change[i]:.4g}")
+        line = (
+            f"  {i:<4}  {self.mapping[i]:<13}  {self.ssim[i]:<7.4f}{mark}   {value:<38}  {reached:<8}  "
+            f"{self.max_input_change[i]:.4g}"
+        )
         deltas = ", ".join(f"{name} {delta[i]:+.3g}" for name, delta in self.metric_deltas.items())
         return [line] + ([f"        metric deltas: {deltas}"] if deltas else [])
 
@@ -125,8 +132,9 @@ def _yes(flag: Any) -> str:
     return "yes" if flag else "no"
 
 
-def check_options(min_ssim: Any, value_rtol: Any, match: Any,
-                  value_atol: Any = DEFAULT_VALUE_ATOL) -> tuple[float, float, str, float]:
+def check_options(
+    min_ssim: Any, value_rtol: Any, match: Any, value_atol: Any = DEFAULT_VALUE_ATOL
+) -> tuple[float, float, str, float]:
     """Validate :func:`compare`'s tolerances; raise ConfigurationError (FeatvizTypeError for a wrong type) naming the bad one.
 
     Examples
@@ -138,10 +146,12 @@ def check_options(min_ssim: Any, value_rtol: Any, match: Any,
     ...
     pytest_featviz.errors.ConfigurationError: min_ssim must be a finite number in [-1, 1]; got 1.5
     """
-    return (check_real(min_ssim, "min_ssim", min_value=-1.0, max_value=1.0),
-            check_real(value_rtol, "value_rtol", min_value=0.0, finite=False),  # inf: values are not compared
-            check_choice(match, "match", MATCHES),
-            check_real(value_atol, "value_atol", min_value=0.0, finite=False))
+    return (
+        check_real(min_ssim, "min_ssim", min_value=-1.0, max_value=1.0),
+        check_real(value_rtol, "value_rtol", min_value=0.0, finite=False),  # inf: values are not compared
+        check_choice(match, "match", MATCHES),
+        check_real(value_atol, "value_atol", min_value=0.0, finite=False),
+    )
 
 
 def _similarity(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
@@ -160,18 +170,28 @@ def _similarity(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
 
 def _structure_problem(obtained: Baseline, expected: Baseline) -> str | None:
     if obtained.inputs.shape != expected.inputs.shape:
-        return (f"the baseline has {len(expected.inputs)} items of shape {expected.inputs.shape[1:]}, the result "
-                f"{len(obtained.inputs)} items of shape {obtained.inputs.shape[1:]}")
-    kinds = [", ".join(n for n in ("values", "reached flags") if getattr(b, n.split()[0]) is not None) or "pictures only"
-             for b in (expected, obtained)]
+        return (
+            f"the baseline has {len(expected.inputs)} items of shape {expected.inputs.shape[1:]}, the result "
+            f"{len(obtained.inputs)} items of shape {obtained.inputs.shape[1:]}"
+        )
+    kinds = [
+        ", ".join(n for n in ("values", "reached flags") if getattr(b, n.split()[0]) is not None) or "pictures only"
+        for b in (expected, obtained)
+    ]
     if kinds[0] != kinds[1]:
         return f"the baseline stores {kinds[0]}, the result has {kinds[1]} (pass the same kind of result)"
     return None
 
 
-def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
-            value_rtol: float = DEFAULT_VALUE_RTOL, match: str = "index",
-            value_atol: float = DEFAULT_VALUE_ATOL) -> Comparison:
+def compare(
+    obtained: Any,
+    expected: Any,
+    *,
+    min_ssim: float = DEFAULT_MIN_SSIM,
+    value_rtol: float = DEFAULT_VALUE_RTOL,
+    match: str = "index",
+    value_atol: float = DEFAULT_VALUE_ATOL,
+) -> Comparison:
     """Compare a result with a baseline, item by item.
 
     Parameters
@@ -209,8 +229,9 @@ def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
     problem = _structure_problem(got, want)
     if problem is not None:
         empty = np.zeros(0)
-        return Comparison((), empty, empty, None, None, None, None, {}, min_ssim, value_rtol, match, problem,
-                          value_atol)
+        return Comparison(
+            (), empty, empty, None, None, None, None, {}, min_ssim, value_rtol, match, problem, value_atol
+        )
     width = want.value_range[1] - want.value_range[0]
     count = len(got.inputs)
     if match == "index":
@@ -225,9 +246,24 @@ def compare(obtained: Any, expected: Any, *, min_ssim: float = DEFAULT_MIN_SSIM,
     axes = tuple(range(1, got.inputs.ndim))
     change = np.abs(got.inputs.astype(np.float64) - want.inputs[mapping]).max(axis=axes)
     deltas = {name: got.metrics[name] - want.metrics[name][mapping] for name in got.metrics if name in want.metrics}
-    pick = (lambda arr: None if arr is None else arr[mapping])
-    return Comparison(tuple(int(j) for j in mapping), ssim, change, got.values, pick(want.values), got.reached,
-                      pick(want.reached), deltas, min_ssim, value_rtol, match, value_atol=value_atol)
+
+    def pick(arr: Any) -> Any:
+        return None if arr is None else arr[mapping]
+
+    return Comparison(
+        tuple(int(j) for j in mapping),
+        ssim,
+        change,
+        got.values,
+        pick(want.values),
+        got.reached,
+        pick(want.reached),
+        deltas,
+        min_ssim,
+        value_rtol,
+        match,
+        value_atol=value_atol,
+    )
 
 
 def mismatch_pictures(obtained: Any, expected: Any, comparison: Comparison) -> dict[str, np.ndarray]:

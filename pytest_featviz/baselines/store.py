@@ -52,9 +52,9 @@ from typing import Any
 
 import numpy as np
 
-from .capture import FORMAT, FORMAT_VERSION, Baseline, capture
 from .._io import remove_stale_temporaries, sanitize, write_atomic
 from ..errors import BaselineFormatError, ConfigurationError
+from .capture import FORMAT, FORMAT_VERSION, Baseline, capture
 
 __all__ = ["save", "load", "baseline_path"]
 
@@ -76,8 +76,9 @@ def baseline_path(root: str | os.PathLike[str], node_id: str, name: str) -> Path
     'featviz_baselines/tests_test_a.py__test_b_x_edd2ab6f/class_maximisers_f51c9126.npz'
     """
     if not isinstance(name, str) or sanitize(name)[:1] in ("", "_"):  # "_<hash>": nothing readable was left
-        raise ConfigurationError(f"a baseline name must be a non-empty text of letters, digits, '.', '_' or '-'; "
-                                 f"got {name!r}")
+        raise ConfigurationError(
+            f"a baseline name must be a non-empty text of letters, digits, '.', '_' or '-'; got {name!r}"
+        )
     return Path(root) / sanitize(node_id) / f"{sanitize(name)}.npz"
 
 
@@ -120,12 +121,17 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
     target = Path(path)
     if target.suffix != ".npz":
         fix = repr(str(target.with_suffix(".npz"))) if target.name else "a file name ending in .npz"
-        raise ConfigurationError(f"a baseline is saved to a path ending in .npz (its picture goes next to it as "
-                                 f".png); got {str(path)!r}: use {fix}")
+        raise ConfigurationError(
+            f"a baseline is saved to a path ending in .npz (its picture goes next to it as "
+            f".png); got {str(path)!r}: use {fix}"
+        )
     b = capture(baseline)
-    arrays = {"inputs": b.inputs.astype(np.float32), "value_range": np.asarray(b.value_range, dtype=np.float64),
-              "metrics": np.array([b.metrics[n] for n in b.metrics], dtype=np.float64).T.reshape(len(b.inputs), -1),
-              "metadata": np.array(json.dumps({**b.metadata, "metrics": list(b.metrics)}))}
+    arrays = {
+        "inputs": b.inputs.astype(np.float32),
+        "value_range": np.asarray(b.value_range, dtype=np.float64),
+        "metrics": np.array([b.metrics[n] for n in b.metrics], dtype=np.float64).T.reshape(len(b.inputs), -1),
+        "metadata": np.array(json.dumps({**b.metadata, "metrics": list(b.metrics)})),
+    }
     if b.values is not None:
         arrays["values"] = b.values.astype(np.float64)
     if b.reached is not None:
@@ -182,7 +188,8 @@ def load(path: str | os.PathLike[str]) -> Baseline:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise BaselineFormatError(
             f"{target} is not a readable pytest-featviz baseline: truncated, corrupt, or not an .npz archive "
-            f"({type(exc).__name__}: {exc}); {_UPDATE_HINT}") from None
+            f"({type(exc).__name__}: {exc}); {_UPDATE_HINT}"
+        ) from None
     return _from_arrays(target, arrays)
 
 
@@ -200,18 +207,30 @@ def _from_arrays(target: Path, arrays: dict[str, np.ndarray]) -> Baseline:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise bad(f"its metadata does not say format={FORMAT!r}")
     if not isinstance(meta.get("version"), int) or meta["version"] > FORMAT_VERSION:
-        raise bad(f"it has format version {meta.get('version')!r}, newer than the {FORMAT_VERSION} this "
-                  "pytest-featviz reads (upgrade pytest-featviz)")
+        raise bad(
+            f"it has format version {meta.get('version')!r}, newer than the {FORMAT_VERSION} this "
+            "pytest-featviz reads (upgrade pytest-featviz)"
+        )
     inputs, table, names = arrays["inputs"], arrays["metrics"], meta.get("metrics", [])
     count = len(inputs) if inputs.ndim >= 2 else -1
-    shapes_ok = (count >= 1 and np.issubdtype(inputs.dtype, np.floating) and table.shape == (count, len(names))
-                 and arrays["value_range"].shape == (2,) and arrays["value_range"][0] < arrays["value_range"][1])
+    shapes_ok = (
+        count >= 1
+        and np.issubdtype(inputs.dtype, np.floating)
+        and table.shape == (count, len(names))
+        and arrays["value_range"].shape == (2,)
+        and arrays["value_range"][0] < arrays["value_range"][1]
+    )
     for key, dtype in (("values", np.floating), ("reached", np.bool_)):
         shapes_ok &= key not in arrays or (arrays[key].shape == (count,) and np.issubdtype(arrays[key].dtype, dtype))
     if not shapes_ok:
         raise bad("its arrays do not fit together: " + ", ".join(f"{k} {v.dtype}{v.shape}" for k, v in arrays.items()))
     if not (np.isfinite(inputs).all() and np.isfinite(arrays["value_range"]).all()):
         raise bad("its stored inputs or value range contain NaN or inf (a saved baseline holds finite values only)")
-    return Baseline(inputs.astype(np.float32), arrays.get("values"), arrays.get("reached"),
-                    {name: table[:, j] for j, name in enumerate(names)},
-                    (float(arrays["value_range"][0]), float(arrays["value_range"][1])), meta)
+    return Baseline(
+        inputs.astype(np.float32),
+        arrays.get("values"),
+        arrays.get("reached"),
+        {name: table[:, j] for j, name in enumerate(names)},
+        (float(arrays["value_range"][0]), float(arrays["value_range"][1])),
+        meta,
+    )

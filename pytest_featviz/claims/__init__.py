@@ -13,12 +13,24 @@ from .outcome import ClaimResult, unwrap
 from .record import Record, from_json, plain, read_record_file, record_file, to_json
 
 if TYPE_CHECKING:
-    from .assertions import assert_not_reaches, assert_reaches, assert_structure, assert_within
+    from .assertions import assert_not_reaches as assert_not_reaches
+    from .assertions import assert_reaches as assert_reaches
+    from .assertions import assert_structure as assert_structure
+    from .assertions import assert_within as assert_within
 
 _ASSERTIONS = ("assert_reaches", "assert_not_reaches", "assert_within", "assert_structure")
 
-__all__ = [*_ASSERTIONS, "ClaimResult", "unwrap", "Record", "to_json", "from_json", "record_file",
-           "read_record_file", "plain"]
+__all__ = [
+    *_ASSERTIONS,
+    "ClaimResult",
+    "unwrap",
+    "Record",
+    "to_json",
+    "from_json",
+    "record_file",
+    "read_record_file",
+    "plain",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -72,8 +72,9 @@ def _best_input_metrics(r: AscentResult) -> dict | None:
         return None
 
 
-def _finish(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict,
-            status: str | None = None) -> None:
+def _finish(
+    kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict, status: str | None = None
+) -> None:
     __tracebackhide__ = True
     ctx = _context.current()
     picture = None
@@ -81,13 +82,25 @@ def _finish(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _
         labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
         picture = ctx.save_images(kind, r.inputs, value_range=r.value_range, labels=labels)
     if ctx is not None:
-        ctx.record(Record(
-            kind, verdict.passed, claim=claim, objective=repr(r.objective), constraints=repr(r.constraints),
-            threshold=threshold, best_value=float(np.max(r.values)), values=r.values, steps=r.steps, seed=r.seed,
-            status=status, picture=str(picture) if picture else None, model=r.model_name,
-            # only where a person will look (artifacts or the report): metrics cost scikit-image time
-            metrics=_best_input_metrics(r) if ctx.artifacts_dir is not None else None,
-        ))
+        ctx.record(
+            Record(
+                kind,
+                verdict.passed,
+                claim=claim,
+                objective=repr(r.objective),
+                constraints=repr(r.constraints),
+                threshold=threshold,
+                best_value=float(np.max(r.values)),
+                values=tuple(float(v) for v in r.values),
+                steps=tuple(int(s) for s in r.steps),
+                seed=r.seed,
+                status=status,
+                picture=str(picture) if picture else None,
+                model=r.model_name,
+                # only where a person will look (artifacts or the report): metrics cost scikit-image time
+                metrics=_best_input_metrics(r) if ctx.artifacts_dir is not None else None,
+            )
+        )
     if not verdict.passed:
         raise AssertionError(_account(kind, r, claim, threshold, verdict, picture))
 
@@ -95,8 +108,10 @@ def _finish(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _
 def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict, picture: Any) -> str:
     """The failure message: an account a person can act on without re-running anything."""
     lines = [f"{kind} failed: expected {claim}{verdict.head}"]
-    lines.append(f"  model {r.model_name!r}; constraints {r.constraints!r}; seed {r.seed}; "
-                 f"optimizer {r.optimizer}, up to {r.steps_requested} steps, lr {float(np.mean(r.lr)):.3g}")
+    lines.append(
+        f"  model {r.model_name!r}; constraints {r.constraints!r}; seed {r.seed}; "
+        f"optimizer {r.optimizer}, up to {r.steps_requested} steps, lr {float(np.mean(r.lr)):.3g}"
+    )
     viol = r.constraints.violation(r.inputs, start=r.start)
     ref, ref_name = _reference(r)
     axes = tuple(range(1, r.inputs.ndim))
@@ -108,8 +123,10 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: 
         step = str(int(r.steps[i])) if hit else "-"
         note = f"  diverged at step {int(r.diverged_at[i])}" if r.diverged[i] else ""
         note += "  zero gradient at start" if r.zero_gradient[i] else ""
-        lines.append(f"  {i:<4}  {r.values[i]:<10.6g}  {threshold:<9.6g}  {step:<15}  "
-                     f"{'yes' if viol[i] <= 1e-6 else f'NO ({viol[i]:.2g})':<6}  {dist_inf[i]:.4g}/{dist_2[i]:.4g}{note}")
+        lines.append(
+            f"  {i:<4}  {r.values[i]:<10.6g}  {threshold:<9.6g}  {step:<15}  "
+            f"{'yes' if viol[i] <= 1e-6 else f'NO ({viol[i]:.2g})':<6}  {dist_inf[i]:.4g}/{dist_2[i]:.4g}{note}"
+        )
     best = r.best if verdict.focus is None else verdict.focus
     lines.append(f"  model's top classes at item {best}: {_top_classes(r.outputs[best])}")
     lines += [f"  {note}" for note in verdict.notes]
@@ -121,8 +138,10 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: 
     else:
         lines.append("  pictures: run with --featviz-artifacts DIR to save them")
     if _saturated(r):
-        lines.append("  note: the softmax saturates (probabilities stuck at 0.0 or 1.0 in float32); "
-                     "use ClassLogit for a gradient that does not vanish")
+        lines.append(
+            "  note: the softmax saturates (probabilities stuck at 0.0 or 1.0 in float32); "
+            "use ClassLogit for a gradient that does not vanish"
+        )
     lines.append(f"  remedy: {_remedy(r, verdict) if kind == 'assert_reaches' else verdict.remedy}")
     return "\n".join(lines)
 
@@ -133,8 +152,10 @@ def _remedy(r: AscentResult, verdict: _Verdict) -> str:
     if verdict.passed or not zero.any():
         return verdict.remedy
     which = "every item" if zero.all() else f"items {', '.join(map(str, np.flatnonzero(zero)))}"
-    flat = (f"{which} started where the gradient is exactly zero, so more steps cannot move "
-            f"{'them' if zero.sum() > 1 else 'it'}: use another start or seed, a looser constraint, or an "
-            "objective that is not flat there (ClassLogit instead of a saturated probability, a layer "
-            "before a dead ReLU or a saturated activation)")
+    flat = (
+        f"{which} started where the gradient is exactly zero, so more steps cannot move "
+        f"{'them' if zero.sum() > 1 else 'it'}: use another start or seed, a looser constraint, or an "
+        "objective that is not flat there (ClassLogit instead of a saturated probability, a layer "
+        "before a dead ReLU or a saturated activation)"
+    )
     return flat if zero.all() else f"{flat}; for the others: {verdict.remedy}"

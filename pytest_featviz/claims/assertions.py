@@ -47,20 +47,35 @@ def _seed(seed: int | None) -> int:
 def _check_options(kind: str, options: dict) -> None:
     """Refuse ascend() arguments that the assertion sets itself, and names ascend() does not take."""
     if "until" in options:
-        raise FeatvizTypeError(f"{kind} sets until= itself (objective >= threshold, so that the search stops at the "
-                               f"threshold); remove until={options['until']!r}")
+        raise FeatvizTypeError(
+            f"{kind} sets until= itself (objective >= threshold, so that the search stops at the "
+            f"threshold); remove until={options['until']!r}"
+        )
     if "batch" in options:
-        raise FeatvizTypeError(f"{kind} takes restarts= instead of batch= (restarts independent starts run as one "
-                               f"batch); got batch={options['batch']!r}")
+        raise FeatvizTypeError(
+            f"{kind} takes restarts= instead of batch= (restarts independent starts run as one "
+            f"batch); got batch={options['batch']!r}"
+        )
     valid = [p for p in inspect.signature(ascend).parameters if p not in _OWN_ARGUMENTS]
     for name in options:
         if name not in valid:
-            raise FeatvizTypeError(f"{kind} got an unexpected keyword argument {name!r}; besides its own arguments it "
-                                   f"passes these to ascend(): {', '.join(valid)}{closest(name, valid)}")
+            raise FeatvizTypeError(
+                f"{kind} got an unexpected keyword argument {name!r}; besides its own arguments it "
+                f"passes these to ascend(): {', '.join(valid)}{closest(name, valid)}"
+            )
 
 
-def _run(kind: str, model: Any, objective: Objective, threshold: float, constraints: Any, start: Any,
-         restarts: int, seed: int | None, options: dict) -> AscentResult:
+def _run(
+    kind: str,
+    model: Any,
+    objective: Objective,
+    threshold: float,
+    constraints: Any,
+    start: Any,
+    restarts: int,
+    seed: int | None,
+    options: dict,
+) -> AscentResult:
     _check_options(kind, options)
     objective = as_objective(objective)
     batch = None
@@ -72,13 +87,30 @@ def _run(kind: str, model: Any, objective: Objective, threshold: float, constrai
                 "or use one assertion per target"
             )
         batch = restarts
-    return ascend(model, objective, start=start, constraints=constraints, until=objective >= threshold,
-                  seed=_seed(seed), restarts=batch, **options)
+    return ascend(
+        model,
+        objective,
+        start=start,
+        constraints=constraints,
+        until=objective >= threshold,
+        seed=_seed(seed),
+        restarts=batch,
+        **options,
+    )
 
 
-def assert_reaches(model: Any, objective: Objective, threshold: float, *, constraints: Constraint | None = None,
-                   start: Any = None, restarts: int = 1, require: Literal["any", "all"] = "any",
-                   seed: int | None = None, **ascent_options: Any) -> AscentResult:
+def assert_reaches(
+    model: Any,
+    objective: Objective,
+    threshold: float,
+    *,
+    constraints: Constraint | None = None,
+    start: Any = None,
+    restarts: int = 1,
+    require: Literal["any", "all"] = "any",
+    seed: int | None = None,
+    **ascent_options: Any,
+) -> AscentResult:
     """Assert that gradient ascent finds inputs inside ``constraints`` with ``objective >= threshold``.
 
     Parameters
@@ -113,22 +145,43 @@ def assert_reaches(model: Any, objective: Objective, threshold: float, *, constr
     __tracebackhide__ = True
     value = _threshold(threshold)
     check_choice(require, "require", _REQUIRE)
-    r = _run("assert_reaches", model, objective, value, constraints, start,
-             check_int(restarts, "restarts", min_value=1), seed, ascent_options)
+    r = _run(
+        "assert_reaches",
+        model,
+        objective,
+        value,
+        constraints,
+        start,
+        check_int(restarts, "restarts", min_value=1),
+        seed,
+        ascent_options,
+    )
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
     ok_items = r.reached & inside
     passed = bool(ok_items.any() if require == "any" else ok_items.all())
     claim = f"{r.objective!r} reaches >= {threshold}" + (" for every item" if require == "all" else "")
-    remedy = (f"more steps (steps={2 * r.steps_requested}), more restarts, another seed, "
-              "or a looser constraint / lower threshold")
+    remedy = (
+        f"more steps (steps={2 * r.steps_requested}), more restarts, another seed, "
+        "or a looser constraint / lower threshold"
+    )
     _finish("assert_reaches", r, claim, threshold, _Verdict(passed, remedy=remedy))
     return r
 
 
-def assert_not_reaches(model: Any, objective: Objective, threshold: float, *, constraints: Constraint,
-                       start: Any = None, restarts: int | None = None, seed: int | None = None, certify: bool = False,
-                       method: Literal["crown", "ibp", "crown-ibp"] = "crown", require_proof: bool = False,
-                       **ascent_options: Any) -> ClaimResult:
+def assert_not_reaches(
+    model: Any,
+    objective: Objective,
+    threshold: float,
+    *,
+    constraints: Constraint,
+    start: Any = None,
+    restarts: int | None = None,
+    seed: int | None = None,
+    certify: bool = False,
+    method: Literal["crown", "ibp", "crown-ibp"] = "crown",
+    require_proof: bool = False,
+    **ascent_options: Any,
+) -> ClaimResult:
     """Assert that no input inside ``constraints`` gets ``objective >= threshold`` (a robustness gate).
 
     Gradient ascent (``restarts`` starts, the first at ``start`` when given; default 4
@@ -169,25 +222,43 @@ def assert_not_reaches(model: Any, objective: Objective, threshold: float, *, co
         from ..verify import check_supported
 
         check_supported(model, objective)
-    r = _run("assert_not_reaches", model, objective, value, constraints, start,
-             check_int(restarts, "restarts", min_value=1), seed, ascent_options)
+    r = _run(
+        "assert_not_reaches",
+        model,
+        objective,
+        value,
+        constraints,
+        start,
+        check_int(restarts, "restarts", min_value=1),
+        seed,
+        ascent_options,
+    )
     inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
     found = r.reached & inside
     claim = f"{r.objective!r} stays below {threshold}"
     if found.any():
         outcome = ClaimResult(r, "counterexample")
         hits = ", ".join(map(str, np.flatnonzero(found)))
-        how = ("certification skipped: the counterexample settles the claim" if certify
-               else "a search result; no bounds were computed (certify=False)")
-        verdict = _Verdict(False, ", but a counterexample was found",
-                           (f"gradient ascent found inputs inside the constraints with {r.objective!r} >= "
-                            f"{threshold} (items {hits}); {how}",),
-                           "this is a real counterexample inside the constraints: retrain, or tighten the claim",
-                           focus=int(np.flatnonzero(found)[0]))
+        how = (
+            "certification skipped: the counterexample settles the claim"
+            if certify
+            else "a search result; no bounds were computed (certify=False)"
+        )
+        verdict = _Verdict(
+            False,
+            ", but a counterexample was found",
+            (
+                f"gradient ascent found inputs inside the constraints with {r.objective!r} >= "
+                f"{threshold} (items {hits}); {how}",
+            ),
+            "this is a real counterexample inside the constraints: retrain, or tighten the claim",
+            focus=int(np.flatnonzero(found)[0]),
+        )
     else:
         outcome = _certify(model, r, value, constraints, method) if certify else ClaimResult(r)
-        verdict = (_unproven(outcome, threshold, method) if require_proof and outcome.status != "proven"
-                   else _Verdict(True))
+        verdict = (
+            _unproven(outcome, threshold, method) if require_proof and outcome.status != "proven" else _Verdict(True)
+        )
     _finish("assert_not_reaches", r, claim, threshold, verdict, status=outcome.status)
     return outcome
 
@@ -196,11 +267,14 @@ def _check_certify(certify: bool, method: str, require_proof: bool) -> None:
     from ..verify import METHODS
 
     if not isinstance(method, str) or method not in METHODS:
-        raise ConfigurationError(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}"
-                                 f"{closest(str(method), METHODS)}")
+        raise ConfigurationError(
+            f"method={method!r} is not one of {', '.join(map(repr, METHODS))}{closest(str(method), METHODS)}"
+        )
     if require_proof and not certify:
-        raise ConfigurationError("require_proof=True needs certify=True: without certification nothing is proven, "
-                                 "so the claim could never pass")
+        raise ConfigurationError(
+            "require_proof=True needs certify=True: without certification nothing is proven, "
+            "so the claim could never pass"
+        )
 
 
 def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: str) -> ClaimResult:
@@ -217,15 +291,21 @@ def _unproven(outcome: ClaimResult, threshold: float, method: str) -> _Verdict:
     upper = np.asarray(cert.bounds.upper, dtype=np.float64)
     unknown = np.flatnonzero(np.asarray(cert.status) != "proven")
     worst = upper[unknown]
-    bound = ("the sound upper bound is NaN (unknown)" if np.isnan(worst).all() else
-             f"the sound upper bound, {np.nanmax(worst):.6g}, is at or above the threshold {threshold}")
-    note = (f"certification: unknown: no counterexample was found, but {bound} "
-            f"(method {cert.bounds.method!r}; unproven items {', '.join(map(str, unknown))})")
+    bound = (
+        "the sound upper bound is NaN (unknown)"
+        if np.isnan(worst).all()
+        else f"the sound upper bound, {np.nanmax(worst):.6g}, is at or above the threshold {threshold}"
+    )
+    note = (
+        f"certification: unknown: no counterexample was found, but {bound} "
+        f"(method {cert.bounds.method!r}; unproven items {', '.join(map(str, unknown))})"
+    )
     tries = [f'method="crown" (tighter than {method!r})'] if method != "crown" else []
     tries += ["a smaller radius (or tighter constraints)", "a higher threshold"]
     remedy = f"try {', '.join(tries[:-1])} or {tries[-1]}; or drop require_proof=True to accept search evidence"
-    return _Verdict(False, ", with a proof (require_proof=True), but the sound bound could not prove it", (note,),
-                    remedy)
+    return _Verdict(
+        False, ", with a proof (require_proof=True), but the sound bound could not prove it", (note,), remedy
+    )
 
 
 def assert_within(inputs: Any, constraints: Constraint, *, atol: float = 1e-6, start: Any = None) -> None:
@@ -301,8 +381,10 @@ def assert_structure(image_or_batch: Any, *, value_range: Any = None, **bounds: 
 
     checks = {name: (metric(name), _bounds_pair(name, pair)) for name, pair in bounds.items()}
     if not checks:
-        raise ConfigurationError("assert_structure: give at least one metric bound, e.g. "
-                                 f"orientation_coherence=(0.6, None); metrics are: {', '.join(METRICS)}")
+        raise ConfigurationError(
+            "assert_structure: give at least one metric bound, e.g. "
+            f"orientation_coherence=(0.6, None); metrics are: {', '.join(METRICS)}"
+        )
     image_or_batch = unwrap(image_or_batch)
     if isinstance(image_or_batch, AscentResult):
         value_range = image_or_batch.value_range if value_range is None else value_range
@@ -319,8 +401,11 @@ def assert_structure(image_or_batch: Any, *, value_range: Any = None, **bounds: 
                 raise
             raise ConfigurationError(f"assert_structure: batch item {i} of {len(batch)}: {error}") from error
         results.append(values)
-        failures += [(i, name) for name, (_, (lo, hi)) in checks.items()
-                     if (lo is not None and not values[name] >= lo) or (hi is not None and not values[name] <= hi)]
+        failures += [
+            (i, name)
+            for name, (_, (lo, hi)) in checks.items()
+            if (lo is not None and not values[name] >= lo) or (hi is not None and not values[name] <= hi)
+        ]
     _record_structure(batch, results, failures, {name: pair for name, (_, pair) in checks.items()}, value_range)
     if failures:
         lines = [f"structure check failed for {len({f[0] for f in failures})} of {len(batch)} images:"]
@@ -352,7 +437,9 @@ def _images(image_or_batch: Any) -> tuple[np.ndarray, bool]:
 
 def _bounds_pair(name: str, pair: Any) -> tuple[float | None, float | None]:
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise ConfigurationError(f"bounds for {name!r} must be a (min, max) pair with None for an open end; got {pair!r}")
+        raise ConfigurationError(
+            f"bounds for {name!r} must be a (min, max) pair with None for an open end; got {pair!r}"
+        )
     lo, hi = pair
     for v in (lo, hi):
         if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
@@ -370,5 +457,12 @@ def _record_structure(batch: np.ndarray, results: list, failures: list, bounds: 
         return
     drawn = own_range(batch) if value_range is None else value_range
     path = ctx.save_images("structure", batch, value_range=drawn) if failures else None
-    ctx.record(Record("assert_structure", not failures, metrics=results,
-                      bounds={k: list(v) for k, v in bounds.items()}, picture=str(path) if path else None))
+    ctx.record(
+        Record(
+            "assert_structure",
+            not failures,
+            metrics=results,
+            bounds={k: list(v) for k, v in bounds.items()},
+            picture=str(path) if path else None,
+        )
+    )

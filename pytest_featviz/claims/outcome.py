@@ -57,8 +57,9 @@ class ClaimResult:
         try:
             return getattr(self.result, name)
         except AttributeError:
-            raise AttributeError(f"{type(self).__name__!r} object (nor its AscentResult) has no attribute "
-                                 f"{name!r}") from None
+            raise AttributeError(
+                f"{type(self).__name__!r} object (nor its AscentResult) has no attribute {name!r}"
+            ) from None
 
 
 def unwrap(value: Any) -> Any:

@@ -164,14 +164,17 @@ def read_record_file(data: Mapping[str, Any]) -> list[Record]:
     >>> [r.test for r in read_record_file(record_file("t.py::a", 0, [Record("assert_reaches", True)]))]
     ['t.py::a']
     """
-    return [r if r.test else r.with_test(str(data.get("test")), r.outcome)
-            for r in _records_of(data, "assertions", "record.json")]
+    return [
+        r if r.test else r.with_test(str(data.get("test")), r.outcome)
+        for r in _records_of(data, "assertions", "record.json")
+    ]
 
 
 def _records_of(data: Any, key: str, what: str) -> list[Record]:
     if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
         raise ConfigurationError(f"{what} must be an object with a list {key!r}; got {str(data)[:80]!r}")
     if data.get("schema") != SCHEMA:
-        raise ConfigurationError(f"{what} has schema {data.get('schema')!r}; this version of pytest-featviz "
-                                  f"reads schema {SCHEMA}")
+        raise ConfigurationError(
+            f"{what} has schema {data.get('schema')!r}; this version of pytest-featviz reads schema {SCHEMA}"
+        )
     return [Record.from_dict(entry) for entry in data[key]]

@@ -1,5 +1,4 @@
-"""The ``featviz`` command: ``featviz layers``, ``featviz render``, ``featviz reach``.
-"""
+"""The ``featviz`` command: ``featviz layers``, ``featviz render``, ``featviz reach``."""
 
 from .commands import LayerRow, layer_rows, main, parse_channels
 

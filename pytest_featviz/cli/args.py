@@ -13,8 +13,10 @@ from typing import Any
 
 from ..errors import ConfigurationError, FeatvizError
 
-_BOX_FILE_HELP = ("a per-feature Box from an .npz file holding arrays 'low' and 'high' (each broadcast to the "
-                  "input shape, e.g. numpy.savez('lo_hi.npz', low=lo, high=hi)); instead of --box")
+_BOX_FILE_HELP = (
+    "a per-feature Box from an .npz file holding arrays 'low' and 'high' (each broadcast to the "
+    "input shape, e.g. numpy.savez('lo_hi.npz', low=lo, high=hi)); instead of --box"
+)
 # options whose value may start with '-' (a negative number): `--box -3,3` is read as `--box=-3,3`
 _VALUE_MAY_BE_NEGATIVE = ("--box", "--at-least")
 # the ascent keywords of a remedy that reach has a flag for (other keywords have no flag and stay as written)
@@ -34,8 +36,10 @@ def _box_file(path: Path) -> Any:
         raise ConfigurationError(f"cannot read --box-file {str(path)!r} as an .npz file: {exc}") from None
     missing = sorted({"low", "high"} - set(arrays))
     if missing:
-        raise ConfigurationError(f"--box-file {str(path)!r} has arrays {sorted(arrays)} but lacks {missing}; "
-                                 "save it with numpy.savez(FILE, low=..., high=...)")
+        raise ConfigurationError(
+            f"--box-file {str(path)!r} has arrays {sorted(arrays)} but lacks {missing}; "
+            "save it with numpy.savez(FILE, low=..., high=...)"
+        )
     try:
         return Box(arrays["low"], arrays["high"])
     except FeatvizError as exc:
@@ -72,5 +76,7 @@ def _cli_remedy(account: str) -> str:
     """
     keyword = re.compile(r"\b(" + "|".join(_FLAGS) + r")=([^\s,;)]+)")
     lines = account.split("\n")
-    return "\n".join(keyword.sub(lambda m: f"{_FLAGS[m[1]]} {m[2]}", line) if line.lstrip().startswith("remedy:")
-                     else line for line in lines)
+    return "\n".join(
+        keyword.sub(lambda m: f"{_FLAGS[m[1]]} {m[2]}", line) if line.lstrip().startswith("remedy:") else line
+        for line in lines
+    )

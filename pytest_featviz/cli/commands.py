@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .._pytest import context as _context
-from .args import _BOX_FILE_HELP, _box_file, _cli_remedy, _negative_values_attached
 from ..errors import ConfigurationError, FeatvizError, ModelLoadError
+from .args import _BOX_FILE_HELP, _box_file, _cli_remedy, _negative_values_attached
 
 __all__ = ["main", "parse_channels", "LayerRow", "layer_rows"]
 
@@ -131,40 +131,70 @@ def _png(text: str) -> Path:
 
 def _parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="featviz", description="Look at what a Keras model has learned.",
-                                     epilog=_EXAMPLES, formatter_class=raw)
+    parser = argparse.ArgumentParser(
+        prog="featviz", description="Look at what a Keras model has learned.", epilog=_EXAMPLES, formatter_class=raw
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{layers,render,reach}")
-    layers = sub.add_parser("layers", help="table of layers, output shapes, activations and targets",
-                            epilog="example:\n  featviz layers model.keras", formatter_class=raw)
+    layers = sub.add_parser(
+        "layers",
+        help="table of layers, output shapes, activations and targets",
+        epilog="example:\n  featviz layers model.keras",
+        formatter_class=raw,
+    )
     layers.add_argument("source", metavar="SOURCE")
     layers.set_defaults(run=_cmd_layers)
 
-    render = sub.add_parser("render", help="a PNG grid of inputs that maximise channels (or units) of a layer",
-                            epilog="examples:\n  featviz render model.keras --layer conv2d_1 --channels 0:16 --out "
-                            "grid.png\n  featviz render model.keras --layer dense --channels 0,3 --priors standard "
-                            "--out g.png", formatter_class=raw)
+    render = sub.add_parser(
+        "render",
+        help="a PNG grid of inputs that maximise channels (or units) of a layer",
+        epilog="examples:\n  featviz render model.keras --layer conv2d_1 --channels 0:16 --out "
+        "grid.png\n  featviz render model.keras --layer dense --channels 0,3 --priors standard "
+        "--out g.png",
+        formatter_class=raw,
+    )
     render.add_argument("source", metavar="SOURCE")
-    render.add_argument("--layer", required=True, help="layer name, or path inside a nested model such as base/conv (see `featviz layers`)")
-    render.add_argument("--channels", type=parse_channels, default=None,
-                        help=f"channels of a conv layer, units of a dense layer: {_CHANNELS_HELP}; default 0:16")
+    render.add_argument(
+        "--layer",
+        required=True,
+        help="layer name, or path inside a nested model such as base/conv (see `featviz layers`)",
+    )
+    render.add_argument(
+        "--channels",
+        type=parse_channels,
+        default=None,
+        help=f"channels of a conv layer, units of a dense layer: {_CHANNELS_HELP}; default 0:16",
+    )
     render.add_argument("--priors", default=None, help="image priors preset, e.g. 'standard' (default: none)")
     render.add_argument("--out", required=True, type=_png, help="the PNG file to write")
 
-    reach = sub.add_parser("reach", help="check that ascent reaches a class score inside a box; print the account",
-                           epilog="examples:\n  featviz reach model.keras --class 3 --box 0,1 --at-least 0.9\n"
-                           "  featviz reach model.keras --class 3 --logit --at-least 12 --out three.png",
-                           formatter_class=raw)
+    reach = sub.add_parser(
+        "reach",
+        help="check that ascent reaches a class score inside a box; print the account",
+        epilog="examples:\n  featviz reach model.keras --class 3 --box 0,1 --at-least 0.9\n"
+        "  featviz reach model.keras --class 3 --logit --at-least 12 --out three.png",
+        formatter_class=raw,
+    )
     reach.add_argument("source", metavar="SOURCE")
     reach.add_argument("--class", dest="target", type=int, required=True, help="the class index")
-    reach.add_argument("--at-least", dest="threshold", type=float, default=0.9,
-                       help="the threshold: the class score to reach (default 0.9)")
+    reach.add_argument(
+        "--at-least",
+        dest="threshold",
+        type=float,
+        default=0.9,
+        help="the threshold: the class score to reach (default 0.9)",
+    )
     reach.add_argument("--logit", action="store_true", help="score the class logit instead of its probability")
     reach.add_argument("--restarts", type=_positive, default=1, help="independent starts (default 1)")
     reach.add_argument("--out", type=_png, default=None, help="the PNG to write (default reach_class<K>.png)")
     for command in (render, reach):
         box = command.add_mutually_exclusive_group()
-        box.add_argument("--box", type=_box, default=(0.0, 1.0), metavar="LOW,HIGH",
-                         help="the input range, a Box constraint (default 0,1); negative ends work: --box -3,3")
+        box.add_argument(
+            "--box",
+            type=_box,
+            default=(0.0, 1.0),
+            metavar="LOW,HIGH",
+            help="the input range, a Box constraint (default 0,1); negative ends work: --box -3,3",
+        )
         box.add_argument("--box-file", type=Path, default=None, metavar="FILE.npz", help=_BOX_FILE_HELP)
         command.add_argument("--steps", type=_positive, default=256, help="ascent steps (default 256)")
         command.add_argument("--seed", type=_seed, default=0, help="seed of the starting points (default 0)")
@@ -180,8 +210,13 @@ def _progress(phases: int) -> Iterator[Callable[[str], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task("starting", total=phases)
         done = [-1]
@@ -248,8 +283,7 @@ def layer_rows(model: Any) -> list[LayerRow]:
     """
     import keras
 
-    from ..models import entries
-    from ..models import model_info
+    from ..models import entries, model_info
 
     info = model_info(model)
     rows = []
@@ -279,8 +313,12 @@ def _cmd_layers(args: argparse.Namespace) -> int:
         info, rows = model_info(model), layer_rows(model)
     print(f"model {info.name!r}: input shape {info.input_shape}, {info.num_classes} classes")
     shape_text = [f"({', '.join(map(str, r.shape))}{',' if len(r.shape) == 1 else ''})" for r in rows]
-    print(_table(("layer", "class", "output shape", "activation", "targets"),
-                 [(r.name, r.kind, s, r.activation, r.targets) for r, s in zip(rows, shape_text)]))
+    print(
+        _table(
+            ("layer", "class", "output shape", "activation", "targets"),
+            [(r.name, r.kind, s, r.activation, r.targets) for r, s in zip(rows, shape_text)],
+        )
+    )
     return 0
 
 
@@ -290,8 +328,10 @@ def _priors_option(name: str | None) -> dict:
     from ..engine import ascend
 
     if "priors" not in inspect.signature(ascend).parameters:
-        raise ConfigurationError(f"--priors {name!r} is not supported by this version of pytest_featviz.ascend "
-                                 "(it takes no priors= yet); leave --priors out")
+        raise ConfigurationError(
+            f"--priors {name!r} is not supported by this version of pytest_featviz.ascend "
+            "(it takes no priors= yet); leave --priors out"
+        )
     from ..priors import PRESETS
 
     if name not in PRESETS:
@@ -347,8 +387,15 @@ def _cmd_reach(args: argparse.Namespace) -> int:
         ctx = _context.TestContext("featviz reach", args.seed, pictures_to=out)  # the failing inputs go to --out
         try:
             with _context.activate(ctx):  # a picture it cannot write: a note on the failure, printed below
-                r = fv.assert_reaches(model, objective, args.threshold, constraints=box,
-                                      steps=args.steps, seed=args.seed, restarts=args.restarts)
+                r = fv.assert_reaches(
+                    model,
+                    objective,
+                    args.threshold,
+                    constraints=box,
+                    steps=args.steps,
+                    seed=args.seed,
+                    restarts=args.restarts,
+                )
         except AssertionError as exc:
             failure = str(exc)
         else:
@@ -363,8 +410,10 @@ def _cmd_reach(args: argparse.Namespace) -> int:
         return 1
     record = ctx.records[-1]
     print(f"assert_reaches passed: {record.claim} inside {box!r}")
-    print(f"  best value {record.best_value:.6g} at item {r.best} after {int(r.steps[r.best])} steps "
-          f"(seed {args.seed}, {args.restarts} start(s))")
+    print(
+        f"  best value {record.best_value:.6g} at item {r.best} after {int(r.steps[r.best])} steps "
+        f"(seed {args.seed}, {args.restarts} start(s))"
+    )
     print(f"  picture: {out}")
     return 0
 

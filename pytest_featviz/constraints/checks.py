@@ -123,8 +123,9 @@ def _radii(radius: np.ndarray, batch: int) -> np.ndarray:
     return np.broadcast_to(radius, (batch,)).astype(np.float64)
 
 
-def _mask_values(masks: list, shape: tuple[int, ...], low: np.ndarray, high: np.ndarray, ref: np.ndarray,
-                 where: Constraint) -> np.ndarray:
+def _mask_values(
+    masks: list, shape: tuple[int, ...], low: np.ndarray, high: np.ndarray, ref: np.ndarray, where: Constraint
+) -> np.ndarray:
     """``ref`` with each Mask's ``values`` on that mask's own frozen entries (checked against the box).
 
     ``ref`` (the start, clipped to the box) is clipped again to the box's float32 bounds, so a
@@ -208,7 +209,9 @@ def _entry(arr: Any, shape: tuple[int, ...], at: tuple[int, ...]) -> float:
     return float(np.broadcast_to(np.asarray(arr, dtype=np.float64), shape)[at])
 
 
-def _interval_parts(source: Constraint, shape: tuple[int, ...], at: tuple[int, ...]) -> list[tuple[int, Any, float, float]]:
+def _interval_parts(
+    source: Constraint, shape: tuple[int, ...], at: tuple[int, ...]
+) -> list[tuple[int, Any, float, float]]:
     """``(k, part, low, high)`` of each box-like part of ``source`` at the entry ``at`` of ``(B, *S)``."""
     from .sets import Box, LpBall
 
@@ -222,8 +225,9 @@ def _interval_parts(source: Constraint, shape: tuple[int, ...], at: tuple[int, .
     return out
 
 
-def _entry_fixes(source: Constraint, shape: tuple[int, ...], at: tuple[int, ...], low: float, high: float,
-                 below: float, above: float) -> list[str]:
+def _entry_fixes(
+    source: Constraint, shape: tuple[int, ...], at: tuple[int, ...], low: float, high: float, below: float, above: float
+) -> list[str]:
     """How to give the entry ``at`` a float32 number: one line per part that binds it."""
     from .sets import LpBall
 
@@ -234,8 +238,9 @@ def _entry_fixes(source: Constraint, shape: tuple[int, ...], at: tuple[int, ...]
             continue
         if isinstance(part, LpBall):
             others = [(o_lo, o_hi) for j, _, o_lo, o_hi in parts if j != k]
-            o_lo32, o_hi32 = float32_inward(max([-np.inf] + [o[0] for o in others]),
-                                             min([np.inf] + [o[1] for o in others]))
+            o_lo32, o_hi32 = float32_inward(
+                max([-np.inf] + [o[0] for o in others]), min([np.inf] + [o[1] for o in others])
+            )
             if o_lo32 <= o_hi32:
                 c = 0.5 * (lo + hi)
                 nearest = float(np.clip(np.clip(c, o_lo32, o_hi32).astype(np.float32), o_lo32, o_hi32))

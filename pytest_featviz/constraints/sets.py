@@ -24,12 +24,25 @@ from typing import Any
 
 import numpy as np
 
-from .checks import (_as_float32_values, _as_float_array, _as_points, _broadcast, _check_ball, _check_box,
-                                 _check_float32_ball, _check_float32_box, _describe_value, float32_inward,
-                                 _mask_values, _parse_p, _radii)
-from .projection import NUMPY, project_box_ball
-from .._fields import parts as parts_field, static, value
+from .._fields import parts as parts_field
+from .._fields import static, value
 from ..errors import ConfigurationError, FeatvizTypeError
+from .checks import (
+    _as_float32_values,
+    _as_float_array,
+    _as_points,
+    _broadcast,
+    _check_ball,
+    _check_box,
+    _check_float32_ball,
+    _check_float32_box,
+    _describe_value,
+    _mask_values,
+    _parse_p,
+    _radii,
+    float32_inward,
+)
+from .projection import NUMPY, project_box_ball
 
 __all__ = ["Constraint", "Box", "LpBall", "Mask", "Intersection", "Canonical"]
 
@@ -108,12 +121,12 @@ class Constraint:
     array([0.4, 0.5, 0.6])
     """
 
-    def __and__(self, other: "Constraint") -> "Intersection":
+    def __and__(self, other: Constraint) -> Intersection:
         if not isinstance(other, Constraint):
             return NotImplemented
         return Intersection(self._parts() + other._parts())
 
-    def _parts(self) -> tuple["Constraint", ...]:
+    def _parts(self) -> tuple[Constraint, ...]:
         return (self,)
 
     # -- canonical form ------------------------------------------------------------------
@@ -135,9 +148,7 @@ class Constraint:
     def _canonical(self, shape: tuple[int, ...], start: np.ndarray | None, check: bool) -> Canonical:
         shape = tuple(int(s) for s in shape)
         if len(shape) < 2:
-            raise ConfigurationError(
-                f"a batch of inputs has shape (B, *input_shape); got shape {shape}"
-            )
+            raise ConfigurationError(f"a batch of inputs has shape (B, *input_shape); got shape {shape}")
         low = np.full(shape, -np.inf)
         high = np.full(shape, np.inf)
         center = np.zeros(shape)
@@ -296,9 +307,7 @@ class LpBall(Constraint):
                 f"LpBall radius must be a scalar or one radius per batch item; got shape {radius.shape}"
             )
         if (radius < 0).any() or not np.isfinite(radius).all():
-            raise ConfigurationError(
-                f"LpBall radius must be finite and >= 0; got {self.radius!r}"
-            )
+            raise ConfigurationError(f"LpBall radius must be finite and >= 0; got {self.radius!r}")
         object.__setattr__(self, "radius", radius)
         object.__setattr__(self, "p", _parse_p(self.p))
 

@@ -1,5 +1,4 @@
-"""The ascent engine: arguments -> a checked :class:`~.plan.Plan` -> the compiled loop -> :class:`AscentResult`.
-"""
+"""The ascent engine: arguments -> a checked :class:`~.plan.Plan` -> the compiled loop -> :class:`AscentResult`."""
 
 from .ascend import ascend
 from .plan import OPTIMIZERS, SCHEDULES

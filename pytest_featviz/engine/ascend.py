@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from .loop import LoopSpec, compiled, drive, merge_chunks
-from .plan import OPTIMIZERS, SCHEDULES, Plan, plan_ascent
-from .result import AscentResult, build_result, own_range, result_range
 from ..constraints import Constraint
 from ..objectives import Condition, Objective
 from ..progress import Progress
+from .loop import LoopSpec, compiled, drive, merge_chunks
+from .plan import OPTIMIZERS, SCHEDULES, Plan, plan_ascent
+from .result import AscentResult, build_result, own_range, result_range
 
 __all__ = ["ascend", "AscentResult", "OPTIMIZERS", "SCHEDULES", "own_range", "result_range"]
 
@@ -129,9 +129,24 @@ def ascend(
     True
     """
     plan = plan_ascent(
-        model, objective, start=start, constraints=constraints, steps=steps, lr=lr, optimizer=optimizer,
-        schedule=schedule, until=until, seed=seed, restarts=restarts, priors=priors, transforms=transforms,
-        parametrization=parametrization, blur=blur, jit_compile=jit_compile, max_batch=max_batch, progress=progress,
+        model,
+        objective,
+        start=start,
+        constraints=constraints,
+        steps=steps,
+        lr=lr,
+        optimizer=optimizer,
+        schedule=schedule,
+        until=until,
+        seed=seed,
+        restarts=restarts,
+        priors=priors,
+        transforms=transforms,
+        parametrization=parametrization,
+        blur=blur,
+        jit_compile=jit_compile,
+        max_batch=max_batch,
+        progress=progress,
     )
     return build_result(plan, _run(plan))
 
@@ -142,8 +157,11 @@ def _run(plan: Plan) -> dict:
     obj_params = [np.asarray(p) for p in objective.params(n_items)]
     until_params = [np.asarray(p) for p in until.objective.params(n_items)] if until is not None else []
     per_item = [plan.p0.astype(np.float32), *plan.canon.float32(), plan.lr, plan.widths]
-    shared = [np.int32(plan.steps), np.float32(until.threshold if until is not None else np.inf),
-              np.array([plan.seed % (2**31 - 1), 0], dtype=np.int32)]
+    shared = [
+        np.int32(plan.steps),
+        np.float32(until.threshold if until is not None else np.inf),
+        np.array([plan.seed % (2**31 - 1), 0], dtype=np.int32),
+    ]
     bar = Progress(-(-n_items // chunk) * (plan.steps + 1), f"featviz ascent {str(objective)[:40]}", plan.progress)
     outs = []
     for first in range(0, n_items, chunk):  # the last chunk repeats its last item: one compiled shape
@@ -151,16 +169,30 @@ def _run(plan: Plan) -> dict:
         obj_p = objective.slice_params(obj_params, items)
         until_p = until.objective.slice_params(until_params, items) if until is not None else []
         spec = LoopSpec(
-            objective=objective.structure(), until=until.objective.structure() if until is not None else None,
-            has_ball=plan.canon.has_ball, optimizer=plan.optimizer, schedule=plan.schedule,
-            shape=(chunk, *plan.canon.low.shape[1:]), param_shape=(chunk, *plan.p0.shape[1:]), jit=plan.jit,
-            priors=plan.prior.structure(), param_shapes=tuple(np.shape(p) for p in obj_p),
+            objective=objective.structure(),
+            until=until.objective.structure() if until is not None else None,
+            has_ball=plan.canon.has_ball,
+            optimizer=plan.optimizer,
+            schedule=plan.schedule,
+            shape=(chunk, *plan.canon.low.shape[1:]),
+            param_shape=(chunk, *plan.p0.shape[1:]),
+            jit=plan.jit,
+            priors=plan.prior.structure(),
+            param_shapes=tuple(np.shape(p) for p in obj_p),
         )
         run = compiled(plan.model, objective, until, spec, plan.prior, (obj_p, until_p), plan.info)
         p_chunk, *args = (a[items] for a in per_item)
-        out = drive(run, [*args, *shared, tuple(obj_p), tuple(until_p)], p_chunk, spec.shape, plan.steps,
-                    -(-(plan.steps + 1) // 20) if plan.progress else None, bar)
-        outs.append({k: v[: n_items - first] if np.ndim(v) and k not in ("history", "t") else v
-                     for k, v in out.items()})
+        out = drive(
+            run,
+            [*args, *shared, tuple(obj_p), tuple(until_p)],
+            p_chunk,
+            spec.shape,
+            plan.steps,
+            -(-(plan.steps + 1) // 20) if plan.progress else None,
+            bar,
+        )
+        outs.append(
+            {k: v[: n_items - first] if np.ndim(v) and k not in ("history", "t") else v for k, v in out.items()}
+        )
     bar.close()
     return merge_chunks(outs, n_items)

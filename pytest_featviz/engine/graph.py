@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .steps import RMS_EPS, STEPS, StepInput, project_tf
 from ..errors import GradientError
 from ..objectives import Condition, Objective
+from .steps import RMS_EPS, STEPS, StepInput, project_tf
 
 __all__ = ["LoopGraph", "LoopState"]
 
@@ -56,8 +56,9 @@ class _Args(NamedTuple):
 class LoopGraph:
     """The compiled loop of one structure; a GradientError found while tracing is kept in :attr:`failure`."""
 
-    def __init__(self, model: Any, objective: Objective, until: Condition | None, spec: Any, priors: Any,
-                 info: Any, explain: Any):
+    def __init__(
+        self, model: Any, objective: Objective, until: Condition | None, spec: Any, priors: Any, info: Any, explain: Any
+    ):
         from ..models import FeatureExtractor
         from ..priors import Pixel
 
@@ -79,15 +80,33 @@ class LoopGraph:
 
         spec, f32, batch = self.spec, tf.float32, self.batch
         x, vec, p = tf.TensorSpec(spec.shape, f32), tf.TensorSpec([batch], f32), tf.TensorSpec(spec.param_shape, f32)
-        i32, flags, ints = tf.TensorSpec([], tf.int32), tf.TensorSpec([batch], tf.bool), tf.TensorSpec([batch], tf.int32)
+        i32, flags, ints = (
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([batch], tf.bool),
+            tf.TensorSpec([batch], tf.int32),
+        )
         state = (i32, p, p, p, x, vec, flags, ints, flags, flags, ints, flags)
-        sig = [x, x, x, vec, vec, p, i32, tf.TensorSpec([], f32), tf.TensorSpec([2], tf.int32),
-               _specs(params[0]), _specs(params[1]) if self.until is not None else (), i32, state]
+        sig = [
+            x,
+            x,
+            x,
+            vec,
+            vec,
+            p,
+            i32,
+            tf.TensorSpec([], f32),
+            tf.TensorSpec([2], tf.int32),
+            _specs(params[0]),
+            _specs(params[1]) if self.until is not None else (),
+            i32,
+            state,
+        ]
         # TensorFlow counts traces per code object, and every structure's loop shares `run`'s
         # code: it would warn of "retracing" after a few objectives, though each function is
         # traced once. A partial has no code object, so each function is counted on its own.
-        return tf.function(functools.partial(self.run), input_signature=sig, jit_compile=spec.jit,
-                           reduce_retracing=False)
+        return tf.function(
+            functools.partial(self.run), input_signature=sig, jit_compile=spec.jit, reduce_retracing=False
+        )
 
     def project(self, x: Any, a: _Args) -> Any:
         return project_tf(x, a.low, a.high, a.center, a.radius, self.spec.has_ball)
@@ -117,8 +136,12 @@ class LoopGraph:
             hit = self.until.objective.evaluate(ctx, a.until_p) >= a.threshold
         # static shapes, even when a layer (e.g. a SavedModel) forgets the batch size
         spec = self.spec
-        return (tf.reshape(x, spec.shape), tf.reshape(val, [self.batch]), tf.reshape(grad, spec.param_shape),
-                tf.reshape(hit, [self.batch]))
+        return (
+            tf.reshape(x, spec.shape),
+            tf.reshape(val, [self.batch]),
+            tf.reshape(grad, spec.param_shape),
+            tf.reshape(hit, [self.batch]),
+        )
 
     def move(self, s: LoopState, grad: Any, finite: Any, moving: Any, a: _Args) -> tuple[Any, Any, Any]:
         """``(p, m, v)`` after one update of the items ``moving``."""
@@ -161,18 +184,37 @@ class LoopGraph:
         moving = active & (s.t < a.steps)  # x_steps is evaluated (above) but not moved from
         p, m, v = self.move(s, grad, finite, moving, a)
         return LoopState(
-            t=s.t + 1, p=p, m=m, v=v, best_x=tf.where(tf.reshape(take, self.bshape), x, s.best_x),
-            best_val=tf.where(take, val, s.best_val), active=active, n_steps=s.n_steps + tf.cast(moving, tf.int32),
-            reached=s.reached | hit, diverged=s.diverged | newly_div,
-            diverged_at=tf.where(newly_div, s.t, s.diverged_at), zero_gradient=zero,
+            t=s.t + 1,
+            p=p,
+            m=m,
+            v=v,
+            best_x=tf.where(tf.reshape(take, self.bshape), x, s.best_x),
+            best_val=tf.where(take, val, s.best_val),
+            active=active,
+            n_steps=s.n_steps + tf.cast(moving, tf.int32),
+            reached=s.reached | hit,
+            diverged=s.diverged | newly_div,
+            diverged_at=tf.where(newly_div, s.t, s.diverged_at),
+            zero_gradient=zero,
         ), hist
 
     def run(self, low, high, center, radius, lr, width, steps, threshold, seed, obj_p, until_p, t_stop, state):
         """Iterations ``state.t .. min(t_stop, steps + 1) - 1`` from ``state`` (see :func:`.loop.initial_state`)."""
         import tensorflow as tf
 
-        a = _Args(low, high, center, radius, tf.reshape(lr, self.pshape) * width, width, steps, threshold, seed,
-                  obj_p, until_p)
+        a = _Args(
+            low,
+            high,
+            center,
+            radius,
+            tf.reshape(lr, self.pshape) * width,
+            width,
+            steps,
+            threshold,
+            seed,
+            obj_p,
+            until_p,
+        )
         s = LoopState(*state)
         p0 = self.project(s.p, a) if self.pixel else s.p  # a float32 start may sit a rounding error outside
         x0 = tf.reshape(self.to_x(p0, a), self.spec.shape)
@@ -181,14 +223,22 @@ class LoopGraph:
         hist = tf.TensorArray(tf.float32, size=t_end - s.t, element_shape=[self.batch])
         s, hist = tf.while_loop(
             lambda s, hist: (s.t <= steps) & (s.t < t_stop) & tf.reduce_any(s.active),
-            lambda s, hist: self.body(s, hist, state[0], a), (s, hist), maximum_iterations=t_end - s.t,
+            lambda s, hist: self.body(s, hist, state[0], a),
+            (s, hist),
+            maximum_iterations=t_end - s.t,
         )
         ctx = self.extractor(s.best_x, s.best_x)
         reached = s.reached
         if self.transformed and self.until is not None:  # `reached` must hold for the input itself, untransformed
             reached = reached & (self.until.objective.evaluate(ctx, until_p) >= threshold)
-        return {"state": tuple(s), "x0": x0, "values": self.objective.evaluate(ctx, obj_p), "outputs": ctx.output,
-                "history": hist.stack(), "reached": reached}
+        return {
+            "state": tuple(s),
+            "x0": x0,
+            "values": self.objective.evaluate(ctx, obj_p),
+            "outputs": ctx.output,
+            "history": hist.stack(),
+            "reached": reached,
+        }
 
 
 def _specs(params: list[np.ndarray]) -> tuple:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .graph import LoopGraph, LoopState
 from ..objectives import Condition, Objective
+from .graph import LoopGraph, LoopState
 
 CACHE_ATTR = "_featviz_compiled"
 
@@ -35,8 +35,15 @@ class LoopSpec:
     param_shapes: tuple
 
 
-def compiled(model: Any, objective: Objective, until: Condition | None, spec: LoopSpec, priors: Any,
-             params: tuple[list, list], info: Any) -> Any:
+def compiled(
+    model: Any,
+    objective: Objective,
+    until: Condition | None,
+    spec: LoopSpec,
+    priors: Any,
+    params: tuple[list, list],
+    info: Any,
+) -> Any:
     """The compiled loop for ``spec``, cached on the model object (it dies with the model).
 
     ``params`` are the objective's and the condition's values for this batch (their shapes
@@ -60,14 +67,24 @@ def initial_state(p0: np.ndarray, x_shape: tuple[int, ...]) -> LoopState:
     batch = p0.shape[0]
     zeros, flags = np.zeros(p0.shape, np.float32), np.zeros(batch, bool)
     return LoopState(
-        t=np.int32(0), p=p0.astype(np.float32), m=zeros, v=zeros, best_x=np.zeros(x_shape, np.float32),
-        best_val=np.full(batch, -np.inf, np.float32), active=np.ones(batch, bool), n_steps=np.zeros(batch, np.int32),
-        reached=flags, diverged=flags, diverged_at=np.full(batch, -1, np.int32), zero_gradient=flags,
+        t=np.int32(0),
+        p=p0.astype(np.float32),
+        m=zeros,
+        v=zeros,
+        best_x=np.zeros(x_shape, np.float32),
+        best_val=np.full(batch, -np.inf, np.float32),
+        active=np.ones(batch, bool),
+        n_steps=np.zeros(batch, np.int32),
+        reached=flags,
+        diverged=flags,
+        diverged_at=np.full(batch, -1, np.int32),
+        zero_gradient=flags,
     )
 
 
-def drive(run: Any, args: list, p0: np.ndarray, x_shape: tuple[int, ...], steps: int, chunk: int | None,
-          progress: Any = None) -> dict:
+def drive(
+    run: Any, args: list, p0: np.ndarray, x_shape: tuple[int, ...], steps: int, chunk: int | None, progress: Any = None
+) -> dict:
     """Run the compiled loop over all ``steps + 1`` iterations, ``chunk`` at a time (``None``: in one call).
 
     Between chunks ``progress.update(n)`` is told how many iterations ran. The results
@@ -87,10 +104,19 @@ def drive(run: Any, args: list, p0: np.ndarray, x_shape: tuple[int, ...], steps:
         if t > steps or not bool(np.any(state.active.numpy())):
             break
     s = LoopState(*(v.numpy() for v in state))
-    return {"t": np.int32(t), "x": s.best_x, "x0": x0.numpy(), "values": out["values"].numpy(),
-            "outputs": out["outputs"].numpy(), "history": np.concatenate(hists), "steps": s.n_steps,
-            "reached": out["reached"].numpy(), "diverged": s.diverged, "diverged_at": s.diverged_at,
-            "zero_gradient": s.zero_gradient}
+    return {
+        "t": np.int32(t),
+        "x": s.best_x,
+        "x0": x0.numpy(),
+        "values": out["values"].numpy(),
+        "outputs": out["outputs"].numpy(),
+        "history": np.concatenate(hists),
+        "steps": s.n_steps,
+        "reached": out["reached"].numpy(),
+        "diverged": s.diverged,
+        "diverged_at": s.diverged_at,
+        "zero_gradient": s.zero_gradient,
+    }
 
 
 def merge_chunks(outs: list[dict], n_items: int) -> dict:
@@ -112,8 +138,9 @@ def merge_chunks(outs: list[dict], n_items: int) -> dict:
 
 def has_convolutions(model: Any) -> bool:
     """Whether any layer, also inside nested models, is a convolution (XLA slows those down on CPUs)."""
-    return any("conv" in type(layer).__name__.lower() or has_convolutions(layer)
-               for layer in getattr(model, "layers", ()))
+    return any(
+        "conv" in type(layer).__name__.lower() or has_convolutions(layer) for layer in getattr(model, "layers", ())
+    )
 
 
 def explain_no_gradient(model: Any, objective: Objective) -> str:

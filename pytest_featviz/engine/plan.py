@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .step_sizes import as_lr, step_widths
-from ..constraints import Canonical, Constraint, as_constraint
 from .._validation import check_batch_size, check_choice, check_int, check_start
+from ..constraints import Canonical, Constraint, as_constraint
 from ..errors import ConfigurationError, FeatvizTypeError
 from ..objectives import Condition, Objective, as_objective
 from ..progress import progress_enabled
+from .step_sizes import as_lr, step_widths
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "Plan", "plan_ascent"]
 
@@ -51,9 +51,27 @@ class Plan:
         return int(self.canon.low.shape[0])
 
 
-def plan_ascent(model: Any, objective: Any, *, start: Any, constraints: Any, steps: Any, lr: Any, optimizer: Any,
-                schedule: Any, until: Any, seed: Any, restarts: Any, priors: Any, transforms: Any,
-                parametrization: Any, blur: Any, jit_compile: Any, max_batch: Any, progress: Any) -> Plan:
+def plan_ascent(
+    model: Any,
+    objective: Any,
+    *,
+    start: Any,
+    constraints: Any,
+    steps: Any,
+    lr: Any,
+    optimizer: Any,
+    schedule: Any,
+    until: Any,
+    seed: Any,
+    restarts: Any,
+    priors: Any,
+    transforms: Any,
+    parametrization: Any,
+    blur: Any,
+    jit_compile: Any,
+    max_batch: Any,
+    progress: Any,
+) -> Plan:
     """Check :func:`~pytest_featviz.ascend`'s arguments (the same names) and build the :class:`Plan`."""
     from ..models import load_model, model_info
     from .loop import has_convolutions
@@ -83,16 +101,35 @@ def plan_ascent(model: Any, objective: Any, *, start: Any, constraints: Any, ste
     par = prior.parametrization
     n_items = int(x0.shape[0])
     return Plan(
-        model=model, info=info, objective=objective, until=until, constraint=constraint, canon=canon, prior=prior,
-        p0=p0, optimizer=par.optimizer if optimizer is None else optimizer, schedule=schedule, steps=steps, seed=seed,
-        lr=as_lr(par.lr if lr is None else lr, canon), widths=step_widths(canon, _is_pixel(prior), tuple(p0.shape)),
+        model=model,
+        info=info,
+        objective=objective,
+        until=until,
+        constraint=constraint,
+        canon=canon,
+        prior=prior,
+        p0=p0,
+        optimizer=par.optimizer if optimizer is None else optimizer,
+        schedule=schedule,
+        steps=steps,
+        seed=seed,
+        lr=as_lr(par.lr if lr is None else lr, canon),
+        widths=step_widths(canon, _is_pixel(prior), tuple(p0.shape)),
         jit=bool(not has_convolutions(model) if jit_compile is None else jit_compile),
-        chunk=n_items if max_batch is None else min(max_batch, n_items), progress=show,
+        chunk=n_items if max_batch is None else min(max_batch, n_items),
+        progress=show,
     )
 
 
-def _starts(start: Any, constraint: Constraint, objective: Objective, until: Condition | None, restarts: int | None,
-            input_shape: tuple[int, ...], seed: int) -> tuple[Canonical, np.ndarray]:
+def _starts(
+    start: Any,
+    constraint: Constraint,
+    objective: Objective,
+    until: Condition | None,
+    restarts: int | None,
+    input_shape: tuple[int, ...],
+    seed: int,
+) -> tuple[Canonical, np.ndarray]:
     """The batch's canonical constraint set and its starts (given, drawn from ``seed``, or both), projected."""
     start_arr = check_start(start, input_shape)
     n_items = check_batch_size(objective, until, start_arr)

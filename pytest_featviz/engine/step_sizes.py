@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..constraints import Canonical
 from .._validation import check_real
+from ..constraints import Canonical
 from ..errors import ConfigurationError, FeatvizTypeError
 
 

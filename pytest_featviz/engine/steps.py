@@ -6,7 +6,8 @@ Every optimizer maps a :class:`StepInput` to ``(direction, m, v)``; the loop the
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from ..constraints.projection import BISECTIONS, project_box_ball
 
@@ -108,8 +109,9 @@ class _TensorFlowOps:
     def repeat(n: int, body: Callable[[Any, Any], tuple[Any, Any]], lo: Any, hi: Any) -> tuple[Any, Any]:
         import tensorflow as tf
 
-        _, lo, hi = tf.while_loop(lambda i, lo, hi: i < n, lambda i, lo, hi: (i + 1, *body(lo, hi)),
-                                  (tf.constant(0), lo, hi))
+        _, lo, hi = tf.while_loop(
+            lambda i, lo, hi: i < n, lambda i, lo, hi: (i + 1, *body(lo, hi)), (tf.constant(0), lo, hi)
+        )
         return lo, hi
 
 

@@ -9,10 +9,35 @@ Examples
 1.0
 """
 
-from .basic import METRICS, RANGED, check_value_range, entropy, metric, range_options, saturation, ssim, summarize, total_variation
+from .basic import (
+    METRICS,
+    RANGED,
+    check_value_range,
+    entropy,
+    metric,
+    range_options,
+    saturation,
+    ssim,
+    summarize,
+    total_variation,
+)
 from .gradients import dominant_orientation, edge_density, orientation_coherence
 from .spectral import high_frequency_ratio, periodicity
 
-__all__ = ["METRICS", "metric", "summarize", "high_frequency_ratio", "total_variation", "edge_density",
-           "orientation_coherence", "dominant_orientation", "entropy", "periodicity", "saturation", "ssim", "RANGED",
-           "range_options", "check_value_range"]
+__all__ = [
+    "METRICS",
+    "metric",
+    "summarize",
+    "high_frequency_ratio",
+    "total_variation",
+    "edge_density",
+    "orientation_coherence",
+    "dominant_orientation",
+    "entropy",
+    "periodicity",
+    "saturation",
+    "ssim",
+    "RANGED",
+    "range_options",
+    "check_value_range",
+]

@@ -24,14 +24,24 @@ from typing import Any
 
 import numpy as np
 
-from .gradients import dominant_orientation, edge_density, orientation_coherence  # noqa: F401  (metric() looks names up here)
-from .checks import _image, _unit
 from .._validation import check_choice, check_int, check_real
-from .spectral import high_frequency_ratio, periodicity  # noqa: F401  (metric() looks names up here)
 from ..errors import ConfigurationError, FeatvizTypeError
+from .checks import _image, _unit
+from .gradients import dominant_orientation, edge_density, orientation_coherence  # noqa: F401  (metric() looks names up here)
+from .spectral import high_frequency_ratio, periodicity  # noqa: F401  (metric() looks names up here)
 
-__all__ = ["METRICS", "metric", "summarize", "total_variation", "entropy", "saturation", "ssim", "RANGED",
-           "range_options", "check_value_range"]
+__all__ = [
+    "METRICS",
+    "metric",
+    "summarize",
+    "total_variation",
+    "entropy",
+    "saturation",
+    "ssim",
+    "RANGED",
+    "range_options",
+    "check_value_range",
+]
 
 
 # --------------------------------------------------------------- intensity statistics
@@ -115,7 +125,8 @@ def entropy(image: Any, *, bins: int = 256, data_range: tuple[float, float] | No
         pair = np.asarray(data_range, dtype=object)
         if pair.shape != (2,):
             raise ConfigurationError(
-                f"data_range={data_range!r} is not valid; give the histogram's (low, high), e.g. (0.0, 1.0)")
+                f"data_range={data_range!r} is not valid; give the histogram's (low, high), e.g. (0.0, 1.0)"
+            )
         low = check_real(pair[0], "data_range[0]")
         high = check_real(pair[1], "data_range[1]", min_value=low, exclude_min=True)
         scale = max(np.abs(x).max(), abs(low), abs(high))  # keeps high - low finite and non-zero
@@ -126,8 +137,14 @@ def entropy(image: Any, *, bins: int = 256, data_range: tuple[float, float] | No
     return float(max(0.0, -(p * np.log2(p)).sum()))
 
 
-def saturation(image: Any, *, value_range: Any = None, low: float | None = None, high: float | None = None,
-               atol: float | None = None) -> float:
+def saturation(
+    image: Any,
+    *,
+    value_range: Any = None,
+    low: float | None = None,
+    high: float | None = None,
+    atol: float | None = None,
+) -> float:
     """Share of values at (or beyond) either bound of the value range.
 
     Parameters
@@ -168,11 +185,13 @@ def check_value_range(value_range: Any, low: Any, high: Any) -> tuple[float, flo
     if value_range is not None:
         if low is not None or high is not None:
             raise ConfigurationError(
-                f"give value_range={value_range!r} or low=/high=, not both (low={low!r}, high={high!r})")
+                f"give value_range={value_range!r} or low=/high=, not both (low={low!r}, high={high!r})"
+            )
         pair = np.asarray(value_range, dtype=object)
         if pair.shape != (2,):
             raise ConfigurationError(
-                f"value_range={value_range!r} is not valid; give the images' (low, high), e.g. (0, 255)")
+                f"value_range={value_range!r} is not valid; give the images' (low, high), e.g. (0, 255)"
+            )
         low, high = pair
     low = check_real(0.0 if low is None else low, "value_range low")
     return low, check_real(1.0 if high is None else high, "value_range high", min_value=low, exclude_min=True)
@@ -217,7 +236,8 @@ def ssim(image_a: Any, image_b: Any, *, data_range: float) -> float:
     a, b = _image(image_a, "image_a"), _image(image_b, "image_b")
     if a.shape != b.shape:
         raise ConfigurationError(
-            f"image_a has shape {np.shape(image_a)} and image_b {np.shape(image_b)}; they must be equal")
+            f"image_a has shape {np.shape(image_a)} and image_b {np.shape(image_b)}; they must be equal"
+        )
     win = min(7, a.shape[0], a.shape[1])
     win -= 1 - win % 2
     return float(structural_similarity(a, b, win_size=win, data_range=data_range, channel_axis=2))
@@ -225,8 +245,14 @@ def ssim(image_a: Any, image_b: Any, *, data_range: float) -> float:
 
 # -------------------------------------------------------------------------- registry
 METRICS: tuple[str, ...] = (
-    "high_frequency_ratio", "total_variation", "edge_density", "orientation_coherence",
-    "dominant_orientation", "entropy", "periodicity", "saturation",
+    "high_frequency_ratio",
+    "total_variation",
+    "edge_density",
+    "orientation_coherence",
+    "dominant_orientation",
+    "entropy",
+    "periodicity",
+    "saturation",
 )
 #: The metrics that depend on the images' value range (they take ``value_range=``).
 RANGED: tuple[str, ...] = ("saturation",)
@@ -290,8 +316,7 @@ def summarize(image: Any, *, value_range: Any = None, **options: Mapping[str, An
     for name, value in options.items():
         metric(name)
         if not isinstance(value, Mapping):
-            raise FeatvizTypeError(
-                f"options for {name} must be a mapping such as {{'sigma': 2.0}}; got {value!r}")
+            raise FeatvizTypeError(f"options for {name} must be a mapping such as {{'sigma': 2.0}}; got {value!r}")
     x = _image(image)
     if value_range is not None:
         check_value_range(value_range, None, None)  # a bad range is named before any metric runs

@@ -33,8 +33,7 @@ def _image(image: Any, name: str = "image") -> np.ndarray:
     arr = arr.astype(np.float64).reshape(shape[0], shape[1], -1)
     bad = int(np.count_nonzero(~np.isfinite(arr)))
     if bad:
-        raise ConfigurationError(
-            f"{name} of shape {shape} has {bad} NaN or infinite values; all must be finite")
+        raise ConfigurationError(f"{name} of shape {shape} has {bad} NaN or infinite values; all must be finite")
     return arr
 
 

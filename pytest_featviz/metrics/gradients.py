@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from .checks import _image, _unit
 from .._validation import check_real
 from ..errors import ConfigurationError
+from .checks import _image, _unit
 
 __all__ = ["edge_density", "orientation_coherence", "dominant_orientation"]
 
@@ -64,7 +64,8 @@ def _structure_tensor(image: Any, sigma: Any) -> tuple[float, float, float]:
     if min(x.shape[:2]) < 2 * radius + 1:
         raise ConfigurationError(
             f"image of shape {x.shape[:2]} is too small for sigma={sigma}: the gradient filters "
-            f"need at least {2 * radius + 1} pixels per side; use a smaller sigma")
+            f"need at least {2 * radius + 1} pixels per side; use a smaller sigma"
+        )
     u = _unit(x)
     if u is None:
         return 0.0, 0.0, 0.0

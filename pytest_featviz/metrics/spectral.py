@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from scipy import fft, ndimage
 
-from .checks import _image, _unit
 from .._validation import check_real
+from .checks import _image, _unit
 
 __all__ = ["high_frequency_ratio", "periodicity"]
 
@@ -111,8 +111,7 @@ def periodicity(image: Any) -> float:
     corr = correlate(u, u)
     rows, cols = np.arange(-(h // 2), h // 2 + 1), np.arange(-(w // 2), w // 2 + 1)
     window = np.ix_(rows % size[0], cols % size[1])
-    r = np.divide(corr[window], norm[window], out=np.zeros(norm[window].shape),
-                  where=norm[window] > 1e-12 * norm[0, 0])
+    r = np.divide(corr[window], norm[window], out=np.zeros(norm[window].shape), where=norm[window] > 1e-12 * norm[0, 0])
     labels, _ = ndimage.label(r > 0)  # default structure: 4-connectivity
     outside = labels != labels[h // 2, w // 2]
     return float(np.clip(r[outside].max(), 0.0, 1.0)) if outside.any() else 0.0

@@ -9,5 +9,17 @@ from .graph import calls, entries, graph_of
 from .heads import Head, logits_mode
 from .loading import FeatureExtractor, ModelInfo, get_layer, layer_names, load_model, model_info
 
-__all__ = ["load_model", "layer_names", "get_layer", "fix_inputs", "Head", "logits_mode", "ModelInfo", "model_info",
-           "FeatureExtractor", "entries", "graph_of", "calls"]
+__all__ = [
+    "load_model",
+    "layer_names",
+    "get_layer",
+    "fix_inputs",
+    "Head",
+    "logits_mode",
+    "ModelInfo",
+    "model_info",
+    "FeatureExtractor",
+    "entries",
+    "graph_of",
+    "calls",
+]

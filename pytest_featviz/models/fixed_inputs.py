@@ -63,13 +63,16 @@ def fix_inputs(model: Any, *values: Any, **named: Any) -> Any:
     free = [i for i in range(len(names)) if i not in held]
     if len(free) != 1:
         what = "no input free" if not free else f"{len(free)} inputs free ({', '.join(repr(names[i]) for i in free)})"
-        raise ConfigurationError(f"fix_inputs leaves {what}; give a value for every input of model {model.name!r} "
-                                 f"but the one to optimise (inputs: {', '.join(names)})")
+        raise ConfigurationError(
+            f"fix_inputs leaves {what}; give a value for every input of model {model.name!r} "
+            f"but the one to optimise (inputs: {', '.join(names)})"
+        )
     k = free[0]
     source = model.inputs[k]
     inp = keras.Input(shape=tuple(source.shape[1:]), dtype=source.dtype, name=names[k])
-    tensors = [inp if i == k else _held(inp, held[i], model.inputs[i].dtype, f"held_{names[i]}")
-               for i in range(len(names))]
+    tensors = [
+        inp if i == k else _held(inp, held[i], model.inputs[i].dtype, f"held_{names[i]}") for i in range(len(names))
+    ]
     outputs, _ = run(model, tensors, set(), infer=False)
     return keras.Model(inp, outputs[0] if len(outputs) == 1 else outputs, name=f"{model.name}_fixed")
 
@@ -77,8 +80,10 @@ def fix_inputs(model: Any, *values: Any, **named: Any) -> Any:
 def _input_names(model: Any) -> list[str]:
     names = [t._keras_history.operation.name for t in getattr(model, "inputs", None) or []]
     if len(names) < 2:
-        raise ConfigurationError(f"model {model.name!r} has {len(names)} input(s); fix_inputs is for models with "
-                                 "several inputs (a single-input model works with featviz as it is)")
+        raise ConfigurationError(
+            f"model {model.name!r} has {len(names)} input(s); fix_inputs is for models with "
+            "several inputs (a single-input model works with featviz as it is)"
+        )
     return names
 
 
@@ -86,13 +91,16 @@ def _held_values(names: list[str], model: Any, values: tuple, named: dict) -> di
     import numpy as np
 
     if len(values) > len(names):
-        raise ConfigurationError(f"fix_inputs got {len(values)} positional values; model {model.name!r} has "
-                                 f"{len(names)} inputs ({', '.join(names)})")
+        raise ConfigurationError(
+            f"fix_inputs got {len(values)} positional values; model {model.name!r} has "
+            f"{len(names)} inputs ({', '.join(names)})"
+        )
     held = {i: v for i, v in enumerate(values) if v is not None}
     for name, value in named.items():
         if name not in names:
-            raise ConfigurationError(f"model {model.name!r} has no input {name!r}{closest(name, names)}; "
-                                     f"inputs are: {', '.join(names)}")
+            raise ConfigurationError(
+                f"model {model.name!r} has no input {name!r}{closest(name, names)}; inputs are: {', '.join(names)}"
+            )
         if names.index(name) in held:
             raise ConfigurationError(f"input {name!r} is given twice (by position and by name)")
         held[names.index(name)] = value
@@ -103,9 +111,13 @@ def _held_values(names: list[str], model: Any, values: tuple, named: dict) -> di
         want = tuple(model.inputs[i].shape[1:])
         got = arr.shape[1:] if arr.ndim == len(want) + 1 and arr.shape[0] == 1 else arr.shape
         if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want, got)):
-            shape = "(" + ", ".join("None" if w is None else str(w) for w in want) + ("," if len(want) == 1 else "") + ")"
-            raise ConfigurationError(f"the value of input {names[i]!r} has shape {arr.shape}; it must have the "
-                                     f"input's per-example shape {shape} (or a leading batch of 1)")
+            shape = (
+                "(" + ", ".join("None" if w is None else str(w) for w in want) + ("," if len(want) == 1 else "") + ")"
+            )
+            raise ConfigurationError(
+                f"the value of input {names[i]!r} has shape {arr.shape}; it must have the "
+                f"input's per-example shape {shape} (or a leading batch of 1)"
+            )
         held[i] = arr.reshape(got)
     return held
 
@@ -127,8 +139,9 @@ def _held(inp: Any, value: Any, dtype: Any, name: str) -> Any:
     if not keras.backend.is_float_dtype(dtype) or size * flat > _SMALL:
         return _held_layer()(value, dtype, name=name)(inp)
     x = keras.layers.Flatten(name=f"{name}_flat")(inp) if len(inp.shape) != 2 else inp
-    dense = keras.layers.Dense(size, name=name if value.ndim == 1 else f"{name}_flat_value", trainable=False,
-                               dtype=dtype)
+    dense = keras.layers.Dense(
+        size, name=name if value.ndim == 1 else f"{name}_flat_value", trainable=False, dtype=dtype
+    )
     out = dense(x)
     dense.set_weights([np.zeros((flat, size)), value.reshape(size)])
     return out if value.ndim == 1 else keras.layers.Reshape(value.shape, name=name)(out)

@@ -23,7 +23,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 SEP = "/"
 
@@ -122,9 +123,14 @@ def _call(op: Any, args: Any, kwargs: dict, infer: bool = True) -> Any:
     return op(*args, **kwargs)
 
 
-def run(model: Any, inputs: list, want: set[str], prefix: str = "",
-        found: dict[str, tuple[Any, Any]] | None = None,
-        infer: bool = True) -> tuple[list, dict[str, tuple[Any, Any]]]:
+def run(
+    model: Any,
+    inputs: list,
+    want: set[str],
+    prefix: str = "",
+    found: dict[str, tuple[Any, Any]] | None = None,
+    infer: bool = True,
+) -> tuple[list, dict[str, tuple[Any, Any]]]:
     """Evaluate ``model``'s own graph on ``inputs`` (tensors, one per model input).
 
     Returns the model's outputs (a list) and, for each path in ``want`` that the graph

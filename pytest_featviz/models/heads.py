@@ -100,19 +100,29 @@ def _head(model: Any) -> Head:
         inner = _head(last) if getattr(last, "inputs", None) else Head("none", "output")
         if inner.squash == "none":
             return Head("none", "output", "", path)
-        return Head(inner.squash, None, (
-            f"the model ends with the nested model {last.name!r}, which applies {inner.squash} inside "
-            "itself; featviz cannot recover the logits from it"
-        ), path)
+        return Head(
+            inner.squash,
+            None,
+            (
+                f"the model ends with the nested model {last.name!r}, which applies {inner.squash} inside "
+                "itself; featviz cannot recover the logits from it"
+            ),
+            path,
+        )
     squash = _squash_of(getattr(last, "activation", None))
     if squash is None:
         return Head("none", "output", "", path)
     if isinstance(last, keras.layers.Dense):
         return Head(squash, "preact", "", path)
-    return Head(squash, None, (
-        f"the last layer {path!r} ({type(last).__name__}) applies {squash} inside itself; featviz "
-        "cannot recover the logits from it (only from a Dense layer)"
-    ), path)
+    return Head(
+        squash,
+        None,
+        (
+            f"the last layer {path!r} ({type(last).__name__}) applies {squash} inside itself; featviz "
+            "cannot recover the logits from it (only from a Dense layer)"
+        ),
+        path,
+    )
 
 
 def logits_mode(model: Any) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .heads import Head, _head
 from ..errors import ConfigurationError, FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
 from ..objectives import LOGITS, PROBABILITIES
+from .heads import Head, _head
 
 __all__ = ["load_model", "layer_names", "get_layer", "ModelInfo", "model_info", "FeatureExtractor"]
 
@@ -84,7 +84,9 @@ def _from_file(path: Path, safe_mode: bool) -> Any:
                 f"{path} was refused: it needs unsafe deserialization (a Lambda layer or other Python "
                 "code). Pass safe_mode=False only if you trust this file."
             ) from exc
-        raise ModelLoadError(f"{path} could not be loaded ({type(exc).__name__}: {text.splitlines()[0] if text else ''})") from exc
+        raise ModelLoadError(
+            f"{path} could not be loaded ({type(exc).__name__}: {text.splitlines()[0] if text else ''})"
+        ) from exc
 
 
 def _from_saved_model(path: Path) -> Any:
@@ -174,8 +176,11 @@ def get_layer(model: Any, name: str) -> Any:
 def _not_found(name: str, model_name: str | None, names: list[str]) -> LayerNotFoundError:
     where = f" in model {model_name!r}" if model_name else ""
     inside = [n for n in names if n.rsplit("/", 1)[-1] == name]
-    hint = (f"; did you mean {inside[0]!r}? (a layer inside a nested model is named by its path)"
-            if inside else closest(name, names))
+    hint = (
+        f"; did you mean {inside[0]!r}? (a layer inside a nested model is named by its path)"
+        if inside
+        else closest(name, names)
+    )
     return LayerNotFoundError(f"layer {name!r} not found{where}{hint}; layers are: {', '.join(names)}")
 
 
@@ -235,8 +240,11 @@ class ModelInfo:
             )
         shape = self.outputs[0]
         if len(shape) != 1:
-            fix = ("make it (B, 1): keras.Model(m.inputs, keras.layers.Reshape((1,))(m.outputs[0]))" if not shape
-                   else f"target one unit with Neuron({list(self.shapes)[-1]!r}, index) instead")
+            fix = (
+                "make it (B, 1): keras.Model(m.inputs, keras.layers.Reshape((1,))(m.outputs[0]))"
+                if not shape
+                else f"target one unit with Neuron({list(self.shapes)[-1]!r}, index) instead"
+            )
             raise ConfigurationError(
                 f"model {self.name!r} has an output of shape {_fmt_shape(shape)}; {what} needs an output of "
                 f"shape (B, classes): {fix}"
@@ -265,8 +273,7 @@ def model_info(model: Any) -> ModelInfo:
         inputs = None
     if not inputs:
         raise ModelLoadError(
-            f"model {model.name!r} has no defined inputs; build it with keras.Input so featviz can "
-            "read its input shape"
+            f"model {model.name!r} has no defined inputs; build it with keras.Input so featviz can read its input shape"
         )
     from .graph import entries
 
@@ -274,15 +281,15 @@ def model_info(model: Any) -> ModelInfo:
     outputs = tuple(_shape(out) for out in model.outputs)
     classes = outputs[0][-1] if outputs and outputs[0] else 0
     head = _head(model) if len(outputs) == 1 else Head("none", "output")
-    return ModelInfo(model.name, _shape(model.inputs[0]), max(classes, 0), shapes, outputs,
-                     len(model.inputs), head)
+    return ModelInfo(model.name, _shape(model.inputs[0]), max(classes, 0), shapes, outputs, len(model.inputs), head)
 
 
 class _Context:
     """Layer outputs of one forward pass (float32), handed to objectives."""
 
-    def __init__(self, inputs: Any, features: dict[str, Any], logits: Any, output: Any, squashed: bool,
-                 head: Any = None):
+    def __init__(
+        self, inputs: Any, features: dict[str, Any], logits: Any, output: Any, squashed: bool, head: Any = None
+    ):
         self.inputs = inputs
         self.features = features
         self.logits = logits

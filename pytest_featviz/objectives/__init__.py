@@ -1,9 +1,23 @@
-"""Objectives: what the ascent maximises (class, layer and regularizer terms), their algebra and conditions.
-"""
+"""Objectives: what the ascent maximises (class, layer and regularizer terms), their algebra and conditions."""
 
 from .base import Condition, Objective, Sum
 from .layers import Channel, Direction, LayerEnergy, Neuron
-from .outputs import LOGITS, PROBABILITIES, L1, L2, ClassLogit, ClassProbability, TotalVariation, as_objective
+from .outputs import L1, L2, LOGITS, PROBABILITIES, ClassLogit, ClassProbability, TotalVariation, as_objective
 
-__all__ = ["Objective", "Sum", "Condition", "ClassLogit", "ClassProbability", "Neuron", "Channel", "Direction",
-           "LayerEnergy", "TotalVariation", "L1", "L2", "as_objective", "LOGITS", "PROBABILITIES"]
+__all__ = [
+    "Objective",
+    "Sum",
+    "Condition",
+    "ClassLogit",
+    "ClassProbability",
+    "Neuron",
+    "Channel",
+    "Direction",
+    "LayerEnergy",
+    "TotalVariation",
+    "L1",
+    "L2",
+    "as_objective",
+    "LOGITS",
+    "PROBABILITIES",
+]

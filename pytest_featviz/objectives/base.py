@@ -35,23 +35,23 @@ class Objective:
     """
 
     # -- algebra ---------------------------------------------------------------------------
-    def _terms(self) -> tuple[tuple[float, "Objective"], ...]:
+    def _terms(self) -> tuple[tuple[float, Objective], ...]:
         return ((1.0, self),)
 
-    def __add__(self, other: Any) -> "Sum":
+    def __add__(self, other: Any) -> Sum:
         if not isinstance(other, Objective):
             return NotImplemented
         return Sum(self._terms() + other._terms())
 
-    def __sub__(self, other: Any) -> "Sum":
+    def __sub__(self, other: Any) -> Sum:
         if not isinstance(other, Objective):
             return NotImplemented
         return Sum(self._terms() + tuple((-c, o) for c, o in other._terms()))
 
-    def __neg__(self) -> "Sum":
+    def __neg__(self) -> Sum:
         return Sum(tuple((-c, o) for c, o in self._terms()))
 
-    def __mul__(self, scalar: Any) -> "Sum":
+    def __mul__(self, scalar: Any) -> Sum:
         if isinstance(scalar, Objective):
             raise FeatvizTypeError(
                 f"objectives can be multiplied by numbers only, not by another objective ({scalar!r})"
@@ -64,33 +64,33 @@ class Objective:
 
     __rmul__ = __mul__
 
-    def __ge__(self, threshold: Any) -> "Condition":
+    def __ge__(self, threshold: Any) -> Condition:
         if isinstance(threshold, (bool, np.bool_)):
             raise FeatvizTypeError(f"a condition needs a number threshold, not a bool; got {threshold!r}")
         if not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
             raise FeatvizTypeError(f"a condition needs a finite number threshold; got {threshold!r}")
         return Condition(self, float(threshold))
 
-    def _only_ge(self, op: str, value: Any) -> "Condition":
+    def _only_ge(self, op: str, value: Any) -> Condition:
         raise FeatvizTypeError(
             f"{self!r} {op} {value!r} is not supported: conditions (for ascend(until=...) and "
             f"assert_reaches) are written `objective >= value`, e.g. {self!r} >= 0.9"
         )
 
-    def __gt__(self, value: Any) -> "Condition":
+    def __gt__(self, value: Any) -> Condition:
         return self._only_ge(">", value)
 
-    def __lt__(self, value: Any) -> "Condition":
+    def __lt__(self, value: Any) -> Condition:
         return self._only_ge("<", value)
 
-    def __le__(self, value: Any) -> "Condition":
+    def __le__(self, value: Any) -> Condition:
         return self._only_ge("<=", value)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
     # -- what the compiled loop needs --------------------------------------------------------
-    def leaves(self) -> tuple["Objective", ...]:
+    def leaves(self) -> tuple[Objective, ...]:
         """The non-composite objectives this one is made of, in order."""
         return tuple(o for _, o in self._terms())
 
@@ -230,8 +230,7 @@ class Condition:
 
     def __bool__(self) -> bool:
         raise FeatvizTypeError(
-            f"{self!r} is a Condition for ascend(until=...), not a truth value; "
-            "use assert_reaches to assert it"
+            f"{self!r} is a Condition for ascend(until=...), not a truth value; use assert_reaches to assert it"
         )
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .base import Objective, _check_range, _fmt_index, _Indexed, _index_array
 from .._fields import static, value
 from .._validation import check_choice, check_int
 from ..errors import ConfigurationError, FeatvizTypeError
+from .base import Objective, _check_range, _fmt_index, _index_array, _Indexed
 
 __all__ = ["Neuron", "Channel", "Direction", "LayerEnergy"]
 

@@ -26,15 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from .._fields import value
+from ..errors import ConfigurationError, FeatvizTypeError
 from .base import (
     Objective,
     _check_range,
     _fmt_index,
-    _Indexed,
     _index_array,
+    _Indexed,
 )
-from .._fields import value
-from ..errors import ConfigurationError, FeatvizTypeError
 
 __all__ = ["ClassLogit", "ClassProbability", "TotalVariation", "L1", "L2", "as_objective", "LOGITS", "PROBABILITIES"]
 
@@ -213,6 +213,4 @@ def as_objective(value: Any) -> Objective:
     """Return ``value`` if it is an Objective, else raise a TypeError that says what is accepted."""
     if isinstance(value, Objective):
         return value
-    raise FeatvizTypeError(
-        f"expected an objective such as fv.ClassLogit(3) or fv.Channel('conv2d', 5); got {value!r}"
-    )
+    raise FeatvizTypeError(f"expected an objective such as fv.ClassLogit(3) or fv.Channel('conv2d', 5); got {value!r}")

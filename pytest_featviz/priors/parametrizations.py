@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .transforms import _jit, _tf, _to_4d
 from .._validation import check_real
 from ..errors import ConfigurationError
+from .transforms import _jit, _tf, _to_4d
 
 _LOGIT_EPS = 1e-3
 # Square root of ImageNet's RGB colour covariance, from Lucid (lucid/optvis/param/color.py,
@@ -61,7 +61,7 @@ def _gaussian_blur(x: Any, sigma: float) -> Any:
     x4, squeeze = _to_4d(x)
     h, w, c = x4.shape[1], x4.shape[2], x4.shape[3]
     r = max(1, min(math.ceil(3 * sigma), h - 1, w - 1))
-    k = np.exp(-np.arange(-r, r + 1) ** 2 / (2.0 * sigma**2))
+    k = np.exp(-(np.arange(-r, r + 1) ** 2) / (2.0 * sigma**2))
     k = np.tile((k / k.sum())[:, None, None], (1, c, 1)).astype(np.float32)
     out = tf.pad(x4, [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
     out = tf.nn.depthwise_conv2d(out, k[:, None], [1, 1, 1, 1], "VALID")
@@ -238,7 +238,8 @@ class Fourier(Parametrization):
         low, high = tf.convert_to_tensor(low, tf.float32), tf.convert_to_tensor(high, tf.float32)
         h, w, c = _image_geometry(tuple(low.shape)[1:], "Fourier()")
         return _jit(_fourier_image, float(self.decay), (h, w), self._mix(c))(
-            tf.convert_to_tensor(p, tf.float32), low, high)
+            tf.convert_to_tensor(p, tf.float32), low, high
+        )
 
     def blur(self, p: Any, sigma: float, low: Any, high: Any) -> Any:
         tf = _tf()
@@ -251,8 +252,7 @@ class Fourier(Parametrization):
         _, _, c = _image_geometry(np.shape(low)[1:], "Fourier()")
         if self.decorrelate and c not in (1, 3):
             raise ConfigurationError(
-                f"Fourier(decorrelate=True) needs 1 or 3 channels; the input has {c}. "
-                "Use Fourier(decorrelate=False)"
+                f"Fourier(decorrelate=True) needs 1 or 3 channels; the input has {c}. Use Fourier(decorrelate=False)"
             )
 
 

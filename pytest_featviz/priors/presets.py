@@ -35,15 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from .transforms import (
-    _tf,
-    Pad,
-    Jitter,
-    RandomScale,
-    RandomRotate,
-    Compose,
-    as_transform,
-)
+from .._validation import check_choice, check_int, check_real
+from ..errors import FeatvizTypeError
 from .parametrizations import (
     Fourier,
     Parametrization,
@@ -51,10 +44,18 @@ from .parametrizations import (
     _gaussian_blur,
     _image_geometry,
 )
-from .._validation import check_choice, check_int, check_real
-from ..errors import FeatvizTypeError
+from .transforms import (
+    Compose,
+    Jitter,
+    Pad,
+    RandomRotate,
+    RandomScale,
+    _tf,
+    as_transform,
+)
 
 __all__ = ["BlurEvery", "Priors", "STANDARD", "PRESETS", "standard_priors", "resolve_priors"]
+
 
 @dataclass(frozen=True)
 class BlurEvery:
@@ -86,8 +87,9 @@ class BlurEvery:
     def step(self, p: Any, t: Any, parametrization: Parametrization, low: Any, high: Any) -> Any:
         """``p`` blurred after steps ``n - 1, 2n - 1, ...`` (``t`` counts from 0), else ``p``."""
         tf = _tf()
-        return tf.cond(tf.equal((t + 1) % self.n, 0),
-                       lambda: parametrization.blur(p, float(self.sigma), low, high), lambda: p)
+        return tf.cond(
+            tf.equal((t + 1) % self.n, 0), lambda: parametrization.blur(p, float(self.sigma), low, high), lambda: p
+        )
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,9 @@ class Priors:
     def __post_init__(self) -> None:
         object.__setattr__(self, "transforms", as_transform(self.transforms))
         if not isinstance(self.parametrization, Parametrization):
-            raise FeatvizTypeError(f"parametrization must be Pixel(), SigmoidRange() or Fourier(); "
-                                   f"got {self.parametrization!r}")
+            raise FeatvizTypeError(
+                f"parametrization must be Pixel(), SigmoidRange() or Fourier(); got {self.parametrization!r}"
+            )
         if self.blur is not None and not isinstance(self.blur, BlurEvery):
             raise FeatvizTypeError(f"blur must be BlurEvery(n, sigma) or None; got {self.blur!r}")
 

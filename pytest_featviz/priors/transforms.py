@@ -18,6 +18,7 @@ import numpy as np
 from .._validation import check_choice, check_int, check_real
 from ..errors import ConfigurationError, FeatvizTypeError
 
+
 def _tf() -> Any:
     import tensorflow as tf
 
@@ -44,7 +45,7 @@ def _to_4d(x: Any) -> tuple[Any, bool]:
     return (x[..., None], True) if x.shape.rank == 3 else (x, False)
 
 
-def _axis_taps(s: Any, n: int, pad: "Pad | None") -> tuple[Any, Any, Any]:
+def _axis_taps(s: Any, n: int, pad: Pad | None) -> tuple[Any, Any, Any]:
     """The two bilinear taps along one axis of length ``n``: indices, weights, inside.
 
     The canvas is the image grown by ``pad`` (mirrored or constant); beyond it the edge
@@ -78,8 +79,9 @@ def _sparse_matmul(matrix: Any, x: Any) -> Any:
     return product(x)
 
 
-def _taps(hw: tuple[int, int], out_hw: tuple[int, int], pad: "Pad | None", sparse: bool,
-          a: Any, b: Any) -> tuple[Any, Any, Any]:
+def _taps(
+    hw: tuple[int, int], out_hw: tuple[int, int], pad: Pad | None, sparse: bool, a: Any, b: Any
+) -> tuple[Any, Any, Any]:
     """Indices and weights of the 4 bilinear taps of every output pixel (see :func:`_warp`).
 
     Returns ``(indices, weights, bias)``: for ``sparse`` the ``[B*N*4, 2]`` indices of a
@@ -123,8 +125,9 @@ def _jit(fn: Any, *static: Any) -> Any:
     return _JIT_CACHE[key]
 
 
-def _warp(x: Any, a: Any, b: Any, *, out_hw: tuple[int, int] | None = None,
-          pad: "Pad | None" = None, xla: bool = False) -> Any:
+def _warp(
+    x: Any, a: Any, b: Any, *, out_hw: tuple[int, int] | None = None, pad: Pad | None = None, xla: bool = False
+) -> Any:
     """Bilinear resampling of ``x`` (B, H, W, C): ``out[u] = x[centre + a @ u + b]``.
 
     ``u`` is the output pixel's offset from the (shared) centre in (row, col) on an
@@ -164,12 +167,12 @@ class Transform:
     transpose.
     """
 
-    def __add__(self, other: Any) -> "Compose":
+    def __add__(self, other: Any) -> Compose:
         if not isinstance(other, (Transform, tuple, list)):
             return NotImplemented
         return Compose(self, other)
 
-    def __radd__(self, other: Any) -> "Compose":
+    def __radd__(self, other: Any) -> Compose:
         if not isinstance(other, (tuple, list)):
             return NotImplemented
         return Compose(other, self)
@@ -249,8 +252,7 @@ class Jitter(Transform):
 
     def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
         tf = _tf()
-        d = tf.random.stateless_uniform([batch, 2], seed, minval=-self.pixels, maxval=self.pixels + 1,
-                                        dtype=tf.int32)
+        d = tf.random.stateless_uniform([batch, 2], seed, minval=-self.pixels, maxval=self.pixels + 1, dtype=tf.int32)
         return tf.eye(2, batch_shape=[batch]), -tf.cast(d, tf.float32)
 
     def __repr__(self) -> str:
@@ -379,7 +381,7 @@ class Compose(Transform):
         if acc is not None:  # only the centre that the final crop keeps
             return _warp(x, *acc, out_hw=(h, w), pad=pad, xla=xla)
         top, left = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
-        return x[:, top:top + h, left:left + w, :]
+        return x[:, top : top + h, left : left + w, :]
 
 
 def as_transform(value: Any) -> Compose:

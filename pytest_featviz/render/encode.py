@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .layout import grid
-from .scale import _is_picture, _is_result
 from .._io import write_atomic
 from ..errors import ConfigurationError, FeatvizTypeError
+from .layout import grid
+from .scale import _is_picture, _is_result
 
 
 # -- files and embedding ---------------------------------------------------------------------

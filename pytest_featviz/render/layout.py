@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .scale import _check_shape, _finite, _unpack, to_image
 from .._validation import check_int
 from ..errors import ConfigurationError, FeatvizTypeError
+from .scale import _check_shape, _finite, _unpack, to_image
 
 AUTO_MIN_SIDE = 84  # automatic scale: a tile's longer side becomes at least this many pixels
 LABEL_BAND = 13  # the bitmap font is 11 px tall, plus one pixel above and below
@@ -114,7 +114,9 @@ def grid(
     _check_shape(arr.shape[1:], f"the items of a batch of shape {arr.shape}: an item")
     count = arr.shape[0]
     texts = _check_labels(labels, count)
-    columns = min(count, check_int(columns, "columns", min_value=1)) if columns is not None else math.ceil(math.sqrt(count))
+    columns = (
+        min(count, check_int(columns, "columns", min_value=1)) if columns is not None else math.ceil(math.sqrt(count))
+    )
     padding = check_int(padding, "padding", min_value=0)
     background = check_int(background, "background", min_value=0, max_value=255)
     tiles = [to_image(item, value_range=value_range, contrast=contrast, strip_height=strip_height) for item in arr]

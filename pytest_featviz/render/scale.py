@@ -24,8 +24,7 @@ def _finite(x: Any, name: str) -> np.ndarray:
     bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
     if bad:
         raise ConfigurationError(
-            f"{name} contains {bad} non-finite value(s) (NaN or inf) out of {arr.size}; "
-            "a picture of it would hide them"
+            f"{name} contains {bad} non-finite value(s) (NaN or inf) out of {arr.size}; a picture of it would hide them"
         )
     return arr
 

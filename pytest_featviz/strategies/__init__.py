@@ -1,5 +1,4 @@
-"""Hypothesis strategies that vary starting points and constraints.
-"""
+"""Hypothesis strategies that vary starting points and constraints."""
 
 from .api import (
     KINDS,
@@ -13,5 +12,14 @@ from .api import (
     starting_points,
 )
 
-__all__ = ["KINDS", "starting_points", "from_examples", "boxes", "lp_balls", "masks", "constraint_sets",
-           "class_indices", "channel_indices"]
+__all__ = [
+    "KINDS",
+    "starting_points",
+    "from_examples",
+    "boxes",
+    "lp_balls",
+    "masks",
+    "constraint_sets",
+    "class_indices",
+    "channel_indices",
+]

@@ -27,20 +27,45 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import DrawFn, SearchStrategy
 
-from .patterns import _SEED, KINDS, _between, _check_kinds, _draw_point, _fraction, _patch
-from .args import (Shape, _check_int, _check_interval, _check_p, _check_real, _check_shape, _f32_interval,
-                             _finite_array, _float32_box, _float32_need, _float32_point)
 from ..constraints import Box, Constraint, LpBall, Mask
+from .args import (
+    Shape,
+    _check_int,
+    _check_interval,
+    _check_p,
+    _check_real,
+    _check_shape,
+    _f32_interval,
+    _finite_array,
+    _float32_box,
+    _float32_need,
+    _float32_point,
+)
+from .patterns import _SEED, KINDS, _between, _check_kinds, _draw_point, _fraction, _patch
 
-__all__ = ["KINDS", "starting_points", "from_examples", "boxes", "lp_balls", "masks", "constraint_sets",
-           "class_indices", "channel_indices"]
+__all__ = [
+    "KINDS",
+    "starting_points",
+    "from_examples",
+    "boxes",
+    "lp_balls",
+    "masks",
+    "constraint_sets",
+    "class_indices",
+    "channel_indices",
+]
 
 _MASK_PATTERNS = ("all", "patch", "random")
 
 
 @st.composite
 def starting_points(
-    draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: float = 1.0, batch: int | None = None,
+    draw: DrawFn,
+    shape: Shape,
+    *,
+    min_value: float = 0.0,
+    max_value: float = 1.0,
+    batch: int | None = None,
     kinds: Any = KINDS,
 ) -> np.ndarray:
     """Starting points for an ascent: float32 arrays inside ``[min_value, max_value]``.
@@ -127,7 +152,9 @@ def from_examples(array: Any) -> SearchStrategy[np.ndarray]:
     """
     arr = _finite_array(array, "from_examples array")
     if arr.ndim < 1 or arr.shape[0] == 0:
-        raise InvalidArgument(f"from_examples needs an array of shape (N, *input_shape) with N >= 1; got shape {arr.shape}")
+        raise InvalidArgument(
+            f"from_examples needs an array of shape (N, *input_shape) with N >= 1; got shape {arr.shape}"
+        )
     return st.integers(0, arr.shape[0] - 1).map(_Example(arr.astype(np.float32)))
 
 
@@ -252,8 +279,9 @@ def masks(draw: DrawFn, shape: Shape, *, min_free: int = 1) -> Mask:
     return Mask(free)
 
 
-def _centered(draw: DrawFn, center: Any, box: Box, shape: tuple[int, ...], lo: float, hi: float,
-              max_radius: float) -> tuple[Box, np.ndarray, np.ndarray, float, float]:
+def _centered(
+    draw: DrawFn, center: Any, box: Box, shape: tuple[int, ...], lo: float, hi: float, max_radius: float
+) -> tuple[Box, np.ndarray, np.ndarray, float, float]:
     """The box (grown to meet the centre's nearest float32 point), the centre, that point (inside every
     part: the engine's float32 set holds it) and the smallest radii."""
     low, high = np.broadcast_to(box.low, shape), np.broadcast_to(box.high, shape)
@@ -280,7 +308,12 @@ def _centered(draw: DrawFn, center: Any, box: Box, shape: tuple[int, ...], lo: f
 
 @st.composite
 def constraint_sets(
-    draw: DrawFn, shape: Shape, *, min_value: float = 0.0, max_value: float = 1.0, center: Any = None,
+    draw: DrawFn,
+    shape: Shape,
+    *,
+    min_value: float = 0.0,
+    max_value: float = 1.0,
+    center: Any = None,
     max_radius: float = 1.0,
 ) -> Constraint:
     """Non-empty constraint sets: a box, and maybe an L-inf ball, an L2 ball and a mask.

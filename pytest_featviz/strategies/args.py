@@ -55,8 +55,9 @@ def _check_real(value: Any, name: str, **limits: Any) -> float:
     return number
 
 
-def _check_interval(low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value"),
-                    **limits: Any) -> tuple[float, float]:
+def _check_interval(
+    low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value"), **limits: Any
+) -> tuple[float, float]:
     lo, hi = _check_real(low, names[0], **limits), _check_real(high, names[1], **limits)
     with _invalid_argument():
         check_interval(low, high, names)
@@ -139,4 +140,3 @@ def _check_p(p: Any) -> list[float]:
     if not parsed:
         raise InvalidArgument("p=() is empty; give p=2, p=np.inf or p=(2, np.inf)")
     return parsed
-

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.strategies import DrawFn, SearchStrategy
 
-from .args import _f32_interval, _finite_array, _invalid_argument
 from .._validation import check_choice
+from .args import _f32_interval, _finite_array, _invalid_argument
 
 _RESOLUTION = 2**24
 _SEED = st.integers(0, 2**32 - 1)
@@ -127,4 +127,3 @@ def _patch(shape: tuple[int, ...], fraction: float, rng: np.random.Generator) ->
         region.append(slice(offset, offset + size))
     free[tuple(region)] = True
     return free
-

@@ -1,5 +1,4 @@
-"""Sound bounds: graph translation, linear and nonlinear relaxations, IBP/CROWN propagation, certificates.
-"""
+"""Sound bounds: graph translation, linear and nonlinear relaxations, IBP/CROWN propagation, certificates."""
 
 from .certificates import METHODS, Bounds, Certificate, Method, bounds, certify_not_reaches, check_supported
 

@@ -93,8 +93,7 @@ class Bounds:
         return np.isfinite(self.lower) & np.isfinite(self.upper)
 
     def __repr__(self) -> str:
-        return (f"Bounds({self.objective!r}, method={self.method!r}, lower={_fmt(self.lower)}, "
-                f"upper={_fmt(self.upper)})")
+        return f"Bounds({self.objective!r}, method={self.method!r}, lower={_fmt(self.lower)}, upper={_fmt(self.upper)})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,8 +115,10 @@ class Certificate:
 
     def __repr__(self) -> str:
         n = sum(s == "proven" for s in self.status)
-        return (f"Certificate({self.bounds.objective!r} < {self.threshold:g}: proven {n}/{len(self.status)}, "
-                f"upper={_fmt(self.bounds.upper)}, method={self.bounds.method!r})")
+        return (
+            f"Certificate({self.bounds.objective!r} < {self.threshold:g}: proven {n}/{len(self.status)}, "
+            f"upper={_fmt(self.bounds.upper)}, method={self.bounds.method!r})"
+        )
 
 
 def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray | None) -> InputSet | None:
@@ -201,8 +202,14 @@ def _bad_items(state: State) -> np.ndarray:
     return bad
 
 
-def bounds(model: Any, objective: Objective, *, constraints: Constraint | None = None,
-           method: Method = "crown", start: Any = None) -> Bounds:
+def bounds(
+    model: Any,
+    objective: Objective,
+    *,
+    constraints: Constraint | None = None,
+    method: Method = "crown",
+    start: Any = None,
+) -> Bounds:
     """Sound lower and upper bounds of ``objective`` over ``constraints``, per batch item.
 
     Parameters
@@ -289,8 +296,17 @@ def check_supported(model: Any, objective: Objective) -> None:
     _translate(model, objective)
 
 
-def _assemble(graph: Any, state: State, inset: InputSet, groups: list[Group], nodes: dict[str, int],
-              objective: Objective, constraint: Constraint, label: str, crown: bool) -> Bounds:
+def _assemble(
+    graph: Any,
+    state: State,
+    inset: InputSet,
+    groups: list[Group],
+    nodes: dict[str, int],
+    objective: Objective,
+    constraint: Constraint,
+    label: str,
+    crown: bool,
+) -> Bounds:
     batch = state.low[0].shape[0]
     totals = np.zeros((4, batch))
     crown_won = np.ones(batch, dtype=bool)
@@ -307,13 +323,21 @@ def _assemble(graph: Any, state: State, inset: InputSet, groups: list[Group], no
         totals[:2] += _combine(g, low, up, graph.unit, widen=False)
         totals[2:] += _combine(g, low - pad, up + pad, graph.unit, widen=True)
     totals[:, _bad_items(state)] = np.nan
-    source = tuple("ibp" if not crown else ("crown" if c else ("ibp" if i else "both"))
-                   for c, i in zip(crown_won, ibp_won))
+    source = tuple(
+        "ibp" if not crown else ("crown" if c else ("ibp" if i else "both")) for c, i in zip(crown_won, ibp_won)
+    )
     return Bounds(totals[2], totals[3], label, source, totals[0], totals[1], objective, constraint)
 
 
-def certify_not_reaches(model: Any, objective: Objective, threshold: float, *, constraints: Constraint | None = None,
-                        method: Method = "crown", start: Any = None) -> Certificate:
+def certify_not_reaches(
+    model: Any,
+    objective: Objective,
+    threshold: float,
+    *,
+    constraints: Constraint | None = None,
+    method: Method = "crown",
+    start: Any = None,
+) -> Certificate:
     """Prove, per batch item, that ``objective < threshold`` everywhere in ``constraints``.
 
     An item is 'proven' iff its sound upper bound (see :func:`bounds`) is below

@@ -17,27 +17,64 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigurationError
 from .linear import (
-    Add, Concatenate, Conv2D, Dense, Elementwise, GlobalAvgPool2D, Reshape, avg_pool, geometry,
+    Add,
+    Concatenate,
+    Conv2D,
+    Dense,
+    Elementwise,
+    GlobalAvgPool2D,
+    Reshape,
+    avg_pool,
+    geometry,
 )
 from .nonlinear import Activation, MaxPool2D
-from ..errors import ConfigurationError
 
 __all__ = ["Node", "Graph", "SUPPORTED", "LOGITS_TARGET"]
 
 LOGITS_TARGET = "__logits__"
-_IDENTITIES = ("Identity", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-               "GaussianDropout", "GaussianNoise", "AlphaDropout", "ActivityRegularization")
+_IDENTITIES = (
+    "Identity",
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianDropout",
+    "GaussianNoise",
+    "AlphaDropout",
+    "ActivityRegularization",
+)
 SUPPORTED = (
-    "InputLayer", "Dense", "Conv2D", "Flatten", "Reshape", "BatchNormalization", "Rescaling",
-    "Normalization", "Add", "Concatenate", "AveragePooling2D", "GlobalAveragePooling2D",
-    "MaxPooling2D", "GlobalMaxPooling2D", "DepthwiseConv2D", "SeparableConv2D", "ZeroPadding2D",
-    "Multiply", "Activation", "ReLU", "LeakyReLU", "ELU", *_IDENTITIES,
+    "InputLayer",
+    "Dense",
+    "Conv2D",
+    "Flatten",
+    "Reshape",
+    "BatchNormalization",
+    "Rescaling",
+    "Normalization",
+    "Add",
+    "Concatenate",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "MaxPooling2D",
+    "GlobalMaxPooling2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "ZeroPadding2D",
+    "Multiply",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    *_IDENTITIES,
     "nested Functional/Sequential models of these",
     "keras.ops add/subtract/multiply/divide on a tensor and a constant (x + 3.0), or add/multiply of two tensors",
     "Softmax (as the last layer, for ClassLogit/ClassProbability)",
@@ -103,9 +140,13 @@ def _activation_op(fn: Any, layer: Any) -> Activation | None:
 
 
 _ACTIVATION_TABLE = {
-    "relu": Activation("relu"), "relu6": Activation("relu6", 0.0, 6.0),
-    "leaky_relu": Activation("leaky_relu", 0.2), "sigmoid": Activation("sigmoid"),
-    "hard_sigmoid": Activation("hard_sigmoid"), "tanh": Activation("tanh"), "elu": Activation("elu", 1.0),
+    "relu": Activation("relu"),
+    "relu6": Activation("relu6", 0.0, 6.0),
+    "leaky_relu": Activation("leaky_relu", 0.2),
+    "sigmoid": Activation("sigmoid"),
+    "hard_sigmoid": Activation("hard_sigmoid"),
+    "tanh": Activation("tanh"),
+    "elu": Activation("elu", 1.0),
     "softplus": Activation("softplus"),
 }
 
@@ -113,9 +154,7 @@ _ACTIVATION_TABLE = {
 class _Builder:
     def __init__(self, model: Any):
         if len(model.inputs) != 1:
-            raise ConfigurationError(
-                f"bounds needs a model with one input; {model.name!r} has {len(model.inputs)}"
-            )
+            raise ConfigurationError(f"bounds needs a model with one input; {model.name!r} has {len(model.inputs)}")
         self.model = model
         self.input = model.inputs[0]
         self.nodes: list[Node] = [Node(None, (), _shape(self.input, model), "input")]
@@ -181,8 +220,11 @@ class _Builder:
 
         translate = _translators().get(type(layer))
         if translate is None and not isinstance(layer, keras.layers.Layer):
-            raise _refuse(layer, "it is a keras.ops operation on a symbolic tensor, not a layer; of those only "
-                                 "add, subtract, multiply and divide (by a constant) are supported")
+            raise _refuse(
+                layer,
+                "it is a keras.ops operation on a symbolic tensor, not a layer; of those only "
+                "add, subtract, multiply and divide (by a constant) are supported",
+            )
         if translate is None:
             raise _refuse(layer, "it is not a supported layer")
         return translate(self, layer, ins, out_shape)
@@ -216,7 +258,9 @@ def _tf32_active() -> bool:
     if tf is None:
         return False
     try:
-        return bool(tf.config.list_physical_devices("GPU")) and tf.config.experimental.tensor_float_32_execution_enabled()
+        return (
+            bool(tf.config.list_physical_devices("GPU")) and tf.config.experimental.tensor_float_32_execution_enabled()
+        )
     except Exception:  # an unusual TensorFlow build: assume the worst
         return True
 
@@ -322,8 +366,11 @@ def _relu_layer(b: _Builder, layer: Any, ins: list[int], out: tuple[int, ...]) -
     cap = np.inf if cap is None else float(cap)
     threshold = float(getattr(layer, "threshold", 0.0))
     if threshold != 0.0 or not 0.0 <= slope <= 1.0 or cap <= 0:
-        raise _refuse(layer, f"only threshold=0, 0 <= negative_slope <= 1 and max_value > 0 are supported "
-                             f"(got threshold={threshold}, negative_slope={slope}, max_value={cap})")
+        raise _refuse(
+            layer,
+            f"only threshold=0, 0 <= negative_slope <= 1 and max_value > 0 are supported "
+            f"(got threshold={threshold}, negative_slope={slope}, max_value={cap})",
+        )
     name = "relu" if slope == 0.0 and cap == np.inf else ("relu6" if np.isfinite(cap) else "leaky_relu")
     return b.add(Activation(name, slope, cap), [x], out, layer)
 
@@ -385,13 +432,28 @@ def _translators() -> dict[type, Callable[..., int]]:
     from .mobile import translators
 
     identities = {getattr(L, n): _identity for n in _IDENTITIES if hasattr(L, n)}
-    return identities | translators() | {
-        L.Dense: _dense, L.Conv2D: _conv, L.BatchNormalization: _batchnorm, L.Rescaling: _rescaling,
-        L.Normalization: _normalization, L.Flatten: _reshape, L.Reshape: _reshape,
-        L.Activation: _activation_layer, L.ReLU: _relu_layer, L.LeakyReLU: _relu_layer,
-        L.ELU: _elu_layer, L.Add: _add, L.Concatenate: _concatenate, L.AveragePooling2D: _avg_pool,
-        L.MaxPooling2D: _max_pool, L.GlobalAveragePooling2D: _global_avg,
-    }
+    return (
+        identities
+        | translators()
+        | {
+            L.Dense: _dense,
+            L.Conv2D: _conv,
+            L.BatchNormalization: _batchnorm,
+            L.Rescaling: _rescaling,
+            L.Normalization: _normalization,
+            L.Flatten: _reshape,
+            L.Reshape: _reshape,
+            L.Activation: _activation_layer,
+            L.ReLU: _relu_layer,
+            L.LeakyReLU: _relu_layer,
+            L.ELU: _elu_layer,
+            L.Add: _add,
+            L.Concatenate: _concatenate,
+            L.AveragePooling2D: _avg_pool,
+            L.MaxPooling2D: _max_pool,
+            L.GlobalAveragePooling2D: _global_avg,
+        }
+    )
 
 
 def _is_model(op: Any) -> bool:

@@ -29,8 +29,20 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Geometry", "geometry", "Dense", "Conv2D", "DepthwiseConv2D", "Pad2D", "Elementwise", "Reshape",
-    "AvgPool2D", "GlobalAvgPool2D", "Add", "Concatenate", "window_slices", "pad_hw",
+    "Geometry",
+    "geometry",
+    "Dense",
+    "Conv2D",
+    "DepthwiseConv2D",
+    "Pad2D",
+    "Elementwise",
+    "Reshape",
+    "AvgPool2D",
+    "GlobalAvgPool2D",
+    "Add",
+    "Concatenate",
+    "window_slices",
+    "pad_hw",
 ]
 
 MODES = ("value", "abs", "square")
@@ -117,8 +129,9 @@ class _Biased(_Op):
         return np.abs(self.bias)
 
 
-def _transpose_windows(rows: int, gh: Geometry, gw: Geometry, kernel_hw: tuple[int, ...], channels: int,
-                       window: Any) -> np.ndarray:
+def _transpose_windows(
+    rows: int, gh: Geometry, gw: Geometry, kernel_hw: tuple[int, ...], channels: int, window: Any
+) -> np.ndarray:
     """The adjoint of a windowed map: ``window(i, j)`` added into the window that kernel offset ``(i, j)`` read."""
     g = np.zeros((rows, gh.size + gh.before + gh.after, gw.size + gw.before + gw.after, channels))
     for i in range(kernel_hw[0]):
@@ -290,8 +303,12 @@ class AvgPool2D(_Op):
 
     def transpose(self, a: np.ndarray) -> list[np.ndarray]:
         a = a / self.count
-        padded = (a.shape[0], self.gh.size + self.gh.before + self.gh.after,
-                  self.gw.size + self.gw.before + self.gw.after, a.shape[3])
+        padded = (
+            a.shape[0],
+            self.gh.size + self.gh.before + self.gh.after,
+            self.gw.size + self.gw.before + self.gw.after,
+            a.shape[3],
+        )
         g = np.zeros(padded)
         for i in range(self.gh.kernel):
             for j in range(self.gw.kernel):

@@ -125,8 +125,12 @@ def _arithmetic(kind: str) -> Any:
         c = np.asarray(np.asarray(args[1] if first else args[0], np.float32), np.float64)
         if kind == "divide" and not first:
             raise _refuse(op, "dividing a constant by a tensor is not supported")
-        scale, shift = {"add": (1.0, c), "subtract": ((1.0, -c) if first else (-1.0, c)),
-                        "multiply": (c, 0.0), "divide": (1.0 / c, 0.0)}[kind]
+        scale, shift = {
+            "add": (1.0, c),
+            "subtract": ((1.0, -c) if first else (-1.0, c)),
+            "multiply": (c, 0.0),
+            "divide": (1.0 / c, 0.0),
+        }[kind]
         return _affine(b, op, ins[0], scale, shift, out)
 
     return translate
@@ -137,8 +141,17 @@ def translators() -> dict[type, Any]:
     from keras import layers as L
     from keras.src.ops import numpy as ops
 
-    arithmetic = {ops.Add: "add", ops.Subtract: "subtract", ops.Multiply: "multiply", ops.TrueDivide: "divide",
-                  ops.Divide: "divide"}
-    return {L.DepthwiseConv2D: _depthwise, L.SeparableConv2D: _separable, L.ZeroPadding2D: _zero_pad,
-            L.GlobalMaxPooling2D: _global_max, L.Multiply: _multiply} | {
-        cls: _arithmetic(kind) for cls, kind in arithmetic.items()}
+    arithmetic = {
+        ops.Add: "add",
+        ops.Subtract: "subtract",
+        ops.Multiply: "multiply",
+        ops.TrueDivide: "divide",
+        ops.Divide: "divide",
+    }
+    return {
+        L.DepthwiseConv2D: _depthwise,
+        L.SeparableConv2D: _separable,
+        L.ZeroPadding2D: _zero_pad,
+        L.GlobalMaxPooling2D: _global_max,
+        L.Multiply: _multiply,
+    } | {cls: _arithmetic(kind) for cls, kind in arithmetic.items()}

@@ -172,7 +172,9 @@ class MaxPool2D:
         exact = lsel >= others.max(axis=0)
         return sel, exact, uw.max(axis=0)
 
-    def backward(self, a: np.ndarray, relax: tuple[np.ndarray, ...], in_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def backward(
+        self, a: np.ndarray, relax: tuple[np.ndarray, ...], in_shape: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Upper-bound the rows ``a`` (``(B, K, *out)``) of a linear function of the pool's output
         by a linear function of its input: returns ``(a_in, const)``."""
         sel, exact, umax = (r[:, None] for r in relax)
@@ -182,8 +184,14 @@ class MaxPool2D:
         b, k = a.shape[:2]
         w = w.reshape((b * k, *a.shape[2:]))
         sel = np.broadcast_to(sel, a.shape).reshape(w.shape)
-        g = np.zeros((b * k, self.gh.size + self.gh.before + self.gh.after,
-                      self.gw.size + self.gw.before + self.gw.after, in_shape[-1]))
+        g = np.zeros(
+            (
+                b * k,
+                self.gh.size + self.gh.before + self.gh.after,
+                self.gw.size + self.gw.before + self.gw.after,
+                in_shape[-1],
+            )
+        )
         n = 0
         for i in range(self.gh.kernel):
             for j in range(self.gw.kernel):
@@ -225,6 +233,7 @@ class Multiply:
 
     def _lift(self, lows: list[np.ndarray], highs: list[np.ndarray]) -> list[np.ndarray]:
         """``lx, ux, ly, uy`` with unit axes inserted after the batch axis up to the output's rank."""
+
         def lift(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
             return v.reshape((v.shape[0],) + (1,) * (len(self.out_shape) - len(shape)) + shape)
 

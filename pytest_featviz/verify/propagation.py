@@ -184,7 +184,7 @@ def _tighten(graph: Graph, state: State, inset: InputSet, n: int) -> None:
         rows = np.concatenate([eye, -eye]).reshape((1, 2 * len(idx), *shape))
         res = backward(graph, state, inset, n, np.broadcast_to(rows, (batch, *rows.shape[1:])))
         upper[:, idx] = res[:, : len(idx)]
-        lower[:, idx] = -res[:, len(idx):]
+        lower[:, idx] = -res[:, len(idx) :]
     full = (batch, *shape)
     state.low[n] = np.maximum(state.low[n], lower.reshape(full))
     state.high[n] = np.minimum(state.high[n], upper.reshape(full))

@@ -23,11 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import LOGITS_TARGET
 from ..errors import ConfigurationError
 from ..objectives import (
-    LOGITS, Channel, ClassLogit, ClassProbability, Direction, Neuron, Objective,
+    LOGITS,
+    Channel,
+    ClassLogit,
+    ClassProbability,
+    Direction,
+    Neuron,
+    Objective,
 )
+from .graph import LOGITS_TARGET
 
 __all__ = ["Group", "targets_of", "groups_of"]
 
@@ -117,8 +123,9 @@ def _leaf_rows(leaf: Objective, shape: tuple[int, ...], batch: int, squash: str)
     return "sum", np.broadcast_to(row, (batch, 1, *shape))
 
 
-def groups_of(objective: Objective, shapes: dict[str, tuple[int, ...]], batch: int,
-              squash: str = "softmax") -> list[Group]:
+def groups_of(
+    objective: Objective, shapes: dict[str, tuple[int, ...]], batch: int, squash: str = "softmax"
+) -> list[Group]:
     """The groups of ``objective`` for a batch, given the shape of each target node.
 
     ``squash`` is how the model's head turns logits into probabilities ('sigmoid' for a

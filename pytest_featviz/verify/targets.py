@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .graph import LOGITS_TARGET, Graph, _Builder, _dense, _is_model, _refuse, _shape
 from ..errors import ConfigurationError
 from ..models import calls, get_layer, logits_mode
+from .graph import LOGITS_TARGET, Graph, _Builder, _dense, _is_model, _refuse, _shape
 
 __all__ = ["build_graph"]
 

@@ -24,8 +24,15 @@ def head_on(name):
     factory, size, _ = APPS[name]
     keras.utils.set_random_seed(0)
     base = factory(include_top=False, weights=None, input_shape=(size, size, 3))
-    model = keras.Sequential([keras.Input((size, size, 3)), base, keras.layers.GlobalAveragePooling2D(name="gap"),
-                              keras.layers.Dense(4, activation="softmax", name="head")], name="tl")
+    model = keras.Sequential(
+        [
+            keras.Input((size, size, 3)),
+            base,
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(4, activation="softmax", name="head"),
+        ],
+        name="tl",
+    )
     return base, model
 
 
@@ -60,7 +67,19 @@ def test_cli_renders_an_inner_layer_of_a_saved_transfer_learning_model(tmp_path,
     base, model = head_on("MobileNetV2")
     model.save(tmp_path / "tl.keras")
     out = tmp_path / "grid.png"
-    code = cli.main(["render", str(tmp_path / "tl.keras"), "--layer", f"{base.name}/block_13_expand_relu",
-                     "--channels", "0:2", "--steps", "2", "--out", str(out)])
+    code = cli.main(
+        [
+            "render",
+            str(tmp_path / "tl.keras"),
+            "--layer",
+            f"{base.name}/block_13_expand_relu",
+            "--channels",
+            "0:2",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0 and out.exists()
     assert f"Channel('{base.name}/block_13_expand_relu', [0, 1])" in capsys.readouterr().out

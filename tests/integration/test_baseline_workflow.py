@@ -72,10 +72,17 @@ def run(path, model, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not this run's xdist worker
     env["FEATVIZ_TEST_MODEL"] = f"{model}.keras"
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
-                         cwd=path, env=env, capture_output=True, text=True, check=False)
-    return pytest.RunResult(out.returncode, out.stdout.splitlines(), out.stderr.splitlines(),
-                            time.perf_counter() - start)
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
+        cwd=path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return pytest.RunResult(
+        out.returncode, out.stdout.splitlines(), out.stderr.splitlines(), time.perf_counter() - start
+    )
 
 
 def files(folder):
@@ -93,8 +100,10 @@ def workflow(tmp_path_factory):
     w.first = run(path, "v1")  # no baselines: every test fails, saying how to create them
     w.first_wrote = default.exists() or marker_dir.exists()
     w.update = run(path, "v1", "--featviz-update-baselines", "-n", "2")  # two workers write
-    w.stored = {**{"featviz_baselines" / p: b for p, b in files(default).items()},
-                **{"marker_dir" / p: b for p, b in files(marker_dir).items()}}
+    w.stored = {
+        **{"featviz_baselines" / p: b for p, b in files(default).items()},
+        **{"marker_dir" / p: b for p, b in files(marker_dir).items()},
+    }
 
     # rerun: the command line beats the ini, the marker beats both; nothing is rewritten; bit-identical
     default.rename(path / "moved")
@@ -115,11 +124,13 @@ def workflow(tmp_path_factory):
 def test_missing_baselines_fail_saying_where_and_how_to_create_them(workflow):
     path, default = workflow.path, workflow.path / "featviz_baselines"
     workflow.first.assert_outcomes(failed=4)
-    workflow.first.stdout.fnmatch_lines([
-        f"*there is no baseline 'units' at {default}/test_gate.py__test_index/units.npz",
-        "*to create it, run: pytest test_gate.py::test_index --featviz-update-baselines",
-        f"*there is no baseline 'reach' at {path}/marker_dir/test_gate.py__test_reach/reach.npz",
-    ])
+    workflow.first.stdout.fnmatch_lines(
+        [
+            f"*there is no baseline 'units' at {default}/test_gate.py__test_index/units.npz",
+            "*to create it, run: pytest test_gate.py::test_index --featviz-update-baselines",
+            f"*there is no baseline 'reach' at {path}/marker_dir/test_gate.py__test_reach/reach.npz",
+        ]
+    )
     assert not workflow.first_wrote
 
 
@@ -128,10 +139,14 @@ def test_update_under_two_workers_writes_each_baseline_where_its_test_looks(work
     workflow.update.assert_outcomes(passed=4)
     lines = workflow.update.stdout.lines
     written = sorted(line.split(": ", 1)[1] for line in lines if line.startswith("baseline written: "))
-    assert written == sorted([str(default / "test_gate.py__test_index" / "units.npz"),
-                              str(default / "test_gate.py__test_permutation" / "units.npz"),
-                              str(default / "test_gate.py__test_raw_pictures" / "raw.npz"),
-                              str(path / "marker_dir" / "test_gate.py__test_reach" / "reach.npz")])
+    assert written == sorted(
+        [
+            str(default / "test_gate.py__test_index" / "units.npz"),
+            str(default / "test_gate.py__test_permutation" / "units.npz"),
+            str(default / "test_gate.py__test_raw_pictures" / "raw.npz"),
+            str(path / "marker_dir" / "test_gate.py__test_reach" / "reach.npz"),
+        ]
+    )
     assert sorted(p.suffix for p in workflow.stored) == [".npz"] * 4 + [".png"] * 4  # no temp files left
 
 
@@ -141,10 +156,12 @@ def test_rerun_finds_the_moved_baselines_by_precedence_and_matches_bit_for_bit(w
     assert len(records) == 4 and all(r["ssim"] == [1.0] * len(r["ssim"]) for r in records)
     assert all(r["max_input_change"] == [0.0] * len(r["ssim"]) for r in records)
     stored = workflow.stored
-    assert workflow.after_rerun["moved"] == {p.relative_to("featviz_baselines"): b for p, b in stored.items()
-                                             if p.parts[0] == "featviz_baselines"}
-    assert workflow.after_rerun["marker_dir"] == {p.relative_to("marker_dir"): b for p, b in stored.items()
-                                                  if p.parts[0] == "marker_dir"}
+    assert workflow.after_rerun["moved"] == {
+        p.relative_to("featviz_baselines"): b for p, b in stored.items() if p.parts[0] == "featviz_baselines"
+    }
+    assert workflow.after_rerun["marker_dir"] == {
+        p.relative_to("marker_dir"): b for p, b in stored.items() if p.parts[0] == "marker_dir"
+    }
 
 
 def test_permuted_model_passes_only_the_permutation_match_and_shows_the_difference(workflow):
@@ -152,8 +169,9 @@ def test_permuted_model_passes_only_the_permutation_match_and_shows_the_differen
     assert workflow.mapping == ORDER
     text = workflow.permuted.stdout.str()
     assert "FAILED test_gate.py::test_index" in text and "FAILED test_gate.py::test_raw_pictures" in text
-    assert ("4 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, "
-            "match='index')") in text
+    assert (
+        "4 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='index')"
+    ) in text
     assert "update the baseline: pytest test_gate.py::test_index --featviz-update-baselines" in text
     shown = workflow.path / "art" / "test_gate.py__test_index"
     for kind in ("obtained", "expected", "difference"):
@@ -163,4 +181,5 @@ def test_permuted_model_passes_only_the_permutation_match_and_shows_the_differen
 def test_perturbed_model_fails_every_baseline_even_up_to_permutation(workflow):
     workflow.perturbed.assert_outcomes(failed=4)
     workflow.perturbed.stdout.fnmatch_lines(
-        ["*items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='permutation')"])
+        ["*items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='permutation')"]
+    )

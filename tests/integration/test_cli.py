@@ -65,8 +65,21 @@ def test_layers_prints_a_table_through_the_installed_script(models, tmp_path):
 
 
 def test_render_writes_the_labelled_grid_of_one_batched_channel_ascent(models, tmp_path):
-    done = featviz("render", models["conv"], "--layer", "conv", "--channels", "0:4", "--steps", "20", "--seed", "3",
-                   "--out", "pics/grid.png", cwd=tmp_path)
+    done = featviz(
+        "render",
+        models["conv"],
+        "--layer",
+        "conv",
+        "--channels",
+        "0:4",
+        "--steps",
+        "20",
+        "--seed",
+        "3",
+        "--out",
+        "pics/grid.png",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "\x1b[" not in done.stderr  # no progress bar when stderr is not a terminal
     with Image.open(tmp_path / "pics" / "grid.png") as image:
@@ -76,16 +89,29 @@ def test_render_writes_the_labelled_grid_of_one_batched_channel_ascent(models, t
     assert (size[1], size[0]) == expected and mode == "L"
     printed = dict(columns(line) for line in done.stdout.splitlines() if re.match(r"^\d+\s", line))
     # the same ascent in this process: one Channel objective over the four channels, Box(0, 1), seed 3
-    r = fv.ascend(fv.load_model(models["conv"]), fv.Channel("conv", [0, 1, 2, 3]), constraints=fv.Box(0, 1),
-                  steps=20, seed=3)
+    r = fv.ascend(
+        fv.load_model(models["conv"]), fv.Channel("conv", [0, 1, 2, 3]), constraints=fv.Box(0, 1), steps=20, seed=3
+    )
     assert sorted(printed) == ["0", "1", "2", "3"]
     np.testing.assert_allclose([float(printed[str(i)]) for i in range(4)], r.values, rtol=1e-4, atol=1e-6)
     assert done.stdout.splitlines()[0] == "Channel('conv', [0, 1, 2, 3]) inside Box(0.0, 1.0): 20 steps, seed 3"
 
 
 def test_reach_prints_the_success_and_writes_the_picture(models, tmp_path):
-    done = featviz("reach", models["ones"], "--class", "1", "--logit", "--at-least", "3.5", "--steps", "60",
-                   "--out", "reach.png", cwd=tmp_path)
+    done = featviz(
+        "reach",
+        models["ones"],
+        "--class",
+        "1",
+        "--logit",
+        "--at-least",
+        "3.5",
+        "--steps",
+        "60",
+        "--out",
+        "reach.png",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("assert_reaches passed: ClassLogit(1) reaches >= 3.5 inside Box(0.0, 1.0)")
     best = float(re.search(r"best value (\S+)", done.stdout).group(1))
@@ -96,8 +122,9 @@ def test_reach_prints_the_success_and_writes_the_picture(models, tmp_path):
 
 
 def test_reach_that_cannot_be_met_prints_the_account_exits_1_and_keeps_the_picture(models, tmp_path):
-    done = featviz("reach", models["ones"], "--class", "0", "--logit", "--at-least", "4.5", "--steps", "40",
-                   cwd=tmp_path)
+    done = featviz(
+        "reach", models["ones"], "--class", "0", "--logit", "--at-least", "4.5", "--steps", "40", cwd=tmp_path
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("assert_reaches failed: expected ClassLogit(0) reaches >= 4.5")
     assert "pictures: reach_class0.png" in done.stdout and "Traceback" not in done.stderr
@@ -107,12 +134,24 @@ def test_reach_that_cannot_be_met_prints_the_account_exits_1_and_keeps_the_pictu
         image.load()
 
 
-def test_reach_that_fails_and_cannot_write_its_picture_still_prints_the_account(models, tmp_path, capsys,
-                                                                              monkeypatch):
+def test_reach_that_fails_and_cannot_write_its_picture_still_prints_the_account(models, tmp_path, capsys, monkeypatch):
     (tmp_path / "blocker").touch()  # a picture path that passed the checks but cannot be written after all
     monkeypatch.setattr(cli, "_png", Path)  # the --out check lets it through
-    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--at-least", "4.5", "--steps", "10",
-                 "--out", str(tmp_path / "blocker" / "x.png")])
+    code = main(
+        [
+            "reach",
+            str(models["ones"]),
+            "--class",
+            "0",
+            "--logit",
+            "--at-least",
+            "4.5",
+            "--steps",
+            "10",
+            "--out",
+            str(tmp_path / "blocker" / "x.png"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 1 and out.startswith("assert_reaches failed: expected ClassLogit(0) reaches >= 4.5")
     assert f"the picture could not be written to {tmp_path / 'blocker' / 'x.png'}" in err
@@ -120,16 +159,43 @@ def test_reach_that_fails_and_cannot_write_its_picture_still_prints_the_account(
 
 
 def test_render_of_a_dense_layer_uses_neurons(models, tmp_path, capsys):
-    assert main(["render", str(models["conv"]), "--layer", "head", "--channels", "1,2", "--steps", "5",
-                 "--out", str(tmp_path / "units.png")]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(models["conv"]),
+                "--layer",
+                "head",
+                "--channels",
+                "1,2",
+                "--steps",
+                "5",
+                "--out",
+                str(tmp_path / "units.png"),
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.startswith("Neuron('head', [1, 2]) inside Box(0.0, 1.0)")
     with Image.open(tmp_path / "units.png") as image:
         assert (image.size[1], image.size[0]) == grid(np.zeros((2, 8, 8, 1)), labels=["x", "y"]).shape
 
 
 def test_priors_are_passed_on_or_refused_clearly(models, tmp_path, capsys):
-    args = ["render", str(models["conv"]), "--layer", "conv", "--channels", "0", "--steps", "3", "--priors",
-            "standard", "--out", str(tmp_path / "p.png")]
+    args = [
+        "render",
+        str(models["conv"]),
+        "--layer",
+        "conv",
+        "--channels",
+        "0",
+        "--steps",
+        "3",
+        "--priors",
+        "standard",
+        "--out",
+        str(tmp_path / "p.png"),
+    ]
     code = main(args)
     if "priors" in inspect.signature(fv.ascend).parameters:
         assert code == 0 and (tmp_path / "p.png").is_file()
@@ -142,11 +208,15 @@ def test_priors_are_passed_on_or_refused_clearly(models, tmp_path, capsys):
     "args, message",
     [
         ([], "the following arguments are required"),
-        (["render", "{conv}", "--layer", "nope", "--out", "x.png"],
-         "layer 'nope' not found in model 'tiny'; layers are: pixels, conv, flat, head, probs"),
+        (
+            ["render", "{conv}", "--layer", "nope", "--out", "x.png"],
+            "layer 'nope' not found in model 'tiny'; layers are: pixels, conv, flat, head, probs",
+        ),
         (["render", "{conv}", "--layer", "conv", "--channels", "a:b", "--out", "x.png"], "bad --channels 'a:b'"),
-        (["render", "{conv}", "--layer", "conv", "--channels", "2:9", "--out", "x.png"],
-         "asks for index 4, but layer 'conv' (output shape (6, 6, 4)) has 4 (0 to 3)"),
+        (
+            ["render", "{conv}", "--layer", "conv", "--channels", "2:9", "--out", "x.png"],
+            "asks for index 4, but layer 'conv' (output shape (6, 6, 4)) has 4 (0 to 3)",
+        ),
         (["render", "{conv}", "--layer", "conv", "--channels", "3:1", "--out", "x.png"], "range 3:1 is empty"),
         (["render", "{conv}", "--layer", "conv", "--steps", "0", "--out", "x.png"], "must be an integer >= 1"),
         (["render", "{conv}", "--layer", "conv", "--priors", "bogus", "--out", "x.png"], "--priors 'bogus'"),
@@ -156,9 +226,14 @@ def test_priors_are_passed_on_or_refused_clearly(models, tmp_path, capsys):
         (["reach", "{ones}", "--class", "0", "--box", "1,0"], "LOW must be less than HIGH"),
         (["reach", "{ones}", "--class", "0", "--box", "zero,one"], "give LOW,HIGH such as 0,1"),
         (["reach", "{ones}", "--class", "0", "--seed", "-5"], "--seed: must be an integer >= 0; got '-5'"),
-        (["render", "{conv}", "--layer", "conv", "--out", "x.jpg"], "must name a .png file, such as grid.png; got 'x.jpg'"),
-        (["render", "{conv}", "--layer", "conv", "--out", "{folder}/blocker/x.png"],
-         "cannot write '{folder}/blocker/x.png': '{folder}/blocker' is a file, not a folder"),
+        (
+            ["render", "{conv}", "--layer", "conv", "--out", "x.jpg"],
+            "must name a .png file, such as grid.png; got 'x.jpg'",
+        ),
+        (
+            ["render", "{conv}", "--layer", "conv", "--out", "{folder}/blocker/x.png"],
+            "cannot write '{folder}/blocker/x.png': '{folder}/blocker' is a file, not a folder",
+        ),
         (["reach", "{ones}", "--class", "0", "--out", "{folder}/dir.png"], "is a folder; give a file name such as"),
     ],
 )
@@ -183,8 +258,14 @@ def test_help_lists_the_commands_with_examples(capsys):
 
 @pytest.mark.parametrize(
     "text, count, expected",
-    [("0:4", 6, [0, 1, 2, 3]), ("3", 6, [3]), ("0,2,5", 6, [0, 2, 5]), ("4:", 6, [4, 5]), (":", 3, [0, 1, 2]),
-     ("0:6:2,1", 6, [0, 2, 4, 1])],
+    [
+        ("0:4", 6, [0, 1, 2, 3]),
+        ("3", 6, [3]),
+        ("0,2,5", 6, [0, 2, 5]),
+        ("4:", 6, [4, 5]),
+        (":", 3, [0, 1, 2]),
+        ("0:6:2,1", 6, [0, 2, 4, 1]),
+    ],
 )
 def test_channels_syntax(text, count, expected):
     from pytest_featviz.cli.commands import _resolve_channels
@@ -200,23 +281,54 @@ def test_bad_channels_syntax_is_refused(text):
 
 def test_a_negative_box_end_is_read_as_a_value(models, capsys):
     # the logit is the sum of four inputs: 12 at most in [-3, 3]^4, 4 at most in the default [0, 1]^4
-    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--box", "-3,3", "--at-least", "11.5",
-                 "--steps", "60", "--out", str(models["folder"] / "neg.png")])
+    code = main(
+        [
+            "reach",
+            str(models["ones"]),
+            "--class",
+            "0",
+            "--logit",
+            "--box",
+            "-3,3",
+            "--at-least",
+            "11.5",
+            "--steps",
+            "60",
+            "--out",
+            str(models["folder"] / "neg.png"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.startswith("assert_reaches passed: ClassLogit(0) reaches >= 11.5 inside Box(-3.0, 3.0)")
 
 
 def test_a_negative_threshold_is_read_as_a_value():
-    args = cli._parser().parse_args(cli._negative_values_attached(
-        ["reach", "m.keras", "--class", "0", "--at-least", "-1e3", "--box", "-2.5,-1"]))
+    args = cli._parser().parse_args(
+        cli._negative_values_attached(["reach", "m.keras", "--class", "0", "--at-least", "-1e3", "--box", "-2.5,-1"])
+    )
     assert args.threshold == -1000.0 and args.box == (-2.5, -1.0)
 
 
 def test_box_file_gives_a_per_feature_box(models, tmp_path, capsys):
     np.savez(tmp_path / "lo_hi.npz", low=np.zeros(4), high=np.array([1.0, 2.0, 3.0, 4.0]))
-    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--box-file", str(tmp_path / "lo_hi.npz"),
-                 "--at-least", "9.5", "--steps", "80", "--out", str(tmp_path / "r.png")])
+    code = main(
+        [
+            "reach",
+            str(models["ones"]),
+            "--class",
+            "0",
+            "--logit",
+            "--box-file",
+            str(tmp_path / "lo_hi.npz"),
+            "--at-least",
+            "9.5",
+            "--steps",
+            "80",
+            "--out",
+            str(tmp_path / "r.png"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out  # 10 at most: beyond the 4 of any box the default --box allows
     assert "reaches >= 9.5 inside Box(array(shape=(4,)), array(shape=(4,)))" in out.splitlines()[0]
@@ -225,8 +337,21 @@ def test_box_file_gives_a_per_feature_box(models, tmp_path, capsys):
 
 
 def test_the_remedy_of_a_failed_reach_names_flags_not_python_keywords(models, capsys):
-    code = main(["reach", str(models["ones"]), "--class", "0", "--logit", "--at-least", "4.5", "--steps", "40",
-                 "--out", str(models["folder"] / "fail.png")])
+    code = main(
+        [
+            "reach",
+            str(models["ones"]),
+            "--class",
+            "0",
+            "--logit",
+            "--at-least",
+            "4.5",
+            "--steps",
+            "40",
+            "--out",
+            str(models["folder"] / "fail.png"),
+        ]
+    )
     out = capsys.readouterr().out
     remedy = next(line for line in out.splitlines() if line.lstrip().startswith("remedy:"))
     assert code == 1 and "--steps 80" in remedy and "steps=" not in remedy
@@ -253,6 +378,7 @@ def test_a_bad_box_file_exits_2_naming_the_file(models, tmp_path, capsys, arrays
 
 def test_box_and_box_file_are_exclusive(models, tmp_path, capsys):
     np.savez(tmp_path / "b.npz", low=np.zeros(4), high=np.ones(4))
-    assert main(["reach", str(models["ones"]), "--class", "0", "--box", "0,1", "--box-file",
-                 str(tmp_path / "b.npz")]) == 2
+    assert (
+        main(["reach", str(models["ones"]), "--class", "0", "--box", "0,1", "--box-file", str(tmp_path / "b.npz")]) == 2
+    )
     assert "not allowed with argument --box" in capsys.readouterr().err

@@ -4,11 +4,11 @@ import ast
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from email.parser import Parser
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -40,8 +40,11 @@ def _names(requirements: list[str]) -> set[str]:
 
 
 def test_every_runtime_import_is_a_declared_dependency_and_every_dependency_is_used():
-    imported = {name: where for name, where in _imports(ROOT / "pytest_featviz").items()
-                if name not in sys.stdlib_module_names and name != "pytest_featviz"}
+    imported = {
+        name: where
+        for name, where in _imports(ROOT / "pytest_featviz").items()
+        if name not in sys.stdlib_module_names and name != "pytest_featviz"
+    }
     needed = {DISTRIBUTION.get(name, name).lower(): where for name, where in imported.items()}
     declared = _names(PYPROJECT["dependencies"])
     # TensorFlow is the user's choice of build: never a dependency, one comes with the [cpu]/[gpu] extras.
@@ -70,19 +73,27 @@ def test_wheel_and_sdist_are_clean_and_pass_twine(tmp_path):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "pytest_featviz", src / "pytest_featviz", ignore=shutil.ignore_patterns("__pycache__"))
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(src)],
-                   check=True, capture_output=True, text=True)
-    wheel, = dist.glob("*.whl")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(src)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    (wheel,) = dist.glob("*.whl")
     assert len(list(dist.glob("*.tar.gz"))) == 1
-    twine = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", *map(str, dist.iterdir())],
-                           capture_output=True, text=True)
+    twine = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, dist.iterdir())], capture_output=True, text=True
+    )
     assert twine.returncode == 0, twine.stdout + twine.stderr
     with zipfile.ZipFile(wheel) as whl:
         names = whl.namelist()
         meta = Parser().parsestr(whl.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode())
     package = {n for n in names if not n.split("/")[0].endswith(".dist-info")}
-    assert package == {p.relative_to(ROOT).as_posix() for p in (ROOT / "pytest_featviz").rglob("*")
-                       if p.suffix == ".py" or p.name == "py.typed"}
+    assert package == {
+        p.relative_to(ROOT).as_posix()
+        for p in (ROOT / "pytest_featviz").rglob("*")
+        if p.suffix == ".py" or p.name == "py.typed"
+    }
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert meta["License-Expression"] == "Apache-2.0" and meta["License-File"] == "LICENSE"
     classifiers = meta.get_all("Classifier")

@@ -19,8 +19,9 @@ FIX = "pip install 'pytest-featviz[cpu]'"
 
 
 def _python(code: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", HIDE_TF + code, *args], capture_output=True, text=True,
-                          check=False, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-c", HIDE_TF + code, *args], capture_output=True, text=True, check=False, cwd=cwd
+    )
 
 
 def test_missing_dependency_error_is_both_a_featviz_and_an_import_error():
@@ -64,15 +65,18 @@ def test_cli_without_tensorflow_exits_2_with_the_fix():
 
 
 def test_plugin_fixture_without_tensorflow_reports_the_fix(tmp_path):
-    (tmp_path / "test_user.py").write_text(textwrap.dedent(f"""\
+    (tmp_path / "test_user.py").write_text(
+        textwrap.dedent(f"""\
         import pytest
 
         @pytest.mark.featviz_model({str(MODEL)!r})
         def test_uses_the_model(featviz_model):
             pass
-        """))
-    out = _python("import pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'test_user.py']))",
-                  cwd=tmp_path)
+        """)
+    )
+    out = _python(
+        "import pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'test_user.py']))", cwd=tmp_path
+    )
     assert out.returncode == 1, out.stdout + out.stderr
     assert "MissingDependencyError: pytest-featviz needs TensorFlow" in out.stdout and FIX in out.stdout
     assert "1 error" in out.stdout
@@ -82,7 +86,7 @@ def test_legacy_keras2_h5_classifier_loads_and_runs():
     """A Keras 2 (tf-keras) .h5 classifier, made by examples/models/make_legacy_h5.py, under Keras 3."""
     import numpy as np
 
-    from examples.models.make_legacy_h5 import B, OUT, W
+    from examples.models.make_legacy_h5 import OUT, B, W
 
     model = fv.load_model(OUT)
     assert fv.layer_names(model) == ["flatten", "hidden", "probs"]

@@ -87,7 +87,9 @@ def test_unsafe_models_are_refused_unless_allowed_and_then_flagged(pytester, mod
     refused.stdout.fnmatch_lines(["*safe_mode=False*refused*--featviz-allow-unsafe*"])
     allowed = run(pytester, "--featviz-allow-unsafe")
     allowed.assert_outcomes(passed=1)
-    allowed.stdout.fnmatch_lines(["*UNSAFE model loading allowed*", "*UNSAFE model loaded (safe_mode=False): ones.keras*"])
+    allowed.stdout.fnmatch_lines(
+        ["*UNSAFE model loading allowed*", "*UNSAFE model loaded (safe_mode=False): ones.keras*"]
+    )
 
 
 SEED_TEST = """
@@ -174,7 +176,8 @@ def test_the_summary_tells_caught_and_expected_failures_from_real_ones(pytester,
     result = run(pytester)
     result.assert_outcomes(passed=1, xfailed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["*3 featviz assertions ran, 3 failed (2 of them in tests that passed or xfailed: caught or expected)*"])
+        ["*3 featviz assertions ran, 3 failed (2 of them in tests that passed or xfailed: caught or expected)*"]
+    )
 
 
 def test_xdist_workers_share_nothing_and_the_summary_is_printed_once(pytester, model_file):

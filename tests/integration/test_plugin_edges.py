@@ -14,8 +14,10 @@ pytest_plugins = ["pytester"]
 
 def junit_properties(path):
     """{test name: [(property, value), ...]} in file order."""
-    return {case.get("name"): [(p.get("name"), p.get("value")) for p in case.iter("property")]
-            for case in ET.parse(path).iter("testcase")}
+    return {
+        case.get("name"): [(p.get("name"), p.get("value")) for p in case.iter("property")]
+        for case in ET.parse(path).iter("testcase")
+    }
 
 
 FIXTURE_TESTS = """
@@ -47,12 +49,13 @@ def test_teardown_checks(checked_after):
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
-def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(pytester, model_file, workers):
+def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(pytester, model_file, workers):  # noqa: F811
     if workers:
         pytest.importorskip("xdist")
     pytester.makepyfile(test_fixtures=FIXTURE_TESTS)
-    result = run(pytester, *workers, "--featviz-artifacts", "arts", "--junitxml=junit.xml",
-                 "--featviz-report", "report.html")
+    result = run(
+        pytester, *workers, "--featviz-artifacts", "arts", "--junitxml=junit.xml", "--featviz-report", "report.html"
+    )
     result.assert_outcomes(passed=1, errors=1)
     failing = "test_fixtures.py::test_setup_fails"
     picture = pytester.path / "arts" / sanitize(failing) / "assert_reaches.png"
@@ -63,11 +66,17 @@ def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(py
     assert text.count("featviz assertions ran") == 1
     result.stdout.fnmatch_lines(["*3 featviz assertions ran, 1 failed*"])
 
-    records = {name: json.loads((pytester.path / "arts" / sanitize(f"test_fixtures.py::{name}") / "record.json")
-                                .read_text())["assertions"] for name in ("test_setup_fails", "test_teardown_checks")}
+    records = {
+        name: json.loads((pytester.path / "arts" / sanitize(f"test_fixtures.py::{name}") / "record.json").read_text())[
+            "assertions"
+        ]
+        for name in ("test_setup_fails", "test_teardown_checks")
+    }
     assert [(r["threshold"], r["passed"]) for r in records["test_setup_fails"]] == [(3.5, False)]
     assert [(r["objective"], r["passed"]) for r in records["test_teardown_checks"]] == [
-        ("ClassLogit(0)", True), ("ClassLogit(1)", True)]  # the call's, then the fixture teardown's
+        ("ClassLogit(0)", True),
+        ("ClassLogit(1)", True),
+    ]  # the call's, then the fixture teardown's
 
     props = junit_properties(pytester.path / "junit.xml")
     assert [v for k, v in props["test_setup_fails"] if k in ("featviz_assertions", "featviz_threshold")] == ["1", "3.5"]
@@ -91,17 +100,26 @@ def test_two_claims(featviz_model, featviz):
 """
 
 
-def test_every_assertion_of_a_test_gets_its_own_picture_and_its_record_points_at_it(pytester, model_file):
+def test_every_assertion_of_a_test_gets_its_own_picture_and_its_record_points_at_it(pytester, model_file):  # noqa: F811
     pytester.makepyfile(test_two=TWO_CALLS)
     result = run(pytester, "--featviz-artifacts", "arts", "--featviz-report", "report.html")
     result.assert_outcomes(failed=1)
     folder = pytester.path / "arts" / "test_two.py__test_two_claims"
     record = json.loads((folder / "record.json").read_text())["assertions"]
     assert [(r["passed"], r["picture"]) for r in record] == [
-        (True, str(folder / "assert_reaches-2.png")), (False, str(folder / "assert_reaches-3.png"))]
+        (True, str(folder / "assert_reaches-2.png")),
+        (False, str(folder / "assert_reaches-3.png")),
+    ]
     assert f"pictures: {folder / 'assert_reaches-3.png'}" in result.stdout.str()
-    assert len({(folder / name).read_bytes() for name in ("assert_reaches.png", "assert_reaches-2.png",
-                                                           "assert_reaches-3.png")}) == 3
+    assert (
+        len(
+            {
+                (folder / name).read_bytes()
+                for name in ("assert_reaches.png", "assert_reaches-2.png", "assert_reaches-3.png")
+            }
+        )
+        == 3
+    )
 
 
 @pytest.mark.parametrize(
@@ -121,8 +139,10 @@ def test_a_marker_seed_that_is_not_an_integer_names_the_marker_and_the_test(pyte
 
 
 def test_a_marker_seed_given_as_digits_is_used(pytester):
-    pytester.makepyfile(test_ok="import pytest\n\n@pytest.mark.featviz(seed='9')\n"
-                                "def test_x(featviz):\n    assert featviz.seed == %d\n" % derive_seed(9, "test_ok.py::test_x"))
+    pytester.makepyfile(
+        test_ok="import pytest\n\n@pytest.mark.featviz(seed='9')\n"
+        f"def test_x(featviz):\n    assert featviz.seed == {derive_seed(9, 'test_ok.py::test_x')}\n"
+    )
     run(pytester).assert_outcomes(passed=1)
 
 
@@ -168,9 +188,13 @@ def test_the_remedy_for_a_missing_baseline_of_another_folder_writes_where_the_co
     missing = run(pytester, "cand/test_cand.py", "ref/test_ref.py")
     missing.assert_outcomes(failed=2)
     root = pytester.path / "ref" / ("stored" if marker else "featviz_baselines")
-    missing.stdout.fnmatch_lines([f"*there is no baseline 'pictures' at {root}/ref_test_ref.py__test_ref/pictures.npz",
-                                  f"*looked in the baselines folder of ref/test_ref.py::test_ref: {root} (*)",
-                                  "*to create it, run: pytest ref/test_ref.py::test_ref --featviz-update-baselines"])
+    missing.stdout.fnmatch_lines(
+        [
+            f"*there is no baseline 'pictures' at {root}/ref_test_ref.py__test_ref/pictures.npz",
+            f"*looked in the baselines folder of ref/test_ref.py::test_ref: {root} (*)",
+            "*to create it, run: pytest ref/test_ref.py::test_ref --featviz-update-baselines",
+        ]
+    )
     run(pytester, "ref/test_ref.py::test_ref", "--featviz-update-baselines").assert_outcomes(passed=1)
     assert (root / "ref_test_ref.py__test_ref" / "pictures.npz").is_file()
     run(pytester, "cand/test_cand.py", "ref/test_ref.py").assert_outcomes(passed=2)

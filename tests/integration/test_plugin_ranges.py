@@ -3,7 +3,6 @@
 import io
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from pytest_featviz._io import sanitize
@@ -43,8 +42,9 @@ def test_marker_paths_and_the_pictures_of_a_raw_result(pytester):
     featviz.save and baseline pictures draw a 0..255 result like its 0..1 version."""
     (pytester.path / "sub").mkdir()
     (pytester.path / "sub" / "test_paths.py").write_text(PATHS_TEST)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "sub/test_paths.py",
-                                           "--featviz-update-baselines")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", "sub/test_paths.py", "--featviz-update-baselines"
+    )
     result.assert_outcomes(passed=1)
     root, node_id = pytester.path, "sub/test_paths.py::test_paths"
     assert (root / "sub" / "art" / sanitize(node_id) / "raw.png").is_file()

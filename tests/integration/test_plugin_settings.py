@@ -49,7 +49,7 @@ def run_project(pytester, monkeypatch, *, marker="", cli=(), ini=""):
 @pytest.mark.parametrize("source", ["marker", "command line", "ini", "default"])
 def test_each_path_setting_by_precedence_and_its_sources_path_rule(pytester, monkeypatch, name, source):
     order = ["marker", "command line", "ini", "default"]
-    given = order[order.index(source):]  # the source under test and every source it takes precedence over
+    given = order[order.index(source) :]  # the source under test and every source it takes precedence over
     marker = f'@pytest.mark.featviz({name}="from_marker")' if "marker" in given else ""
     cli = (f"--featviz-{name}", "from_cli") if "command line" in given else ()
     ini = f"featviz_{name} = from_ini" if "ini" in given else ""

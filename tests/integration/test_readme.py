@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
+from pytest_featviz._pytest import context as _context
 from pytest_featviz.cli import commands as cli
 from pytest_featviz.cli.args import _negative_values_attached
-from pytest_featviz._pytest import context as _context
 
 pytest_plugins = ["pytester"]
 
@@ -97,7 +97,8 @@ def readme_namespace(tmp_path, monkeypatch):
     (tmp_path / "mypkg").mkdir()
     (tmp_path / "mypkg" / "__init__.py").write_text("")
     (tmp_path / "mypkg" / "models.py").write_text(
-        f"import keras\n\n\ndef build():\n    return keras.saving.load_model({str(mlp)!r}, compile=False)\n")
+        f"import keras\n\n\ndef build():\n    return keras.saving.load_model({str(mlp)!r}, compile=False)\n"
+    )
     (tmp_path / "examples" / "models").mkdir(parents=True)
     shutil.copy(MODELS / "textures_cnn.keras", tmp_path / "examples" / "models")
     monkeypatch.chdir(tmp_path)
@@ -111,10 +112,16 @@ def readme_namespace(tmp_path, monkeypatch):
     mask[8:20, 8:20] = True
     zero = x[np.flatnonzero(y == 0)[0]]
     yield {
-        "x0": zero, "x_real": zero,  # a real '0': centre of the balls, start of the robustness claims
-        "x": x[1], "batch": x[:2],  # one digit, and a batch of two (render.grid gets two labels)
-        "mask": mask, "vector": np.linspace(-1.0, 1.0, 128),  # a direction in dense_1's 128 units
-        "image": stripes, "img": stripes, "a": stripes, "b": stripes.T,
+        "x0": zero,
+        "x_real": zero,  # a real '0': centre of the balls, start of the robustness claims
+        "x": x[1],
+        "batch": x[:2],  # one digit, and a batch of two (render.grid gets two labels)
+        "mask": mask,
+        "vector": np.linspace(-1.0, 1.0, 128),  # a direction in dense_1's 128 units
+        "image": stripes,
+        "img": stripes,
+        "a": stripes,
+        "b": stripes.T,
     }
     for name in ("mypkg", "mypkg.models"):
         sys.modules.pop(name, None)
@@ -159,8 +166,9 @@ def _wildcards(quote):
 
 def test_fixture_blocks_pass_under_pytest(pytester):
     header = "import numpy as np\nimport pytest\nimport pytest_featviz as fv\n\n\n"
-    pytester.makepyfile(test_plugin_block=header + block(UNDER_PYTEST[0]),
-                        test_baseline_block=header + block(UNDER_PYTEST[1]))
+    pytester.makepyfile(
+        test_plugin_block=header + block(UNDER_PYTEST[0]), test_baseline_block=header + block(UNDER_PYTEST[1])
+    )
     (pytester.path / "models").mkdir()
     for name in ("models/digits_mlp.keras", "models/other.keras", "a.keras", "b.keras"):
         shutil.copy(MODELS / "digits_mlp.keras", pytester.path / name)
@@ -172,8 +180,9 @@ def test_fixture_blocks_pass_under_pytest(pytester):
     first.assert_outcomes(passed=3, failed=1)  # test_claims, two models; the baseline is missing
     first.stdout.fnmatch_lines(missing)
     assert (pytester.path / "art" / "test_plugin_block.py__test_claims" / "class3.png").is_file()
-    update = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_baseline_block.py",
-                                          "--featviz-update-baselines")
+    update = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "test_baseline_block.py", "--featviz-update-baselines"
+    )
     update.assert_outcomes(passed=1)
     again = pytester.runpytest_inprocess("-p", "no:cacheprovider", "test_baseline_block.py")
     again.assert_outcomes(passed=1)
@@ -212,8 +221,9 @@ def test_quoted_layer_error_is_what_get_layer_raises():
     quote = re.search(r"`(layer '([^']+)' not found; [^`]*; layers are: ([^`]*))`", README.read_text())
     assert quote, "the README no longer quotes a LayerNotFoundError message in the Errors section"
     names = quote[3].split(", ")
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Flatten(name=names[0])]
-                             + [keras.layers.Dense(2, name=n) for n in names[1:]])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Flatten(name=names[0])] + [keras.layers.Dense(2, name=n) for n in names[1:]]
+    )
     with pytest.raises(fv.LayerNotFoundError) as error:
         fv.get_layer(model, quote[2])
     assert str(error.value) == quote[1]

@@ -106,9 +106,17 @@ def test_same_seed_gives_identical_bits_in_separate_processes(tmp_path):
 
 
 GARBAGE = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3),
-    st.lists(st.floats(allow_nan=True), max_size=4), st.just(np.array([np.nan, 1.0])), st.just(np.zeros((2, 3, 4))),
-    st.just(object()), st.just(np.array(["a", "b"])), st.just(np.array([], dtype=float)),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+    st.lists(st.floats(allow_nan=True), max_size=4),
+    st.just(np.array([np.nan, 1.0])),
+    st.just(np.zeros((2, 3, 4))),
+    st.just(object()),
+    st.just(np.array(["a", "b"])),
+    st.just(np.array([], dtype=float)),
 )
 
 
@@ -123,14 +131,22 @@ def call_or_error(fn, *args, **kwargs):
 
 # Values that no numeric argument accepts (None is left out: it means "the default" for some arguments).
 ALWAYS_BAD = st.one_of(
-    st.text(alphabet="abxyz", min_size=1, max_size=3), st.just(float("nan")), st.just(object()),
-    st.just(np.array(["a", "b"])), st.just(np.array([np.nan, 1.0])), st.just([float("nan")]),
+    st.text(alphabet="abxyz", min_size=1, max_size=3),
+    st.just(float("nan")),
+    st.just(object()),
+    st.just(np.array(["a", "b"])),
+    st.just(np.array([np.nan, 1.0])),
+    st.just([float("nan")]),
 )
 CONSTRAINT_ARGUMENTS = {
-    "Box low": lambda v: fv.Box(v, 1), "Box high": lambda v: fv.Box(0, v),
-    "LpBall center": lambda v: fv.LpBall(v, 1.0, p=2), "LpBall radius": lambda v: fv.LpBall(np.zeros(3), v, p=2),
-    "LpBall p": lambda v: fv.LpBall(np.zeros(3), 1.0, p=v), "Mask": fv.Mask,
-    "Box.project": lambda v: fv.Box(0, 1).project(v), "Box.violation": lambda v: fv.Box(0, 1).violation(v),
+    "Box low": lambda v: fv.Box(v, 1),
+    "Box high": lambda v: fv.Box(0, v),
+    "LpBall center": lambda v: fv.LpBall(v, 1.0, p=2),
+    "LpBall radius": lambda v: fv.LpBall(np.zeros(3), v, p=2),
+    "LpBall p": lambda v: fv.LpBall(np.zeros(3), 1.0, p=v),
+    "Mask": fv.Mask,
+    "Box.project": lambda v: fv.Box(0, 1).project(v),
+    "Box.violation": lambda v: fv.Box(0, 1).violation(v),
 }
 
 
@@ -175,13 +191,20 @@ def test_garbage_to_ascend_is_a_value_or_a_clear_error(tiny, start, index, steps
 
 
 @settings(max_examples=30)
-@given(argument=st.sampled_from(["start", "index", "steps", "lr"]),
-       bad=ALWAYS_BAD | st.just(np.array([np.nan, 0.5, 0.5])))  # the last one has the model's input shape
+@given(
+    argument=st.sampled_from(["start", "index", "steps", "lr"]), bad=ALWAYS_BAD | st.just(np.array([np.nan, 0.5, 0.5]))
+)  # the last one has the model's input shape
 def test_bad_values_to_ascend_are_refused_not_accepted(tiny, argument, bad):
     arguments = {"start": None, "index": 0, "steps": 2, "lr": None, argument: bad}
 
     def run():
-        fv.ascend(tiny, fv.ClassLogit(arguments["index"]), start=arguments["start"], constraints=fv.Box(0, 1),
-                  steps=arguments["steps"], lr=arguments["lr"])
+        fv.ascend(
+            tiny,
+            fv.ClassLogit(arguments["index"]),
+            start=arguments["start"],
+            constraints=fv.Box(0, 1),
+            steps=arguments["steps"],
+            lr=arguments["lr"],
+        )
 
     assert_refused(run, bad)

@@ -21,10 +21,9 @@ import keras  # at the top: pytester restores sys.modules, and importing TensorF
 import numpy as np
 import pytest
 
-from pytest_featviz import baselines
-from pytest_featviz._pytest import context as _context
-from pytest_featviz import _io
+from pytest_featviz import _io, baselines
 from pytest_featviz._io import STALE_AFTER_S, remove_stale_temporaries, write_atomic
+from pytest_featviz._pytest import context as _context
 from pytest_featviz._pytest.context import TestContext, activate
 from pytest_featviz.errors import ConfigurationError
 from pytest_featviz.render import save_png
@@ -190,8 +189,11 @@ os.replace = _replace_or_die
 """
 
 # the files an update writes, in order: each test's .npz, then its .png
-ORDER = [f"{_io.sanitize(f'test_units.py::test_unit[{unit}]')}/maximiser.{kind}" for unit in range(3)
-         for kind in ("npz", "png")]
+ORDER = [
+    f"{_io.sanitize(f'test_units.py::test_unit[{unit}]')}/maximiser.{kind}"
+    for unit in range(3)
+    for kind in ("npz", "png")
+]
 
 
 @pytest.fixture
@@ -209,8 +211,9 @@ def units_project(pytester):
 def run(pytester, monkeypatch, root, *args, kill_at=0):
     monkeypatch.setenv("FEATVIZ_KILL_AT", str(kill_at))
     monkeypatch.setenv("FEATVIZ_KILL_ROOT", str(pytester.path / root))
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly",
-                                         "--featviz-baselines", root, *args)
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", "--featviz-baselines", root, *args
+    )
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -222,7 +225,8 @@ def same_baseline(a: baselines.Baseline, b: baselines.Baseline) -> bool:
 
 
 def test_a_run_killed_while_updating_leaves_each_baseline_old_or_new_and_the_next_run_cleans_up(
-        units_project, monkeypatch):
+    units_project, monkeypatch
+):
     pytester = units_project
     run(pytester, monkeypatch, "old", "--featviz-update-baselines", "--featviz-seed", "0").assert_outcomes(passed=3)
     old_root = pytester.path / "old"
@@ -243,7 +247,8 @@ def test_a_run_killed_while_updating_leaves_each_baseline_old_or_new_and_the_nex
     assert sorted(snapshot(pytester.path / "killed_at_png")) == sorted(ORDER)  # its temporary file is gone
     # the next run that updates finishes the job: every file new, no temporary file
     run(pytester, monkeypatch, "killed_at_npz", "--featviz-update-baselines", "--featviz-seed", "1").assert_outcomes(
-        passed=3)
+        passed=3
+    )
     new = snapshot(pytester.path / "killed_at_npz")
     assert sorted(new) == sorted(ORDER)
 
@@ -278,10 +283,12 @@ def test_a_failing_test_keeps_its_own_error_with_a_note_naming_the_folder_and_wh
     assert str(info.value) == "assert_reaches failed: expected the account"
     [note] = info.value.__notes__
     folder = blocker / "art" / "t.py__test_x"
-    assert note == (f"featviz could not write the artifacts of t.py::test_x: the folder {blocker / 'art'} cannot be "
-                    f"written ({blocker} is a file, not a folder); not saved: {folder / 'inputs.png'}, "
-                    f"{folder / 'record.json'}. Point --featviz-artifacts (or the featviz_artifacts ini key, or "
-                    "@pytest.mark.featviz(artifacts=...)) at a folder that can be written.")
+    assert note == (
+        f"featviz could not write the artifacts of t.py::test_x: the folder {blocker / 'art'} cannot be "
+        f"written ({blocker} is a file, not a folder); not saved: {folder / 'inputs.png'}, "
+        f"{folder / 'record.json'}. Point --featviz-artifacts (or the featviz_artifacts ini key, or "
+        "@pytest.mark.featviz(artifacts=...)) at a folder that can be written."
+    )
     assert ctx.saved == [] and blocker.read_text() == "precious"
 
 
@@ -330,22 +337,25 @@ def test_an_unwritable_artifacts_folder_keeps_the_failure_account_and_names_the_
     pytester.makepyfile(test_artifacts=ARTIFACT_TESTS)
     blocker = pytester.path / "blocker"
     blocker.write_text("precious")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "test_artifacts.py",
-                                           "--featviz-artifacts", "blocker/art")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", "test_artifacts.py", "--featviz-artifacts", "blocker/art"
+    )
     result.assert_outcomes(passed=1, failed=2)
     folder = blocker / "art"
-    result.stdout.fnmatch_lines([
-        "*_ test_unreachable _*",
-        "E       AssertionError: assert_reaches failed: expected ClassLogit(0) reaches >= 1000000.0",
-        "E         item  best value  threshold*",
-        f"E       featviz could not write the artifacts of test_artifacts.py::test_unreachable: the folder {folder} "
-        f"cannot be written ({blocker} is a file, not a folder); not saved: "
-        f"{folder}/test_artifacts.py__test_unreachable/assert_reaches.png, "
-        f"{folder}/test_artifacts.py__test_unreachable/record.json. Point --featviz-artifacts*",
-        "*_ test_reachable _*",
-        "E       pytest_featviz.errors.ConfigurationError: featviz could not write the artifacts of "
-        f"test_artifacts.py::test_reachable: the folder {folder} cannot be written ({blocker} is a file, not a "
-        f"folder); not saved: {folder}/test_artifacts.py__test_reachable/record.json. Point*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_unreachable _*",
+            "E       AssertionError: assert_reaches failed: expected ClassLogit(0) reaches >= 1000000.0",
+            "E         item  best value  threshold*",
+            f"E       featviz could not write the artifacts of test_artifacts.py::test_unreachable: the folder {folder} "
+            f"cannot be written ({blocker} is a file, not a folder); not saved: "
+            f"{folder}/test_artifacts.py__test_unreachable/assert_reaches.png, "
+            f"{folder}/test_artifacts.py__test_unreachable/record.json. Point --featviz-artifacts*",
+            "*_ test_reachable _*",
+            "E       pytest_featviz.errors.ConfigurationError: featviz could not write the artifacts of "
+            f"test_artifacts.py::test_reachable: the folder {folder} cannot be written ({blocker} is a file, not a "
+            f"folder); not saved: {folder}/test_artifacts.py__test_reachable/record.json. Point*",
+        ]
+    )
     assert "NotADirectoryError" not in result.stdout.str() and "Traceback" not in result.stdout.str()
     assert blocker.read_text() == "precious"

@@ -23,8 +23,13 @@ def fake_installed(monkeypatch, dists):
             raise metadata.PackageNotFoundError(name)
         return found[0]
 
-    monkeypatch.setattr(plugin, "metadata", SimpleNamespace(
-        packages_distributions=lambda: modules, version=version, PackageNotFoundError=metadata.PackageNotFoundError))
+    monkeypatch.setattr(
+        plugin,
+        "metadata",
+        SimpleNamespace(
+            packages_distributions=lambda: modules, version=version, PackageNotFoundError=metadata.PackageNotFoundError
+        ),
+    )
 
 
 @pytest.mark.parametrize("dist", ["tensorflow-macos", "tensorflow-intel", "tf-nightly", "tensorflow-cpu"])
@@ -49,8 +54,14 @@ def test_a_plain_tensorflow_shows_its_bare_version_and_an_absent_one_is_not_inst
 
 
 def test_the_header_shows_the_macos_build_and_its_device(pytester, monkeypatch):
-    fake_installed(monkeypatch, {"tensorflow-macos": ("2.16.2", ["tensorflow"]), "keras": ("3.3.3", ["keras"]),
-                                 "scikit-image": ("0.23.2", ["skimage"])})
+    fake_installed(
+        monkeypatch,
+        {
+            "tensorflow-macos": ("2.16.2", ["tensorflow"]),
+            "keras": ("3.3.3", ["keras"]),
+            "scikit-image": ("0.23.2", ["skimage"]),
+        },
+    )
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
     result.assert_outcomes(passed=1)

@@ -13,10 +13,10 @@ import pytest
 
 import pytest_featviz as fv
 from pytest_featviz import baselines
-from pytest_featviz.baselines import BaselineFormatError, capture, compare, load, save
 from pytest_featviz._pytest.context import TestContext
 from pytest_featviz._pytest.fixture import Featviz
 from pytest_featviz._pytest.settings import Settings
+from pytest_featviz.baselines import BaselineFormatError, capture, compare, load, save
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 
 
@@ -64,7 +64,9 @@ def test_a_changed_picture_fails_only_its_own_item_and_the_account_names_it():
     assert c.failing.tolist() == [False, False, True, False]
     assert c.ssim[2] < 0 and c.max_input_change[2] == 1.0
     text = c.describe()
-    assert text.startswith("1 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='index')")
+    assert text.startswith(
+        "1 of 4 items differ from the baseline (min_ssim=0.95, value_rtol=0.05, value_atol=1e-06, match='index')"
+    )
     assert f"  2     2              {c.ssim[2]:<7.4f} !" in text
     assert "metric deltas: high_frequency_ratio" in text
 
@@ -78,9 +80,16 @@ def test_values_fail_beyond_value_rtol_relative_to_the_baseline(new_value, passe
     assert c.failing.tolist() == [False, not passed, False, False]
 
 
-@pytest.mark.parametrize(("new_value", "atol", "passed"), [
-    (5e-7, None, True), (2e-6, None, False), (5e-7, 0.0, False), (0.0, 0.0, True), (0.01, 0.02, True),
-])
+@pytest.mark.parametrize(
+    ("new_value", "atol", "passed"),
+    [
+        (5e-7, None, True),
+        (2e-6, None, False),
+        (5e-7, 0.0, False),
+        (0.0, 0.0, True),
+        (0.01, 0.02, True),
+    ],
+)
 def test_a_dead_unit_baseline_of_zero_tolerates_float_noise_within_value_atol(new_value, atol, passed):
     expected = capture(result(values=(0.0, 2.0, 3.0, 4.0)))
     options = {} if atol is None else {"value_atol": atol}
@@ -93,7 +102,12 @@ def test_a_dead_unit_baseline_of_zero_tolerates_float_noise_within_value_atol(ne
 def test_infinite_values_match_the_same_infinity_only():
     expected = capture(result(values=(np.inf, -np.inf, 3.0, 4.0)))
     assert compare(result(values=(np.inf, -np.inf, 3.0, 4.0)), expected).passed
-    assert compare(result(values=(-np.inf, -np.inf, 3.0, 4.0)), expected).failing.tolist() == [True, False, False, False]
+    assert compare(result(values=(-np.inf, -np.inf, 3.0, 4.0)), expected).failing.tolist() == [
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_nan_values_match_nan_and_nothing_else():
@@ -113,8 +127,11 @@ def test_a_flipped_reached_flag_fails():
 def test_permutation_matching_passes_where_index_matching_fails_and_reports_the_mapping():
     expected = capture(result(reached=[True, False, True, False]))
     order = [2, 0, 3, 1]  # obtained item i is baseline item order[i]
-    permuted = result(pictures()[order], values=np.array([1.0, 2.0, 3.0, 4.0])[order],
-                      reached=np.array([True, False, True, False])[order])
+    permuted = result(
+        pictures()[order],
+        values=np.array([1.0, 2.0, 3.0, 4.0])[order],
+        reached=np.array([True, False, True, False])[order],
+    )
     by_index = compare(permuted, expected)
     assert not by_index.passed and by_index.failing.all()
     c = compare(permuted, expected, match="permutation")
@@ -128,8 +145,10 @@ def test_ssim_uses_the_baselines_value_range():
     base = np.linspace(0, 1, 64, dtype=np.float32).reshape(1, 8, 8)
     noisy = base + 0.2 * (pictures(1) - 0.5)
     narrow = compare(noisy, capture(base))  # range (0, 1) from the pictures themselves
-    wide = compare(FakeResult(noisy, np.ones(1), constraints=fv.Box(-10, 10)),
-                   capture(FakeResult(base, np.ones(1), constraints=fv.Box(-10, 10))))
+    wide = compare(
+        FakeResult(noisy, np.ones(1), constraints=fv.Box(-10, 10)),
+        capture(FakeResult(base, np.ones(1), constraints=fv.Box(-10, 10))),
+    )
     assert capture(base).value_range == (0.0, 1.0)
     assert wide.ssim[0] == pytest.approx(fv.metrics.ssim(noisy[0], base[0], data_range=20.0))
     assert narrow.ssim[0] == pytest.approx(fv.metrics.ssim(noisy[0], base[0], data_range=1.0))
@@ -286,20 +305,36 @@ def test_the_stored_example_baselines_are_still_found():
 
     examples = Path(__file__).resolve().parents[3] / "examples"
     for test in ("test_class_maximisers_match_the_baseline", "test_reachability_of_class_3_matches_the_baseline"):
-        folder = baselines.baseline_path(examples / "featviz_baselines", f"examples/test_regression_gate.py::{test}",
-                                         "x").parent
+        folder = baselines.baseline_path(
+            examples / "featviz_baselines", f"examples/test_regression_gate.py::{test}", "x"
+        ).parent
         assert folder.is_dir(), folder
 
 
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: compare(pictures(), pictures(), min_ssim=1.5), ConfigurationError, "min_ssim must be a finite number in [-1, 1]; got 1.5"),
-        (lambda: compare(pictures(), pictures(), value_rtol=-0.1), ConfigurationError, "value_rtol must be a number >= 0; got -0.1"),
+        (
+            lambda: compare(pictures(), pictures(), min_ssim=1.5),
+            ConfigurationError,
+            "min_ssim must be a finite number in [-1, 1]; got 1.5",
+        ),
+        (
+            lambda: compare(pictures(), pictures(), value_rtol=-0.1),
+            ConfigurationError,
+            "value_rtol must be a number >= 0; got -0.1",
+        ),
         (lambda: compare(pictures(), pictures(), value_rtol="5%"), FeatvizTypeError, "got '5%' (str)"),
-        (lambda: compare(pictures(), pictures(), value_atol=float("nan")), ConfigurationError,
-         "value_atol must be a number >= 0; got nan"),
-        (lambda: compare(pictures(), pictures(), match="perm"), ConfigurationError, "match='perm' is not one of 'index', 'permutation'"),
+        (
+            lambda: compare(pictures(), pictures(), value_atol=float("nan")),
+            ConfigurationError,
+            "value_atol must be a number >= 0; got nan",
+        ),
+        (
+            lambda: compare(pictures(), pictures(), match="perm"),
+            ConfigurationError,
+            "match='perm' is not one of 'index', 'permutation'",
+        ),
         (lambda: capture(np.zeros((8, 8))[0]), ConfigurationError, "(B, *input_shape)"),
         (lambda: capture(np.zeros((2, 2))), ConfigurationError, "at least 3 values per item"),
         (lambda: capture(np.full((1, 8, 8), np.nan)), ConfigurationError, "NaN or inf"),
@@ -333,13 +368,21 @@ def bound_fixture(tmp_path, *, marker=None, cli=None, ini=None, update=False):
     config = SimpleNamespace(
         getoption=lambda name, default=None: options.get(name, default),
         getini=lambda name: ini if name == "featviz_baselines" else None,
-        invocation_params=SimpleNamespace(dir=tmp_path / "cwd"), inipath=tmp_path / "cfg" / "pytest.ini",
-        rootpath=tmp_path)
+        invocation_params=SimpleNamespace(dir=tmp_path / "cwd"),
+        inipath=tmp_path / "cfg" / "pytest.ini",
+        rootpath=tmp_path,
+    )
     marks = {} if marker is None else {"featviz": SimpleNamespace(kwargs={"baselines": marker})}
-    node = SimpleNamespace(nodeid="sub/test_m.py::test_x", path=tmp_path / "sub" / "test_m.py",
-                           get_closest_marker=marks.get, user_properties=[], stash={"ctx": TestContext("n", 0)})
-    return Featviz(SimpleNamespace(node=node, config=config, session=SimpleNamespace(items=[])), None, "ctx",
-                   Settings(config))
+    node = SimpleNamespace(
+        nodeid="sub/test_m.py::test_x",
+        path=tmp_path / "sub" / "test_m.py",
+        get_closest_marker=marks.get,
+        user_properties=[],
+        stash={"ctx": TestContext("n", 0)},
+    )
+    return Featviz(
+        SimpleNamespace(node=node, config=config, session=SimpleNamespace(items=[])), None, "ctx", Settings(config)
+    )
 
 
 @pytest.mark.parametrize(
@@ -361,8 +404,11 @@ def test_update_writes_and_reports_only_the_tests_own_baseline(tmp_path):
     path = tmp_path / "sub" / "featviz_baselines" / "sub_test_m.py__test_x" / "units.npz"
     assert featviz._request.node.user_properties == [("featviz_baseline_written", str(path))]
     assert np.array_equal(load(path).inputs, pictures())
-    with pytest.raises(AssertionError, match=r"no baseline 'units' at .*sub_test_m.py__test_other.*\n(.*\n)*"
-                                             r"  to create it, run: pytest sub/test_m.py::test_other --featviz-update"):
+    with pytest.raises(
+        AssertionError,
+        match=r"no baseline 'units' at .*sub_test_m.py__test_other.*\n(.*\n)*"
+        r"  to create it, run: pytest sub/test_m.py::test_other --featviz-update",
+    ):
         featviz.assert_matches_baseline("units", pictures(), baseline_of="test_other")  # read only, even now
     assert not (path.parent.parent / "sub_test_m.py__test_other").exists()
     with pytest.raises(ConfigurationError, match="'units' is used twice in sub/test_m.py::test_x"):
@@ -375,7 +421,10 @@ def test_update_writes_and_reports_only_the_tests_own_baseline(tmp_path):
 
 @pytest.mark.parametrize(
     ("cli", "root", "why"),
-    [(None, "ref/featviz_baselines", "featviz_baselines/ next to test_r.py"), ("from_cli", "cwd/from_cli", "--featviz-baselines")],
+    [
+        (None, "ref/featviz_baselines", "featviz_baselines/ next to test_r.py"),
+        ("from_cli", "cwd/from_cli", "--featviz-baselines"),
+    ],
 )
 def test_baseline_of_a_test_in_another_folder_is_looked_for_where_that_test_writes_it(tmp_path, cli, root, why):
     featviz = bound_fixture(tmp_path, cli=cli)
@@ -384,8 +433,12 @@ def test_baseline_of_a_test_in_another_folder_is_looked_for_where_that_test_writ
         featviz.assert_matches_baseline("units", pictures(), baseline_of="ref/test_r.py::test_ref")
     assert str(info.value).splitlines()[1:] == [
         f"  looked in the baselines folder of ref/test_r.py::test_ref: {tmp_path / root} ({why})",
-        "  to create it, run: pytest ref/test_r.py::test_ref --featviz-update-baselines"]
+        "  to create it, run: pytest ref/test_r.py::test_ref --featviz-update-baselines",
+    ]
     assert f"there is no baseline 'units' at {path}" in str(info.value)
     save(path, pictures())
-    assert bound_fixture(tmp_path, cli=cli).assert_matches_baseline(
-        "units", pictures(), baseline_of="ref/test_r.py::test_ref").passed
+    assert (
+        bound_fixture(tmp_path, cli=cli)
+        .assert_matches_baseline("units", pictures(), baseline_of="ref/test_r.py::test_ref")
+        .passed
+    )

@@ -34,9 +34,17 @@ def test_reaches_failure_is_a_full_account(ones):
     with pytest.raises(AssertionError) as info:
         fv.assert_reaches(ones, fv.ClassLogit(0), 3.25, constraints=fv.Box(0, 1), steps=40, restarts=3, seed=11)
     text = str(info.value)
-    for words in ("expected ClassLogit(0) reaches >= 3.25", "model 'ones'", "constraints Box(0.0, 1.0)", "seed 11",
-                  "up to 40 steps", "best value", "top classes", "remedy: more steps (steps=80)",
-                  "--featviz-artifacts"):
+    for words in (
+        "expected ClassLogit(0) reaches >= 3.25",
+        "model 'ones'",
+        "constraints Box(0.0, 1.0)",
+        "seed 11",
+        "up to 40 steps",
+        "best value",
+        "top classes",
+        "remedy: more steps (steps=80)",
+        "--featviz-artifacts",
+    ):
         assert words in text, words
     assert sum(line.strip().startswith(("0 ", "1 ", "2 ")) for line in text.splitlines()) == 3  # one row per restart
 
@@ -45,14 +53,22 @@ def test_require_all_needs_every_target(ones):
     fv.assert_reaches(ones, fv.ClassLogit([0, 1]), 2.5, constraints=fv.Box(0, 1), steps=80, require="all")
     box = fv.Box([0, 0, 0], [1, 1, 1])
     with pytest.raises(AssertionError, match="for every item"):
-        fv.assert_reaches(ones, fv.ClassLogit([0, 1]), 2.5, constraints=box & fv.Mask(np.array([True, False, False])),
-                          start=np.zeros(3), steps=40, require="all")
+        fv.assert_reaches(
+            ones,
+            fv.ClassLogit([0, 1]),
+            2.5,
+            constraints=box & fv.Mask(np.array([True, False, False])),
+            start=np.zeros(3),
+            steps=40,
+            require="all",
+        )
 
 
 def test_not_reaches_passes_when_the_ball_is_too_small(ones):
     center = np.full(3, 0.5)
-    r = fv.assert_not_reaches(ones, fv.ClassLogit(0), 1.8, constraints=fv.LpBall(center, 0.05, p=np.inf), start=center,
-                              steps=60)
+    r = fv.assert_not_reaches(
+        ones, fv.ClassLogit(0), 1.8, constraints=fv.LpBall(center, 0.05, p=np.inf), start=center, steps=60
+    )
     assert r.values.max() <= 1.65 + 1e-5
     assert r.status is None
 
@@ -60,8 +76,9 @@ def test_not_reaches_passes_when_the_ball_is_too_small(ones):
 def test_not_reaches_reports_the_counterexample_and_its_distance(ones):
     center = np.full(3, 0.5)
     with pytest.raises(AssertionError) as info:
-        fv.assert_not_reaches(ones, fv.ClassLogit(0), 1.6, constraints=fv.LpBall(center, 0.05, p=np.inf),
-                              start=center, steps=60)
+        fv.assert_not_reaches(
+            ones, fv.ClassLogit(0), 1.6, constraints=fv.LpBall(center, 0.05, p=np.inf), start=center, steps=60
+        )
     text = str(info.value)
     assert "expected ClassLogit(0) stays below 1.6, but a counterexample was found" in text
     assert "from the ball's centre" in text and "real counterexample" in text
@@ -113,13 +130,29 @@ def test_structure_passes_on_stripes_and_fails_on_noise_with_every_value():
     [
         (lambda m: fv.assert_reaches(m, fv.ClassLogit(0), "high"), FeatvizTypeError, "threshold must be a"),
         (lambda m: fv.assert_reaches(m, fv.ClassLogit(0), 1.0, require="most"), ConfigurationError, "'any'"),
-        (lambda m: fv.assert_reaches(m, fv.ClassLogit(0), 1.0, restarts=0), ConfigurationError, "restarts must be an int >= 1"),
-        (lambda m: fv.assert_reaches(m, fv.ClassLogit([0, 1]), 1.0, restarts=2), ConfigurationError, "needs a single target"),
-        (lambda m: fv.assert_not_reaches(m, fv.ClassLogit(0), 1.0, constraints=None), ConfigurationError, "needs constraints"),
+        (
+            lambda m: fv.assert_reaches(m, fv.ClassLogit(0), 1.0, restarts=0),
+            ConfigurationError,
+            "restarts must be an int >= 1",
+        ),
+        (
+            lambda m: fv.assert_reaches(m, fv.ClassLogit([0, 1]), 1.0, restarts=2),
+            ConfigurationError,
+            "needs a single target",
+        ),
+        (
+            lambda m: fv.assert_not_reaches(m, fv.ClassLogit(0), 1.0, constraints=None),
+            ConfigurationError,
+            "needs constraints",
+        ),
         (lambda m: fv.assert_reaches(m, fv.ClassLogit(5), 1.0), ConfigurationError, "valid indices are 0..1"),
         (lambda m: fv.assert_structure(np.zeros((8, 8)), sharpness=(0, 1)), ConfigurationError, "sharpness"),
         (lambda m: fv.assert_structure(np.zeros((8, 8)), entropy=0.5), ConfigurationError, "(min, max) pair"),
-        (lambda m: fv.assert_structure(np.zeros((8, 8)), entropy=(2, 1)), ConfigurationError, "min=2 is larger than max=1"),
+        (
+            lambda m: fv.assert_structure(np.zeros((8, 8)), entropy=(2, 1)),
+            ConfigurationError,
+            "min=2 is larger than max=1",
+        ),
     ],
 )
 def test_configuration_mistakes_are_not_assertion_errors(ones, call, error, words):
@@ -149,8 +182,9 @@ def test_not_reaches_with_certify_proves_or_says_unknown():
     unknown = fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True, method="ibp")
     assert unknown.status == "unknown" and unknown.values.max() <= 1.0 + 1e-6
     with pytest.raises(AssertionError, match="certification: unknown"):
-        fv.assert_not_reaches(model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True, method="ibp",
-                              require_proof=True)
+        fv.assert_not_reaches(
+            model, fv.ClassLogit(0), 1.5, constraints=box, steps=30, certify=True, method="ibp", require_proof=True
+        )
 
 
 def test_records_carry_best_input_metrics_only_where_pictures_are_kept(tmp_path):

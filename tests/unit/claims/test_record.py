@@ -12,9 +12,18 @@ from pytest_featviz.report import render_report
 
 
 def test_a_record_round_trips_through_json_with_numpy_values_made_plain():
-    rec = Record("assert_reaches", False, claim="ClassLogit(0) reaches >= 3.5", threshold=np.float32(3.5),
-                 best_value=np.float64(3.25), values=np.array([3.25, 1.0]), steps=np.array([30, 30]), seed=7,
-                 metrics={"entropy": np.float32(2.5)}, picture="a.png")
+    rec = Record(
+        "assert_reaches",
+        False,
+        claim="ClassLogit(0) reaches >= 3.5",
+        threshold=np.float32(3.5),
+        best_value=np.float64(3.25),
+        values=np.array([3.25, 1.0]),
+        steps=np.array([30, 30]),
+        seed=7,
+        metrics={"entropy": np.float32(2.5)},
+        picture="a.png",
+    )
     text = to_json([rec])
     assert json.loads(text)["schema"] == SCHEMA
     (back,) = from_json(text)
@@ -26,7 +35,10 @@ def test_a_record_round_trips_through_json_with_numpy_values_made_plain():
 def test_unset_fields_are_left_out_and_unknown_keys_are_kept():
     rec = Record.from_dict({"kind": "assert_structure", "passed": True, "added_later": [1, 2]})
     assert rec.extra == {"added_later": [1, 2]} and rec.to_dict() == {
-        "kind": "assert_structure", "passed": True, "added_later": [1, 2]}
+        "kind": "assert_structure",
+        "passed": True,
+        "added_later": [1, 2],
+    }
     assert "added_later" in render_report([rec])  # shown in the row's details
 
 
@@ -35,7 +47,8 @@ def test_record_json_names_its_test_and_reads_back_attributed_to_it():
     assert data["test"] == "t.py::test_x" and data["seed"] == 3 and data["schema"] == SCHEMA
     assert data["assertions"] == [{"kind": "assert_reaches", "passed": True, "threshold": 1.0}]
     assert read_record_file(json.loads(json.dumps(data))) == [
-        Record("assert_reaches", True, threshold=1.0, test="t.py::test_x")]
+        Record("assert_reaches", True, threshold=1.0, test="t.py::test_x")
+    ]
 
 
 @pytest.mark.parametrize(

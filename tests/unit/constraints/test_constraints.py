@@ -128,10 +128,22 @@ def test_canonical_form_has_batch_arrays():
         (lambda: fv.Box(np.nan, 1), ConfigurationError, "NaN"),
         (lambda: fv.LpBall(np.zeros(2), -0.1), ConfigurationError, "radius must be finite and >= 0"),
         (lambda: fv.LpBall(np.zeros(2), 0.1, p=1), ConfigurationError, "choose p=2 or p=np.inf"),
-        (lambda: fv.LpBall(np.zeros(2), 0.1, p=2) & fv.LpBall(np.ones(2), 0.1, p=2), ConfigurationError, "at most one L2 ball"),
+        (
+            lambda: fv.LpBall(np.zeros(2), 0.1, p=2) & fv.LpBall(np.ones(2), 0.1, p=2),
+            ConfigurationError,
+            "at most one L2 ball",
+        ),
         (lambda: fv.Mask(np.array([0.5, 1.0])), FeatvizTypeError, "boolean array"),
-        (lambda: (fv.Box(0, 1) & fv.LpBall(np.full(2, 5.0), 0.1, p=np.inf)).project(np.zeros(2)), ConfigurationError, "is empty"),
-        (lambda: (fv.Box(0, 1) & fv.LpBall(np.full(2, 5.0), 0.1, p=2)).project(np.zeros(2)), ConfigurationError, "use a larger radius"),
+        (
+            lambda: (fv.Box(0, 1) & fv.LpBall(np.full(2, 5.0), 0.1, p=np.inf)).project(np.zeros(2)),
+            ConfigurationError,
+            "is empty",
+        ),
+        (
+            lambda: (fv.Box(0, 1) & fv.LpBall(np.full(2, 5.0), 0.1, p=2)).project(np.zeros(2)),
+            ConfigurationError,
+            "use a larger radius",
+        ),
         (lambda: fv.Box(np.zeros(3), 1).project(np.zeros((2, 4))), ConfigurationError, "does not broadcast"),
     ],
 )
@@ -172,8 +184,11 @@ def test_float32_ball_shrinks_by_the_centre_rounding(scale):
 
 def test_float32_of_an_interval_without_float32_numbers_is_refused():
     canon = fv.Box(0.1, 0.1).canonical((1, 1))
-    with pytest.raises(ConfigurationError, match=r"Box\(0.1, 0.1\) holds no float32 number .*0.09999999403953552 and "
-                       r"0.10000000149011612"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"Box\(0.1, 0.1\) holds no float32 number .*0.09999999403953552 and "
+        r"0.10000000149011612",
+    ):
         canon.float32()
     low, high, _, _ = fv.Box(np.float32(0.1), np.float32(0.1)).canonical((1, 1)).float32()  # one float32: fixed
     assert low[0, 0] == high[0, 0] == np.float32(0.1)
@@ -201,7 +216,11 @@ def test_mask_whose_frozen_part_leaves_the_l2_ball_is_an_empty_set():
 
 
 def test_mask_values_apply_to_their_own_frozen_entries_only():
-    c = fv.Box(0, 1) & fv.Mask(np.array([True, True, True, False])) & fv.Mask(np.array([False, True, True, True]), values=0.9)
+    c = (
+        fv.Box(0, 1)
+        & fv.Mask(np.array([True, True, True, False]))
+        & fv.Mask(np.array([False, True, True, True]), values=0.9)
+    )
     y = c.project(np.array([0.5, 2.0, -1.0, 0.5]), start=np.array([0.3, 0.4, 0.6, 0.7]))
     np.testing.assert_allclose(y, [0.9, 1.0, 0.0, 0.7])
 
@@ -209,14 +228,24 @@ def test_mask_values_apply_to_their_own_frozen_entries_only():
 @pytest.mark.parametrize(
     "build, words",
     [
-        (lambda: (fv.Box(0, 1) & fv.Mask(np.array([True, True, False, False]), values=5.0)).project(np.zeros(4)),
-         "the Mask value 5 at index (0, 2) lies outside the bounds [0, 1]"),
-        (lambda: (fv.Mask(np.array([True, False]), values=0.2) & fv.Mask(np.array([True, False]), values=0.9)).project(np.zeros(2)),
-         "two Masks freeze index (0, 1) at different values 0.2 and 0.9"),
-        (lambda: fv.LpBall(np.zeros((2, 3)), radius=[0.1, 0.2, 0.3], p=2).canonical((2, 3)),
-         "LpBall has 3 radii for 2 items"),
-        (lambda: fv.LpBall(np.zeros(3), radius=[0.1, 0.2, 0.3]).project(np.zeros((2, 3))),
-         "LpBall has 3 radii for 2 items"),
+        (
+            lambda: (fv.Box(0, 1) & fv.Mask(np.array([True, True, False, False]), values=5.0)).project(np.zeros(4)),
+            "the Mask value 5 at index (0, 2) lies outside the bounds [0, 1]",
+        ),
+        (
+            lambda: (
+                fv.Mask(np.array([True, False]), values=0.2) & fv.Mask(np.array([True, False]), values=0.9)
+            ).project(np.zeros(2)),
+            "two Masks freeze index (0, 1) at different values 0.2 and 0.9",
+        ),
+        (
+            lambda: fv.LpBall(np.zeros((2, 3)), radius=[0.1, 0.2, 0.3], p=2).canonical((2, 3)),
+            "LpBall has 3 radii for 2 items",
+        ),
+        (
+            lambda: fv.LpBall(np.zeros(3), radius=[0.1, 0.2, 0.3]).project(np.zeros((2, 3))),
+            "LpBall has 3 radii for 2 items",
+        ),
     ],
 )
 def test_empty_or_mismatched_sets_are_configuration_errors(build, words):

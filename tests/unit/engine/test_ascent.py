@@ -20,7 +20,9 @@ def linear_model(seed=0, classes=4, shape=SHAPE):
     model = keras.Model(inp, out, name="linear")
     rng = np.random.default_rng(seed)
     n = int(np.prod(shape))
-    model.get_layer("dense").set_weights([rng.normal(size=(n, classes)).astype("float32"), rng.normal(size=classes).astype("float32")])
+    model.get_layer("dense").set_weights(
+        [rng.normal(size=(n, classes)).astype("float32"), rng.normal(size=classes).astype("float32")]
+    )
     return model
 
 
@@ -171,7 +173,9 @@ def test_separate_softmax_and_fused_softmax_give_the_same_logits():
     separate = keras.Model(inp2, keras.layers.Softmax()(dense))
     separate.get_layer("head").set_weights(lin.get_layer("dense").get_weights())
     start = np.random.default_rng(0).random(SHAPE)
-    runs = [fv.ascend(m, fv.ClassLogit(2), start=start, constraints=fv.Box(0, 1), steps=5) for m in (lin, fused, separate)]
+    runs = [
+        fv.ascend(m, fv.ClassLogit(2), start=start, constraints=fv.Box(0, 1), steps=5) for m in (lin, fused, separate)
+    ]
     np.testing.assert_allclose(runs[1].values, runs[0].values, rtol=1e-5)
     np.testing.assert_allclose(runs[2].values, runs[0].values, rtol=1e-5)
     prob = fv.ascend(fused, fv.ClassProbability(2), start=start, constraints=fv.Box(0, 1), steps=1)
@@ -184,8 +188,15 @@ def test_changing_values_never_retraces(lin):
     for i in range(20):
         center = rng.random(SHAPE)
         c = fv.Box(-rng.random(), 1 + rng.random()) & fv.LpBall(center, rng.uniform(0.1, 1), p=2)
-        fv.ascend(lin, fv.ClassLogit(int(rng.integers(4))) - rng.random() * fv.L2(), start=rng.random(SHAPE),
-                  constraints=c, lr=rng.uniform(0.01, 0.1), steps=8, seed=i)
+        fv.ascend(
+            lin,
+            fv.ClassLogit(int(rng.integers(4))) - rng.random() * fv.L2(),
+            start=rng.random(SHAPE),
+            constraints=c,
+            lr=rng.uniform(0.01, 0.1),
+            steps=8,
+            seed=i,
+        )
     cache = lin.__dict__[CACHE_ATTR]
     assert len(cache) == 1
     assert next(iter(cache.values())).experimental_get_tracing_count() == 1
@@ -197,8 +208,13 @@ def test_conv_channel_and_neuron_objectives_reach_higher_values():
     h = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inp)
     out = keras.layers.Dense(2, name="dense")(keras.layers.Flatten()(h))
     model = keras.Model(inp, out)
-    for obj in (fv.Channel("conv", [0, 1, 2]), fv.Channel("conv", 1, reduce="max", crop=1),
-                fv.Neuron("dense", 1), fv.LayerEnergy("conv"), fv.Direction("conv", [1.0, -1.0, 0.5])):
+    for obj in (
+        fv.Channel("conv", [0, 1, 2]),
+        fv.Channel("conv", 1, reduce="max", crop=1),
+        fv.Neuron("dense", 1),
+        fv.LayerEnergy("conv"),
+        fv.Direction("conv", [1.0, -1.0, 0.5]),
+    ):
         r = fv.ascend(model, obj, constraints=fv.Box(0, 1), steps=40, seed=1)
         assert (r.history[-1] >= r.history[0] - 1e-6).all(), obj
         assert (r.values >= r.history[0] - 1e-6).all(), obj
@@ -207,7 +223,9 @@ def test_conv_channel_and_neuron_objectives_reach_higher_values():
 
 def test_dead_relu_start_is_reported_as_zero_gradient():
     inp = keras.Input((3,))
-    out = keras.layers.Dense(1, activation="relu", name="d", kernel_initializer="ones", bias_initializer=keras.initializers.Constant(-10.0))(inp)
+    out = keras.layers.Dense(
+        1, activation="relu", name="d", kernel_initializer="ones", bias_initializer=keras.initializers.Constant(-10.0)
+    )(inp)
     model = keras.Model(inp, out)
     r = fv.ascend(model, fv.Neuron("d", 0), constraints=fv.Box(0, 1), steps=5)
     assert r.zero_gradient.tolist() == [True]
@@ -227,8 +245,16 @@ def test_diverging_item_stops_at_its_last_finite_input_and_others_continue():
     model = keras.Model(inp, SqrtThenLinear(name="sq")(inp))
     start = np.array([[0.02, 0.5], [0.5, 0.5]])
     # item 0 maximises sqrt(x0) - 2 x0 from 0.02 with huge steps past 0 -> NaN; item 1 climbs x1 to 1
-    r = fv.ascend(model, fv.Neuron("sq", [0, 1]), start=start, constraints=fv.Box(-1, 1), lr=[5.0, 0.1],
-                  optimizer="sign", schedule="constant", steps=20)
+    r = fv.ascend(
+        model,
+        fv.Neuron("sq", [0, 1]),
+        start=start,
+        constraints=fv.Box(-1, 1),
+        lr=[5.0, 0.1],
+        optimizer="sign",
+        schedule="constant",
+        steps=20,
+    )
     assert r.diverged.tolist() == [True, False]
     assert r.diverged_at[0] >= 0 and r.diverged_at[1] == -1
     assert np.isfinite(r.inputs).all() and np.isfinite(r.values).all()
@@ -277,7 +303,11 @@ def test_model_information_is_computed_once_per_ascent(monkeypatch):
     [
         (dict(objective=fv.ClassLogit(4)), ConfigurationError, "class 4 is out of range; valid indices are 0..3"),
         (dict(objective=fv.Neuron("dens", 0)), LayerNotFoundError, "did you mean 'dense'"),
-        (dict(objective=fv.Channel("flatten", 30)), ConfigurationError, "Channel index of layer 'flatten' (output shape (30,)) 30 is out of range"),
+        (
+            dict(objective=fv.Channel("flatten", 30)),
+            ConfigurationError,
+            "Channel index of layer 'flatten' (output shape (30,)) 30 is out of range",
+        ),
         (dict(objective="logit 3"), FeatvizTypeError, "expected an objective"),
         (dict(start=np.zeros((5, 6))), ConfigurationError, "the model expects (6, 5)"),
         (dict(start=np.full(SHAPE, np.nan)), ConfigurationError, "NaN or inf"),
@@ -286,7 +316,11 @@ def test_model_information_is_computed_once_per_ascent(monkeypatch):
         (dict(optimizer="sgd"), ConfigurationError, "'adam'"),
         (dict(steps=0), ConfigurationError, "steps must be an int >= 1"),
         (dict(lr=-1.0), ConfigurationError, "lr must be a finite number > 0; got -1.0"),
-        (dict(objective=fv.ClassLogit([0, 1]), start=np.zeros((3, *SHAPE))), ConfigurationError, "3 items but the objective has 2 targets"),
+        (
+            dict(objective=fv.ClassLogit([0, 1]), start=np.zeros((3, *SHAPE))),
+            ConfigurationError,
+            "3 items but the objective has 2 targets",
+        ),
         (dict(until=0.9), FeatvizTypeError, "until must be a Condition"),
         (dict(model="no/such/model.keras"), ConfigurationError, "model file not found: no/such/model.keras"),
     ],

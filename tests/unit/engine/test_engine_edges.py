@@ -49,8 +49,11 @@ def test_inputs_are_exactly_inside_an_l2_ball_at_any_scale(lin, scale):
     center = np.random.default_rng(1).uniform(0, scale, N) + 1 / 3
     w = lin.get_layer("dense").get_weights()[0][:, 0].astype(np.float64)
     best = logit(lin, center + 0.05 * w / np.linalg.norm(w))  # item 0's maximum without a mask
-    for c, unmasked in ((fv.LpBall(center, 0.05, p=2), True), (fv.Box(0, scale + 1) & fv.LpBall(center, 0.05, p=2), True),
-                        (fv.Mask(np.arange(N) % 2 == 0) & fv.LpBall(center, 0.05, p=2), False)):
+    for c, unmasked in (
+        (fv.LpBall(center, 0.05, p=2), True),
+        (fv.Box(0, scale + 1) & fv.LpBall(center, 0.05, p=2), True),
+        (fv.Mask(np.arange(N) % 2 == 0) & fv.LpBall(center, 0.05, p=2), False),
+    ):
         r = fv.ascend(lin, fv.ClassLogit([0, 1]), start=center, constraints=c, steps=40)
         assert (c.violation(r.inputs, start=r.start) == 0).all(), c
         if unmasked:
@@ -63,8 +66,9 @@ def test_assert_not_reaches_fails_just_below_the_closed_form_maximum_at_pixel_sc
     w = lin.get_layer("dense").get_weights()[0][:, 0].astype(np.float64)
     base, best = logit(lin, x0), logit(lin, np.clip(x0 + 2 * np.sign(w), 0, 255))
     with pytest.raises(AssertionError):
-        fv.assert_not_reaches(lin, fv.ClassLogit(0), float(base + 0.9999 * (best - base)),
-                              constraints=c, start=x0, steps=100)
+        fv.assert_not_reaches(
+            lin, fv.ClassLogit(0), float(base + 0.9999 * (best - base)), constraints=c, start=x0, steps=100
+        )
 
 
 def test_every_restart_keeps_the_frozen_entries_at_the_start():
@@ -96,8 +100,16 @@ def test_one_step_is_one_update_and_its_result_is_evaluated():
     w = model.get_layer("dense").get_weights()[0][:, 0].astype(np.float64)
     x0 = np.full(4, 0.5)
     x1 = np.clip(x0 + 0.1 * w / np.sqrt(np.mean(w**2)), 0, 1)
-    r = fv.ascend(model, fv.ClassLogit(0), start=x0, constraints=fv.Box(0, 1), steps=1, lr=0.1,
-                  optimizer="pgd", schedule="constant")
+    r = fv.ascend(
+        model,
+        fv.ClassLogit(0),
+        start=x0,
+        constraints=fv.Box(0, 1),
+        steps=1,
+        lr=0.1,
+        optimizer="pgd",
+        schedule="constant",
+    )
     np.testing.assert_allclose(r.inputs[0], x1, atol=1e-6)
     np.testing.assert_allclose(r.history[:, 0], [logit(model, x0), logit(model, x1)], rtol=1e-5)
     assert r.steps.tolist() == [1] and r.history.shape == (2, 1)
@@ -110,8 +122,17 @@ def test_until_met_on_the_last_iterate_counts_as_reached():
     x0 = np.full(4, 0.5)
     x1 = np.clip(x0 + 0.1 * w / np.sqrt(np.mean(w**2)), 0, 1)
     bar = 0.5 * (logit(model, x0) + logit(model, x1))  # above x_0, below x_1
-    r = fv.ascend(model, fv.ClassLogit(0), start=x0, constraints=fv.Box(0, 1), steps=1, lr=0.1,
-                  optimizer="pgd", schedule="constant", until=fv.ClassLogit(0) >= float(bar))
+    r = fv.ascend(
+        model,
+        fv.ClassLogit(0),
+        start=x0,
+        constraints=fv.Box(0, 1),
+        steps=1,
+        lr=0.1,
+        optimizer="pgd",
+        schedule="constant",
+        until=fv.ClassLogit(0) >= float(bar),
+    )
     assert r.reached.tolist() == [True] and r.steps.tolist() == [1]
     np.testing.assert_allclose(r.inputs[0], x1, atol=1e-6)
 
@@ -133,12 +154,21 @@ def test_until_met_on_the_last_iterate_counts_as_reached():
         (dict(schedule="cos"), ConfigurationError, "schedule='cos' is not one of 'constant', 'cosine'"),
         (dict(jit_compile=1), FeatvizTypeError, "jit_compile must be True, False or None"),
         (dict(jit_compile="yes"), FeatvizTypeError, "jit_compile must be True, False or None"),
-        (dict(constraints=fv.LpBall(np.zeros((2, N)), [0.1, 0.2, 0.3], p=2), start=np.zeros((2, N))),
-         ConfigurationError, "LpBall has 3 radii for 2 items"),
-        (dict(constraints=fv.Box(0, 1) & fv.Mask(np.arange(N) < 2, values=5.0)), ConfigurationError,
-         "the Mask value 5 at index (0, 2) lies outside the bounds [0, 1]"),
-        (dict(constraints=fv.Mask(np.arange(N) < 2) & fv.LpBall(np.zeros(N), 1.0, p=2), start=np.ones(N)),
-         ConfigurationError, "is empty for batch item 0"),
+        (
+            dict(constraints=fv.LpBall(np.zeros((2, N)), [0.1, 0.2, 0.3], p=2), start=np.zeros((2, N))),
+            ConfigurationError,
+            "LpBall has 3 radii for 2 items",
+        ),
+        (
+            dict(constraints=fv.Box(0, 1) & fv.Mask(np.arange(N) < 2, values=5.0)),
+            ConfigurationError,
+            "the Mask value 5 at index (0, 2) lies outside the bounds [0, 1]",
+        ),
+        (
+            dict(constraints=fv.Mask(np.arange(N) < 2) & fv.LpBall(np.zeros(N), 1.0, p=2), start=np.ones(N)),
+            ConfigurationError,
+            "is empty for batch item 0",
+        ),
     ],
 )
 def test_bad_arguments_are_clear_errors(lin, kwargs, error, words):
@@ -155,8 +185,9 @@ def test_convolutions_inside_nested_models_keep_xla_off_by_default():
 
     inner = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()], name="inner")
     outer = keras.Sequential([keras.Input((8, 8, 1)), inner, keras.layers.Dense(2)])
-    dense = keras.Sequential([keras.Input((4,)), keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]),
-                              keras.layers.Dense(2)])
+    dense = keras.Sequential(
+        [keras.Input((4,)), keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), keras.layers.Dense(2)]
+    )
     assert has_convolutions(outer) and not has_convolutions(dense)
 
 

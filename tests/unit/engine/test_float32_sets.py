@@ -21,8 +21,9 @@ SCALES = [1.0, 255.0, 1000.0]
 @pytest.fixture(scope="module")
 def linear():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="logits")])
-    model.get_layer("logits").set_weights([np.array([[1.0, -1.0], [2.0, 0.5], [-1.0, 1.0]], "float32"),
-                                           np.zeros(2, "float32")])
+    model.get_layer("logits").set_weights(
+        [np.array([[1.0, -1.0], [2.0, 0.5], [-1.0, 1.0]], "float32"), np.zeros(2, "float32")]
+    )
     return model
 
 
@@ -135,8 +136,11 @@ def test_an_l2_ball_that_touches_the_box_only_between_float32_numbers_is_refused
 
 def test_the_issue_example_is_refused_instead_of_returning_inputs_outside(linear):
     ball = fv.LpBall(center=np.full(3, 128.438), radius=2e-6, p=np.inf)
-    with pytest.raises(ConfigurationError, match=r"between the float32 neighbours 128.43798828125 and "
-                       r"128.43800354003906.* to at least 3.55e-06$"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"between the float32 neighbours 128.43798828125 and "
+        r"128.43800354003906.* to at least 3.55e-06$",
+    ):
         ascend(linear, fv.Box(0, 255) & ball)
     wider = fv.Box(0, 255) & fv.LpBall(center=np.full(3, 128.438), radius=3.55e-6, p=np.inf)
     fv.assert_within(ascend(linear, wider), wider, atol=0.0)
@@ -150,8 +154,9 @@ def test_within_names_the_ball_a_point_inside_the_box_breaks():
         fv.assert_within(x, c)
     text = str(info.value)
     assert "1 of 2 inputs lie outside Box(0.0, 255.0) & LpBall(radius=2.0, p=inf) (atol=1e-06):" in text
-    assert ("item 1: breaks part 1 LpBall(radius=2.0, p=inf) by 0.5 (atol=1e-06); entry (1,) = 130.5, "
-            "allowed [126, 130]") in text
+    assert (
+        "item 1: breaks part 1 LpBall(radius=2.0, p=inf) by 0.5 (atol=1e-06); entry (1,) = 130.5, allowed [126, 130]"
+    ) in text
     assert "part 0" not in text and "item 0" not in text
 
 

@@ -29,9 +29,16 @@ def test_changing_steps_never_retraces():
 
 def test_several_objectives_give_no_retracing_warning(caplog):
     m = model()
-    objectives = [fv.ClassLogit(0), fv.ClassLogit([0, 1]), fv.ClassProbability(2), fv.Neuron("hidden", 1),
-                  fv.Neuron("hidden", [0, 1, 2]), fv.ClassLogit(1) - 0.1 * fv.L2(), fv.LayerEnergy("hidden"),
-                  fv.ClassLogit(2) + fv.ClassProbability(2)]
+    objectives = [
+        fv.ClassLogit(0),
+        fv.ClassLogit([0, 1]),
+        fv.ClassProbability(2),
+        fv.Neuron("hidden", 1),
+        fv.Neuron("hidden", [0, 1, 2]),
+        fv.ClassLogit(1) - 0.1 * fv.L2(),
+        fv.LayerEnergy("hidden"),
+        fv.ClassLogit(2) + fv.ClassProbability(2),
+    ]
     with caplog.at_level(logging.WARNING):
         for steps in (4, 6):
             for obj in objectives:

@@ -24,8 +24,7 @@ def results():
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(2, name="head")])
     unit = fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=3, restarts=2, seed=0)
-    raw = dataclasses.replace(unit, inputs=unit.inputs * 255.0, start=unit.start * 255.0,
-                              constraints=fv.Box(0, 255))
+    raw = dataclasses.replace(unit, inputs=unit.inputs * 255.0, start=unit.start * 255.0, constraints=fv.Box(0, 255))
     assert raw.value_range == (0.0, 255.0) and unit.value_range == (0.0, 1.0)
     assert 0.05 < float(unit.inputs.mean()) < 0.95  # a picture drawn over (0, 1) from raw would be near white
     return unit, raw
@@ -44,8 +43,7 @@ def test_a_grid_of_a_raw_result_has_the_pixels_of_its_unit_version(results):
 
 def test_an_explicit_value_range_overrides_the_results(results):
     unit, raw = results
-    np.testing.assert_array_equal(grid(raw, value_range=(0, 510), scale=1),
-                                  grid(unit.inputs / 2, scale=1))
+    np.testing.assert_array_equal(grid(raw, value_range=(0, 510), scale=1), grid(unit.inputs / 2, scale=1))
 
 
 def test_save_png_and_the_context_draw_a_result_over_its_value_range(results, tmp_path):
@@ -98,11 +96,19 @@ def test_summarize_keeps_the_saturation_options_given_by_name():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: metrics.saturation(np.zeros((4, 4)), value_range=(0, 255), high=255),
-         r"give value_range=\(0, 255\) or low=/high=, not both"),
-        (lambda: metrics.saturation(np.zeros((4, 4)), value_range=(255, 0)), r"value_range high must be a finite number > 255; got 0"),
+        (
+            lambda: metrics.saturation(np.zeros((4, 4)), value_range=(0, 255), high=255),
+            r"give value_range=\(0, 255\) or low=/high=, not both",
+        ),
+        (
+            lambda: metrics.saturation(np.zeros((4, 4)), value_range=(255, 0)),
+            r"value_range high must be a finite number > 255; got 0",
+        ),
         (lambda: metrics.saturation(np.zeros((4, 4)), value_range=255), r"value_range=255 is not valid"),
-        (lambda: metrics.summarize(np.zeros((4, 4)), value_range=(1, 1)), r"value_range high must be a finite number > 1; got 1$"),
+        (
+            lambda: metrics.summarize(np.zeros((4, 4)), value_range=(1, 1)),
+            r"value_range high must be a finite number > 1; got 1$",
+        ),
     ],
 )
 def test_bad_value_ranges_name_the_value(call, message):
@@ -112,8 +118,9 @@ def test_bad_value_ranges_name_the_value(call, message):
 
 def test_assert_structure_takes_a_value_range():
     image = _image_255()
-    assert fv.assert_structure(image, value_range=(0, 255), saturation=(None, 0.6))["saturation"] == \
-        pytest.approx(metrics.saturation(image / 255.0))
+    assert fv.assert_structure(image, value_range=(0, 255), saturation=(None, 0.6))["saturation"] == pytest.approx(
+        metrics.saturation(image / 255.0)
+    )
     with pytest.raises(AssertionError, match="saturation"):
         fv.assert_structure(image, saturation=(None, 0.6))  # over the default (0, 1) almost all saturates
 

@@ -158,6 +158,7 @@ def test_entropy_known_values():
 
 def test_entropy_data_range_sets_the_bins_and_clips_outliers():
     image = np.array([[0.1, 0.2, 0.3], [0.6, 0.7, 0.8], [0.6, 0.7, 0.9]])
+
     def bits(*counts: int) -> float:
         p = np.array(counts) / sum(counts)
         return float(-(p * np.log2(p)).sum())
@@ -270,17 +271,41 @@ GOOD = np.random.default_rng(0).random((8, 8))
         (lambda: metrics.entropy(np.ones((4, 4), complex)), FeatvizTypeError, r"real numbers; got dtype complex128"),
         (lambda: metrics.entropy([["a"] * 4] * 4), FeatvizTypeError, r"got dtype <U1"),
         (lambda: metrics.entropy(None), FeatvizTypeError, r"got dtype object"),
-        (lambda: metrics.high_frequency_ratio(GOOD, cutoff=0.0), ConfigurationError, r"cutoff must be a finite number in \(0, 1\); got 0.0"),
+        (
+            lambda: metrics.high_frequency_ratio(GOOD, cutoff=0.0),
+            ConfigurationError,
+            r"cutoff must be a finite number in \(0, 1\); got 0.0",
+        ),
         (lambda: metrics.high_frequency_ratio(GOOD, cutoff=1.5), ConfigurationError, r"cutoff must .*; got 1.5"),
-        (lambda: metrics.high_frequency_ratio(GOOD, cutoff="0.5"), FeatvizTypeError, r"cutoff must .*; got '0.5' \(str\)"),
-        (lambda: metrics.total_variation(GOOD, data_range=0), ConfigurationError, r"data_range must be a finite number > 0; got 0"),
+        (
+            lambda: metrics.high_frequency_ratio(GOOD, cutoff="0.5"),
+            FeatvizTypeError,
+            r"cutoff must .*; got '0.5' \(str\)",
+        ),
+        (
+            lambda: metrics.total_variation(GOOD, data_range=0),
+            ConfigurationError,
+            r"data_range must be a finite number > 0; got 0",
+        ),
         (lambda: metrics.entropy(GOOD, bins=1), ConfigurationError, r"bins must be an int >= 2; got 1"),
         (lambda: metrics.entropy(GOOD, bins=2.5), FeatvizTypeError, r"bins must be an int >= 2; got 2.5 \(float\)"),
         (lambda: metrics.entropy(GOOD, data_range=1.0), ConfigurationError, r"data_range=1.0 .*\(low, high\)"),
-        (lambda: metrics.entropy(GOOD, data_range=(1, 0)), ConfigurationError, r"data_range\[1\] must be a finite number > 1; got 0"),
-        (lambda: metrics.edge_density(GOOD, sigma=-1), ConfigurationError, r"sigma must be a finite number >= 0; got -1"),
+        (
+            lambda: metrics.entropy(GOOD, data_range=(1, 0)),
+            ConfigurationError,
+            r"data_range\[1\] must be a finite number > 1; got 0",
+        ),
+        (
+            lambda: metrics.edge_density(GOOD, sigma=-1),
+            ConfigurationError,
+            r"sigma must be a finite number >= 0; got -1",
+        ),
         (lambda: metrics.dominant_orientation(GOOD, sigma=np.nan), ConfigurationError, r"sigma must .*; got nan"),
-        (lambda: metrics.saturation(GOOD, low=1.0, high=1.0), ConfigurationError, r"value_range high must be a finite number > 1; got 1.0"),
+        (
+            lambda: metrics.saturation(GOOD, low=1.0, high=1.0),
+            ConfigurationError,
+            r"value_range high must be a finite number > 1; got 1.0",
+        ),
         (lambda: metrics.saturation(GOOD, atol=-1e-3), ConfigurationError, r"atol must .*; got -0.001"),
         (lambda: metrics.ssim(GOOD, GOOD, data_range=None), ConfigurationError, r"needs data_range"),
         (lambda: metrics.ssim(GOOD, GOOD[:6], data_range=1.0), ConfigurationError, r"\(8, 8\) and image_b \(6, 8\)"),
@@ -298,9 +323,14 @@ def test_bad_arguments_are_named_with_the_valid_choices(call, error, fragment):
 
 # ------------------------------------------------------------------ properties
 RANGES = {
-    "high_frequency_ratio": (0.0, 1.0), "total_variation": (0.0, 1.0), "edge_density": (0.0, 1.0),
-    "orientation_coherence": (0.0, 1.0), "dominant_orientation": (0.0, 180.0), "entropy": (0.0, 8.0),
-    "periodicity": (0.0, 1.0), "saturation": (0.0, 1.0),
+    "high_frequency_ratio": (0.0, 1.0),
+    "total_variation": (0.0, 1.0),
+    "edge_density": (0.0, 1.0),
+    "orientation_coherence": (0.0, 1.0),
+    "dominant_orientation": (0.0, 180.0),
+    "entropy": (0.0, 8.0),
+    "periodicity": (0.0, 1.0),
+    "saturation": (0.0, 1.0),
 }
 
 images = st.tuples(st.integers(7, 12), st.integers(7, 12), st.sampled_from([(), (1,), (3,)])).flatmap(

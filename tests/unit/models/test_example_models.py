@@ -7,7 +7,7 @@ reshaped file fails here before it confuses the examples, tests and benchmarks u
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,7 +33,7 @@ SPECS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model(name: str) -> Any:
     return fv.load_model(MODELS / f"{name}.keras")
 

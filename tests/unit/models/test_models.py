@@ -57,8 +57,11 @@ def test_saved_model_directory_loads_and_ascends(model, tmp_path):
     np.testing.assert_allclose(r.inputs, same.inputs, rtol=1e-5, atol=1e-6)  # the same ascent as on the Keras model
 
 
-@pytest.mark.xfail(strict=True, reason="a SavedModel hides its softmax head: ClassProbability applies softmax "
-                                       "to the probabilities again (value ~1/3 here, not the model's output)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="a SavedModel hides its softmax head: ClassProbability applies softmax "
+    "to the probabilities again (value ~1/3 here, not the model's output)",
+)
 def test_saved_model_class_probability_is_the_models_output(model, tmp_path):
     model.export(str(tmp_path / "sm"))
     r = fv.ascend(fv.load_model(tmp_path / "sm"), fv.ClassProbability(1), constraints=fv.Box(0, 1), steps=5, seed=0)
@@ -91,7 +94,10 @@ def test_lambda_layer_file_is_refused_unless_unsafe_is_allowed(tmp_path):
     "make, words",
     [
         (lambda d: d / "missing.keras", "model file not found"),
-        (lambda d: (d / "trunc.keras").write_bytes(b"PK\x03\x04garbage") and d / "trunc.keras", "truncated or corrupted"),
+        (
+            lambda d: (d / "trunc.keras").write_bytes(b"PK\x03\x04garbage") and d / "trunc.keras",
+            "truncated or corrupted",
+        ),
         (lambda d: (d / "text.keras").write_text("hello") and d / "text.keras", "not a zip archive"),
         (lambda d: (d / "bad.h5").write_bytes(b"\x89HDF") and d / "bad.h5", "could not be loaded"),
         (lambda d: (d / "notsm").mkdir() or d / "notsm", "not a SavedModel"),

@@ -36,8 +36,15 @@ def direct(model, layer, x=X):
 
 def transfer(kind, b):
     if kind == "sequential":
-        return keras.Sequential([keras.Input((6, 6, 2)), b, keras.layers.GlobalAveragePooling2D(name="gap"),
-                                 keras.layers.Dense(3, activation="softmax", name="head")], name="tl")
+        return keras.Sequential(
+            [
+                keras.Input((6, 6, 2)),
+                b,
+                keras.layers.GlobalAveragePooling2D(name="gap"),
+                keras.layers.Dense(3, activation="softmax", name="head"),
+            ],
+            name="tl",
+        )
     inp = keras.Input((6, 6, 2))
     h = keras.layers.GlobalAveragePooling2D(name="gap")(b(inp, training=False))
     return keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="head")(h), name="tl")
@@ -51,8 +58,7 @@ def test_layers_inside_a_base_used_as_a_layer_equal_a_direct_pass(kind):
     np.testing.assert_allclose(got["base/relu"], direct(b, "relu"), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got["base/conv2"], direct(b, "conv2"), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got["base"], b(X, training=False).numpy(), rtol=1e-5, atol=1e-5)
-    assert fv.layer_names(model)[-7:] == ["base", "base/conv", "base/bn", "base/relu", "base/conv2",
-                                          "gap", "head"]
+    assert fv.layer_names(model)[-7:] == ["base", "base/conv", "base/bn", "base/relu", "base/conv2", "gap", "head"]
     assert model_info(model).shapes["base/relu"] == (6, 6, 4)
 
 
@@ -70,8 +76,9 @@ def test_class_objectives_through_a_transfer_learning_head_read_the_head_dense()
 def test_two_levels_of_nesting_and_a_softmax_layer_inside_the_nested_head():
     b = base()
     keras.utils.set_random_seed(1)
-    head = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, name="logits"), keras.layers.Softmax(name="sm")],
-                            name="head")
+    head = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(3, name="logits"), keras.layers.Softmax(name="sm")], name="head"
+    )
     middle = keras.Sequential([keras.Input((6, 6, 2)), b, keras.layers.GlobalAveragePooling2D(name="gap")], name="mid")
     model = keras.Sequential([keras.Input((6, 6, 2)), middle, head], name="outer")
     got = features(model, ["mid/base/relu"])
@@ -137,8 +144,10 @@ def test_cli_layers_and_render_take_nested_paths(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "base/relu" in table and "Channel 0-3" in table
     out = tmp_path / "g.png"
-    assert cli.main(["render", str(path), "--layer", "base/relu", "--channels", "0:2", "--steps", "2",
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(["render", str(path), "--layer", "base/relu", "--channels", "0:2", "--steps", "2", "--out", str(out)])
+        == 0
+    )
     assert out.exists() and "Channel('base/relu', [0, 1])" in capsys.readouterr().out
     assert cli.main(["render", str(path), "--layer", "base", "--channels", "4", "--steps", "2", "--out", str(out)]) == 0
     assert "Channel('base', [4])" in capsys.readouterr().out
@@ -187,8 +196,9 @@ def test_a_small_fixed_model_is_bounded_exactly_like_the_linear_function_it_is()
     w = wd @ wo[:3, 1]
     c = bd @ wo[:3, 1] + meta @ wo[3:, 1] + bo[1]
     b = fv.bounds(one, fv.ClassLogit(1), constraints=fv.Box(0, 1))
-    np.testing.assert_allclose([b.lower[0], b.upper[0]], [c + np.minimum(w, 0).sum(), c + np.maximum(w, 0).sum()],
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        [b.lower[0], b.upper[0]], [c + np.minimum(w, 0).sum(), c + np.maximum(w, 0).sum()], rtol=1e-5, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("small", [True, False])
@@ -198,8 +208,11 @@ def test_held_values_of_any_rank_and_integer_inputs_are_repeated_per_example(sma
     if not small:  # the HeldInput layer, used where a zero kernel would be large
         monkeypatch.setattr(_fixed_inputs, "_SMALL", 0)
     keras.utils.set_random_seed(5)
-    free, grid, ids = keras.Input((4,), name="free"), keras.Input((2, 3), name="grid"), keras.Input((3,), name="ids",
-                                                                                                   dtype="int32")
+    free, grid, ids = (
+        keras.Input((4,), name="free"),
+        keras.Input((2, 3), name="grid"),
+        keras.Input((3,), name="ids", dtype="int32"),
+    )
     tokens = keras.layers.Flatten()(keras.layers.Embedding(5, 2, name="emb")(ids))
     h = keras.layers.Concatenate()([free, keras.layers.Flatten()(grid), tokens])
     model = keras.Model([free, grid, ids], keras.layers.Dense(2, name="out")(h))

@@ -15,7 +15,7 @@ def test_boolean_coefficients_are_refused(make):
 
 def test_boolean_threshold_is_refused():
     with pytest.raises(FeatvizTypeError, match="threshold.*not a bool"):
-        fv.ClassLogit(0) >= True
+        _ = fv.ClassLogit(0) >= True
 
 
 @pytest.mark.parametrize("op", [lambda o: o > 0.5, lambda o: o <= 0.5, lambda o: o < 0.5, lambda o: 0.5 >= o])
@@ -74,8 +74,17 @@ def test_every_field_of_every_objective_and_constraint_is_classified():
         if info.name.startswith(("pytest_featviz.objectives", "pytest_featviz.constraints")):
             importlib.import_module(info.name)
     classes = [*_subclasses(fv.Objective), *_subclasses(fv.Constraint), fv.Condition]
-    assert {c.__name__ for c in classes} >= {"ClassLogit", "Channel", "Direction", "L2", "Sum", "Box", "LpBall",
-                                             "Mask", "Intersection"}
+    assert {c.__name__ for c in classes} >= {
+        "ClassLogit",
+        "Channel",
+        "Direction",
+        "L2",
+        "Sum",
+        "Box",
+        "LpBall",
+        "Mask",
+        "Intersection",
+    }
     for cls in classes:
         if not dataclasses.is_dataclass(cls):
             assert not [n for n in vars(cls).get("__annotations__", {}) if n != "index"], cls

@@ -6,8 +6,19 @@ import scipy.ndimage as ndi
 
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 from pytest_featviz.priors import (
-    STANDARD, BlurEvery, Compose, Fourier, Jitter, Pad, Pixel, Priors, RandomRotate, RandomScale,
-    SigmoidRange, resolve_priors, standard_priors,
+    STANDARD,
+    BlurEvery,
+    Compose,
+    Fourier,
+    Jitter,
+    Pad,
+    Pixel,
+    Priors,
+    RandomRotate,
+    RandomScale,
+    SigmoidRange,
+    resolve_priors,
+    standard_priors,
 )
 
 tf = pytest.importorskip("tensorflow")
@@ -75,8 +86,12 @@ def test_batch_items_get_independent_randomness():
 def find_shift(out, padded, k):
     """The (dy, dx) with ``out == padded shifted by (dy, dx)``, centre-cropped; None if none fits."""
     h, w = out.shape
-    hits = [(dy, dx) for dy in range(-k, k + 1) for dx in range(-k, k + 1)
-            if np.allclose(out, padded[k - dy:k - dy + h, k - dx:k - dx + w], atol=1e-6)]
+    hits = [
+        (dy, dx)
+        for dy in range(-k, k + 1)
+        for dx in range(-k, k + 1)
+        if np.allclose(out, padded[k - dy : k - dy + h, k - dx : k - dx + w], atol=1e-6)
+    ]
     return hits[0] if len(hits) == 1 else None
 
 
@@ -84,7 +99,10 @@ def find_shift(out, padded, k):
 def test_jitter_by_k_pixels_is_a_whole_pixel_shift_of_the_padded_image(mode):
     k, x = 3, image((24, 7, 8))
     if mode == "constant":
-        t, padded = Compose(Pad(k, "constant", value=0.5), Jitter(k)), np.pad(x, ((0, 0), (k, k), (k, k)), constant_values=0.5)
+        t, padded = (
+            Compose(Pad(k, "constant", value=0.5), Jitter(k)),
+            np.pad(x, ((0, 0), (k, k), (k, k)), constant_values=0.5),
+        )
     else:  # beyond the edge, the edge pixel repeats
         t, padded = Jitter(k), np.pad(x, ((0, 0), (k, k), (k, k)), mode="edge")
     out = t.apply(x, tf.constant([7, 7])).numpy()
@@ -132,8 +150,10 @@ def test_compose_applies_in_order_with_the_geometry_fused():
     x = np.broadcast_to(np.arange(21, dtype=np.float32)[None, :, None, None], (32, 21, 21, 1))
     zoomed = c + (np.arange(21) - c) / 2
     offsets = {}
-    for name, t in {"first": Compose(Jitter(1), RandomScale([2.0])),
-                    "last": Compose(RandomScale([2.0]), Jitter(1))}.items():
+    for name, t in {
+        "first": Compose(Jitter(1), RandomScale([2.0])),
+        "last": Compose(RandomScale([2.0]), Jitter(1)),
+    }.items():
         out = t.apply(x, tf.constant([3, 3])).numpy()[:, 5:16, 10, 0] - zoomed[5:16]
         assert np.allclose(out, out[:, :1], atol=1e-4), "a zoomed ramp, shifted"
         offsets[name] = set(np.round(out[:, 0], 4))
@@ -304,10 +324,18 @@ def test_the_standard_preset_is_what_its_docstring_says():
     assert (Fourier().optimizer, Fourier().lr, Pixel().optimizer, Pixel().lr) == ("pgd", 0.3, "adam", None)
 
 
-@pytest.mark.parametrize("side,pad,jitter2,scale,degrees", [
-    (8, 1, 1, None, None), (15, 1, 1, None, None), (16, 1, 1, 0.0125, 1.25), (32, 2, 1, 0.025, 2.5),
-    (64, 4, 2, 0.05, 5.0), (128, 8, 4, 0.1, 10.0), (500, 8, 4, 0.1, 10.0),
-])
+@pytest.mark.parametrize(
+    "side,pad,jitter2,scale,degrees",
+    [
+        (8, 1, 1, None, None),
+        (15, 1, 1, None, None),
+        (16, 1, 1, 0.0125, 1.25),
+        (32, 2, 1, 0.025, 2.5),
+        (64, 4, 2, 0.05, 5.0),
+        (128, 8, 4, 0.1, 10.0),
+        (500, 8, 4, 0.1, 10.0),
+    ],
+)
 def test_standard_transforms_grow_with_the_image_up_to_lucids_at_128_pixels(side, pad, jitter2, scale, degrees):
     ts = standard_priors((side, side + 7)).transforms.transforms
     assert (ts[0], ts[1], ts[-1]) == (Pad(pad, "reflect"), Jitter(pad), Jitter(jitter2))
@@ -318,10 +346,16 @@ def test_standard_transforms_grow_with_the_image_up_to_lucids_at_128_pixels(side
         assert ts[3].degrees == pytest.approx(np.linspace(-degrees, degrees, 11))
 
 
-@pytest.mark.parametrize("shape,param", [
-    ((28, 28), Fourier()), ((32, 32, 3), Fourier()), ((16, 16, 4), Fourier(decorrelate=False)),
-    ((64,), Pixel()), ((4, 4, 3), Pixel()),
-])
+@pytest.mark.parametrize(
+    "shape,param",
+    [
+        ((28, 28), Fourier()),
+        ((32, 32, 3), Fourier()),
+        ((16, 16, 4), Fourier(decorrelate=False)),
+        ((64,), Pixel()),
+        ((4, 4, 3), Pixel()),
+    ],
+)
 def test_standard_adapts_to_the_input(shape, param):
     priors = resolve_priors("standard", input_shape=shape)
     assert priors.parametrization == param
@@ -333,7 +367,10 @@ def test_priors_are_hashable_keys_of_their_structure():
     b = Priors(transforms=Compose(Jitter(2)), parametrization=Fourier())
     assert a == b and hash(a.structure()) == hash(b.structure())
     assert a.structure() != Priors(transforms=[Jitter(3)], parametrization=Fourier()).structure()
-    assert len({STANDARD.structure(), standard_priors((128, 128)).structure(), standard_priors((200, 300, 3)).structure()}) == 1
+    assert (
+        len({STANDARD.structure(), standard_priors((128, 128)).structure(), standard_priors((200, 300, 3)).structure()})
+        == 1
+    )
     assert standard_priors((28, 28)).structure() != STANDARD.structure()
 
 
@@ -345,29 +382,39 @@ def test_unknown_preset_names_the_choices():
         resolve_priors(3)
 
 
-@pytest.mark.parametrize("call,error,match", [
-    (lambda: Pad(-1), ConfigurationError, "Pad pixels must be an int >= 0; got -1"),
-    (lambda: Pad(2, "wrap"), ConfigurationError, "Pad mode='wrap' is not one of 'constant', 'reflect'"),
-    (lambda: Pad(2, "constant", value=float("nan")), ConfigurationError, "Pad value must be a finite number"),
-    (lambda: Jitter(1.5), FeatvizTypeError, r"Jitter pixels must be an int >= 0; got 1.5 \(float\)"),
-    (lambda: RandomScale([]), ConfigurationError, "non-empty sequence of positive finite numbers"),
-    (lambda: RandomScale([1.0, 0.0]), ConfigurationError, "positive finite"),
-    (lambda: RandomRotate(["a"]), FeatvizTypeError, "RandomRotate degrees must be a sequence of numbers"),
-    (lambda: Compose(Jitter(1), 3), FeatvizTypeError, "Compose takes transforms such as Jitter"),
-    (lambda: SigmoidRange(1.0, 0.0), ConfigurationError, "low=1.0 must be below high=0.0"),
-    (lambda: Fourier(decay=-1), ConfigurationError, "decay must be a finite number >= 0"),
-    (lambda: Fourier(start_std=float("nan")), ConfigurationError, "start_std must be a finite number >= 0"),
-    (lambda: BlurEvery(0), ConfigurationError, "BlurEvery n must be an int >= 1; got 0"),
-    (lambda: BlurEvery(2, sigma=0), ConfigurationError, "BlurEvery sigma must be a finite number > 0; got 0"),
-    (lambda: Priors(parametrization="fourier"), FeatvizTypeError, "parametrization must be"),
-    (lambda: Priors(transforms=[Jitter(1)]).check((10,)), ConfigurationError, r"input shape is \(10,\)"),
-    (lambda: Priors(blur=BlurEvery(2)).check((10,)), ConfigurationError, "needs an image input"),
-    (lambda: Priors(transforms=[Pad(8)]).check((8, 8)), ConfigurationError, "needs pixels < 8 for a 8x8"),
-    (lambda: Priors(parametrization=Fourier()).check((8, 8, 2)), ConfigurationError, "decorrelate=False"),
-    (lambda: Priors(parametrization=SigmoidRange()).validate(*full_bounds((1, 3), 0, np.inf)),
-     ConfigurationError, "SigmoidRange\\(\\) needs finite bounds"),
-    (lambda: Jitter(1).apply(np.zeros((2, 3), np.float32), [0, 0]), ConfigurationError, r"need a \(B, H, W\) or \(B, H, W, C\) input; got shape \(2, 3\)"),
-])
+@pytest.mark.parametrize(
+    "call,error,match",
+    [
+        (lambda: Pad(-1), ConfigurationError, "Pad pixels must be an int >= 0; got -1"),
+        (lambda: Pad(2, "wrap"), ConfigurationError, "Pad mode='wrap' is not one of 'constant', 'reflect'"),
+        (lambda: Pad(2, "constant", value=float("nan")), ConfigurationError, "Pad value must be a finite number"),
+        (lambda: Jitter(1.5), FeatvizTypeError, r"Jitter pixels must be an int >= 0; got 1.5 \(float\)"),
+        (lambda: RandomScale([]), ConfigurationError, "non-empty sequence of positive finite numbers"),
+        (lambda: RandomScale([1.0, 0.0]), ConfigurationError, "positive finite"),
+        (lambda: RandomRotate(["a"]), FeatvizTypeError, "RandomRotate degrees must be a sequence of numbers"),
+        (lambda: Compose(Jitter(1), 3), FeatvizTypeError, "Compose takes transforms such as Jitter"),
+        (lambda: SigmoidRange(1.0, 0.0), ConfigurationError, "low=1.0 must be below high=0.0"),
+        (lambda: Fourier(decay=-1), ConfigurationError, "decay must be a finite number >= 0"),
+        (lambda: Fourier(start_std=float("nan")), ConfigurationError, "start_std must be a finite number >= 0"),
+        (lambda: BlurEvery(0), ConfigurationError, "BlurEvery n must be an int >= 1; got 0"),
+        (lambda: BlurEvery(2, sigma=0), ConfigurationError, "BlurEvery sigma must be a finite number > 0; got 0"),
+        (lambda: Priors(parametrization="fourier"), FeatvizTypeError, "parametrization must be"),
+        (lambda: Priors(transforms=[Jitter(1)]).check((10,)), ConfigurationError, r"input shape is \(10,\)"),
+        (lambda: Priors(blur=BlurEvery(2)).check((10,)), ConfigurationError, "needs an image input"),
+        (lambda: Priors(transforms=[Pad(8)]).check((8, 8)), ConfigurationError, "needs pixels < 8 for a 8x8"),
+        (lambda: Priors(parametrization=Fourier()).check((8, 8, 2)), ConfigurationError, "decorrelate=False"),
+        (
+            lambda: Priors(parametrization=SigmoidRange()).validate(*full_bounds((1, 3), 0, np.inf)),
+            ConfigurationError,
+            "SigmoidRange\\(\\) needs finite bounds",
+        ),
+        (
+            lambda: Jitter(1).apply(np.zeros((2, 3), np.float32), [0, 0]),
+            ConfigurationError,
+            r"need a \(B, H, W\) or \(B, H, W, C\) input; got shape \(2, 3\)",
+        ),
+    ],
+)
 def test_bad_arguments_raise_errors_that_name_the_value(call, error, match):
     with pytest.raises(error, match=match):
         call()

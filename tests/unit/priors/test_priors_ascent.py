@@ -25,8 +25,9 @@ def edges():
 
 @pytest.mark.parametrize("priors", [None, "standard"])
 def test_hand_set_filters_read_as_perpendicular_edges_and_a_blob(edges, priors):
-    r = fv.ascend(edges, fv.Channel("edges", [0, 1, 2], crop=1), constraints=fv.Box(0, 1), steps=200, seed=0,
-                  priors=priors)
+    r = fv.ascend(
+        edges, fv.Channel("edges", [0, 1, 2], crop=1), constraints=fv.Box(0, 1), steps=200, seed=0, priors=priors
+    )
     images = r.inputs[..., 0]
     coherence = [metrics.orientation_coherence(x) for x in images]
     angles = [metrics.dominant_orientation(x) for x in images]
@@ -39,12 +40,19 @@ def test_hand_set_filters_read_as_perpendicular_edges_and_a_blob(edges, priors):
 @pytest.mark.parametrize("priors", ["standard", fv.Priors(parametrization=fv.priors.SigmoidRange())])
 def test_priors_keep_inputs_inside_hard_constraints(edges, priors):
     center = np.full((24, 24, 1), 0.5)
-    c = fv.Box(0, 1) & fv.LpBall(center, 2.0, p=2) & fv.Mask(np.pad(np.ones((20, 20, 1), bool), ((2, 2), (2, 2), (0, 0))))
+    c = (
+        fv.Box(0, 1)
+        & fv.LpBall(center, 2.0, p=2)
+        & fv.Mask(np.pad(np.ones((20, 20, 1), bool), ((2, 2), (2, 2), (0, 0))))
+    )
     r = fv.ascend(edges, fv.Channel("edges", [0, 1]), start=center, constraints=c, steps=30, priors=priors, seed=1)
     fv.assert_within(r, c)
     assert np.isfinite(r.values).all()
-    np.testing.assert_allclose(r.values, fv.ascend(edges, fv.Channel("edges", [0, 1]), start=r.inputs,
-                                                  constraints=c, steps=1).history[0], rtol=1e-5)
+    np.testing.assert_allclose(
+        r.values,
+        fv.ascend(edges, fv.Channel("edges", [0, 1]), start=r.inputs, constraints=c, steps=1).history[0],
+        rtol=1e-5,
+    )
 
 
 def test_standard_priors_are_smoother_than_raw_pixels_and_deterministic(edges):
@@ -62,23 +70,44 @@ def test_standard_priors_are_smoother_than_raw_pixels_and_deterministic(edges):
 def test_priors_do_not_retrace_when_values_change(edges):
     edges.__dict__.pop(CACHE_ATTR, None)
     for seed in range(4):
-        fv.ascend(edges, fv.Channel("edges", [seed % 3, 1]), constraints=fv.Box(0, 0.5 + seed / 4), steps=5,
-                  seed=seed, priors="standard", lr=0.05 + seed / 100)
+        fv.ascend(
+            edges,
+            fv.Channel("edges", [seed % 3, 1]),
+            constraints=fv.Box(0, 0.5 + seed / 4),
+            steps=5,
+            seed=seed,
+            priors="standard",
+            lr=0.05 + seed / 100,
+        )
     cache = edges.__dict__[CACHE_ATTR]
     assert len(cache) == 1 and next(iter(cache.values())).experimental_get_tracing_count() == 1
 
 
 def test_blur_every_and_transform_overrides(edges):
-    r = fv.ascend(edges, fv.Channel("edges", 0), constraints=fv.Box(0, 1), steps=12, transforms=[fv.priors.Jitter(2)],
-                  blur=fv.priors.BlurEvery(4, 1.0), seed=3)
+    r = fv.ascend(
+        edges,
+        fv.Channel("edges", 0),
+        constraints=fv.Box(0, 1),
+        steps=12,
+        transforms=[fv.priors.Jitter(2)],
+        blur=fv.priors.BlurEvery(4, 1.0),
+        seed=3,
+    )
     fv.assert_within(r, fv.Box(0, 1))
     with pytest.raises(fv.ConfigurationError, match="not one of"):
         fv.ascend(edges, fv.Channel("edges", 0), constraints=fv.Box(0, 1), priors="fancy")
 
 
 def test_until_with_transforms_is_judged_on_the_untransformed_input(edges):
-    r = fv.ascend(edges, fv.Channel("edges", [0, 1, 2]), constraints=fv.Box(0, 1), steps=60, priors="standard",
-                  until=fv.Channel("edges", [0, 1, 2]) >= 0.3, seed=4)
+    r = fv.ascend(
+        edges,
+        fv.Channel("edges", [0, 1, 2]),
+        constraints=fv.Box(0, 1),
+        steps=60,
+        priors="standard",
+        until=fv.Channel("edges", [0, 1, 2]) >= 0.3,
+        seed=4,
+    )
     assert (r.values[r.reached] >= 0.3 - 1e-6).all()
 
 
@@ -96,8 +125,15 @@ def test_units_that_are_off_at_grey_still_start_from_the_default_fourier_draw():
     model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(conv(inp)))
     conv.set_weights([SOBEL_V[:, :, None, None], np.array([-0.2], "float32")])
     channel, box = fv.Channel("off", 0), fv.Box(0, 1)
-    grey = fv.ascend(model, channel, constraints=box, steps=40, seed=0,
-                     priors="standard", parametrization=fv.priors.Fourier(start_std=0.01))
+    grey = fv.ascend(
+        model,
+        channel,
+        constraints=box,
+        steps=40,
+        seed=0,
+        priors="standard",
+        parametrization=fv.priors.Fourier(start_std=0.01),
+    )
     assert grey.zero_gradient.all() and grey.values[0] == 0
     noisy = fv.ascend(model, channel, constraints=box, steps=40, seed=0, priors="standard")
     assert not noisy.zero_gradient.any() and noisy.values[0] > 1.0  # stripes across the image: ~2 of 4 max

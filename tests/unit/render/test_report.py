@@ -71,7 +71,7 @@ class Page(HTMLParser):
 
 def decode_png(uri: str) -> Image.Image:
     assert uri.startswith(PNG_PREFIX), uri[:40]
-    image = Image.open(io.BytesIO(base64.b64decode(uri[len(PNG_PREFIX):], validate=True)))
+    image = Image.open(io.BytesIO(base64.b64decode(uri[len(PNG_PREFIX) :], validate=True)))
     assert image.format == "PNG"
     image.load()  # decodes every pixel, raises on a truncated or corrupt file
     return image
@@ -80,27 +80,77 @@ def decode_png(uri: str) -> Image.Image:
 @pytest.fixture
 def records(tmp_path):
     """Records as the plugin collects them (JSON-shaped), with real PNG files."""
-    grid_png = save_png(tmp_path / "a" / "assert_reaches.png", np.linspace(0, 1, 2 * 8 * 8).reshape(2, 8, 8),
-                        scale=1, padding=1)
-    gate = {name: save_png(tmp_path / "g" / f"{name}.png", np.full((5, 7, 3), level, np.uint8))
-            for name, level in (("baseline", 0), ("obtained", 128), ("difference", 255))}
+    grid_png = save_png(
+        tmp_path / "a" / "assert_reaches.png", np.linspace(0, 1, 2 * 8 * 8).reshape(2, 8, 8), scale=1, padding=1
+    )
+    gate = {
+        name: save_png(tmp_path / "g" / f"{name}.png", np.full((5, 7, 3), level, np.uint8))
+        for name, level in (("baseline", 0), ("obtained", 128), ("difference", 255))
+    }
     return [
-        {"kind": "assert_reaches", "passed": True, "claim": "ClassProbability(3) reaches >= 0.95",
-         "objective": "ClassProbability(3)", "constraints": "Box(0.0, 1.0)", "threshold": 0.95,
-         "best_value": 0.9712345, "values": [0.9712345], "steps": [40], "seed": 11, "status": None,
-         "picture": None, "model": "clf", "test": "t.py::test_b_passes", "outcome": "passed"},
-        {"kind": "assert_reaches", "passed": False, "claim": "ClassLogit([0, 1]) reaches >= 9",
-         "objective": "ClassLogit([0, 1])", "constraints": "Box(0.0, 1.0) & LpBall(radius=0.1, p=2)",
-         "threshold": 9.0, "best_value": 0.4321, "values": [0.4321, 0.25], "steps": [30, 30], "seed": 12,
-         "status": None, "picture": str(grid_png), "model": "clf", "test": "t.py::test_a_fails", "outcome": "failed"},
-        {"kind": "assert_matches_baseline", "passed": False, "name": "edges", "ssim": [0.51, 0.99],
-         "objective": "Channel('conv', 0)", "test": "t.py::test_c_gate",
-         "pictures": {k: str(v) for k, v in gate.items()}, "outcome": "failed"},
-        {"kind": "assert_structure", "passed": True, "metrics": [{"edge_density": 0.125, "entropy": 3.5}],
-         "bounds": {"edge_density": [0.1, None]}, "picture": None, "test": "t.py::test_d_structure",
-         "outcome": "passed"},
-        {"kind": "assert_not_reaches", "passed": False, "objective": "ClassProbability(7)", "threshold": 0.5,
-         "best_value": 0.75, "picture": str(tmp_path / "gone.png"), "test": EVIL_TEST, "outcome": "xfailed"},
+        {
+            "kind": "assert_reaches",
+            "passed": True,
+            "claim": "ClassProbability(3) reaches >= 0.95",
+            "objective": "ClassProbability(3)",
+            "constraints": "Box(0.0, 1.0)",
+            "threshold": 0.95,
+            "best_value": 0.9712345,
+            "values": [0.9712345],
+            "steps": [40],
+            "seed": 11,
+            "status": None,
+            "picture": None,
+            "model": "clf",
+            "test": "t.py::test_b_passes",
+            "outcome": "passed",
+        },
+        {
+            "kind": "assert_reaches",
+            "passed": False,
+            "claim": "ClassLogit([0, 1]) reaches >= 9",
+            "objective": "ClassLogit([0, 1])",
+            "constraints": "Box(0.0, 1.0) & LpBall(radius=0.1, p=2)",
+            "threshold": 9.0,
+            "best_value": 0.4321,
+            "values": [0.4321, 0.25],
+            "steps": [30, 30],
+            "seed": 12,
+            "status": None,
+            "picture": str(grid_png),
+            "model": "clf",
+            "test": "t.py::test_a_fails",
+            "outcome": "failed",
+        },
+        {
+            "kind": "assert_matches_baseline",
+            "passed": False,
+            "name": "edges",
+            "ssim": [0.51, 0.99],
+            "objective": "Channel('conv', 0)",
+            "test": "t.py::test_c_gate",
+            "pictures": {k: str(v) for k, v in gate.items()},
+            "outcome": "failed",
+        },
+        {
+            "kind": "assert_structure",
+            "passed": True,
+            "metrics": [{"edge_density": 0.125, "entropy": 3.5}],
+            "bounds": {"edge_density": [0.1, None]},
+            "picture": None,
+            "test": "t.py::test_d_structure",
+            "outcome": "passed",
+        },
+        {
+            "kind": "assert_not_reaches",
+            "passed": False,
+            "objective": "ClassProbability(7)",
+            "threshold": 0.5,
+            "best_value": 0.75,
+            "picture": str(tmp_path / "gone.png"),
+            "test": EVIL_TEST,
+            "outcome": "xfailed",
+        },
     ]
 
 
@@ -108,7 +158,12 @@ def test_every_assertion_is_a_row_sorted_by_test_with_failures_marked(records, t
     out = write_report(tmp_path / "out" / "report.html", records, header={"keras": "3.15.1", "seed": 42})
     page = Page(out.read_text(encoding="utf-8"))
     assert [row["cells"][1] for row in page.rows] == [
-        "t.py::test_a_fails", "t.py::test_b_passes", "t.py::test_c_gate", "t.py::test_d_structure", EVIL_TEST]
+        "t.py::test_a_fails",
+        "t.py::test_b_passes",
+        "t.py::test_c_gate",
+        "t.py::test_d_structure",
+        EVIL_TEST,
+    ]
     failed = [row for row in page.rows if "failed" in row["classes"]]
     passed = [row for row in page.rows if "passed" in row["classes"]]
     assert [r["cells"][1] for r in failed] == ["t.py::test_a_fails", "t.py::test_c_gate", EVIL_TEST]
@@ -116,8 +171,13 @@ def test_every_assertion_is_a_row_sorted_by_test_with_failures_marked(records, t
     assert [r["cells"][0] for r in failed] == ["FAILEDtest failed", "FAILEDtest failed", "FAILEDtest xfailed"]
     assert not any("FAILED" in "".join(r["cells"]) for r in passed)
     first = page.rows[0]["cells"]
-    assert first[2:7] == ["assert_reaches", "ClassLogit([0, 1])", "Box(0.0, 1.0) & LpBall(radius=0.1, p=2)", "9",
-                          "0.4321"]
+    assert first[2:7] == [
+        "assert_reaches",
+        "ClassLogit([0, 1])",
+        "Box(0.0, 1.0) & LpBall(radius=0.1, p=2)",
+        "9",
+        "0.4321",
+    ]
     assert "values [0.4321, 0.25]" in first[7] and "seed 12" in first[7]
     assert page.rows[1]["cells"][5:7] == ["0.95", "0.971235"]
     assert page.rows[2]["cells"][7] == "name edgesssim [0.51, 0.99]"  # keys without a column: in the details
@@ -137,7 +197,7 @@ def test_every_picture_is_embedded_as_a_png_that_decodes_to_the_file(records, tm
     files = [records[1]["picture"], *records[2]["pictures"].values()]
     for uri, path in zip(page.images, files):
         image = decode_png(uri)
-        assert base64.b64decode(uri[len(PNG_PREFIX):]) == open(path, "rb").read()
+        assert base64.b64decode(uri[len(PNG_PREFIX) :]) == open(path, "rb").read()
         assert image.size == Image.open(path).size
     assert decode_png(page.images[0]).size == (19, 10)  # 2 tiles of 8x8, padding 1, in one row
     assert decode_png(page.images[2]).size == (7, 5) and decode_png(page.images[2]).getpixel((0, 0)) == (128,) * 3
@@ -172,6 +232,7 @@ def test_embed_png_refuses_files_that_are_not_png(tmp_path):
 
 
 # -- the plugin: --featviz-report -------------------------------------------------------------
+
 
 @pytest.fixture
 def model_file(pytester):
@@ -272,10 +333,23 @@ def test_headless_chromium_loads_the_page_decodes_every_image_and_sees_failed_ro
     checked = tmp_path / "checked.html"
     checked.write_text(out.read_text(encoding="utf-8").replace("</body>", CHECKER + "\n</body>"), encoding="utf-8")
     done = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", checked.as_uri()],
-        capture_output=True, text=True, check=False,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            checked.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     found = re.search(r'<pre id="featviz-check">(.*?)</pre>', done.stdout, re.S)

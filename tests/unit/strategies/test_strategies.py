@@ -133,8 +133,9 @@ def test_boxes_are_scalar_or_per_element():
     assert find(boxes(INPUT), lambda b: b.low.ndim > 0).low.shape == INPUT
 
 
-@given(ball=lp_balls(from_examples(EXAMPLES), min_radius=0.1, max_radius=0.3, p=np.inf),
-       l2=lp_balls(np.zeros(INPUT), p=2))
+@given(
+    ball=lp_balls(from_examples(EXAMPLES), min_radius=0.1, max_radius=0.3, p=np.inf), l2=lp_balls(np.zeros(INPUT), p=2)
+)
 def test_lp_balls_take_a_centre_value_or_strategy_and_radii_in_range(ball, l2):
     assert 0.1 <= float(ball.radius) <= 0.3 and ball.p == np.inf
     assert any((ball.center == e).all() for e in EXAMPLES)
@@ -158,15 +159,16 @@ def assert_feasible(c, x):
     assert c.violation(p[None], start=x[None]).max() <= 1e-6
 
 
-@given(c=constraint_sets(IMAGE, min_value=-1.0, max_value=1.0),
-       x=starting_points(IMAGE, min_value=-3.0, max_value=3.0))
+@given(c=constraint_sets(IMAGE, min_value=-1.0, max_value=1.0), x=starting_points(IMAGE, min_value=-3.0, max_value=3.0))
 def test_every_generated_constraint_set_is_feasible(c, x):
     assert_feasible(c, x)
     assert -1.0 <= c.project(x).min() and c.project(x).max() <= 1.0  # the box is always there
 
 
-@given(c=constraint_sets(IMAGE, center=starting_points(IMAGE, min_value=-0.2, max_value=1.2), max_radius=8.0),
-       x=starting_points(IMAGE, min_value=-3.0, max_value=3.0))
+@given(
+    c=constraint_sets(IMAGE, center=starting_points(IMAGE, min_value=-0.2, max_value=1.2), max_radius=8.0),
+    x=starting_points(IMAGE, min_value=-3.0, max_value=3.0),
+)
 def test_constraint_sets_around_a_centre_outside_the_bounds_are_feasible(c, x):
     # the centre may lie up to 0.2 outside [0, 1] in every entry: 0.2 * sqrt(768) < 5.6 away (L2)
     assert_feasible(c, x)
@@ -231,7 +233,9 @@ def test_lp_balls_around_a_centre_off_the_float32_grid_reach_the_nearest_float32
     need = np.abs(center.astype(np.float32) - center)
     assert float(simplest(lp_balls(center, p=np.inf)).radius) >= need.max()
     assert float(simplest(lp_balls(center, p=2)).radius) >= np.linalg.norm(need)
-    with pytest.raises(InvalidArgument, match=r"radius >= 3.54\d+e-06; pass max_radius >= 3.54\d+e-06 or a float32 center"):
+    with pytest.raises(
+        InvalidArgument, match=r"radius >= 3.54\d+e-06; pass max_radius >= 3.54\d+e-06 or a float32 center"
+    ):
         simplest(lp_balls(center, max_radius=1e-6, p=2))
 
 
@@ -271,12 +275,18 @@ BAD_ARGUMENTS = [
     (lambda: starting_points(INPUT, min_value="0"), r"min_value must be a finite number; got '0' \(str\)"),
     (lambda: starting_points((4, 0)), r"each entry of shape=\(4, 0\) must be an int >= 1; got 0"),
     (lambda: starting_points(INPUT, batch=0), "batch must be an int >= 1; got 0"),
-    (lambda: starting_points(INPUT, kinds=("uniform", "checkerbord")), "kind='checkerbord' is not one of 'checkerboard', 'constant', 'gaussian', 'smooth', 'uniform'; did you mean 'checkerboard'"),
+    (
+        lambda: starting_points(INPUT, kinds=("uniform", "checkerbord")),
+        "kind='checkerbord' is not one of 'checkerboard', 'constant', 'gaussian', 'smooth', 'uniform'; did you mean 'checkerboard'",
+    ),
     (lambda: starting_points(INPUT, kinds="constant"), r"kinds=\('constant',\)"),
     (lambda: starting_points(INPUT, kinds=()), "kinds is empty"),
     (lambda: starting_points(INPUT, min_value=0.1, max_value=0.1), "no float32 number lies in"),
     (lambda: starting_points(INPUT, kinds=(from_examples(EXAMPLES + 2),)), "outside .min_value=0.0, max_value=1.0."),
-    (lambda: starting_points((3, 3), kinds=(from_examples(EXAMPLES),)), r"shape \(4, 4\); starting_points needs \(3, 3\)"),
+    (
+        lambda: starting_points((3, 3), kinds=(from_examples(EXAMPLES),)),
+        r"shape \(4, 4\); starting_points needs \(3, 3\)",
+    ),
     (lambda: from_examples(np.zeros((0, 4))), r"N >= 1; got shape \(0, 4\)"),
     (lambda: from_examples([[1.0, np.nan]]), "NaN or inf"),
     (lambda: boxes(INPUT, min_width=2.0), r"min_width=2.0 must lie in \[0, max_value - min_value\] = \[0, 1.0\]"),

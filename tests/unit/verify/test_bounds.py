@@ -13,13 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pytest_featviz as fv
-from pytest_featviz.verify.linear import (
-    Conv2D, Dense, DepthwiseConv2D, GlobalAvgPool2D, Pad2D, avg_pool, geometry,
-)
-from pytest_featviz.verify.nonlinear import Activation, MaxPool2D
-from pytest_featviz.verify import Bounds, bounds, certify_not_reaches
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 from pytest_featviz.models import FeatureExtractor
+from pytest_featviz.verify import Bounds, bounds, certify_not_reaches
+from pytest_featviz.verify.linear import (
+    Conv2D,
+    Dense,
+    DepthwiseConv2D,
+    GlobalAvgPool2D,
+    Pad2D,
+    avg_pool,
+    geometry,
+)
+from pytest_featviz.verify.nonlinear import Activation, MaxPool2D
 
 MODELS = Path(__file__).resolve().parents[3] / "examples" / "models"
 METHODS = ["ibp", "crown"]
@@ -127,8 +133,9 @@ def test_cancelling_affine_stack_crown_exact_ibp_loose():
 
 
 def test_absolute_value_relu_network():
-    model = dense_model([(np.array([[1.0, -1.0]]), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))],
-                        activations=["relu", None])
+    model = dense_model(
+        [(np.array([[1.0, -1.0]]), np.zeros(2)), (np.ones((2, 1)), np.zeros(1))], activations=["relu", None]
+    )
     box = fv.Box(-1, 1)
     ibp = bounds(model, fv.ClassLogit(0), constraints=box, method="ibp")
     crown = bounds(model, fv.ClassLogit(0), constraints=box, method="crown")
@@ -166,8 +173,12 @@ def _set_random_weights(model, rng):
         ws = layer.get_weights()
         if isinstance(layer, keras.layers.BatchNormalization):
             gamma, beta, mean, var = ws
-            ws = [rng.normal(size=gamma.shape), rng.normal(size=beta.shape) * 0.3,
-                  rng.normal(size=mean.shape) * 0.3, rng.uniform(0.3, 2.0, size=var.shape)]
+            ws = [
+                rng.normal(size=gamma.shape),
+                rng.normal(size=beta.shape) * 0.3,
+                rng.normal(size=mean.shape) * 0.3,
+                rng.uniform(0.3, 2.0, size=var.shape),
+            ]
         else:
             ws = [rng.normal(size=w.shape) * (1.2 / np.sqrt(max(1, np.prod(w.shape[:-1])))) for w in ws]
         layer.set_weights([np.asarray(w, np.float32) for w in ws])
@@ -203,13 +214,25 @@ def mlp(rng, dim):
 def cnn(rng):
     L = keras.layers
     inp = keras.Input((6, 6, 2))
-    x = L.Conv2D(3, int(rng.integers(2, 4)), strides=int(rng.integers(1, 3)), padding=["valid", "same"][rng.integers(2)],
-                 activation=["relu", "tanh", None][rng.integers(3)], name="conv")(inp)
+    x = L.Conv2D(
+        3,
+        int(rng.integers(2, 4)),
+        strides=int(rng.integers(1, 3)),
+        padding=["valid", "same"][rng.integers(2)],
+        activation=["relu", "tanh", None][rng.integers(3)],
+        name="conv",
+    )(inp)
     pool = [L.MaxPooling2D, L.AveragePooling2D][rng.integers(2)]
     x = pool(2, strides=int(rng.integers(1, 3)), padding=["valid", "same"][rng.integers(2)], name="pool")(x)
     x = L.BatchNormalization(name="bn")(x)
-    x = L.Conv2D(2, int(rng.integers(1, 3)), dilation_rate=int(rng.integers(1, 3)), padding="same",
-                 activation="relu", name="conv2")(x)
+    x = L.Conv2D(
+        2,
+        int(rng.integers(1, 3)),
+        dilation_rate=int(rng.integers(1, 3)),
+        padding="same",
+        activation="relu",
+        name="conv2",
+    )(x)
     x = L.GlobalAveragePooling2D(name="gap")(x) if rng.integers(2) else L.Flatten(name="flat")(x)
     return keras.Model(inp, L.Dense(3, name="logits")(x))
 
@@ -261,10 +284,15 @@ def points_in(constraint, shape, rng, n=1000):
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), arch=st.sampled_from(["mlp", "cnn"]), dim=st.integers(2, 8),
-       set_kind=st.sampled_from(["linf", "l2", "box_l2"]), radius=st.floats(0.01, 0.4),
-       obj_kind=st.sampled_from(["logit", "margin", "prob", "hidden", "mixed"]),
-       method=st.sampled_from(["ibp", "crown", "crown-ibp"]))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    arch=st.sampled_from(["mlp", "cnn"]),
+    dim=st.integers(2, 8),
+    set_kind=st.sampled_from(["linf", "l2", "box_l2"]),
+    radius=st.floats(0.01, 0.4),
+    obj_kind=st.sampled_from(["logit", "margin", "prob", "hidden", "mixed"]),
+    method=st.sampled_from(["ibp", "crown", "crown-ibp"]),
+)
 def test_bounds_sandwich_the_real_model(seed, arch, dim, set_kind, radius, obj_kind, method):
     rng = np.random.default_rng(seed)
     model = mlp(rng, dim) if arch == "mlp" else cnn(rng)
@@ -309,9 +337,18 @@ def test_a_single_point_gives_the_model_value(seed, arch, method):
     assert b_.lower[0] <= value[0] <= b_.upper[0]
 
 
-RELAXED = [Activation("relu"), Activation("leaky_relu", 0.2), Activation("relu6", 0.0, 6.0),
-           Activation("sigmoid"), Activation("tanh"), Activation("elu", 0.5), Activation("elu", 1.0),
-           Activation("elu", 2.0), Activation("softplus"), Activation("hard_sigmoid")]
+RELAXED = [
+    Activation("relu"),
+    Activation("leaky_relu", 0.2),
+    Activation("relu6", 0.0, 6.0),
+    Activation("sigmoid"),
+    Activation("tanh"),
+    Activation("elu", 0.5),
+    Activation("elu", 1.0),
+    Activation("elu", 2.0),
+    Activation("softplus"),
+    Activation("hard_sigmoid"),
+]
 
 
 @pytest.mark.parametrize("act", RELAXED, ids=lambda a: f"{a.name}-{a.alpha}")
@@ -345,18 +382,34 @@ def test_max_pool_relaxation_holds_on_its_box():
     assert np.all(lhs <= rhs + 1e-12)
 
 
-@pytest.mark.parametrize("op", [
-    Dense(np.random.default_rng(0).normal(size=(4, 3)), np.arange(3.0)),
-    Conv2D(np.random.default_rng(1).normal(size=(3, 2, 4, 3)), np.arange(3.0),
-           geometry(6, 3, 2, 1, "same"), geometry(5, 2, 1, 2, "same")),
-    Conv2D(np.random.default_rng(2).normal(size=(2, 2, 4, 2)), np.zeros(2),
-           geometry(6, 2, 2, 1, "valid"), geometry(5, 2, 1, 1, "valid")),
-    avg_pool((6, 5), (2, 3), (2, 2), "same"),
-    GlobalAvgPool2D((6, 5, 4), False),
-    DepthwiseConv2D(np.random.default_rng(4).normal(size=(3, 2, 4, 2)), np.arange(8.0),
-                    geometry(6, 3, 2, 1, "same"), geometry(5, 2, 1, 2, "valid")),
-    Pad2D(((1, 2), (0, 3))),
-], ids=["dense", "conv-same", "conv-valid", "avgpool-same", "gap", "depthwise", "pad"])
+@pytest.mark.parametrize(
+    "op",
+    [
+        Dense(np.random.default_rng(0).normal(size=(4, 3)), np.arange(3.0)),
+        Conv2D(
+            np.random.default_rng(1).normal(size=(3, 2, 4, 3)),
+            np.arange(3.0),
+            geometry(6, 3, 2, 1, "same"),
+            geometry(5, 2, 1, 2, "same"),
+        ),
+        Conv2D(
+            np.random.default_rng(2).normal(size=(2, 2, 4, 2)),
+            np.zeros(2),
+            geometry(6, 2, 2, 1, "valid"),
+            geometry(5, 2, 1, 1, "valid"),
+        ),
+        avg_pool((6, 5), (2, 3), (2, 2), "same"),
+        GlobalAvgPool2D((6, 5, 4), False),
+        DepthwiseConv2D(
+            np.random.default_rng(4).normal(size=(3, 2, 4, 2)),
+            np.arange(8.0),
+            geometry(6, 3, 2, 1, "same"),
+            geometry(5, 2, 1, 2, "valid"),
+        ),
+        Pad2D(((1, 2), (0, 3))),
+    ],
+    ids=["dense", "conv-same", "conv-valid", "avgpool-same", "gap", "depthwise", "pad"],
+)
 def test_linear_ops_adjoints(op):
     """``<op(x), a> = <x, op^T(a)> + <a, bias>``: the backward pass is the forward's transpose."""
     rng = np.random.default_rng(3)
@@ -380,8 +433,9 @@ def test_lambda_layer_is_refused_by_name_and_class():
 
 
 def test_unsupported_activation_is_refused():
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="gelu", name="g"),
-                              keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="gelu", name="g"), keras.layers.Dense(2)]
+    )
     with pytest.raises(ConfigurationError, match=r"'g' \(Dense\).*'gelu'"):
         bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1))
     probs = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax", name="p")])
@@ -390,8 +444,7 @@ def test_unsupported_activation_is_refused():
         bounds(probs, fv.Neuron("p", 1), constraints=fv.Box(0, 1))
 
 
-@pytest.mark.parametrize("objective", [fv.TotalVariation(), fv.LayerEnergy("d0"),
-                                       fv.ClassLogit(0) - 0.1 * fv.L2()])
+@pytest.mark.parametrize("objective", [fv.TotalVariation(), fv.LayerEnergy("d0"), fv.ClassLogit(0) - 0.1 * fv.L2()])
 def test_unsupported_objectives_are_refused(objective):
     model, _, _ = linear_model()
     with pytest.raises(ConfigurationError, match="not affine"):
@@ -447,8 +500,9 @@ def test_seed_mlp_certification_figures():
     for eps in (0.001, 0.01, 0.03):
         c = fv.Box(0, 1) & fv.LpBall(x[items], eps, p=np.inf)
         for method in METHODS:
-            cert = certify_not_reaches(model, fv.ClassProbability(others), 0.5, constraints=c, method=method,
-                                       start=x[items])
+            cert = certify_not_reaches(
+                model, fv.ClassProbability(others), 0.5, constraints=c, method=method, start=x[items]
+            )
             proven = np.ones(len(y), dtype=bool)
             np.logical_and.at(proven, items, np.array(cert.status) == "proven")
             figures[eps, method] = proven.mean()

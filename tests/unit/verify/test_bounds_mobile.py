@@ -10,13 +10,12 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from test_bounds import _set_random_weights, evaluate
 
 import pytest_featviz as fv
-from pytest_featviz.verify.nonlinear import Multiply
-from pytest_featviz.verify import bounds
 from pytest_featviz.errors import ConfigurationError
-
-from test_bounds import _set_random_weights, evaluate
+from pytest_featviz.verify import bounds
+from pytest_featviz.verify.nonlinear import Multiply
 
 L = keras.layers
 METHODS = ["ibp", "crown"]
@@ -30,10 +29,14 @@ def _randomise(model, seed):
     for layer in _all_layers(model):
         if isinstance(layer, L.BatchNormalization):
             gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 2, gamma.shape).astype(np.float32),
-                               rng.normal(0, 0.3, beta.shape).astype(np.float32),
-                               rng.normal(0, 0.3, mean.shape).astype(np.float32),
-                               rng.uniform(0.3, 2, var.shape).astype(np.float32)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 2, gamma.shape).astype(np.float32),
+                    rng.normal(0, 0.3, beta.shape).astype(np.float32),
+                    rng.normal(0, 0.3, mean.shape).astype(np.float32),
+                    rng.uniform(0.3, 2, var.shape).astype(np.float32),
+                ]
+            )
     return model
 
 
@@ -198,9 +201,11 @@ def test_ibp_of_padding_and_identity_is_the_padded_input_interval(layer):
 
 
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("build", [mobile_model, nested_mobile_model,
-                                   lambda: nested_mobile_model(sequential=True)],
-                         ids=["flat", "nested", "nested-sequential"])
+@pytest.mark.parametrize(
+    "build",
+    [mobile_model, nested_mobile_model, lambda: nested_mobile_model(sequential=True)],
+    ids=["flat", "nested", "nested-sequential"],
+)
 def test_a_single_point_gives_the_mobile_block_value(method, build):
     model = build()
     x = np.random.default_rng(5).uniform(0, 1, (1, *SHAPE)).astype(np.float32)
@@ -212,10 +217,16 @@ def test_a_single_point_gives_the_mobile_block_value(method, build):
     assert b.lower[0] <= value[0] <= b.upper[0]
 
 
-@pytest.mark.parametrize("build", [mobile_model, nested_mobile_model,
-                                   lambda: nested_mobile_model(sequential=True),
-                                   lambda: nested_mobile_model(sequential_base=True)],
-                         ids=["flat", "nested", "nested-sequential", "twice-nested"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        mobile_model,
+        nested_mobile_model,
+        lambda: nested_mobile_model(sequential=True),
+        lambda: nested_mobile_model(sequential_base=True),
+    ],
+    ids=["flat", "nested", "nested-sequential", "twice-nested"],
+)
 def test_mobile_block_bounds_hold_what_sampling_and_search_find(build):
     rng = np.random.default_rng(6)
     model = build()
@@ -228,8 +239,11 @@ def test_mobile_block_bounds_hold_what_sampling_and_search_find(build):
 def test_nested_and_flat_models_get_the_same_bounds():
     """The nested model's graph is translated through the outer call, not the layers' first calls."""
     flat = mobile_model(7)
-    for nested in (nested_mobile_model(7), nested_mobile_model(7, sequential=True),
-                   nested_mobile_model(7, sequential_base=True)):
+    for nested in (
+        nested_mobile_model(7),
+        nested_mobile_model(7, sequential=True),
+        nested_mobile_model(7, sequential_base=True),
+    ):
         nested.set_weights(flat.get_weights())
         box = fv.Box(0, 1)
         for method in METHODS:
@@ -246,8 +260,9 @@ def test_a_nested_layer_path_is_translated_like_the_flat_layer():
     flat, nested = mobile_model(8), nested_mobile_model(8)
     g_flat, n_flat = build_graph(flat, ["block_se"])
     g_nested, n_nested = build_graph(nested, ["base/block_se"])
-    assert [(type(n.op), n.inputs, n.shape) for n in g_flat.nodes] == \
-        [(type(n.op), n.inputs, n.shape) for n in g_nested.nodes]
+    assert [(type(n.op), n.inputs, n.shape) for n in g_flat.nodes] == [
+        (type(n.op), n.inputs, n.shape) for n in g_nested.nodes
+    ]
     assert n_flat["block_se"] == n_nested["base/block_se"] == len(g_flat.nodes) - 1
     with pytest.raises(ConfigurationError, match="'block_expand' is a Conv2D, not a nested model"):
         build_graph(flat, ["block_expand/x"])
@@ -350,8 +365,7 @@ def test_batchnorm_bounds_raise_no_warnings():
 
 def test_overflowing_bounds_are_unknown_without_warnings():
     """Weights of 3e38 overflow float64 after a few layers: infinite or NaN bounds, never a warning."""
-    model = keras.Sequential([keras.Input((4,)), *[L.Dense(4) for _ in range(12)],
-                              L.BatchNormalization(), L.Dense(2)])
+    model = keras.Sequential([keras.Input((4,)), *[L.Dense(4) for _ in range(12)], L.BatchNormalization(), L.Dense(2)])
     model.set_weights([np.full_like(w, 3e38) for w in model.get_weights()])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -372,8 +386,7 @@ def test_a_saturating_activation_caps_the_float_error_bound():
     carried on is at most 6 however large it was before (it used to grow by |W| per layer)."""
     rng = np.random.default_rng(12)
     model = keras.Sequential([keras.Input((4,)), L.Dense(64), L.Dense(64), L.ReLU(6.0), L.Dense(1)])
-    weights = [rng.normal(size=w.shape).astype(np.float32) * (1e6 if w.ndim == 2 else 1.0)
-               for w in model.get_weights()]
+    weights = [rng.normal(size=w.shape).astype(np.float32) * (1e6 if w.ndim == 2 else 1.0) for w in model.get_weights()]
     weights[-2] = np.abs(weights[-2]) * 1e-6  # the last layer: positive, of order 1
     model.set_weights(weights)
     b = bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), method="ibp")
@@ -393,5 +406,6 @@ def test_a_layer_called_twice_in_the_model_is_bounded_at_its_first_call():
     objective = fv.Neuron("twice", 2)
     b = bounds(model, objective, constraints=fv.Box(x[0], x[0]))
     want = keras.ops.convert_to_numpy(shared(x))[0, 2]
-    np.testing.assert_allclose([b.real_lower[0], b.real_upper[0], evaluate(model, objective, x)[0]], [want] * 3,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        [b.real_lower[0], b.real_upper[0], evaluate(model, objective, x)[0]], [want] * 3, rtol=1e-5, atol=1e-6
+    )
