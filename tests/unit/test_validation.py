@@ -59,7 +59,7 @@ TYPE_ROWS = [
     # _validation itself
     _row(lambda: check_int("3", "steps"), FeatvizTypeError, "steps must be an int; got '3' (str)", id="int-str"),
     _row(lambda: check_int(True, "steps"), FeatvizTypeError, "got True (bool)", id="int-bool"),
-    _row(lambda: check_int(np.bool_(True), "steps"), FeatvizTypeError, "got True (bool", id="int-np-bool"),
+    _row(lambda: check_int(np.bool_(True), "steps"), FeatvizTypeError, "(bool", id="int-np-bool"),
     _row(
         lambda: check_real(True, "lr"), FeatvizTypeError, "lr must be a finite number; got True (bool)", id="real-bool"
     ),
