@@ -72,10 +72,12 @@ def _run(
     threshold: float,
     constraints: Any,
     start: Any,
-    restarts: int,
+    restarts: Any,
     seed: int | None,
     options: dict,
-) -> AscentResult:
+) -> tuple[AscentResult, Any]:
+    """Run the search of one claim: the result, and per item whether it met the threshold inside the set."""
+    restarts = check_int(restarts, "restarts", min_value=1)
     _check_options(kind, options)
     objective = as_objective(objective)
     batch = None
@@ -87,7 +89,7 @@ def _run(
                 "or use one assertion per target"
             )
         batch = restarts
-    return ascend(
+    r = ascend(
         model,
         objective,
         start=start,
@@ -97,6 +99,7 @@ def _run(
         restarts=batch,
         **options,
     )
+    return r, r.reached & (as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6)
 
 
 def assert_reaches(
@@ -145,19 +148,7 @@ def assert_reaches(
     __tracebackhide__ = True
     value = _threshold(threshold)
     check_choice(require, "require", _REQUIRE)
-    r = _run(
-        "assert_reaches",
-        model,
-        objective,
-        value,
-        constraints,
-        start,
-        check_int(restarts, "restarts", min_value=1),
-        seed,
-        ascent_options,
-    )
-    inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
-    ok_items = r.reached & inside
+    r, ok_items = _run("assert_reaches", model, objective, value, constraints, start, restarts, seed, ascent_options)
     passed = bool(ok_items.any() if require == "any" else ok_items.all())
     claim = f"{r.objective!r} reaches >= {threshold}" + (" for every item" if require == "all" else "")
     remedy = (
@@ -222,19 +213,7 @@ def assert_not_reaches(
         from ..verify import check_supported
 
         check_supported(model, objective)
-    r = _run(
-        "assert_not_reaches",
-        model,
-        objective,
-        value,
-        constraints,
-        start,
-        check_int(restarts, "restarts", min_value=1),
-        seed,
-        ascent_options,
-    )
-    inside = as_constraint(constraints).violation(r.inputs, start=r.start) <= 1e-6
-    found = r.reached & inside
+    r, found = _run("assert_not_reaches", model, objective, value, constraints, start, restarts, seed, ascent_options)
     claim = f"{r.objective!r} stays below {threshold}"
     if found.any():
         outcome = ClaimResult(r, "counterexample")
