@@ -1,12 +1,13 @@
-"""The whole baseline gate workflow, in pytest subprocesses: missing baselines, an update under two
+"""The whole baseline gate workflow, in nested pytest runs: missing baselines, an update under two
 xdist workers, a bit-identical rerun with the folder moved, a permuted model and a perturbed one.
 
 The five runs build on each other, so one module-scoped fixture runs them once, in order, and keeps what
 each left behind; the tests below each check one step of it."""
 
+import contextlib
+import io
 import json
 import os
-import subprocess
 import sys
 import time
 from types import SimpleNamespace
@@ -68,20 +69,21 @@ def write_versions(path):
 
 
 def run(path, model, *args):
-    """``pytest *args`` in ``path`` on ``{model}.keras``, in a fresh interpreter."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not this run's xdist worker
-    env["FEATVIZ_TEST_MODEL"] = f"{model}.keras"
+    """``pytest *args`` in ``path`` on ``{model}.keras``, in this process (the update's two xdist workers
+    are fresh interpreters); its output is captured like a subprocess's."""
+    out, err = io.StringIO(), io.StringIO()
     start = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
-        cwd=path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        mp.chdir(path)
+        mp.setenv("FEATVIZ_TEST_MODEL", f"{model}.keras")
+        for name in [name for name in os.environ if name.startswith("PYTEST_")]:  # not this run's xdist worker
+            mp.delenv(name)
+        try:
+            code = pytest.main(["-p", "no:cacheprovider", "-p", "no:randomly", *args])
+        finally:
+            sys.modules.pop("test_gate", None)  # the next run imports it again, reading its model then
     return pytest.RunResult(
-        out.returncode, out.stdout.splitlines(), out.stderr.splitlines(), time.perf_counter() - start
+        int(code), out.getvalue().splitlines(), err.getvalue().splitlines(), time.perf_counter() - start
     )
 
 

@@ -1,4 +1,5 @@
-"""The `featviz` command: subprocess runs of each subcommand on tiny saved models, and its error table."""
+"""The `featviz` command on tiny saved models: through the installed script and ``python -m`` (a fresh
+process each), through ``main(argv)`` in this process, and its error table."""
 
 import argparse
 import inspect
@@ -42,6 +43,15 @@ def featviz(*args, cwd, script=None):
     return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=ENV, check=False)
 
 
+def featviz_here(*args, cwd, capsys, monkeypatch):
+    """``featviz *args`` through ``main(argv)`` in this process, in ``cwd``; shaped like a subprocess's result."""
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = main([str(arg) for arg in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["featviz", *map(str, args)], code, out, err)
+
+
 def columns(line):
     return re.split(r"\s{2,}", line.strip())
 
@@ -64,8 +74,8 @@ def test_layers_prints_a_table_through_the_installed_script(models, tmp_path):
     ]
 
 
-def test_render_writes_the_labelled_grid_of_one_batched_channel_ascent(models, tmp_path):
-    done = featviz(
+def test_render_writes_the_labelled_grid_of_one_batched_channel_ascent(models, tmp_path, capsys, monkeypatch):
+    done = featviz_here(
         "render",
         models["conv"],
         "--layer",
@@ -79,6 +89,8 @@ def test_render_writes_the_labelled_grid_of_one_batched_channel_ascent(models, t
         "--out",
         "pics/grid.png",
         cwd=tmp_path,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
     )
     assert done.returncode == 0, done.stderr
     assert "\x1b[" not in done.stderr  # no progress bar when stderr is not a terminal
@@ -97,8 +109,8 @@ def test_render_writes_the_labelled_grid_of_one_batched_channel_ascent(models, t
     assert done.stdout.splitlines()[0] == "Channel('conv', [0, 1, 2, 3]) inside Box(0.0, 1.0): 20 steps, seed 3"
 
 
-def test_reach_prints_the_success_and_writes_the_picture(models, tmp_path):
-    done = featviz(
+def test_reach_prints_the_success_and_writes_the_picture(models, tmp_path, capsys, monkeypatch):
+    done = featviz_here(
         "reach",
         models["ones"],
         "--class",
@@ -111,6 +123,8 @@ def test_reach_prints_the_success_and_writes_the_picture(models, tmp_path):
         "--out",
         "reach.png",
         cwd=tmp_path,
+        capsys=capsys,
+        monkeypatch=monkeypatch,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("assert_reaches passed: ClassLogit(1) reaches >= 3.5 inside Box(0.0, 1.0)")

@@ -1,9 +1,10 @@
-"""The pytest plugin, exercised in subprocesses with `pytester` (TensorFlow keeps global state)."""
+"""The pytest plugin, exercised with `pytester`: in this process (the plugin keeps no global state between
+sessions; TensorFlow is imported once; xdist's workers are fresh interpreters), and in a fresh interpreter
+where the test is about what a new process imports."""
 
 import json
 import xml.etree.ElementTree as ET
 
-import keras
 import pytest
 
 from pytest_featviz._io import sanitize
@@ -12,16 +13,13 @@ from pytest_featviz._pytest.context import derive_seed
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture
-def model_file(pytester):
-    keras.utils.set_random_seed(0)
-    inp = keras.Input((3,))
-    out = keras.layers.Dense(2, kernel_initializer="ones", name="head")(inp)
-    keras.Model(inp, out, name="ones").save(pytester.path / "ones.keras")
-    return pytester.path / "ones.keras"
-
-
 def run(pytester, *args):
+    """``pytest *args`` in ``pytester.path``, in this process."""
+    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+
+def run_fresh(pytester, *args):
+    """``pytest *args`` in a fresh interpreter: for what only a new process shows (its imports)."""
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
 
 
@@ -37,7 +35,7 @@ def test_loading_the_plugin_imports_no_tensorflow_or_keras(pytester):
             assert "keras" not in sys.modules
         """
     )
-    result = run(pytester)
+    result = run_fresh(pytester)
     result.assert_outcomes(passed=1)
     assert "featviz: tensorflow" in result.stdout.str()  # header, read from package metadata
 

@@ -4,7 +4,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from test_plugin import model_file, run  # noqa: F401 (the one-Dense-layer model fixture and the subprocess runner)
+from test_plugin import run  # the in-process pytester runner (model_file: tests/conftest.py)
 
 from pytest_featviz._io import sanitize
 from pytest_featviz._pytest.context import derive_seed
@@ -49,7 +49,7 @@ def test_teardown_checks(checked_after):
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
-def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(pytester, model_file, workers):  # noqa: F811
+def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(pytester, model_file, workers):
     if workers:
         pytest.importorskip("xdist")
     pytester.makepyfile(test_fixtures=FIXTURE_TESTS)
@@ -100,7 +100,7 @@ def test_two_claims(featviz_model, featviz):
 """
 
 
-def test_every_assertion_of_a_test_gets_its_own_picture_and_its_record_points_at_it(pytester, model_file):  # noqa: F811
+def test_every_assertion_of_a_test_gets_its_own_picture_and_its_record_points_at_it(pytester, model_file):
     pytester.makepyfile(test_two=TWO_CALLS)
     result = run(pytester, "--featviz-artifacts", "arts", "--featviz-report", "report.html")
     result.assert_outcomes(failed=1)

@@ -37,12 +37,12 @@ def _pixels(path):
 
 
 def test_marker_paths_and_the_pictures_of_a_raw_result(pytester):
-    """One run (a subprocess imports TensorFlow) checks both what the README says of the marker's paths
+    """One run checks both what the README says of the marker's paths
     (artifacts= and baselines= from the test file's folder, not the invocation folder) and that
     featviz.save and baseline pictures draw a 0..255 result like its 0..1 version."""
     (pytester.path / "sub").mkdir()
     (pytester.path / "sub" / "test_paths.py").write_text(PATHS_TEST)
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "sub/test_paths.py", "--featviz-update-baselines"
     )
     result.assert_outcomes(passed=1)

@@ -209,11 +209,13 @@ def units_project(pytester):
 
 
 def run(pytester, monkeypatch, root, *args, kill_at=0):
+    """An update or comparison run on ``root``: killed at the ``kill_at``-th file it moves into place (in
+    a fresh interpreter, for the kill), or run to the end in this process (``os.replace`` restored after)."""
     monkeypatch.setenv("FEATVIZ_KILL_AT", str(kill_at))
     monkeypatch.setenv("FEATVIZ_KILL_ROOT", str(pytester.path / root))
-    return pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "no:randomly", "--featviz-baselines", root, *args
-    )
+    monkeypatch.setattr(os, "replace", os.replace)  # the conftest wraps it; undone when the test ends
+    runner = pytester.runpytest_subprocess if kill_at else pytester.runpytest_inprocess
+    return runner("-p", "no:cacheprovider", "-p", "no:randomly", "--featviz-baselines", root, *args)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -332,12 +334,13 @@ def test_without_featviz():
 """
 
 
-def test_an_unwritable_artifacts_folder_keeps_the_failure_account_and_names_the_folder(units_project):
+def test_an_unwritable_artifacts_folder_keeps_the_failure_account_and_names_the_folder(units_project, monkeypatch):
     pytester = units_project
     pytester.makepyfile(test_artifacts=ARTIFACT_TESTS)
     blocker = pytester.path / "blocker"
     blocker.write_text("precious")
-    result = pytester.runpytest_subprocess(
+    monkeypatch.setattr(os, "replace", os.replace)  # the project's conftest wraps it; undone when the test ends
+    result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "test_artifacts.py", "--featviz-artifacts", "blocker/art"
     )
     result.assert_outcomes(passed=1, failed=2)

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from tiny_models import ones_model
 
 import pytest_featviz as fv
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
@@ -11,8 +12,7 @@ from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 @pytest.fixture(scope="module")
 def ones():
     """logit_k = x0 + x1 + x2 for both classes: max 3 on the unit box."""
-    inp = keras.Input((3,))
-    return keras.Model(inp, keras.layers.Dense(2, kernel_initializer="ones", name="head")(inp), name="ones")
+    return ones_model()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ plain numbers in claims, and how assert_structure reads shapes and bad values.""
 import keras
 import numpy as np
 import pytest
+from tiny_models import ones_model
 
 import pytest_featviz as fv
 from pytest_featviz import metrics
@@ -13,7 +14,7 @@ from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 @pytest.fixture(scope="module")
 def ones():
     """logit_k = x0 + x1 + x2 for both classes: max 3 on the unit box."""
-    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, kernel_initializer="ones")], name="ones")
+    return ones_model()
 
 
 def relu_net(hidden_weights, head_weights):

@@ -5,25 +5,13 @@ import dataclasses
 import keras
 import numpy as np
 import pytest
+from tiny_models import linear_model
 
 import pytest_featviz as fv
 from pytest_featviz.engine.loop import CACHE_ATTR
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError, GradientError, LayerNotFoundError
 
 SHAPE = (6, 5)  # rank-2 inputs, like 28x28 digits but small
-
-
-def linear_model(seed=0, classes=4, shape=SHAPE):
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input(shape)
-    out = keras.layers.Dense(classes, name="dense")(keras.layers.Flatten(name="flatten")(inp))
-    model = keras.Model(inp, out, name="linear")
-    rng = np.random.default_rng(seed)
-    n = int(np.prod(shape))
-    model.get_layer("dense").set_weights(
-        [rng.normal(size=(n, classes)).astype("float32"), rng.normal(size=classes).astype("float32")]
-    )
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ class Tty(io.StringIO):
 
 
 def test_forced_progress_draws_on_stderr_and_changes_no_result(model, capsys):
-    kw = dict(constraints=fv.Box(-1, 1), steps=45, restarts=3, seed=2)
+    kw = dict(constraints=fv.Box(-1, 1), steps=45, restarts=3, seed=2, jit_compile=False)  # XLA: slower to build
     quiet = fv.ascend(model, fv.ClassLogit(2), progress=False, **kw)
     assert capsys.readouterr().err == ""
     shown = fv.ascend(model, fv.ClassLogit(2), progress=True, **kw)
@@ -36,10 +36,10 @@ def test_forced_progress_draws_on_stderr_and_changes_no_result(model, capsys):
 
 def test_progress_is_off_when_stderr_is_not_a_terminal(model, capsys, monkeypatch):
     monkeypatch.delenv("FEATVIZ_PROGRESS", raising=False)
-    fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(-1, 1), steps=5)
+    fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(-1, 1), steps=5, jit_compile=False)
     assert capsys.readouterr().err == ""
     monkeypatch.setenv("FEATVIZ_PROGRESS", "1")
-    fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(-1, 1), steps=5)
+    fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(-1, 1), steps=5, jit_compile=False)
     assert "6/6" in capsys.readouterr().err
 
 

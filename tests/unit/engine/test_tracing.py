@@ -2,17 +2,15 @@
 
 import logging
 
-import keras
 import numpy as np
+from tiny_models import conv_model, mlp
 
 import pytest_featviz as fv
 from pytest_featviz.engine.loop import CACHE_ATTR
 
 
 def model():
-    inp = keras.Input((5,))
-    h = keras.layers.Dense(4, activation="tanh", name="hidden")(inp)
-    return keras.Model(inp, keras.layers.Dense(3, name="out")(h))
+    return mlp(n_inputs=5, hidden=4, classes=3)
 
 
 def test_changing_steps_never_retraces():
@@ -42,15 +40,9 @@ def test_several_objectives_give_no_retracing_warning(caplog):
     with caplog.at_level(logging.WARNING):
         for steps in (4, 6):
             for obj in objectives:
-                fv.ascend(m, obj, constraints=fv.Box(0, 1), steps=steps)
+                fv.ascend(m, obj, constraints=fv.Box(0, 1), steps=steps, jit_compile=False)  # XLA: slower to build
     assert len(getattr(m, CACHE_ATTR)) == len(objectives)
     assert not [rec for rec in caplog.records if "retracing" in rec.getMessage()]
-
-
-def conv_model():
-    inp = keras.Input((6, 6, 1))
-    h = keras.layers.Conv2D(3, 3, name="conv")(inp)
-    return keras.Model(inp, keras.layers.Dense(2, name="out")(keras.layers.Flatten()(h)))
 
 
 def test_a_static_option_selects_another_compiled_function_a_value_does_not():
