@@ -58,10 +58,19 @@ def calls(model: Any, op: Any) -> list[Any] | None:
     ['d']
     """
     graph = graph_of(model)
-    if graph is None:
-        return None
-    found = [node for nodes in graph._nodes_by_depth.values() for node in nodes if node.operation is op]
-    return sorted(found, key=lambda node: _call_index(op, node))
+    return None if graph is None else _calls_by_op(graph).get(id(op), [])
+
+
+def _calls_by_op(graph: Any) -> dict[int, list[Any]]:
+    """Every operation's calls in this graph (an input layer: its input node), by id, earliest first."""
+    found: dict[int, list[Any]] = {}
+    for nodes in graph._nodes_by_depth.values():
+        for node in nodes:
+            if node.operation is not None:
+                found.setdefault(id(node.operation), []).append(node)
+    for nodes in found.values():
+        nodes.sort(key=lambda node: _call_index(node.operation, node))
+    return found
 
 
 def topological_calls(model: Any, outputs: list[Any] | None = None) -> list[Any]:
@@ -103,15 +112,8 @@ def topological_calls(model: Any, outputs: list[Any] | None = None) -> list[Any]
 
 
 def _first_nodes(graph: Any) -> dict[int, Any]:
-    """For each operation, by id, its earliest call in this graph (an input layer: its input node)."""
-    first: dict[int, Any] = {}
-    for nodes in graph._nodes_by_depth.values():
-        for node in nodes:
-            op = node.operation
-            seen = first.get(id(op))
-            if op is not None and (seen is None or _call_index(op, node) < _call_index(op, seen)):
-                first[id(op)] = node
-    return first
+    """For each operation, by id, its earliest call in this graph (the call its name means)."""
+    return {op: nodes[0] for op, nodes in _calls_by_op(graph).items()}
 
 
 def entries(model: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
@@ -173,9 +175,10 @@ def run(
 
     Returns the model's outputs (a list) and, for each path in ``want`` that the graph
     reaches, ``(args, output)``: the positional arguments of that layer's earliest call
-    in this graph (see :func:`calls`) and its output. Traceable inside ``tf.function``. With ``infer`` every layer that takes a
-    training flag gets ``training=False``; without it, called on symbolic tensors, the
-    layers are re-called as they were into a new graph (see ``fix_inputs``).
+    in this graph (see :func:`calls`) and its output. Traceable inside ``tf.function``.
+    With ``infer`` every layer that takes a training flag gets ``training=False``; without
+    it, called on symbolic tensors, the layers are re-called as they were into a new graph
+    (see ``fix_inputs``).
     """
     import keras
     from keras import tree
