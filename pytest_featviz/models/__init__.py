@@ -5,7 +5,7 @@ walks this model's own graph (:mod:`.graph`).
 """
 
 from .fixed_inputs import fix_inputs
-from .graph import calls, entries, graph_of
+from .graph import calls, entries, graph_of, topological_calls
 from .heads import Head, logits_mode
 from .loading import FeatureExtractor, ModelInfo, get_layer, layer_names, load_model, model_info
 
@@ -22,4 +22,5 @@ __all__ = [
     "entries",
     "graph_of",
     "calls",
+    "topological_calls",
 ]

@@ -12,7 +12,7 @@ for the real model evaluated in float32. Two methods:
   where they are convex or concave, their interval otherwise; max pooling: the
   entry with the largest lower bound below, the largest upper bound above).
   Intermediate pre-activation bounds come from full CROWN where that is cheap
-  (``_bounds_prop.FULL_CROWN_BUDGET``: 2 x neurons x earlier nodes' sizes per item;
+  (:data:`.propagation.FULL_CROWN_BUDGET`: 2 x neurons x earlier nodes' sizes per item;
   rows go in chunks of at most 2**22 float64 numbers, 32 MiB) and from IBP otherwise; the result's
   ``method`` says ``"crown"`` or ``"crown-ibp"`` accordingly (``method="crown-ibp"``
   forces IBP intermediates). CROWN is not always tighter than IBP: the tighter of
@@ -44,6 +44,8 @@ from .._validation import check_batch_size, check_choice, check_real, check_star
 from ..constraints import Constraint, Mask, as_constraint
 from ..errors import ConfigurationError
 from ..objectives import Objective, as_objective
+from .graph import Graph
+from .nonlinear import Activation, MaxPool2D, Multiply
 from .propagation import InputSet, State, backward, bound_at, forward, gamma
 from .specs import Group, groups_of, targets_of
 from .targets import build_graph
@@ -138,15 +140,16 @@ def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray
     return InputSet(low, high, canon.center, canon.radius.astype(np.float64))
 
 
-def _rows_bounds(graph: Any, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool) -> tuple:
+def _rows_bounds(graph: Graph, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool) -> tuple:
     """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN."""
     nd = graph.nodes[node]
+    op = nd.op
     ibp = bound_at(state, node, a)
-    if node > 0 and len(nd.inputs) == 1 and hasattr(nd.op, "transpose"):
+    if op is not None and len(nd.inputs) == 1 and not isinstance(op, (Activation, MaxPool2D, Multiply)):
         b, k = a.shape[:2]
         flat = a.reshape((b * k, *nd.shape))
-        folded = nd.op.transpose(flat)[0].reshape((b, k, *graph.nodes[nd.inputs[0]].shape))
-        ibp = np.fmin(ibp, nd.op.bias_dot(flat).reshape(b, k) + bound_at(state, nd.inputs[0], folded))
+        folded = op.transpose(flat)[0].reshape((b, k, *graph.nodes[nd.inputs[0]].shape))
+        ibp = np.fmin(ibp, op.bias_dot(flat).reshape(b, k) + bound_at(state, nd.inputs[0], folded))
     if not crown:
         return ibp, ibp
     return ibp, backward(graph, state, inset, node, a)
@@ -297,7 +300,7 @@ def check_supported(model: Any, objective: Objective) -> None:
 
 
 def _assemble(
-    graph: Any,
+    graph: Graph,
     state: State,
     inset: InputSet,
     groups: list[Group],

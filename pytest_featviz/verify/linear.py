@@ -24,11 +24,12 @@ convolution matrix or an im2col buffer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 __all__ = [
+    "LinearOp",
     "Geometry",
     "geometry",
     "Dense",
@@ -46,6 +47,24 @@ __all__ = [
 ]
 
 MODES = ("value", "abs", "square")
+
+
+class LinearOp(Protocol):
+    """What the bound algorithms need of a linear operation (see the module documentation)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def steps(self) -> int: ...
+
+    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray: ...
+
+    def transpose(self, a: np.ndarray) -> list[np.ndarray]: ...
+
+    def bias_dot(self, a: np.ndarray) -> np.ndarray: ...
+
+    def const_mag(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -215,8 +234,12 @@ class DepthwiseConv2D(_Biased):
     def transpose(self, a: np.ndarray) -> list[np.ndarray]:
         w = self.kernel
         cin, mult = w.shape[2:]
-        a = a.reshape(a.shape[:3] + (cin, mult))
-        return [_transpose_windows(a.shape[0], self.gh, self.gw, w.shape, cin, lambda i, j: (a * w[i, j]).sum(axis=-1))]
+        rows = a.reshape((*a.shape[:3], cin, mult))
+        return [
+            _transpose_windows(
+                rows.shape[0], self.gh, self.gw, w.shape, cin, lambda i, j: (rows * w[i, j]).sum(axis=-1)
+            )
+        ]
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .graph import Graph
+from .linear import LinearOp
 from .nonlinear import Activation, MaxPool2D, Multiply
 
 __all__ = ["InputSet", "State", "forward", "backward", "bound_at", "gamma", "FULL_CROWN_BUDGET"]
@@ -76,7 +77,7 @@ def _mag(state: State, n: int) -> np.ndarray:
     return np.maximum(np.abs(state.low[n]), np.abs(state.high[n])) + state.err[n]
 
 
-def _linear_step(op: object, node_inputs: tuple[int, ...], state: State, graph: Graph) -> tuple:
+def _linear_step(op: LinearOp, node_inputs: tuple[int, ...], state: State, graph: Graph) -> tuple:
     lows = [state.low[i] for i in node_inputs]
     highs = [state.high[i] for i in node_inputs]
     mid = op.apply([0.5 * (lo + hi) for lo, hi in zip(lows, highs)], "value")
@@ -86,7 +87,7 @@ def _linear_step(op: object, node_inputs: tuple[int, ...], state: State, graph: 
     new_ball = None
     if ball is not None and op.kind == "diagonal":
         new_ball = (op.apply([ball[0]], "value"), op.apply([ball[1]], "abs"))
-    elif ball is not None and op.kind == "mixing":
+    elif ball is not None and op.kind == "mixing" and state.radius is not None:  # a ball comes with its radius
         centre = op.apply([ball[0]], "value")
         r = state.radius.reshape((-1,) + (1,) * (centre.ndim - 1))
         spread = r * np.sqrt(op.apply([ball[1] ** 2], "square"))
@@ -98,7 +99,7 @@ def _linear_step(op: object, node_inputs: tuple[int, ...], state: State, graph: 
     return low, high, err, new_ball, depth
 
 
-def _nonlinear_step(op: object, x: int, state: State, graph: Graph) -> tuple:
+def _nonlinear_step(op: Activation | MaxPool2D, x: int, state: State, graph: Graph) -> tuple:
     low, high = op.interval(state.low[x], state.high[x])
     if isinstance(op, MaxPool2D):
         return low, high, op.f(state.err[x]), state.depth[x] + 1
@@ -126,7 +127,7 @@ def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Gr
 
 def _step(n: int, graph: Graph, state: State, relax: bool) -> tuple:
     """``(low, high, err, ball, depth)`` of node ``n``; with ``relax``, also its relaxation."""
-    op, inputs = graph.nodes[n].op, graph.nodes[n].inputs
+    op, inputs = graph.op(n), graph.nodes[n].inputs
     if isinstance(op, Multiply):
         if relax:
             state.relax[n] = op.relax([state.low[i] for i in inputs], [state.high[i] for i in inputs])
@@ -200,7 +201,7 @@ def bound_at(state: State, n: int, a: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # 0 * inf is never selected; NaN rows stay NaN
         best = np.where(flat > 0, flat * high, np.where(flat < 0, flat * low, flat * 0.0)).sum(axis=2)
     ball = state.ball[n]
-    if ball is not None:
+    if ball is not None and state.radius is not None:  # a ball comes with its radius
         centre = np.einsum("bkn,bn->bk", flat, ball[0].reshape(b, -1))
         spread = np.sqrt((np.square(flat * ball[1].reshape(b, 1, -1))).sum(axis=2))
         best = np.minimum(best, centre + state.radius[:, None] * spread)
@@ -214,11 +215,11 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
     pending: dict[int, np.ndarray] = {target: a}
     const = np.zeros((b, k))
     for n in range(target, 0, -1):
-        a = pending.pop(n, None)
-        if a is None:
+        if n not in pending:
             continue
+        a = pending.pop(n)
         node = graph.nodes[n]
-        op = node.op
+        op = graph.op(n)
         if isinstance(op, Activation):
             al, bl, au, bu = (r[:, None] for r in state.relax[n])
             pos = a > 0

@@ -20,6 +20,7 @@ ascent engine evaluates them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from .graph import LOGITS_TARGET
 __all__ = ["Group", "targets_of", "groups_of"]
 
 _SUPPORTED = "ClassLogit, ClassProbability, Neuron, Channel, Direction and sums of them with number coefficients"
+Term: TypeAlias = ClassLogit | Neuron | Channel | Direction  # ClassProbability is a ClassLogit
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,17 @@ class Group:
     coef: float
 
 
-def _target(leaf: Objective) -> str:
+def _term(leaf: Objective) -> Term:
+    """``leaf`` as a term that bounds can read; refused otherwise."""
     if not isinstance(leaf, (ClassLogit, Neuron, Channel, Direction)):
         raise ConfigurationError(
             f"bounds cannot bound the objective term {leaf!r}: it is not affine in a layer's output. "
             f"Supported: {_SUPPORTED}"
         )
+    return leaf
+
+
+def _target(leaf: Term) -> str:
     if isinstance(leaf, ClassLogit):
         return LOGITS_TARGET
     return leaf.layer if leaf.layer != LOGITS else LOGITS_TARGET
@@ -66,7 +73,7 @@ def targets_of(objective: Objective) -> list[str]:
     """The layers (or ``LOGITS_TARGET``) the objective reads, in order; refuses other terms."""
     out: list[str] = []
     for leaf in objective.leaves():
-        t = _target(leaf)
+        t = _target(_term(leaf))
         if t not in out:
             out.append(t)
     return out
@@ -83,7 +90,7 @@ def _spatial(shape: tuple[int, ...], crop: int) -> np.ndarray:
     return keep
 
 
-def _leaf_rows(leaf: Objective, shape: tuple[int, ...], batch: int, squash: str) -> tuple[str, np.ndarray]:
+def _leaf_rows(leaf: Term, shape: tuple[int, ...], batch: int, squash: str) -> tuple[str, np.ndarray]:
     """``(kind, rows)`` of one term; ``rows`` has shape ``(B, K, *shape)``."""
     size = int(np.prod(shape))
     items = np.arange(batch)
@@ -112,7 +119,7 @@ def _leaf_rows(leaf: Objective, shape: tuple[int, ...], batch: int, squash: str)
         pos = np.argwhere(keep)
         rows = np.zeros((batch, len(pos), *shape))
         for r, p in enumerate(pos):
-            rows[(items, r, *p, chans)] = 1.0
+            rows[(items, r) + tuple(p) + (chans,)] = 1.0
         return "max", rows
     vec = np.asarray(leaf.vector, dtype=np.float64)
     if len(shape) > 1 and shape[-1] == vec.size:
@@ -134,7 +141,8 @@ def groups_of(
     coefs = objective.params(batch)[0].astype(np.float64)  # float32, as the engine evaluates
     sums: dict[str, np.ndarray] = {}
     groups: list[Group] = []
-    for coef, leaf in zip(coefs, objective.leaves()):
+    for coef, term in zip(coefs, objective.leaves()):
+        leaf = _term(term)
         target = _target(leaf)
         shape = shapes[target]
         if target == LOGITS_TARGET and len(shape) != 1:
