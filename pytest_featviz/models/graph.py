@@ -158,7 +158,8 @@ def output_layer(model: Any, prefix: str = "") -> tuple[str, Any]:
 
 def _call(op: Any, args: Any, kwargs: dict, infer: bool = True) -> Any:
     """Call one operation; for inference (``infer``) with ``training=False`` where it takes the flag."""
-    if infer and "training" in getattr(op, "_call_context_args", ()) or getattr(op, "_call_has_training_arg", False):
+    takes_flag = "training" in getattr(op, "_call_context_args", ()) or getattr(op, "_call_has_training_arg", False)
+    if infer and takes_flag:
         kwargs = {**kwargs, "training": False}
     return op(*args, **kwargs)
 
