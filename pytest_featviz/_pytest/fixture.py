@@ -12,8 +12,8 @@ import numpy as np
 
 from .. import baselines
 from .._io import remove_stale_temporaries
+from ..claims import TestContext
 from ..errors import ConfigurationError
-from . import context as _context
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class Featviz:
         self._baseline_paths: set[Path] = set()
 
     @property
-    def context(self) -> _context.TestContext:
+    def context(self) -> TestContext:
         """The running test's context (seed, artifacts folder, records)."""
         return self._request.node.stash[self._ctx_key]
 

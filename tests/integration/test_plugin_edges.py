@@ -7,7 +7,7 @@ import pytest
 from test_plugin import model_file, run  # noqa: F401 (the one-Dense-layer model fixture and the subprocess runner)
 
 from pytest_featviz._io import sanitize
-from pytest_featviz._pytest.context import derive_seed
+from pytest_featviz.claims import derive_seed
 
 pytest_plugins = ["pytester"]
 
