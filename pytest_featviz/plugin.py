@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -257,19 +257,16 @@ class _Collector:
         if report.failed and outcome == "passed":
             outcome = "error"
         state["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)  # as _publish wrote them: counts, one JSON text
         if "featviz_assertions" not in props:
             return
-        # the values _publish wrote: counts as ints, the records as one JSON text
-        failed = cast(int, props.get("featviz_failed", 0))
-        state["ran"] += cast(int, props["featviz_assertions"])
+        failed = int(props.get("featviz_failed", 0))
+        state["ran"] += int(props["featviz_assertions"])
         state["failed"] += failed
         if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
             state["expected"] += failed
         if "featviz_records" in props:
-            state["records"].extend(
-                r.with_test(report.nodeid, outcome) for r in from_json(cast(str, props["featviz_records"]))
-            )
+            state["records"].extend(r.with_test(report.nodeid, outcome) for r in from_json(props["featviz_records"]))
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
