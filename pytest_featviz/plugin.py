@@ -11,20 +11,19 @@ import re
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from ._pytest import context as _context
-from ._pytest.settings import Settings
-from .claims.record import from_json, record_file, to_json  # light: no NumPy, no engine
+from ._pytest import Settings
+from .claims import TestContext, activate, derive_seed, from_json, record_file, to_json  # light: no NumPy, no engine
 
 pytest.register_assert_rewrite("pytest_featviz.assertions")
 
 if TYPE_CHECKING:
-    from ._pytest.fixture import Featviz
+    from ._pytest import Featviz
 
-_OPTIONS = {
+_OPTIONS: dict[str, tuple[str, Literal["string"]]] = {
     # name: (help, ini type)
     "artifacts": ("directory for pictures and JSON records of featviz assertions", "string"),
     "baselines": ("directory of stored baselines (default: featviz_baselines/ next to each test file)", "string"),
@@ -48,12 +47,13 @@ def _register_hypothesis_profile() -> None:
     except ImportError:  # pragma: no cover - hypothesis is a dependency
         return
     in_ci = bool(os.environ.get("CI"))
+    default = settings.default  # the loaded profile (None only while Hypothesis itself is being imported)
     settings.register_profile(
         "featviz",
         deadline=None,
         max_examples=25,
         derandomize=in_ci,
-        database=None if in_ci else settings.default.database,
+        database=None if in_ci or default is None else default.database,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         print_blob=True,
     )
@@ -154,7 +154,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-_CTX_KEY = pytest.StashKey[_context.TestContext]()
+_CTX_KEY = pytest.StashKey[TestContext]()
 _PUBLISHED_KEY = pytest.StashKey[int]()
 _PROPERTIES = (
     "featviz_assertions",
@@ -171,9 +171,9 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     __tracebackhide__ = True
     marker, settings = item.get_closest_marker("featviz"), item.config.stash[_SETTINGS_KEY]
     base = settings.seed(marker, f" on {item.nodeid}")
-    item.stash[_CTX_KEY] = _context.TestContext(
+    item.stash[_CTX_KEY] = TestContext(
         item.nodeid,
-        _context.derive_seed(base, item.nodeid),
+        derive_seed(base, item.nodeid),
         settings.artifacts_dir(marker, Path(str(item.path))),
         keep_passing=settings.report_path() is not None,
     )
@@ -195,14 +195,14 @@ def _in_context(item: pytest.Item) -> Iterator[None]:
     ctx = item.stash.get(_CTX_KEY, None)
     if ctx is None:
         return (yield)
-    with _context.activate(ctx):
+    with activate(ctx):
         try:
             return (yield)
         finally:
             _publish(item, ctx)
 
 
-def _publish(item: pytest.Item, ctx: _context.TestContext) -> None:
+def _publish(item: pytest.Item, ctx: TestContext) -> None:
     """Put the records so far in the test's user properties (once each) and its JSON record.
 
     Runs after every phase that added records, so assertions in fixtures count too;
@@ -257,7 +257,7 @@ class _Collector:
         if report.failed and outcome == "passed":
             outcome = "error"
         state["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
-        props = dict(report.user_properties)
+        props: dict[str, Any] = dict(report.user_properties)  # as _publish wrote them: counts, one JSON text
         if "featviz_assertions" not in props:
             return
         failed = int(props.get("featviz_failed", 0))
@@ -331,6 +331,7 @@ def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool
 
     tensorflow()  # a missing TensorFlow: a MissingDependencyError naming the fix
 
+    key: tuple[str, int | None, bool]  # resolved path (or the source's repr), modification time, safe_mode
     if not isinstance(source, (str, os.PathLike)) or (
         isinstance(source, str) and ":" in source and not Path(source).exists()
     ):
@@ -379,7 +380,7 @@ def featviz_model(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def featviz(request: pytest.FixtureRequest) -> Featviz:
     """The featviz helper bound to the running test: ``ascend``, ``load_model``, ``save``, baselines."""
-    from ._pytest.fixture import Featviz
+    from ._pytest import Featviz
 
     return Featviz(
         request,

@@ -12,8 +12,8 @@ import numpy as np
 
 from .. import baselines
 from .._io import remove_stale_temporaries
+from ..claims import Record, TestContext, unwrap
 from ..errors import ConfigurationError
-from . import context as _context
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class Featviz:
         self._baseline_paths: set[Path] = set()
 
     @property
-    def context(self) -> _context.TestContext:
+    def context(self) -> TestContext:
         """The running test's context (seed, artifacts folder, records)."""
         return self._request.node.stash[self._ctx_key]
 
@@ -84,7 +84,6 @@ class Featviz:
 
         Returns the path, or None when ``--featviz-artifacts`` is not set.
         """
-        from ..claims import unwrap
         from ..engine import AscentResult
 
         images = unwrap(images)  # a claim's outcome: its AscentResult
@@ -168,16 +167,7 @@ class Featviz:
         __tracebackhide__ = True
         baselines.check_options(min_ssim, value_rtol, match, value_atol)
         node_id = self._node_id(baseline_of)
-        root, why = (self.baselines_root(), "") if baseline_of is None else self._root_of(node_id)
-        path = baselines.baseline_path(root, node_id, name)
-        if path in self._baseline_paths:
-            raise ConfigurationError(
-                f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
-                "give every assert_matches_baseline call of a test its own name"
-            )
-        self._baseline_paths.add(path)
-        from ..claims import Record, unwrap
-
+        path, where = self._baseline_file(name, node_id, baseline_of)
         obtained = baselines.capture(unwrap(result_or_images))
         command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
         entry = Record(
@@ -196,15 +186,35 @@ class Featviz:
         remove_stale_temporaries(path.parent)  # a first write killed midway leaves one
         if not path.exists():
             self.context.record(entry)
-            where = f"  looked in the baselines folder of {node_id}: {root} ({why})\n" if why else ""
             raise AssertionError(
                 f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
                 f"{where}  to create it, run: {command}"
             )
+        options = {"min_ssim": min_ssim, "value_rtol": value_rtol, "match": match, "value_atol": value_atol}
+        return self._compare(name, obtained, path, entry, command, options)
+
+    def _baseline_file(self, name: str, node_id: str, baseline_of: str | None) -> tuple[Path, str]:
+        """The file of baseline ``name`` of test ``node_id``, and where it was looked for (another test's).
+
+        A name this test used before is a ConfigurationError: every call gets its own file.
+        """
+        root, why = (self.baselines_root(), "") if baseline_of is None else self._root_of(node_id)
+        path = baselines.baseline_path(root, node_id, name)
+        if path in self._baseline_paths:
+            raise ConfigurationError(
+                f"the baseline name {name!r} is used twice in {self._request.node.nodeid}; "
+                "give every assert_matches_baseline call of a test its own name"
+            )
+        self._baseline_paths.add(path)
+        return path, f"  looked in the baselines folder of {node_id}: {root} ({why})\n" if why else ""
+
+    def _compare(
+        self, name: str, obtained: baselines.Baseline, path: Path, entry: Record, command: str, options: dict[str, Any]
+    ) -> baselines.Comparison:
+        """Compare ``obtained`` with the baseline stored at ``path``; record the outcome, raise on a mismatch."""
+        __tracebackhide__ = True
         expected = baselines.load(path)
-        comparison = baselines.compare(
-            obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match, value_atol=value_atol
-        )
+        comparison = baselines.compare(obtained, expected, **options)
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
         self.context.record(
             dataclasses.replace(

@@ -1,24 +1,33 @@
-"""Claims: the assertions, what they return (:class:`ClaimResult`) and what they record (:class:`Record`).
+"""Claims: the assertions, what they return (:class:`ClaimResult`), what they record (:class:`Record`),
+and the running test's context they record into (:class:`TestContext`).
 
-The assertions load on first use, so that the plugin reads and writes records without
-importing NumPy or the engine (a pytest hook may run after a ``pytester`` test has
-unloaded them).
+The assertions load on first use, so that the plugin reads and writes records and sets
+the test context without importing NumPy or the engine (a pytest hook may run after a
+``pytester`` test has unloaded them).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
+from .context import TestContext, activate, current, derive_seed
 from .outcome import ClaimResult, unwrap
 from .record import Record, from_json, plain, read_record_file, record_file, to_json
 
 if TYPE_CHECKING:
-    from .assertions import assert_not_reaches as assert_not_reaches
-    from .assertions import assert_reaches as assert_reaches
-    from .assertions import assert_structure as assert_structure
-    from .assertions import assert_within as assert_within
+    from .reach import assert_not_reaches as assert_not_reaches
+    from .reach import assert_reaches as assert_reaches
+    from .structure import assert_structure as assert_structure
+    from .within import assert_within as assert_within
 
-_ASSERTIONS = ("assert_reaches", "assert_not_reaches", "assert_within", "assert_structure")
+# each assertion and the module it lives in (loaded on first use: they import NumPy and the engine)
+_ASSERTIONS = {
+    "assert_reaches": "reach",
+    "assert_not_reaches": "reach",
+    "assert_within": "within",
+    "assert_structure": "structure",
+}
 
 __all__ = [
     *_ASSERTIONS,
@@ -30,12 +39,14 @@ __all__ = [
     "record_file",
     "read_record_file",
     "plain",
+    "TestContext",
+    "activate",
+    "current",
+    "derive_seed",
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name in _ASSERTIONS:
-        from . import assertions
-
-        return getattr(assertions, name)
+        return getattr(importlib.import_module(f".{_ASSERTIONS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The failure account of the assertion helpers (private; used by ``assertions``).
+"""The failure account of the reach claims (used by :mod:`.reach`): :class:`Verdict` and :func:`finish`.
 
 A failed claim raises ``AssertionError`` with an account a person can act on: the
 claim, how the search ran, one row per batch item (best value, step reached, inside
@@ -19,17 +19,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._pytest import context as _context
 from ..constraints import LpBall
 from ..objectives import ClassProbability
+from . import context
 from .record import Record
 
 if TYPE_CHECKING:
     from ..engine import AscentResult
 
+__all__ = ["Verdict", "finish"]
+
 
 @dataclasses.dataclass(frozen=True)
-class _Verdict:
+class Verdict:
     """What the failure account says beyond the table: the head's ending, notes, the remedy."""
 
     passed: bool
@@ -72,11 +74,11 @@ def _best_input_metrics(r: AscentResult) -> dict | None:
         return None
 
 
-def _finish(
-    kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict, status: str | None = None
+def finish(
+    kind: str, r: AscentResult, claim: str, threshold: float, verdict: Verdict, status: str | None = None
 ) -> None:
     __tracebackhide__ = True
-    ctx = _context.current()
+    ctx = context.current()
     picture = None
     if ctx is not None and (not verdict.passed or ctx.keep_passing):
         labels = [f"{i}: {v:.4g}" for i, v in enumerate(r.values)]
@@ -105,7 +107,7 @@ def _finish(
         raise AssertionError(_account(kind, r, claim, threshold, verdict, picture))
 
 
-def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: _Verdict, picture: Any) -> str:
+def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: Verdict, picture: Any) -> str:
     """The failure message: an account a person can act on without re-running anything."""
     lines = [f"{kind} failed: expected {claim}{verdict.head}"]
     lines.append(
@@ -130,7 +132,7 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: 
     best = r.best if verdict.focus is None else verdict.focus
     lines.append(f"  model's top classes at item {best}: {_top_classes(r.outputs[best])}")
     lines += [f"  {note}" for note in verdict.notes]
-    ctx = _context.current()
+    ctx = context.current()
     if picture:
         lines.append(f"  pictures: {picture}")
     elif ctx is not None and ctx.unwritten:
@@ -146,7 +148,7 @@ def _account(kind: str, r: AscentResult, claim: str, threshold: float, verdict: 
     return "\n".join(lines)
 
 
-def _remedy(r: AscentResult, verdict: _Verdict) -> str:
+def _remedy(r: AscentResult, verdict: Verdict) -> str:
     """A failed search's remedy; a flat start gets its own (more steps never move an item with a zero gradient)."""
     zero = np.asarray(r.zero_gradient, dtype=bool)
     if verdict.passed or not zero.any():

@@ -1,5 +1,7 @@
 """The ``featviz`` command: ``featviz layers``, ``featviz render``, ``featviz reach``."""
 
-from .commands import LayerRow, layer_rows, main, parse_channels
+from .args import parse_channels
+from .command import main
+from .layers import LayerRow, layer_rows
 
 __all__ = ["main", "parse_channels", "LayerRow", "layer_rows"]

@@ -1,4 +1,4 @@
-"""Argument checks for the Hypothesis strategies (private; used by ``strategies``).
+"""Argument checks for the Hypothesis strategies (used by :mod:`.starts`, :mod:`.sets` and :mod:`.patterns`).
 
 Each check turns a user's value into the plain form the strategies build with, or
 raises :class:`hypothesis.errors.InvalidArgument` naming the value and the fix.
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from hypothesis.errors import InvalidArgument
 
-from .._validation import check_int, check_interval, check_real
+from .. import _validation
 from ..constraints import float32_inward
 from ..errors import ConfigurationError, FeatvizTypeError
 
@@ -24,7 +24,7 @@ _F32_MAX = float(np.finfo(np.float32).max)
 
 
 @contextmanager
-def _invalid_argument() -> Iterator[None]:
+def invalid_argument() -> Iterator[None]:
     """Run a shared check from ``_validation``; its error becomes Hypothesis' ``InvalidArgument`` (its convention)."""
     try:
         yield
@@ -32,39 +32,39 @@ def _invalid_argument() -> Iterator[None]:
         raise InvalidArgument(str(exc)) from None
 
 
-def _check_shape(shape: Shape) -> tuple[int, ...]:
+def check_shape(shape: Shape) -> tuple[int, ...]:
     dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
     try:
         dims = tuple(dims)
     except TypeError:
         raise InvalidArgument(f"shape={shape!r} must be an int or a tuple of ints, such as (28, 28, 1)") from None
-    with _invalid_argument():
-        return tuple(check_int(d, f"each entry of shape={shape!r}", min_value=1) for d in dims)
+    with invalid_argument():
+        return tuple(_validation.check_int(d, f"each entry of shape={shape!r}", min_value=1) for d in dims)
 
 
-def _check_int(value: Any, name: str, **limits: Any) -> int:
-    with _invalid_argument():
-        return check_int(value, name, **limits)
+def strategy_int(value: Any, name: str, **limits: Any) -> int:
+    with invalid_argument():
+        return _validation.check_int(value, name, **limits)
 
 
-def _check_real(value: Any, name: str, **limits: Any) -> float:
-    with _invalid_argument():
-        number = check_real(value, name, **limits)
+def strategy_real(value: Any, name: str, **limits: Any) -> float:
+    with invalid_argument():
+        number = _validation.check_real(value, name, **limits)
     if abs(number) > _F32_MAX:
         raise InvalidArgument(f"{name}={value!r} must be within the float32 range")
     return number
 
 
-def _check_interval(
+def strategy_interval(
     low: Any, high: Any, names: tuple[str, str] = ("min_value", "max_value"), **limits: Any
 ) -> tuple[float, float]:
-    lo, hi = _check_real(low, names[0], **limits), _check_real(high, names[1], **limits)
-    with _invalid_argument():
-        check_interval(low, high, names)
+    lo, hi = strategy_real(low, names[0], **limits), strategy_real(high, names[1], **limits)
+    with invalid_argument():
+        _validation.check_interval(low, high, names)
     return lo, hi
 
 
-def _finite_array(value: Any, name: str) -> np.ndarray:
+def finite_array(value: Any, name: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -74,7 +74,7 @@ def _finite_array(value: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
+def f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
     """The float32 numbers closest to ``[lo, hi]`` from inside."""
     lo32, hi32 = float32_inward(lo, hi)
     if lo32 > hi32:
@@ -82,7 +82,7 @@ def _f32_interval(lo: float, hi: float) -> tuple[np.float32, np.float32]:
     return np.float32(lo32), np.float32(hi32)
 
 
-def _float32_point(value: Any, low: Any, high: Any) -> np.ndarray:
+def float32_point(value: Any, low: Any, high: Any) -> np.ndarray:
     """The float32 number nearest to ``value`` inside ``[low, high]``, element by element (as float64).
 
     ``[low, high]`` must hold a float32 number in every entry.
@@ -93,7 +93,7 @@ def _float32_point(value: Any, low: Any, high: Any) -> np.ndarray:
     return np.clip(near, lo32, hi32).astype(np.float64)
 
 
-def _float32_box(low: np.ndarray, high: np.ndarray, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+def float32_box(low: float | np.ndarray, high: float | np.ndarray, lo: float, hi: float) -> tuple[Any, Any]:
     """``[low, high]`` where it holds a float32 number, else the float32 number of ``[lo, hi]`` nearest to it.
 
     The engine refuses an interval between two float32 neighbours; this keeps a box drawn in
@@ -103,11 +103,11 @@ def _float32_box(low: np.ndarray, high: np.ndarray, lo: float, hi: float) -> tup
     empty = lo32 > hi32
     if not empty.any():
         return low, high
-    point = _float32_point(low, lo, hi)
+    point = float32_point(low, lo, hi)
     return np.where(empty, point, low), np.where(empty, point, high)
 
 
-def _float32_need(center: np.ndarray, p: float, max_radius: float) -> float:
+def float32_need(center: np.ndarray, p: float, max_radius: float) -> float:
     """The smallest radius of a p-ball around ``center`` that holds a float32 point (0 for float32 centres).
 
     Raises InvalidArgument when it exceeds ``max_radius``.
@@ -126,7 +126,7 @@ def _float32_need(center: np.ndarray, p: float, max_radius: float) -> float:
     return need
 
 
-def _check_p(p: Any) -> list[float]:
+def check_norms(p: Any) -> list[float]:
     choices = list(p) if isinstance(p, (tuple, list)) else [p]
     parsed = []
     for value in choices:

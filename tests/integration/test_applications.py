@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import pytest_featviz as fv
-from pytest_featviz.cli import commands as cli
+from pytest_featviz import cli
 from pytest_featviz.models import FeatureExtractor
 
 # (factory, input size, an inner layer people visualise)

@@ -15,8 +15,10 @@ import pytest
 from PIL import Image
 
 import pytest_featviz as fv
-from pytest_featviz.cli import commands as cli
 from pytest_featviz.cli import main, parse_channels
+from pytest_featviz.cli import reach as reach_command
+from pytest_featviz.cli.args import negative_values_attached
+from pytest_featviz.cli.command import build_parser
 from pytest_featviz.render import grid
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -150,7 +152,7 @@ def test_reach_that_cannot_be_met_prints_the_account_exits_1_and_keeps_the_pictu
 
 def test_reach_that_fails_and_cannot_write_its_picture_still_prints_the_account(models, tmp_path, capsys, monkeypatch):
     (tmp_path / "blocker").touch()  # a picture path that passed the checks but cannot be written after all
-    monkeypatch.setattr(cli, "_png", Path)  # the --out check lets it through
+    monkeypatch.setattr(reach_command, "png", Path)  # the --out check lets it through
     code = main(
         [
             "reach",
@@ -282,9 +284,9 @@ def test_help_lists_the_commands_with_examples(capsys):
     ],
 )
 def test_channels_syntax(text, count, expected):
-    from pytest_featviz.cli.commands import _resolve_channels
+    from pytest_featviz.cli.render import resolve_channels
 
-    assert _resolve_channels(parse_channels(text), count, "layer") == expected
+    assert resolve_channels(parse_channels(text), count, "layer") == expected
 
 
 @pytest.mark.parametrize("text", ["", "a", "1:2:3:4", "-1", "0:-2", "0:4:0", "1,,2"])
@@ -318,8 +320,8 @@ def test_a_negative_box_end_is_read_as_a_value(models, capsys):
 
 
 def test_a_negative_threshold_is_read_as_a_value():
-    args = cli._parser().parse_args(
-        cli._negative_values_attached(["reach", "m.keras", "--class", "0", "--at-least", "-1e3", "--box", "-2.5,-1"])
+    args = build_parser().parse_args(
+        negative_values_attached(["reach", "m.keras", "--class", "0", "--at-least", "-1e3", "--box", "-2.5,-1"])
     )
     assert args.threshold == -1000.0 and args.box == (-2.5, -1.0)
 

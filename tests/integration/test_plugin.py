@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from pytest_featviz._io import sanitize
-from pytest_featviz._pytest.context import derive_seed
+from pytest_featviz.claims import derive_seed
 
 pytest_plugins = ["pytester"]
 

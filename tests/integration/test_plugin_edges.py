@@ -7,7 +7,7 @@ import pytest
 from test_plugin import run  # the in-process pytester runner (model_file: tests/conftest.py)
 
 from pytest_featviz._io import sanitize
-from pytest_featviz._pytest.context import derive_seed
+from pytest_featviz.claims import derive_seed
 
 pytest_plugins = ["pytester"]
 

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 import pytest_featviz as fv
-from pytest_featviz._pytest import context as _context
-from pytest_featviz.cli import commands as cli
-from pytest_featviz.cli.args import _negative_values_attached
+from pytest_featviz.claims import derive_seed
+from pytest_featviz.cli.args import negative_values_attached
+from pytest_featviz.cli.command import build_parser
 
 pytest_plugins = ["pytester"]
 
@@ -198,7 +198,7 @@ def test_quoted_failure_account_is_what_the_engine_prints():
     quoted = next(code for _, code in blocks("") if code.startswith("AssertionError: assert_reaches failed"))
     seed = int(re.search(r"; seed (\d+);", quoted)[1])
     node = "examples/test_digits_claims.py::test_demo_failure_account_unreachable_class"
-    assert seed == _context.derive_seed(0, node), "the quoted seed is not the one `make demo` gives that test"
+    assert seed == derive_seed(0, node), "the quoted seed is not the one `make demo` gives that test"
     x, y = digits()
     seven = x[np.flatnonzero(y == 7)[0]]
     near = fv.Box(0, 1) & fv.LpBall(seven, radius=0.02, p=np.inf)
@@ -234,4 +234,4 @@ def test_featviz_command_lines_parse():
     commands = [shlex.split(line)[1:] for line in lines if line.startswith("featviz ")]
     assert list(dict.fromkeys(c[0] for c in commands)) == ["layers", "render", "reach"]
     for argv in commands:
-        cli._parser().parse_args(_negative_values_attached(argv))  # an unknown or renamed option exits with 2
+        build_parser().parse_args(negative_values_attached(argv))  # an unknown or renamed option exits with 2

@@ -23,8 +23,7 @@ import pytest
 
 from pytest_featviz import _io, baselines
 from pytest_featviz._io import STALE_AFTER_S, remove_stale_temporaries, write_atomic
-from pytest_featviz._pytest import context as _context
-from pytest_featviz._pytest.context import TestContext, activate
+from pytest_featviz.claims import TestContext, activate, current
 from pytest_featviz.errors import ConfigurationError
 from pytest_featviz.render import save_png
 
@@ -300,7 +299,7 @@ def test_a_passing_test_fails_with_a_configuration_error_naming_the_folder(tmp_p
         with activate(ctx):
             ctx.save_images("inputs", np.zeros((2, 4, 4)))
     assert not isinstance(info.value, AssertionError)
-    assert _context.current() is not ctx  # the context is left even so
+    assert current() is not ctx  # the context is left even so
 
 
 def test_a_writable_folder_adds_nothing(tmp_path):

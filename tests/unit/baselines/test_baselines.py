@@ -13,10 +13,10 @@ import pytest
 
 import pytest_featviz as fv
 from pytest_featviz import baselines
-from pytest_featviz._pytest.context import TestContext
 from pytest_featviz._pytest.fixture import Featviz
 from pytest_featviz._pytest.settings import Settings
 from pytest_featviz.baselines import BaselineFormatError, capture, compare, load, save
+from pytest_featviz.claims import TestContext
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 
 

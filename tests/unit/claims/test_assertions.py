@@ -188,13 +188,13 @@ def test_not_reaches_with_certify_proves_or_says_unknown():
 
 
 def test_records_carry_best_input_metrics_only_where_pictures_are_kept(tmp_path):
-    from pytest_featviz._pytest import context as _context
+    from pytest_featviz.claims import TestContext, activate
 
     inp = keras.Input((8, 8))
     model = keras.Model(inp, keras.layers.Dense(2, kernel_initializer="ones")(keras.layers.Flatten()(inp)))
     for artifacts, has_metrics in ((tmp_path / "art", True), (None, False)):
-        ctx = _context.TestContext("t.py::test_x", 0, artifacts)
-        with _context.activate(ctx):
+        ctx = TestContext("t.py::test_x", 0, artifacts)
+        with activate(ctx):
             fv.assert_reaches(model, fv.ClassLogit(0), 1.0, constraints=fv.Box(0, 1), steps=20)
         metrics = ctx.records[-1].metrics
         assert (metrics is not None) == has_metrics

@@ -11,7 +11,7 @@ from PIL import Image
 
 import pytest_featviz as fv
 from pytest_featviz import metrics
-from pytest_featviz._pytest import context as _context
+from pytest_featviz.claims import TestContext, activate
 from pytest_featviz.errors import ConfigurationError
 from pytest_featviz.render import grid, save_png
 
@@ -50,7 +50,7 @@ def test_save_png_and_the_context_draw_a_result_over_its_value_range(results, tm
     unit, raw = results
     a, b = save_png(tmp_path / "raw.png", raw), save_png(tmp_path / "unit.png", unit)
     np.testing.assert_array_equal(_pixels(a), _pixels(b))
-    ctx = _context.TestContext("t.py::test_x", 0, tmp_path / "art")
+    ctx = TestContext("t.py::test_x", 0, tmp_path / "art")
     c, d = ctx.save_images("raw", raw), ctx.save_images("unit", unit.inputs)
     np.testing.assert_array_equal(_pixels(c), _pixels(d))
 
@@ -130,8 +130,8 @@ def test_assert_structure_of_a_result_uses_its_value_range(results, tmp_path):
     want = [metrics.saturation(x) for x in unit.inputs]
     got = fv.assert_structure(raw, saturation=(None, None))
     assert [v["saturation"] for v in got] == pytest.approx(want)
-    ctx = _context.TestContext("t.py::test_x", 0, tmp_path / "art")
-    with _context.activate(ctx), pytest.raises(AssertionError):
+    ctx = TestContext("t.py::test_x", 0, tmp_path / "art")
+    with activate(ctx), pytest.raises(AssertionError):
         fv.assert_structure(raw, saturation=(2.0, None))
     np.testing.assert_array_equal(_pixels(ctx.saved[-1]), grid(unit, padding=2))
 

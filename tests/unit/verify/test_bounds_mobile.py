@@ -341,13 +341,14 @@ def test_unsupported_keras_ops_are_refused_as_operations():
 
 
 def test_certify_refuses_an_unsupported_layer_before_any_search(monkeypatch):
-    import pytest_featviz.claims.assertions as assertions
+    import pytest_featviz.claims.reach as reach
+    import pytest_featviz.claims.search as search
 
     def no_search(*args, **kwargs):
         raise AssertionError("the search ran before the unsupported layer was refused")
 
-    monkeypatch.setattr(assertions, "_run", no_search)
-    monkeypatch.setattr(assertions, "ascend", no_search)
+    monkeypatch.setattr(reach, "run_search", no_search)
+    monkeypatch.setattr(search, "ascend", no_search)
     inp = keras.Input((3,))
     x = L.Lambda(lambda t: t * 2, name="doubler")(inp)
     model = keras.Model(inp, L.Dense(2)(x))

@@ -1,9 +1,14 @@
 """The running test's featviz context: where artifacts go, the seed, and the records of assertions.
 
-The plugin sets it around every phase of every test (setup with its fixtures, the call,
-teardown; whether or not the test uses the ``featviz`` fixture), so the assertion
-helpers use the test's seed and save the pictures of failing inputs, each call under
-its own file name. Outside pytest there is no context and nothing is saved.
+The claims read it; whoever runs them sets it. The pytest plugin sets one around every
+phase of every test (setup with its fixtures, the call, teardown; whether or not the
+test uses the ``featviz`` fixture), so the assertion helpers use the test's seed and
+save the pictures of failing inputs, each call under its own file name. The ``featviz
+reach`` command sets one whose ``pictures_to`` names its ``--out`` file. With no context
+(a plain script) nothing is saved.
+
+Kept light: importing it loads neither NumPy nor TensorFlow (the plugin imports it at
+start-up).
 
 Every file goes through :mod:`pytest_featviz._io` (atomic writes).
 
@@ -23,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from .._io import blocked_because, sanitize, write_json_atomic
 
 if TYPE_CHECKING:
-    from ..claims import Record
+    from .record import Record
 
 __all__ = ["TestContext", "current", "activate", "derive_seed"]
 

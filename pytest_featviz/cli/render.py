@@ -1,0 +1,117 @@
+"""``featviz render SOURCE --layer L --out grid.png``: a PNG grid of inputs that maximise a layer's channels (or units)."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Sequence
+
+from ..errors import ConfigurationError
+from .args import CHANNELS_HELP, add_search_options, constraint, load_source, parse_channels, png
+from .output import progress, table
+
+__all__ = ["resolve_channels", "add_command"]
+
+
+def resolve_channels(parts: Sequence[slice | int], count: int, what: str) -> list[int]:
+    """The indices ``--channels`` names (parts from :func:`~.args.parse_channels`) among ``count``.
+
+    Examples
+    --------
+    >>> resolve_channels((slice(0, 2), 5, slice(8, None)), 10, "layer 'conv'")
+    [0, 1, 5, 8, 9]
+    """
+    indices: list[int] = []
+    for part in parts:
+        if isinstance(part, int):
+            chosen = [part]
+        else:
+            stop = count if part.stop is None else part.stop
+            chosen = list(range(part.start or 0, stop, part.step or 1))
+            if not chosen:
+                raise ConfigurationError(f"--channels range {part.start or 0}:{stop} is empty for {what}")
+        bad = [i for i in chosen if i >= count]
+        if bad:
+            raise ConfigurationError(f"--channels asks for index {bad[0]}, but {what} has {count} (0 to {count - 1})")
+        indices += chosen
+    return indices
+
+
+def priors_preset(name: str | None) -> str | None:
+    """``--priors NAME``: the name of a preset of :mod:`pytest_featviz.priors` (None without the flag).
+
+    Examples
+    --------
+    >>> priors_preset("standard"), priors_preset(None)
+    ('standard', None)
+    """
+    if name is None:
+        return None
+    from ..engine import ascend
+
+    if "priors" not in inspect.signature(ascend).parameters:
+        raise ConfigurationError(
+            f"--priors {name!r} is not supported by this version of pytest_featviz.ascend "
+            "(it takes no priors= yet); leave --priors out"
+        )
+    from ..priors import PRESETS
+
+    if name not in PRESETS:
+        raise ConfigurationError(f"--priors {name!r} is not one of {sorted(PRESETS)}")
+    return name
+
+
+def run(args: argparse.Namespace) -> int:
+    """Ascend the chosen channels (or units) of ``--layer``, write their grid to ``--out`` and print the values."""
+    import pytest_featviz as fv
+
+    from ..models import model_info
+    from ..render import save_png
+
+    preset, box = priors_preset(args.priors), constraint(args)
+    with progress(3) as phase:
+        phase("loading the model")
+        model = load_source(args.source)
+        shape = model_info(model).output_shape(args.layer)
+        conv = len(shape) >= 2
+        what = f"layer {args.layer!r} (output shape {shape})"
+        count = shape[-1] if conv else shape[0]
+        indices = resolve_channels(args.channels or (slice(0, min(16, count)),), count, what)
+        objective = fv.Channel(args.layer, indices) if conv else fv.Neuron(args.layer, indices)
+        phase(f"ascending {len(indices)} {'channels' if conv else 'units'} x {args.steps} steps")
+        r = fv.ascend(model, objective, constraints=box, steps=args.steps, seed=args.seed, priors=preset)
+        phase("writing the grid")
+        labels = [f"{'ch' if conv else 'unit'} {i}: {v:.3g}" for i, v in zip(indices, r.values)]
+        path = save_png(args.out, r, labels=labels)  # over r.value_range: the box
+    print(f"{objective!r} inside {box!r}: {args.steps} steps, seed {args.seed}")
+    print(table(("index", "value"), [(str(i), f"{v:.6g}") for i, v in zip(indices, r.values)]))
+    print(f"wrote {path}")
+    return 0
+
+
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``render`` to the ``featviz`` command's subparsers."""
+    render = sub.add_parser(
+        "render",
+        help="a PNG grid of inputs that maximise channels (or units) of a layer",
+        epilog="examples:\n  featviz render model.keras --layer conv2d_1 --channels 0:16 --out "
+        "grid.png\n  featviz render model.keras --layer dense --channels 0,3 --priors standard "
+        "--out g.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    render.add_argument("source", metavar="SOURCE")
+    render.add_argument(
+        "--layer",
+        required=True,
+        help="layer name, or path inside a nested model such as base/conv (see `featviz layers`)",
+    )
+    render.add_argument(
+        "--channels",
+        type=parse_channels,
+        default=None,
+        help=f"channels of a conv layer, units of a dense layer: {CHANNELS_HELP}; default 0:16",
+    )
+    render.add_argument("--priors", default=None, help="image priors preset, e.g. 'standard' (default: none)")
+    render.add_argument("--out", required=True, type=png, help="the PNG file to write")
+    add_search_options(render)
+    render.set_defaults(run=run)
