@@ -18,8 +18,6 @@ import pytest
 from ._pytest import Settings
 from .claims import TestContext, activate, derive_seed, from_json, record_file, to_json  # light: no NumPy, no engine
 
-pytest.register_assert_rewrite("pytest_featviz.assertions")
-
 if TYPE_CHECKING:
     from ._pytest import Featviz
 
