@@ -30,6 +30,10 @@ import numpy as np
 
 __all__ = [
     "LinearOp",
+    "LinearBase",
+    "pad_hw",
+    "unpad_hw",
+    "window_slices",
     "Geometry",
     "geometry",
     "Dense",
@@ -38,8 +42,6 @@ __all__ = [
     "Pad2D",
     "Elementwise",
     "Reshape",
-    "AvgPool2D",
-    "GlobalAvgPool2D",
     "Add",
     "Concatenate",
     "window_slices",
@@ -111,7 +113,7 @@ def pad_hw(x: np.ndarray, gh: Geometry, gw: Geometry, value: float = 0.0) -> np.
     return np.pad(x, widths, constant_values=value)
 
 
-def _unpad_hw(x: np.ndarray, gh: Geometry, gw: Geometry) -> np.ndarray:
+def unpad_hw(x: np.ndarray, gh: Geometry, gw: Geometry) -> np.ndarray:
     return x[:, gh.before : gh.before + gh.size, gw.before : gw.before + gw.size, :]
 
 
@@ -123,7 +125,7 @@ def _sum_rows(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[0], -1).sum(axis=1)
 
 
-class _Op:
+class LinearBase:
     """Defaults shared by the linear operations."""
 
     kind = "mixing"
@@ -136,7 +138,7 @@ class _Op:
         return 0.0
 
 
-class _Biased(_Op):
+class _Biased(LinearBase):
     """An operation that adds its ``bias`` (over the last axis) after a linear map."""
 
     bias: np.ndarray
@@ -156,7 +158,7 @@ def _transpose_windows(
     for i in range(kernel_hw[0]):
         for j in range(kernel_hw[1]):
             g[window_slices(gh, gw, i, j)] += window(i, j)
-    return _unpad_hw(g, gh, gw)
+    return unpad_hw(g, gh, gw)
 
 
 @dataclass(frozen=True, eq=False)
@@ -243,7 +245,7 @@ class DepthwiseConv2D(_Biased):
 
 
 @dataclass(frozen=True, eq=False)
-class Pad2D(_Op):
+class Pad2D(LinearBase):
     """ZeroPadding2D: zeros around the two spatial axes of ``(N, H, W, C)`` (exact, no rounding)."""
 
     pads: tuple[tuple[int, int], tuple[int, int]]
@@ -257,7 +259,7 @@ class Pad2D(_Op):
 
 
 @dataclass(frozen=True, eq=False)
-class Elementwise(_Op):
+class Elementwise(LinearBase):
     """``x * scale + shift`` with per-example-shaped (broadcastable) arrays.
 
     BatchNormalization at inference, Rescaling and Normalization. ``mag`` is the
@@ -286,7 +288,7 @@ class Elementwise(_Op):
 
 
 @dataclass(frozen=True, eq=False)
-class Reshape(_Op):
+class Reshape(LinearBase):
     """Flatten, Reshape, and identities (Dropout, linear activations): ``in_shape -> out_shape``."""
 
     in_shape: tuple[int, ...]
@@ -301,76 +303,7 @@ class Reshape(_Op):
 
 
 @dataclass(frozen=True, eq=False)
-class AvgPool2D(_Op):
-    """Average pooling; with 'same' padding the padded positions are not counted (as TF)."""
-
-    gh: Geometry
-    gw: Geometry
-    count: np.ndarray  # (H_out, W_out, 1): valid positions per window
-
-    @property
-    def steps(self) -> int:  # type: ignore[override]
-        return int(self.gh.kernel * self.gw.kernel) + 1
-
-    def _sum(self, x: np.ndarray) -> np.ndarray:
-        xp = pad_hw(x, self.gh, self.gw)
-        out = np.zeros((x.shape[0], self.gh.out, self.gw.out, x.shape[3]))
-        for i in range(self.gh.kernel):
-            for j in range(self.gw.kernel):
-                out += xp[window_slices(self.gh, self.gw, i, j)]
-        return out
-
-    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
-        div = self.count if mode != "square" else self.count**2
-        return self._sum(xs[0]) / div
-
-    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
-        a = a / self.count
-        padded = (
-            a.shape[0],
-            self.gh.size + self.gh.before + self.gh.after,
-            self.gw.size + self.gw.before + self.gw.after,
-            a.shape[3],
-        )
-        g = np.zeros(padded)
-        for i in range(self.gh.kernel):
-            for j in range(self.gw.kernel):
-                g[window_slices(self.gh, self.gw, i, j)] += a
-        return [_unpad_hw(g, self.gh, self.gw)]
-
-
-def avg_pool(size: tuple[int, int], pool: tuple[int, int], strides: tuple[int, int], padding: str) -> AvgPool2D:
-    """An :class:`AvgPool2D` for an input of spatial ``size``."""
-    gh = geometry(size[0], pool[0], strides[0], 1, padding)
-    gw = geometry(size[1], pool[1], strides[1], 1, padding)
-    ones = AvgPool2D(gh, gw, np.ones((1, 1, 1)))._sum(np.ones((1, size[0], size[1], 1)))
-    return AvgPool2D(gh, gw, ones[0])
-
-
-@dataclass(frozen=True, eq=False)
-class GlobalAvgPool2D(_Op):
-    """The mean over the two spatial axes of ``(H, W, C)``."""
-
-    in_shape: tuple[int, int, int]
-    keepdims: bool
-
-    @property
-    def steps(self) -> int:  # type: ignore[override]
-        return int(self.in_shape[0] * self.in_shape[1]) + 1
-
-    def apply(self, xs: list[np.ndarray], mode: str) -> np.ndarray:
-        n = self.in_shape[0] * self.in_shape[1]
-        out = xs[0].sum(axis=(1, 2), keepdims=self.keepdims)
-        return out / (n if mode != "square" else n * n)
-
-    def transpose(self, a: np.ndarray) -> list[np.ndarray]:
-        h, w, c = self.in_shape
-        a = a.reshape(a.shape[0], 1, 1, c) / (h * w)
-        return [np.broadcast_to(a, (a.shape[0], h, w, c)).copy()]
-
-
-@dataclass(frozen=True, eq=False)
-class Add(_Op):
+class Add(LinearBase):
     """The sum of several inputs of one shape."""
 
     n_inputs: int
@@ -388,7 +321,7 @@ class Add(_Op):
 
 
 @dataclass(frozen=True, eq=False)
-class Concatenate(_Op):
+class Concatenate(LinearBase):
     """Concatenation along a per-example ``axis`` (0-based, batch axis excluded)."""
 
     axis: int

@@ -21,12 +21,11 @@ from .linear import (
     Conv2D,
     Dense,
     Elementwise,
-    GlobalAvgPool2D,
     Reshape,
-    avg_pool,
     geometry,
 )
 from .nonlinear import Activation, MaxPool2D, Multiply
+from .pooling import GlobalAvgPool2D, avg_pool
 
 __all__ = ["translators", "activate", "product", "self_product", "check_plain", "as_float64", "PRODUCT_ACTIVATIONS"]
 

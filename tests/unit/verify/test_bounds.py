@@ -20,12 +20,11 @@ from pytest_featviz.verify.linear import (
     Conv2D,
     Dense,
     DepthwiseConv2D,
-    GlobalAvgPool2D,
     Pad2D,
-    avg_pool,
     geometry,
 )
 from pytest_featviz.verify.nonlinear import Activation, MaxPool2D
+from pytest_featviz.verify.pooling import GlobalAvgPool2D, avg_pool
 
 MODELS = Path(__file__).resolve().parents[3] / "examples" / "models"
 METHODS = ["ibp", "crown"]
