@@ -352,7 +352,7 @@ class FeatureExtractor:
         if self.mode in ("input", "preact"):
             args, _ = found[self.head.layer]
             pre = tf.cast(tree.flatten(args)[0], tf.float32)
-        if self.mode == "preact":
+        if self._dense is not None:  # "preact": the head Dense's input times its kernel, without the activation
             pre = pre @ tf.cast(self._dense.kernel, tf.float32)
             if self._dense.use_bias:
                 pre = pre + tf.cast(self._dense.bias, tf.float32)
