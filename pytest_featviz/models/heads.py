@@ -207,7 +207,7 @@ def saved_model_head(layer: Any, path: str) -> Head:
 
 def last_op(layer: Any) -> str | None:
     """The type of the operation that computes a SavedModel layer's (first, by name) output, through
-    ``Identity`` operations and function calls; ``None`` when the graph cannot be read."""
+    ``Identity`` and ``Cast`` operations and function calls; ``None`` when the graph cannot be read."""
     fn = getattr(layer, "call_endpoint_fn", None)
     if fn is None:
         return None
@@ -223,7 +223,7 @@ def last_op(layer: Any) -> str | None:
         node = nodes.get(name)
         if node is None:
             return None
-        if node.op in ("Identity", "IdentityN"):
+        if node.op in ("Identity", "IdentityN", "Cast"):  # the same values (a mixed-precision output is cast)
             ref = node.input[index if node.op == "IdentityN" else 0]
         elif node.op in ("StatefulPartitionedCall", "PartitionedCall"):
             called = functions.get(node.attr["f"].func.name)

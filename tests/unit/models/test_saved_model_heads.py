@@ -46,6 +46,14 @@ def test_a_squashing_last_op_is_read_and_the_output_is_the_probability(exported,
         _value(loaded, fv.ClassLogit(1))
 
 
+def test_a_softmax_is_read_through_a_cast_of_its_output(tmp_path):
+    inp = keras.Input((4,))
+    out = keras.layers.Dense(3, activation="softmax")(inp)
+    model = keras.Model(inp, keras.layers.Activation("linear", dtype="float64")(out))  # the graph ends with a Cast
+    model.export(str(tmp_path / "sm"))
+    assert model_info(fv.load_model(tmp_path / "sm")).head.squash == "softmax"
+
+
 def test_an_affine_last_op_is_logits(exported):
     model, path = exported["linear"]
     loaded = fv.load_model(path)
