@@ -1,7 +1,7 @@
 """Loading models safely, looking up layers, and reading every needed layer in one pass.
 
 TensorFlow and Keras are imported inside the functions, never at module import.
-How a model's output relates to its logits (:class:`Head`) is found by ``_model_heads``.
+How a model's output relates to its logits (:class:`Head`) is found by :mod:`.heads`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from .._validation import check_choice
 from ..errors import ConfigurationError, FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
 from ..objectives import LOGITS, PROBABILITIES
-from .heads import OUTPUTS, Head, Outputs, _head
+from .heads import OUTPUTS, Head, Outputs, _head, saved_model_head
 
 __all__ = ["load_model", "layer_names", "get_layer", "ModelInfo", "model_info", "FeatureExtractor"]
 
@@ -114,9 +114,10 @@ def _from_saved_model(path: Path, outputs: Outputs) -> Any:
         sig = loaded.signatures["serving_default"]
         spec = list(sig.structured_input_signature[1].values())[0]
         layer = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
-        layer._featviz_outputs = outputs  # read by heads.saved_model_head
     except Exception as exc:
         raise ModelLoadError(f"{path} could not be loaded as a SavedModel ({type(exc).__name__}: {exc})") from exc
+    layer._featviz_outputs = outputs  # read by heads.saved_model_head
+    saved_model_head(layer, layer.name)  # a declaration that the graph contradicts fails here, not later
     inputs = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name)
     out = layer(inputs)
     if isinstance(out, dict):

@@ -88,9 +88,9 @@ def test_declared_outputs_decide_an_unknown_head(exported):
 
 def test_a_declaration_contradicting_the_graph_is_refused(exported):
     with pytest.raises(ConfigurationError, match="ends with the operation 'Softmax', whose output is probabilities"):
-        model_info(fv.load_model(exported["softmax"][1], outputs="logits"))
+        fv.load_model(exported["softmax"][1], outputs="logits")  # at once, not at the first use
     with pytest.raises(ConfigurationError, match="ends with the operation 'BiasAdd', whose output is not"):
-        model_info(fv.load_model(exported["linear"][1], outputs="probabilities"))
+        fv.load_model(exported["linear"][1], outputs="probabilities")
     assert model_info(fv.load_model(exported["softmax"][1], outputs="probabilities")).head.squash == "softmax"
 
 
