@@ -215,7 +215,7 @@ def _interval_parts(
     """``(k, part, low, high)`` of each box-like part of ``source`` at the entry ``at`` of ``(B, *S)``."""
     from .sets import Box, LpBall
 
-    out = []
+    out: list[tuple[int, Any, float, float]] = []
     for k, part in enumerate(source._parts()):
         if isinstance(part, Box):
             out.append((k, part, _entry(part.low, shape, at), _entry(part.high, shape, at)))

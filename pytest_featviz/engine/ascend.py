@@ -23,9 +23,10 @@ import numpy as np
 
 from ..constraints import Constraint
 from ..objectives import Condition, Objective
+from ..priors import Preset, Priors
 from ..progress import Progress
 from .loop import LoopSpec, compiled, drive, merge_chunks
-from .plan import OPTIMIZERS, SCHEDULES, Plan, plan_ascent
+from .plan import OPTIMIZERS, SCHEDULES, Optimizer, Plan, Schedule, plan_ascent
 from .result import AscentResult, build_result, own_range, result_range
 
 __all__ = ["ascend", "AscentResult", "OPTIMIZERS", "SCHEDULES", "own_range", "result_range"]
@@ -39,12 +40,12 @@ def ascend(
     constraints: Constraint | None = None,
     steps: int = 256,
     lr: Any = None,
-    optimizer: str | None = None,
-    schedule: str = "cosine",
+    optimizer: Optimizer | None = None,
+    schedule: Schedule = "cosine",
     until: Condition | None = None,
     seed: int = 0,
     restarts: int | None = None,
-    priors: Any = None,
+    priors: Preset | Priors | None = None,
     transforms: Any = None,
     parametrization: Any = None,
     blur: Any = None,

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..objectives import Condition, Objective
 from .graph import LoopGraph, LoopState
+from .plan import Optimizer, Schedule
 
 CACHE_ATTR = "_featviz_compiled"
 
@@ -26,8 +27,8 @@ class LoopSpec:
     objective: tuple
     until: tuple | None
     has_ball: bool
-    optimizer: str
-    schedule: str
+    optimizer: Optimizer
+    schedule: Schedule
     shape: tuple[int, ...]
     param_shape: tuple[int, ...]
     jit: bool

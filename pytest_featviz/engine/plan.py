@@ -7,7 +7,7 @@ Every check follows one rule: a wrong type is a ``FeatvizTypeError``, a wrong va
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -18,10 +18,14 @@ from ..objectives import Condition, Objective, as_objective
 from ..progress import progress_enabled
 from .step_sizes import as_lr, step_widths
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "Plan", "plan_ascent"]
+__all__ = ["Optimizer", "Schedule", "OPTIMIZERS", "SCHEDULES", "Plan", "plan_ascent"]
 
-OPTIMIZERS = ("adam", "pgd", "sign")
-SCHEDULES = ("cosine", "constant")
+Optimizer = Literal["adam", "pgd", "sign"]
+"""The update rules of :func:`~pytest_featviz.ascend` (``optimizer=``); one function each in ``steps``."""
+Schedule = Literal["cosine", "constant"]
+"""The step-size schedules of :func:`~pytest_featviz.ascend` (``schedule=``)."""
+OPTIMIZERS: tuple[Optimizer, ...] = get_args(Optimizer)
+SCHEDULES: tuple[Schedule, ...] = get_args(Schedule)
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,8 +40,8 @@ class Plan:
     canon: Canonical  # the constraint set for this batch, (B, *input_shape)
     prior: Any  # Priors
     p0: np.ndarray  # the optimised variable at the start, (B, *param_shape)
-    optimizer: str
-    schedule: str
+    optimizer: Optimizer
+    schedule: Schedule
     steps: int
     seed: int
     lr: np.ndarray  # (B,)
@@ -109,7 +113,7 @@ def plan_ascent(
         canon=canon,
         prior=prior,
         p0=p0,
-        optimizer=par.optimizer if optimizer is None else optimizer,
+        optimizer=_optimizer(optimizer, par),
         schedule=schedule,
         steps=steps,
         seed=seed,
@@ -193,3 +197,13 @@ def _initial_parameter(prior: Any, x0: np.ndarray, canon: Canonical, drawn: bool
     par = prior.parametrization
     p0 = par.draw(canon.low, canon.high, int(seed)) if drawn else None
     return np.asarray(par.init(x0, canon.low, canon.high) if p0 is None else p0, dtype=np.float64)
+
+
+def _optimizer(given: Optimizer | None, parametrization: Any) -> Optimizer:
+    """The optimizer asked for, else the parametrization's default (checked: a subclass may name any string)."""
+    if given is not None:
+        return given
+    chosen: Optimizer = check_choice(
+        parametrization.optimizer, f"{type(parametrization).__name__}.optimizer", OPTIMIZERS
+    )
+    return chosen

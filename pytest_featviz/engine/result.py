@@ -9,6 +9,7 @@ import numpy as np
 
 from ..constraints import Constraint
 from ..objectives import Condition, Objective
+from .plan import Optimizer
 
 __all__ = ["AscentResult", "own_range", "result_range"]
 
@@ -68,7 +69,7 @@ class AscentResult:
     objective: Objective
     constraints: Constraint
     until: Condition | None
-    optimizer: str
+    optimizer: Optimizer
     lr: np.ndarray
     steps_requested: int
     model_name: str

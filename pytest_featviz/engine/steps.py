@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..constraints.projection import BISECTIONS, project_box_ball
+from .plan import Optimizer
 
 __all__ = ["ADAM_BETA1", "ADAM_BETA2", "ADAM_EPS", "RMS_EPS", "STEPS", "StepInput", "project_tf"]
 
@@ -54,7 +55,7 @@ def sign(s: StepInput) -> tuple[Any, Any, Any]:
     return tf.sign(s.raw), s.m, s.v
 
 
-STEPS: dict[str, Callable[[StepInput], tuple[Any, Any, Any]]] = {"adam": adam, "pgd": pgd, "sign": sign}
+STEPS: dict[Optimizer, Callable[[StepInput], tuple[Any, Any, Any]]] = {"adam": adam, "pgd": pgd, "sign": sign}
 
 
 class _TensorFlowOps:

@@ -6,7 +6,7 @@ walks this model's own graph (:mod:`.graph`).
 
 from .fixed_inputs import fix_inputs
 from .graph import calls, entries, graph_of, topological_calls
-from .heads import Head, logits_mode
+from .heads import OUTPUTS, Head, LogitsMode, Outputs, Squash, logits_mode
 from .loading import FeatureExtractor, ModelInfo, get_layer, layer_names, load_model, model_info
 
 __all__ = [
@@ -15,6 +15,10 @@ __all__ = [
     "get_layer",
     "fix_inputs",
     "Head",
+    "Squash",
+    "LogitsMode",
+    "Outputs",
+    "OUTPUTS",
     "logits_mode",
     "ModelInfo",
     "model_info",

@@ -3,6 +3,8 @@
 A model may end with its logits, with a separate softmax/sigmoid layer (the logits are
 that layer's input) or with a Dense layer whose activation squashes (the logits are its
 pre-activation); any other squashing head hides the logits, and :class:`Head` says why.
+A SavedModel (a ``TFSMLayer``) has no layers to look at: its head is read from the last
+operation of its graph, or declared when it is loaded (:data:`Outputs`), never guessed.
 TensorFlow and Keras are imported inside the functions, never at module import.
 
 Examples
@@ -20,12 +22,20 @@ Head(squash='softmax', mode='preact', problem='', layer='out')
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ..errors import ConfigurationError
 
+Squash = Literal["softmax", "sigmoid", "probabilities", "none", "unknown"]
+"""What a model's head does to its logits (see :class:`Head`)."""
+LogitsMode = Literal["output", "input", "preact"]
+"""Where a model's logits are (see :class:`Head`)."""
+Outputs = Literal["auto", "logits", "probabilities"]
+"""What a SavedModel's output is (``load_model(outputs=...)``): read from its graph, or declared."""
+OUTPUTS: tuple[Outputs, ...] = get_args(Outputs)
 
-def _squash_of(fn: Any) -> str | None:
+
+def _squash_of(fn: Any) -> Literal["softmax", "sigmoid"] | None:
     """'softmax' or 'sigmoid' when ``fn`` computes one (over the last axis), else ``None``.
 
     Known functions are recognised by name (``tf.nn.softmax`` is ``softmax_v2``); any other
@@ -58,24 +68,31 @@ def _squash_of(fn: Any) -> str | None:
 class Head:
     """How a model's output relates to its logits.
 
-    ``squash`` is 'softmax', 'sigmoid' or 'none' (the output is the logits); ``mode`` says
-    where the logits are: 'output', 'input' (the input of a separate last softmax/sigmoid
-    layer) or 'preact' (the pre-activation of a last Dense layer); ``None`` when they
-    cannot be recovered, and ``problem`` then says why. ``layer`` is the path of the layer
-    that computes the output (inside nested models: ``"base/predictions"``); in modes
-    'input' and 'preact' the logits are read from its call in the model's own graph.
+    ``squash`` is 'softmax', 'sigmoid', 'probabilities' (declared probabilities, by a
+    function featviz does not know), 'none' (the output is the logits) or 'unknown' (a
+    SavedModel whose output featviz cannot classify: class objectives are refused);
+    ``mode`` says where the logits are: 'output', 'input' (the input of a separate last
+    softmax/sigmoid layer) or 'preact' (the pre-activation of a last Dense layer); ``None``
+    when they cannot be recovered, and ``problem`` then says why. ``layer`` is the path of
+    the layer that computes the output (inside nested models: ``"base/predictions"``); in
+    modes 'input' and 'preact' the logits are read from its call in the model's own graph.
     """
 
-    squash: str
-    mode: str | None
+    squash: Squash
+    mode: LogitsMode | None
     problem: str = ""
     layer: str = ""
 
-    def logits_mode(self) -> str:
+    def logits_mode(self) -> LogitsMode:
         """:attr:`mode`; a ``ConfigurationError`` saying why and what to do when it is ``None``."""
         if self.mode is None:
-            raise ConfigurationError(f"{self.problem}. {_LOGITS_FIX}")
+            raise ConfigurationError(f"{self.problem}. {_UNKNOWN_FIX if self.squash == 'unknown' else _LOGITS_FIX}")
         return self.mode
+
+    def check_probabilities(self) -> None:
+        """A ``ConfigurationError`` saying why and what to do when the output's meaning is unknown."""
+        if self.squash == "unknown":
+            raise ConfigurationError(f"{self.problem}. {_UNKNOWN_FIX}")
 
 
 def _head(model: Any) -> Head:
@@ -91,6 +108,8 @@ def _head(model: Any) -> Head:
     if not model.layers:
         return Head("none", "output")
     path, last = output_layer(model)
+    if isinstance(last, keras.layers.TFSMLayer):
+        return saved_model_head(last, path)
     if isinstance(last, keras.layers.Softmax):
         return Head("softmax", "input", "", path)
     if isinstance(last, keras.layers.Activation):
@@ -125,7 +144,7 @@ def _head(model: Any) -> Head:
     )
 
 
-def logits_mode(model: Any) -> str:
+def logits_mode(model: Any) -> LogitsMode:
     """How to get logits from the top-level layers: 'output', 'input' (separate layer) or 'preact'.
 
     For readers of the model's top-level layers (``fv.bounds``): raises ``ConfigurationError``
@@ -147,3 +166,78 @@ _LOGITS_FIX = (
     "Use ClassProbability (it reads the output itself), or end the model with a Dense layer "
     "followed by a separate Activation('softmax') or Softmax layer"
 )
+_UNKNOWN_FIX = (
+    "Say what the output is when loading it: fv.load_model(path, outputs='probabilities') (ClassProbability "
+    "then reads the output itself; ClassLogit is refused) or outputs='logits'; or export the model from "
+    "Keras with its last Dense layer's activation (or a Softmax layer) in the graph"
+)
+# Operations whose output is an affine function of their input: a SavedModel ending with one outputs logits.
+_AFFINE_OPS = ("MatMul", "BatchMatMulV2", "BiasAdd", "Einsum")
+_SQUASH_OPS: dict[str, Squash] = {"Softmax": "softmax", "Sigmoid": "sigmoid"}
+
+
+def saved_model_head(layer: Any, path: str) -> Head:
+    """The head of a SavedModel layer: declared (``layer._featviz_outputs``, set by ``load_model``), else read
+    from the last operation of its graph; ``'unknown'`` where neither says what the output is."""
+    declared = getattr(layer, "_featviz_outputs", "auto")
+    last = last_op(layer)
+    seen: Squash | None = _SQUASH_OPS.get(last or "") or ("none" if last in _AFFINE_OPS else None)
+    lost = f"the SavedModel layer {path!r} applies {{}} inside its graph; featviz cannot recover the logits from it"
+    if declared != "auto":
+        said: Squash = "none" if declared == "logits" else "probabilities"
+        if seen is not None and (seen == "none") != (said == "none"):
+            raise ConfigurationError(
+                f"outputs={declared!r} was given, but the SavedModel's graph ends with the operation {last!r}, "
+                f"whose output {'is not' if seen == 'none' else 'is'} probabilities; leave outputs='auto'"
+            )
+        seen = said if seen is None else seen
+    if seen == "none":
+        return Head("none", "output", "", path)
+    if seen is not None:
+        return Head(seen, None, lost.format(seen if seen != "probabilities" else "a squashing function"), path)
+    what = f"the operation {last!r}" if last else "an operation featviz cannot read"
+    return Head(
+        "unknown",
+        None,
+        f"the SavedModel layer {path!r} ends with {what}: featviz cannot tell whether its output is logits "
+        "or probabilities (only Softmax, Sigmoid and affine operations are recognised), and will not guess",
+        path,
+    )
+
+
+def last_op(layer: Any) -> str | None:
+    """The type of the operation that computes a SavedModel layer's (first, by name) output, through
+    ``Identity`` and ``Cast`` operations and function calls; ``None`` when the graph cannot be read."""
+    fn = getattr(layer, "call_endpoint_fn", None)
+    if fn is None:
+        return None
+    try:
+        graph = fn.graph.as_graph_def()
+        tensor = fn.outputs[0]  # the first output by name: a dict's values are flattened in sorted key order
+        name, index = tensor.op.name, tensor.value_index
+    except Exception:  # not a concrete function: nothing to read
+        return None
+    functions = {f.signature.name: f for f in graph.library.function}
+    nodes = {n.name: n for n in graph.node}
+    for _ in range(1000):  # a bound against cyclic references in a corrupt graph
+        node = nodes.get(name)
+        if node is None:
+            return None
+        if node.op in ("Identity", "IdentityN", "Cast"):  # the same values (a mixed-precision output is cast)
+            ref = node.input[index if node.op == "IdentityN" else 0]
+        elif node.op in ("StatefulPartitionedCall", "PartitionedCall"):
+            called = functions.get(node.attr["f"].func.name)
+            if called is None:
+                return None
+            ref = called.ret[called.signature.output_arg[index].name]
+            nodes = {n.name: n for n in called.node_def}
+        else:
+            return str(node.op)
+        name, index = _parse_ref(ref)
+    return None
+
+
+def _parse_ref(ref: str) -> tuple[str, int]:
+    """``("node", i)`` from a graph input ``node``/``node:i`` or a function body's ``node:output_name:i``."""
+    parts = ref.lstrip("^").split(":")
+    return parts[0], int(parts[-1]) if len(parts) > 1 else 0

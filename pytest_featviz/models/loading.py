@@ -1,7 +1,7 @@
 """Loading models safely, looking up layers, and reading every needed layer in one pass.
 
 TensorFlow and Keras are imported inside the functions, never at module import.
-How a model's output relates to its logits (:class:`Head`) is found by ``_model_heads``.
+How a model's output relates to its logits (:class:`Head`) is found by :mod:`.heads`.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._validation import check_choice
 from ..errors import ConfigurationError, FeatvizTypeError, LayerNotFoundError, ModelLoadError, closest
 from ..objectives import LOGITS, PROBABILITIES
-from .heads import Head, _head
+from .heads import OUTPUTS, Head, Outputs, _head, saved_model_head
 
 __all__ = ["load_model", "layer_names", "get_layer", "ModelInfo", "model_info", "FeatureExtractor"]
 
 _SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
-def load_model(source: Any, *, safe_mode: bool = True) -> Any:
+def load_model(source: Any, *, safe_mode: bool = True, outputs: Outputs = "auto") -> Any:
     """Load a Keras model for inspection (never compiled, never trained).
 
     Parameters
@@ -34,6 +35,13 @@ def load_model(source: Any, *, safe_mode: bool = True) -> Any:
     safe_mode : bool
         Refuse files that need arbitrary code to deserialize (``Lambda`` layers).
         Pass ``False`` only for files you trust.
+    outputs : {'auto', 'logits', 'probabilities'}
+        What a SavedModel directory's output is. A SavedModel has no layers to look at:
+        ``'auto'`` reads the last operation of its graph (``Softmax``, ``Sigmoid``, or an
+        affine one: logits) and otherwise leaves the output unknown, so that
+        ``ClassProbability`` and ``ClassLogit`` refuse it rather than guess. Declare it
+        here in that case. Other sources take ``'auto'`` only (their head is read from
+        their layers).
 
     Returns
     -------
@@ -48,6 +56,12 @@ def load_model(source: Any, *, safe_mode: bool = True) -> Any:
     """
     import keras
 
+    check_choice(outputs, "outputs", OUTPUTS)
+    if outputs != "auto" and not (isinstance(source, (str, os.PathLike)) and Path(source).is_dir()):
+        raise ConfigurationError(
+            f"outputs={outputs!r} is for a SavedModel directory, whose head featviz cannot see; {source!r} is "
+            "not a directory (a Keras model's head is read from its layers): leave outputs='auto'"
+        )
     if isinstance(source, keras.Model):
         return source
     if not isinstance(source, (str, os.PathLike)):
@@ -61,7 +75,7 @@ def load_model(source: Any, *, safe_mode: bool = True) -> Any:
     if not path.exists():
         raise ModelLoadError(f"model file not found: {text} (resolved to {path.resolve()})")
     if path.is_dir():
-        return _from_saved_model(path)
+        return _from_saved_model(path, outputs)
     if path.suffix.lower() not in _SUFFIXES:
         raise ModelLoadError(
             f"cannot load {text}: unknown model format {path.suffix!r}; "
@@ -89,7 +103,7 @@ def _from_file(path: Path, safe_mode: bool) -> Any:
         ) from exc
 
 
-def _from_saved_model(path: Path) -> Any:
+def _from_saved_model(path: Path, outputs: Outputs) -> Any:
     import keras
     import tensorflow as tf
 
@@ -102,6 +116,8 @@ def _from_saved_model(path: Path) -> Any:
         layer = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
     except Exception as exc:
         raise ModelLoadError(f"{path} could not be loaded as a SavedModel ({type(exc).__name__}: {exc})") from exc
+    layer._featviz_outputs = outputs  # read by heads.saved_model_head
+    saved_model_head(layer, layer.name)  # a declaration that the graph contradicts fails here, not later
     inputs = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name)
     out = layer(inputs)
     if isinstance(out, dict):
@@ -251,6 +267,8 @@ class ModelInfo:
             )
         if logits:
             self.head.logits_mode()
+        else:
+            self.head.check_probabilities()
 
 
 def _shape(tensor: Any) -> tuple[int, ...]:
@@ -352,7 +370,7 @@ class FeatureExtractor:
         if self.mode in ("input", "preact"):
             args, _ = found[self.head.layer]
             pre = tf.cast(tree.flatten(args)[0], tf.float32)
-        if self.mode == "preact":
+        if self._dense is not None:  # "preact": the head Dense's input times its kernel, without the activation
             pre = pre @ tf.cast(self._dense.kernel, tf.float32)
             if self._dense.use_bias:
                 pre = pre + tf.cast(self._dense.bias, tf.float32)

@@ -1,7 +1,7 @@
 """Objectives: what the ascent maximises (class, layer and regularizer terms), their algebra and conditions."""
 
 from .base import Condition, Objective, Sum
-from .layers import Channel, Direction, LayerEnergy, Neuron
+from .layers import REDUCTIONS, Channel, Direction, LayerEnergy, Neuron, Reduce
 from .outputs import L1, L2, LOGITS, PROBABILITIES, ClassLogit, ClassProbability, TotalVariation, as_objective
 
 __all__ = [
@@ -18,6 +18,8 @@ __all__ = [
     "L1",
     "L2",
     "as_objective",
+    "Reduce",
+    "REDUCTIONS",
     "LOGITS",
     "PROBABILITIES",
 ]

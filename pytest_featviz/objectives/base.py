@@ -58,7 +58,7 @@ class Objective:
             )
         if isinstance(scalar, (bool, np.bool_)):
             raise FeatvizTypeError(f"an objective's coefficient must be a number, not a bool; got {scalar!r}")
-        if not isinstance(scalar, numbers.Real) or not np.isfinite(scalar):
+        if not isinstance(scalar, numbers.Real) or not np.isfinite(float(scalar)):
             return NotImplemented
         return Sum(tuple((float(scalar) * c, o) for c, o in self._terms()))
 
@@ -67,7 +67,7 @@ class Objective:
     def __ge__(self, threshold: Any) -> Condition:
         if isinstance(threshold, (bool, np.bool_)):
             raise FeatvizTypeError(f"a condition needs a number threshold, not a bool; got {threshold!r}")
-        if not isinstance(threshold, numbers.Real) or not np.isfinite(threshold):
+        if not isinstance(threshold, numbers.Real) or not np.isfinite(float(threshold)):
             raise FeatvizTypeError(f"a condition needs a finite number threshold; got {threshold!r}")
         return Condition(self, float(threshold))
 
@@ -100,7 +100,7 @@ class Objective:
 
     def batch_size(self) -> int | None:
         """The number of targets when an index is a sequence, else ``None``."""
-        sizes = {leaf._targets() for leaf in self.leaves()} - {None}
+        sizes = {n for n in (leaf._targets() for leaf in self.leaves()) if n is not None}
         if len(sizes) > 1:
             raise ConfigurationError(
                 f"the objective {self!r} has index sequences of different lengths {sorted(sizes)}; "

@@ -8,7 +8,7 @@ compiled ascent and receive TensorFlow tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from .._validation import check_choice, check_int
 from ..errors import ConfigurationError, FeatvizTypeError
 from .base import Objective, _check_range, _fmt_index, _index_array, _Indexed
 
-__all__ = ["Neuron", "Channel", "Direction", "LayerEnergy"]
+__all__ = ["Neuron", "Channel", "Direction", "LayerEnergy", "Reduce", "REDUCTIONS"]
 
 
 def _check_layer_name(layer: Any, cls: str) -> str:
@@ -61,7 +61,9 @@ class Neuron(_Indexed):
         return tf.gather(flat, values[0][:, None], batch_dims=1)[:, 0]
 
 
-_REDUCTIONS = ("mean", "max")
+Reduce = Literal["mean", "max"]
+"""How :class:`Channel` reduces a channel over its spatial positions (``reduce=``)."""
+REDUCTIONS: tuple[Reduce, ...] = get_args(Reduce)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -79,13 +81,13 @@ class Channel(_Indexed):
 
     layer: str = static()
     index: Any = value(per_item=True)
-    reduce: str = static(default="mean")
+    reduce: Reduce = static(default="mean")
     crop: int = static(default=0)
 
     def __post_init__(self) -> None:
         _check_layer_name(self.layer, "Channel")
         object.__setattr__(self, "index", _index_array(self.index, "Channel"))
-        check_choice(self.reduce, "Channel reduce", _REDUCTIONS)
+        check_choice(self.reduce, "Channel reduce", REDUCTIONS)
         object.__setattr__(self, "crop", check_int(self.crop, "Channel crop", min_value=0))
 
     def __repr__(self) -> str:

@@ -31,7 +31,7 @@ Pixel()
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -54,7 +54,7 @@ from .transforms import (
     as_transform,
 )
 
-__all__ = ["BlurEvery", "Priors", "STANDARD", "PRESETS", "standard_priors", "resolve_priors"]
+__all__ = ["BlurEvery", "Priors", "STANDARD", "Preset", "PRESETS", "standard_priors", "resolve_priors"]
 
 
 @dataclass(frozen=True)
@@ -208,10 +208,13 @@ def _standard_transforms(side: int) -> Compose:
 STANDARD = Priors(_standard_transforms(128), Fourier())
 """The standard image priors for images of 128 pixels and more; see :func:`standard_priors`."""
 
-PRESETS = {"none": lambda shape: Priors(), "standard": standard_priors}
+Preset = Literal["none", "standard"]
+"""The names of the priors presets (``ascend(priors=...)``)."""
+PRESETS: dict[Preset, Any] = {"none": lambda shape: Priors(), "standard": standard_priors}
+"""Each preset's builder (input shape -> :class:`Priors`); the names are checked against :data:`Preset`."""
 
 
-def resolve_priors(value: Any, *, input_shape: tuple[int, ...] | None = None) -> Priors:
+def resolve_priors(value: Preset | Priors | None, *, input_shape: tuple[int, ...] | None = None) -> Priors:
     """Turn ``None``, a preset name or a :class:`Priors` into :class:`Priors`.
 
     With ``input_shape`` the preset adapts to it and the result is checked against it.
@@ -228,12 +231,14 @@ def resolve_priors(value: Any, *, input_shape: tuple[int, ...] | None = None) ->
     if value is None:
         priors = Priors()
     elif isinstance(value, str):
-        check_choice(value, "priors", PRESETS)
+        check_choice(value, "priors", get_args(Preset))
         priors = PRESETS[value](input_shape)
     elif isinstance(value, Priors):
         priors = value
     else:
-        raise FeatvizTypeError(f"priors must be None, one of {sorted(PRESETS)} or a Priors(...); got {value!r}")
+        raise FeatvizTypeError(
+            f"priors must be None, one of {sorted(get_args(Preset))} or a Priors(...); got {value!r}"
+        )
     if input_shape is not None:
         priors.check(tuple(input_shape))
     return priors

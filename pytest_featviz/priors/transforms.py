@@ -11,12 +11,16 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from .._validation import check_choice, check_int, check_real
 from ..errors import ConfigurationError, FeatvizTypeError
+
+PadMode = Literal["reflect", "constant"]
+"""How :class:`Pad` fills the margin (``mode=``): mirrored content or a constant value."""
+PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
 
 
 def _tf() -> Any:
@@ -210,12 +214,12 @@ class Pad(Transform):
     """
 
     pixels: int
-    mode: str = "reflect"
+    mode: PadMode = "reflect"
     value: float = 0.5
 
     def __post_init__(self) -> None:
         check_int(self.pixels, "Pad pixels", min_value=0)
-        check_choice(self.mode, "Pad mode", ("reflect", "constant"))
+        check_choice(self.mode, "Pad mode", PAD_MODES)
         check_real(self.value, "Pad value")
 
     def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:

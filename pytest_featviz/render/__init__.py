@@ -15,6 +15,6 @@ This module takes numpy arrays and knows nothing about TensorFlow.
 
 from .encode import data_uri, png_bytes, save_png
 from .layout import grid
-from .scale import CONTRASTS, difference, to_image, to_uint8
+from .scale import CONTRASTS, Contrast, difference, to_image, to_uint8
 
-__all__ = ["CONTRASTS", "to_uint8", "to_image", "grid", "save_png", "png_bytes", "data_uri", "difference"]
+__all__ = ["Contrast", "CONTRASTS", "to_uint8", "to_image", "grid", "save_png", "png_bytes", "data_uri", "difference"]

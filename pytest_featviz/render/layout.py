@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .._validation import check_int
 from ..errors import ConfigurationError, FeatvizTypeError
-from .scale import _check_shape, _finite, _unpack, to_image
+from .scale import Contrast, _check_shape, _finite, _unpack, to_image
 
 AUTO_MIN_SIDE = 84  # automatic scale: a tile's longer side becomes at least this many pixels
 LABEL_BAND = 13  # the bitmap font is 11 px tall, plus one pixel above and below
@@ -54,7 +54,7 @@ def grid(
     batch: Any,
     *,
     value_range: tuple[float, float] | None = None,
-    contrast: str = "none",
+    contrast: Contrast = "none",
     labels: Sequence[Any] | None = None,
     columns: int | None = None,
     padding: int = 2,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from .._validation import check_choice, check_int
 from ..errors import ConfigurationError, FeatvizTypeError
 
-CONTRASTS = ("none", "stretch")
+Contrast = Literal["none", "stretch"]
+"""How a picture is scaled (``contrast=``): over the value range as given, or stretched to its own min and max."""
+CONTRASTS: tuple[Contrast, ...] = get_args(Contrast)
 ACCEPTED_SHAPES = "(N,), (H, W), (H, W, 1), (H, W, 3) or (H, W, C)"
 _BAR, _BAR_BACKGROUND = 0, 230  # 1-D strips: black bars on light grey
 
@@ -68,7 +70,7 @@ def _is_picture(arr: np.ndarray) -> bool:
 
 
 # -- scaling ---------------------------------------------------------------------------------
-def to_uint8(x: Any, *, value_range: tuple[float, float] = (0.0, 1.0), contrast: str = "none") -> np.ndarray:
+def to_uint8(x: Any, *, value_range: tuple[float, float] = (0.0, 1.0), contrast: Contrast = "none") -> np.ndarray:
     """Scale values to ``uint8`` over an explicit range, clipping outside it.
 
     Parameters
@@ -118,7 +120,7 @@ def to_image(
     x: Any,
     *,
     value_range: tuple[float, float] = (0.0, 1.0),
-    contrast: str = "none",
+    contrast: Contrast = "none",
     strip_height: int = 32,
 ) -> np.ndarray:
     """Draw one model input as an ``(H, W)`` grey or ``(H, W, 3)`` RGB ``uint8`` picture.

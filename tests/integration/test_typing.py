@@ -31,28 +31,20 @@ fv.bounds("m.keras", fv.ClassLogit(0), c)
 """
 
 
+def _mypy(tmp_path, source, *options):
+    """mypy's report on ``source`` as a user's file (the package found on MYPYPATH, no project config)."""
+    pytest.importorskip("mypy")
+    (tmp_path / "user.py").write_text(source)
+    cmd = [sys.executable, "-m", "mypy", "--follow-imports=silent", *options, "--no-error-summary"]
+    cmd += ["--cache-dir", str(tmp_path / "cache"), "--config-file", "", "user.py"]
+    env = {**os.environ, "MYPYPATH": str(ROOT)}
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, check=False).stdout
+
+
 def test_mypy_sees_the_public_types_and_no_any(tmp_path):
     """A user's file type-checks against real types: no expression is Any (--disallow-any-expr), and every
     public name is re-exported explicitly (--strict: no implicit re-export)."""
-    pytest.importorskip("mypy")
-    (tmp_path / "user.py").write_text(_USER_FILE)
-    cmd = [
-        sys.executable,
-        "-m",
-        "mypy",
-        "--follow-imports=silent",
-        "--strict",
-        "--disallow-any-expr",
-        "--no-error-summary",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--config-file",
-        "",
-        "user.py",
-    ]
-    out = subprocess.run(
-        cmd, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(ROOT)}, capture_output=True, text=True, check=False
-    ).stdout
+    out = _mypy(tmp_path, _USER_FILE, "--strict", "--disallow-any-expr")
     revealed = re.findall(r'Revealed type is "([^"]+)"', out)
     assert revealed == [
         "pytest_featviz.constraints.sets.Intersection",
@@ -68,3 +60,63 @@ def test_mypy_sees_the_public_types_and_no_any(tmp_path):
     errors = [line.split(": error: ")[1] for line in out.splitlines() if ": error: " in line]
     assert len(errors) == 2, out  # exactly the two wrong calls: a method not in the Literal, constraints positional
     assert "Literal['crown', 'ibp', 'crown-ibp']" in errors[0] and "Too many positional arguments" in errors[1]
+
+
+_CHOICES_FILE = """
+import numpy as np
+import pytest_featviz as fv
+
+x = np.zeros((2, 2))
+fv.ascend("m.keras", fv.ClassLogit(0), optimizer="adam", schedule="constant", priors="standard")
+fv.ascend("m.keras", fv.ClassLogit(0), optimizer="pgd", schedule="cosine", priors=None)
+fv.Channel("conv", 0, reduce="max")
+fv.render.to_uint8(x, contrast="stretch")
+fv.render.to_image(x, contrast="none")
+fv.render.grid(x, contrast="stretch")
+fv.priors.Pad(2, "constant")
+fv.priors.Pad(2, mode="reflect")
+fv.priors.resolve_priors("none")
+fv.load_model("sm", outputs="probabilities")
+fv.ascend("m.keras", fv.ClassLogit(0), optimizer="adma")
+fv.ascend("m.keras", fv.ClassLogit(0), schedule="cosin")
+fv.ascend("m.keras", fv.ClassLogit(0), priors="standrad")
+fv.Channel("conv", 0, reduce="avg")
+fv.render.to_uint8(x, contrast="strech")
+fv.render.to_image(x, contrast="strech")
+fv.render.grid(x, contrast="strech")
+fv.priors.Pad(2, "reflct")
+fv.priors.resolve_priors("standrad")
+fv.load_model("sm", outputs="probs")
+reveal_type(fv.ascend)
+reveal_type(fv.Channel)
+reveal_type(fv.render.grid)
+reveal_type(fv.load_model)
+"""
+_VALID_LINES = range(6, 16)  # user.py's lines holding valid choices (1-based): none may be an error
+
+
+def test_mypy_rejects_a_misspelt_string_choice_and_accepts_the_valid_ones(tmp_path):
+    """Every public string choice is a Literal: a typo is a type error naming the choices, the valid ones pass."""
+    out = _mypy(tmp_path, _CHOICES_FILE, "--strict")
+    errors = [line for line in out.splitlines() if ": error: " in line]
+    assert not [e for e in errors if int(e.split(":")[1]) in _VALID_LINES], out
+    wanted = [
+        "Literal['adam', 'pgd', 'sign'] | None",
+        "Literal['cosine', 'constant']",
+        "Literal['none', 'standard'] | Priors | None",
+        "Literal['mean', 'max']",
+        *["Literal['none', 'stretch']"] * 3,
+        "Literal['reflect', 'constant']",
+        "Literal['none', 'standard'] | Priors | None",
+        "Literal['auto', 'logits', 'probabilities']",
+    ]
+    assert len(errors) == len(wanted), out
+    for error, literal in zip(errors, wanted):
+        assert "Argument " in error and literal in error, (literal, out)
+    revealed = re.findall(r'Revealed type is "([^"]+)"', out)
+    assert len(revealed) == 4 and not any(r == "Any" for r in revealed), out
+    assert "optimizer: Literal['adam'] | Literal['pgd'] | Literal['sign'] | None =" in revealed[0], out
+    assert "-> pytest_featviz.engine.result.AscentResult" in revealed[0], out
+    assert "reduce: Literal['mean'] | Literal['max'] =" in revealed[1], out
+    assert "contrast: Literal['none'] | Literal['stretch'] =" in revealed[2], out
+    assert "outputs: Literal['auto'] | Literal['logits'] | Literal['probabilities'] =" in revealed[3], out

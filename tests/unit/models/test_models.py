@@ -57,11 +57,6 @@ def test_saved_model_directory_loads_and_ascends(model, tmp_path):
     np.testing.assert_allclose(r.inputs, same.inputs, rtol=1e-5, atol=1e-6)  # the same ascent as on the Keras model
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a SavedModel hides its softmax head: ClassProbability applies softmax "
-    "to the probabilities again (value ~1/3 here, not the model's output)",
-)
 def test_saved_model_class_probability_is_the_models_output(model, tmp_path):
     model.export(str(tmp_path / "sm"))
     r = fv.ascend(fv.load_model(tmp_path / "sm"), fv.ClassProbability(1), constraints=fv.Box(0, 1), steps=5, seed=0)
