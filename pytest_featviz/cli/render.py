@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Sequence
+from typing import cast, get_args
 
 from ..errors import ConfigurationError
+from ..priors import Preset
 from .args import CHANNELS_HELP, add_search_options, constraint, load_source, parse_channels, png
 from .output import progress, table
 
@@ -37,7 +38,7 @@ def resolve_channels(parts: Sequence[slice | int], count: int, what: str) -> lis
     return indices
 
 
-def priors_preset(name: str | None) -> str | None:
+def priors_preset(name: str | None) -> Preset | None:
     """``--priors NAME``: the name of a preset of :mod:`pytest_featviz.priors` (None without the flag).
 
     Examples
@@ -47,18 +48,10 @@ def priors_preset(name: str | None) -> str | None:
     """
     if name is None:
         return None
-    from ..engine import ascend
-
-    if "priors" not in inspect.signature(ascend).parameters:
-        raise ConfigurationError(
-            f"--priors {name!r} is not supported by this version of pytest_featviz.ascend "
-            "(it takes no priors= yet); leave --priors out"
-        )
-    from ..priors import PRESETS
-
-    if name not in PRESETS:
-        raise ConfigurationError(f"--priors {name!r} is not one of {sorted(PRESETS)}")
-    return name
+    for preset in get_args(Preset):
+        if name == preset:
+            return cast(Preset, preset)
+    raise ConfigurationError(f"--priors {name!r} is not one of {', '.join(map(repr, sorted(get_args(Preset))))}")
 
 
 def run(args: argparse.Namespace) -> int:

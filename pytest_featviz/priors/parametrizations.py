@@ -16,7 +16,7 @@ import numpy as np
 
 from .._validation import check_real
 from ..errors import ConfigurationError
-from .transforms import _jit, _tf, _to_4d
+from .warp import jit, tf_module, to_4d
 
 _LOGIT_EPS = 1e-3
 # Square root of ImageNet's RGB colour covariance, from Lucid (lucid/optvis/param/color.py,
@@ -38,7 +38,7 @@ def _image_geometry(shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
 
 def _squash(y: Any, low: Any, high: Any) -> Any:
     """``low + (high - low) * sigmoid(y)`` where both bounds are finite, ``y`` elsewhere."""
-    tf = _tf()
+    tf = tf_module()
     low, high = tf.convert_to_tensor(low, tf.float32), tf.convert_to_tensor(high, tf.float32)
     finite = tf.math.is_finite(low) & tf.math.is_finite(high)
     lo, span = tf.where(finite, low, 0.0), tf.where(finite, high - low, 0.0)
@@ -57,8 +57,8 @@ def _unsquash(x0: Any, low: Any, high: Any) -> np.ndarray:
 
 def _gaussian_blur(x: Any, sigma: float) -> Any:
     """Separable Gaussian blur of a ``(B, H, W[, C])`` batch, mirrored at the borders."""
-    tf = _tf()
-    x4, squeeze = _to_4d(x)
+    tf = tf_module()
+    x4, squeeze = to_4d(x)
     h, w, c = x4.shape[1], x4.shape[2], x4.shape[3]
     r = max(1, min(math.ceil(3 * sigma), h - 1, w - 1))
     k = np.exp(-(np.arange(-r, r + 1) ** 2) / (2.0 * sigma**2))
@@ -234,15 +234,15 @@ class Fourier(Parametrization):
         return (self.start_std * rng.standard_normal(self.param_shape(np.shape(low)))).astype(np.float32)
 
     def to_input(self, p: Any, low: Any, high: Any) -> Any:
-        tf = _tf()
+        tf = tf_module()
         low, high = tf.convert_to_tensor(low, tf.float32), tf.convert_to_tensor(high, tf.float32)
         h, w, c = _image_geometry(tuple(low.shape)[1:], "Fourier()")
-        return _jit(_fourier_image, float(self.decay), (h, w), self._mix(c))(
+        return jit(_fourier_image, float(self.decay), (h, w), self._mix(c))(
             tf.convert_to_tensor(p, tf.float32), low, high
         )
 
     def blur(self, p: Any, sigma: float, low: Any, high: Any) -> Any:
-        tf = _tf()
+        tf = tf_module()
         h, w, _ = _image_geometry(tuple(low.shape)[1:], "Fourier()")
         f2 = np.fft.fftfreq(h)[:, None] ** 2 + np.fft.rfftfreq(w)[None, :] ** 2
         gain = np.exp(-2.0 * math.pi**2 * sigma**2 * f2).astype(np.float32)
@@ -265,7 +265,7 @@ def _spectral_scale(h: int, w: int, decay: float) -> np.ndarray:
 
 def _fourier_image(decay: float, hw: tuple[int, int], mix: bool, p: Any, low: Any, high: Any) -> Any:
     """The input encoded by a :class:`Fourier` parameter; see there."""
-    tf = _tf()
+    tf = tf_module()
     s = tf.constant(_spectral_scale(*hw, decay))
     img = tf.signal.irfft2d(tf.complex(p[..., 0] * s, p[..., 1] * s), fft_length=list(hw))
     img = tf.transpose(img, [0, 2, 3, 1])

@@ -50,9 +50,9 @@ from .transforms import (
     Pad,
     RandomRotate,
     RandomScale,
-    _tf,
     as_transform,
 )
+from .warp import tf_module
 
 __all__ = ["BlurEvery", "Priors", "STANDARD", "Preset", "PRESETS", "standard_priors", "resolve_priors"]
 
@@ -86,7 +86,7 @@ class BlurEvery:
 
     def step(self, p: Any, t: Any, parametrization: Parametrization, low: Any, high: Any) -> Any:
         """``p`` blurred after steps ``n - 1, 2n - 1, ...`` (``t`` counts from 0), else ``p``."""
-        tf = _tf()
+        tf = tf_module()
         return tf.cond(
             tf.equal((t + 1) % self.n, 0), lambda: parametrization.blur(p, float(self.sigma), low, high), lambda: p
         )

@@ -8,7 +8,6 @@ transpose. Nothing here imports TensorFlow at import time.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -17,16 +16,11 @@ import numpy as np
 
 from .._validation import check_choice, check_int, check_real
 from ..errors import ConfigurationError, FeatvizTypeError
+from .warp import pick, tf_module, to_4d, warp
 
 PadMode = Literal["reflect", "constant"]
 """How :class:`Pad` fills the margin (``mode=``): mirrored content or a constant value."""
 PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
-
-
-def _tf() -> Any:
-    import tensorflow as tf
-
-    return tf
 
 
 def _choices(values: Any, name: str, positive: bool) -> tuple[float, ...]:
@@ -38,127 +32,6 @@ def _choices(values: Any, name: str, positive: bool) -> tuple[float, ...]:
         kind = "positive finite" if positive else "finite"
         raise ConfigurationError(f"{name} must be a non-empty sequence of {kind} numbers; got {values!r}")
     return out
-
-
-def _to_4d(x: Any) -> tuple[Any, bool]:
-    """``(B, H, W)`` -> ``(B, H, W, 1)``; says whether to squeeze back."""
-    tf = _tf()
-    x = tf.convert_to_tensor(x, tf.float32)
-    if x.shape.rank not in (3, 4):
-        raise ConfigurationError(f"image transforms need a (B, H, W) or (B, H, W, C) input; got shape {x.shape}")
-    return (x[..., None], True) if x.shape.rank == 3 else (x, False)
-
-
-def _axis_taps(s: Any, n: int, pad: Pad | None) -> tuple[Any, Any, Any]:
-    """The two bilinear taps along one axis of length ``n``: indices, weights, inside.
-
-    The canvas is the image grown by ``pad`` (mirrored or constant); beyond it the edge
-    value repeats. ``inside`` is False for taps on a constant margin.
-    """
-    tf = _tf()
-    f = tf.floor(s)
-    k = tf.cast(tf.stack([f, f + 1], axis=-1), tf.int32)
-    t = (s - f)[..., None]
-    weights = tf.concat([1 - t, t], axis=-1)
-    margin = pad.pixels if pad is not None else 0
-    k = tf.clip_by_value(k, -margin, n - 1 + margin)
-    inside = (k >= 0) & (k <= n - 1)
-    if pad is not None and pad.mode == "reflect":
-        k = (n - 1) - tf.abs((n - 1) - tf.abs(k))
-    return tf.clip_by_value(k, 0, n - 1), weights, inside
-
-
-def _sparse_matmul(matrix: Any, x: Any) -> Any:
-    """``matrix @ x`` whose gradient is ``matrix.T @ grad`` only (TensorFlow's own also
-    differentiates the sparse values, which costs two large gathers)."""
-    tf = _tf()
-
-    @tf.custom_gradient
-    def product(dense: Any) -> Any:
-        def grad(upstream: Any) -> Any:
-            return tf.sparse.sparse_dense_matmul(matrix, upstream, adjoint_a=True)
-
-        return tf.sparse.sparse_dense_matmul(matrix, dense), grad
-
-    return product(x)
-
-
-def _taps(
-    hw: tuple[int, int], out_hw: tuple[int, int], pad: Pad | None, sparse: bool, a: Any, b: Any
-) -> tuple[Any, Any, Any]:
-    """Indices and weights of the 4 bilinear taps of every output pixel (see :func:`_warp`).
-
-    Returns ``(indices, weights, bias)``: for ``sparse`` the ``[B*N*4, 2]`` indices of a
-    sparse ``(B*N, B*H*W)`` matrix, else ``(B, N*4)`` indices into each image; ``bias`` is
-    what a constant margin adds (None without one).
-    """
-    tf = _tf()
-    (h, w), (oh, ow) = hw, out_hw
-    rows, cols = np.meshgrid(np.arange(oh) - (oh - 1) / 2.0, np.arange(ow) - (ow - 1) / 2.0, indexing="ij")
-    grid = tf.constant(np.stack([rows.ravel(), cols.ravel()], axis=-1), tf.float32)
-    src = tf.einsum("bij,nj->bni", a, grid) + b[:, None, :] + tf.constant([(h - 1) / 2.0, (w - 1) / 2.0])
-    ky, wy, iny = _axis_taps(src[..., 0], h, pad)
-    kx, wx, inx = _axis_taps(src[..., 1], w, pad)
-    batch = tf.shape(a)[0]
-    idx = tf.reshape(ky[..., :, None] * w + kx[..., None, :], [batch, -1])  # (B, N * 4)
-    weight = tf.reshape(wy[..., :, None] * wx[..., None, :], [batch, -1])
-    bias = None
-    if pad is not None and pad.mode == "constant":
-        inside = tf.cast(tf.reshape(iny[..., :, None] & inx[..., None, :], [batch, -1]), tf.float32)
-        bias = pad.value * tf.reduce_sum(tf.reshape(weight * (1 - inside), [batch, oh, ow, 4]), -1, keepdims=True)
-        weight = weight * inside
-    if not sparse:
-        return idx, weight, bias
-    row = tf.repeat(tf.range(tf.cast(batch * oh * ow, tf.int64)), 4)
-    col = tf.reshape(tf.cast(idx + h * w * tf.range(batch)[:, None], tf.int64), [-1])
-    return tf.stack([row, col], axis=1), tf.reshape(weight, [-1]), bias
-
-
-_JIT_CACHE: dict = {}
-
-
-def _jit(fn: Any, *static: Any) -> Any:
-    """``fn`` with its leading ``static`` arguments bound, compiled once with XLA.
-
-    Used for the index arithmetic and the FFT image: XLA fuses their many small ops (and
-    its FFT is faster), also when the caller is not compiled with XLA.
-    """
-    key = (fn, static)
-    if key not in _JIT_CACHE:
-        _JIT_CACHE[key] = _tf().function(functools.partial(fn, *static), jit_compile=True)
-    return _JIT_CACHE[key]
-
-
-def _warp(
-    x: Any, a: Any, b: Any, *, out_hw: tuple[int, int] | None = None, pad: Pad | None = None, xla: bool = False
-) -> Any:
-    """Bilinear resampling of ``x`` (B, H, W, C): ``out[u] = x[centre + a @ u + b]``.
-
-    ``u`` is the output pixel's offset from the (shared) centre in (row, col) on an
-    ``out_hw`` grid (default: the input's); ``a`` is ``(B, 2, 2)``, ``b`` is ``(B, 2)``.
-    ``x`` is seen as if grown by ``pad`` (see :func:`_axis_taps`). The taps form a sparse
-    matrix, so the gradient is its exact transpose; ``xla=True`` uses ``tf.gather``
-    instead (XLA has no sparse matmul; on CPU graphs the gather's gradient is slower).
-    """
-    tf = _tf()
-    batch, h, w, c = tf.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
-    oh, ow = out_hw or (h, w)
-    idx, weight, bias = _jit(_taps, (h, w), (oh, ow), pad, not xla)(a, b)
-    if xla:
-        taps = tf.gather(tf.reshape(x, [batch, h * w, c]), idx, batch_dims=1) * weight[..., None]
-        out = tf.reduce_sum(tf.reshape(taps, [batch, oh * ow, 4, c]), axis=2)
-    else:
-        shape = tf.cast(tf.stack([batch * oh * ow, batch * h * w]), tf.int64)
-        out = _sparse_matmul(tf.sparse.SparseTensor(idx, weight, shape), tf.reshape(x, [-1, c]))
-    out = tf.reshape(out, [batch, oh, ow, c])
-    return out if bias is None else out + bias
-
-
-def _pick(choices: tuple[float, ...], batch: Any, seed: Any) -> Any:
-    """One of ``choices`` per batch item, uniformly, from a stateless seed."""
-    tf = _tf()
-    i = tf.random.stateless_uniform([batch], seed, minval=0, maxval=len(choices), dtype=tf.int32)
-    return tf.gather(tf.constant(choices, tf.float32), i)
 
 
 class Transform:
@@ -187,13 +60,13 @@ class Transform:
         The output has the input's shape (:class:`Pad` alone excepted: it grows the canvas
         and :class:`Compose` crops back). Pass ``xla=True`` inside ``jit_compile`` functions.
         """
-        x4, squeeze = _to_4d(x)
+        x4, squeeze = to_4d(x)
         out = self._apply4(x4, seed, xla)
         return out[..., 0] if squeeze else out
 
     def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:
-        a, b = self._affine(_tf().shape(x)[0], seed)
-        return _warp(x, a, b, xla=xla)
+        a, b = self._affine(tf_module().shape(x)[0], seed)
+        return warp(x, a, b, xla=xla)
 
     def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
         raise NotImplementedError
@@ -224,7 +97,7 @@ class Pad(Transform):
 
     def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:
         k = self._fits(x.shape[1], x.shape[2])
-        return _tf().pad(x, [[0, 0], [k, k], [k, k], [0, 0]], mode=self.mode.upper(), constant_values=self.value)
+        return tf_module().pad(x, [[0, 0], [k, k], [k, k], [0, 0]], mode=self.mode.upper(), constant_values=self.value)
 
     def _fits(self, h: int, w: int) -> int:
         if self.mode == "reflect" and self.pixels >= min(h, w):
@@ -255,7 +128,7 @@ class Jitter(Transform):
         check_int(self.pixels, "Jitter pixels", min_value=0)
 
     def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
-        tf = _tf()
+        tf = tf_module()
         d = tf.random.stateless_uniform([batch, 2], seed, minval=-self.pixels, maxval=self.pixels + 1, dtype=tf.int32)
         return tf.eye(2, batch_shape=[batch]), -tf.cast(d, tf.float32)
 
@@ -281,8 +154,8 @@ class RandomScale(Transform):
         object.__setattr__(self, "scales", _choices(self.scales, "RandomScale scales", positive=True))
 
     def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
-        tf = _tf()
-        s = _pick(self.scales, batch, seed)
+        tf = tf_module()
+        s = pick(self.scales, batch, seed)
         return tf.eye(2, batch_shape=[batch]) / s[:, None, None], tf.zeros([batch, 2])
 
     def __repr__(self) -> str:
@@ -311,8 +184,8 @@ class RandomRotate(Transform):
         object.__setattr__(self, "degrees", _choices(self.degrees, "RandomRotate degrees", positive=False))
 
     def _affine(self, batch: Any, seed: Any) -> tuple[Any, Any]:
-        tf = _tf()
-        theta = _pick(self.degrees, batch, seed) * (math.pi / 180.0)
+        tf = tf_module()
+        theta = pick(self.degrees, batch, seed) * (math.pi / 180.0)
         cos, sin = tf.cos(theta), tf.sin(theta)
         a = tf.reshape(tf.stack([cos, sin, -sin, cos], axis=-1), [-1, 2, 2])
         return a, tf.zeros([batch, 2])
@@ -364,7 +237,7 @@ class Compose(Transform):
         return f"Compose({', '.join(map(repr, self.transforms))})"
 
     def _apply4(self, x: Any, seed: Any, xla: bool) -> Any:
-        tf = _tf()
+        tf = tf_module()
         h, w = x.shape[1], x.shape[2]
         batch, seed = tf.shape(x)[0], tf.cast(seed, tf.int32)
         pad: Pad | None = None  # a pad not yet materialised: the next warp samples through it
@@ -374,7 +247,7 @@ class Compose(Transform):
                 t._fits(x.shape[1], x.shape[2])
                 if acc is not None:
                     grow = pad.pixels if pad is not None else 0
-                    x = _warp(x, *acc, out_hw=(x.shape[1] + 2 * grow, x.shape[2] + 2 * grow), pad=pad, xla=xla)
+                    x = warp(x, *acc, out_hw=(x.shape[1] + 2 * grow, x.shape[2] + 2 * grow), pad=pad, xla=xla)
                 elif pad is not None:
                     x = pad._apply4(x, seed, xla)
                 pad, acc = t, None
@@ -383,7 +256,7 @@ class Compose(Transform):
             # out -> (this transform's input) -> (the run's input): a_acc (a u + b) + b_acc
             acc = (a, b) if acc is None else (acc[0] @ a, tf.einsum("bij,bj->bi", acc[0], b) + acc[1])
         if acc is not None:  # only the centre that the final crop keeps
-            return _warp(x, *acc, out_hw=(h, w), pad=pad, xla=xla)
+            return warp(x, *acc, out_hw=(h, w), pad=pad, xla=xla)
         top, left = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
         return x[:, top : top + h, left : left + w, :]
 
