@@ -31,7 +31,7 @@ _OPTIONS: dict[str, tuple[str, Literal["string"]]] = {
 _SESSION_KEY = pytest.StashKey[dict]()
 _SETTINGS_KEY = pytest.StashKey[Settings]()
 _MARKERS = [
-    "featviz_model(source, safe_mode=True): the model the featviz_model fixture loads "
+    "featviz_model(source, safe_mode=True, outputs='auto'): the model the featviz_model fixture loads "
     "(a path relative to the test file, or 'package.module:factory')",
     "featviz(seed=None, artifacts=None, baselines=None): per-test featviz settings "
     "(they take precedence over the command line and ini)",
@@ -322,24 +322,24 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 # -- fixtures ---------------------------------------------------------------------------------
 
 
-def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool) -> Any:
-    """Load a model once per session and worker, keyed by resolved path and modification time."""
+def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool, outputs: Any = "auto") -> Any:
+    """Load a model once per session and worker, keyed by resolved path, modification time and options."""
     from ._deps import tensorflow
     from .models import load_model
 
     tensorflow()  # a missing TensorFlow: a MissingDependencyError naming the fix
 
-    key: tuple[str, int | None, bool]  # resolved path (or the source's repr), modification time, safe_mode
+    key: tuple[str, int | None, bool, str]  # resolved path (or the source's repr), modification time, options
     if not isinstance(source, (str, os.PathLike)) or (
         isinstance(source, str) and ":" in source and not Path(source).exists()
     ):
-        key = (repr(source), None, safe_mode)
+        key = (repr(source), None, safe_mode, str(outputs))
         path = source
     else:
         path = Path(source)
         path = path if path.is_absolute() else base / path
         mtime = path.stat().st_mtime_ns if path.exists() else None
-        key = (str(path.resolve()), mtime, safe_mode)
+        key = (str(path.resolve()), mtime, safe_mode, str(outputs))
     state = config.stash[_SESSION_KEY]
     if not safe_mode:
         if not config.getoption("featviz_allow_unsafe"):
@@ -350,7 +350,7 @@ def _load_cached(config: pytest.Config, source: Any, base: Path, safe_mode: bool
         state["unsafe"].append(str(source))
     models = state["models"]
     if key not in models:
-        models[key] = load_model(path, safe_mode=safe_mode)
+        models[key] = load_model(path, safe_mode=safe_mode, outputs=outputs)
     return models[key]
 
 
@@ -363,7 +363,7 @@ def featviz_model(request: pytest.FixtureRequest) -> Any:
     """
     base = Path(str(request.node.path)).parent
     if hasattr(request, "param"):
-        source, safe_mode = request.param, True
+        source, safe_mode, outputs = request.param, True, "auto"
     else:
         marker = request.node.get_closest_marker("featviz_model")
         if marker is None or not marker.args:
@@ -372,7 +372,8 @@ def featviz_model(request: pytest.FixtureRequest) -> Any:
                 "@pytest.mark.featviz_model('path/to/model.keras') or parametrize it indirectly"
             )
         source, safe_mode = marker.args[0], marker.kwargs.get("safe_mode", True)
-    return _load_cached(request.config, source, base, bool(safe_mode))
+        outputs = marker.kwargs.get("outputs", "auto")
+    return _load_cached(request.config, source, base, bool(safe_mode), outputs)
 
 
 @pytest.fixture
@@ -382,8 +383,8 @@ def featviz(request: pytest.FixtureRequest) -> Featviz:
 
     return Featviz(
         request,
-        lambda source, safe_mode=True: _load_cached(
-            request.config, source, Path(str(request.node.path)).parent, safe_mode
+        lambda source, safe_mode=True, outputs="auto": _load_cached(
+            request.config, source, Path(str(request.node.path)).parent, safe_mode, outputs
         ),
         _CTX_KEY,
         request.config.stash[_SETTINGS_KEY],

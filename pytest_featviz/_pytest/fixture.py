@@ -18,6 +18,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from ..engine import AscentResult
+    from ..models import Outputs
 
 __all__ = ["Featviz"]
 
@@ -61,9 +62,13 @@ class Featviz:
         path = self.context.artifact_path("x", ".png")
         return None if path is None else path.parent
 
-    def load_model(self, source: Any, *, safe_mode: bool = True) -> Any:
-        """Load a model (path relative to the test file), once per session and worker."""
-        return self._loader(source, safe_mode=safe_mode)
+    def load_model(self, source: Any, *, safe_mode: bool = True, outputs: Outputs = "auto") -> Any:
+        """Load a model (path relative to the test file), once per session and worker.
+
+        ``safe_mode`` and ``outputs`` are :func:`pytest_featviz.load_model`'s (``outputs``
+        tells featviz what a SavedModel directory's outputs are).
+        """
+        return self._loader(source, safe_mode=safe_mode, outputs=outputs)
 
     def ascend(self, model: Any, objective: Any, **options: Any) -> AscentResult:
         """:func:`pytest_featviz.ascend` with this test's seed as the default seed."""

@@ -5,6 +5,7 @@ where the test is about what a new process imports."""
 import json
 import xml.etree.ElementTree as ET
 
+import keras  # at the top: in-process runs restore sys.modules, and TensorFlow cannot be imported twice
 import pytest
 
 from pytest_featviz._io import sanitize
@@ -226,3 +227,35 @@ def test_a_pytest_run_inside_a_test_keeps_its_own_featviz_counts(pytester, model
     result = run(pytester, "test_outer.py")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*1 featviz assertions ran, 0 failed*"])
+
+
+def test_the_marker_declares_what_a_saved_models_outputs_are(pytester):
+    """A SavedModel ending in a ReLU: featviz will not guess its head; ``outputs='logits'`` in the marker
+    (or featviz.load_model) says it, and the model is cached per declaration."""
+    inp = keras.Input((3,))
+    keras.Model(inp, keras.layers.Dense(2, activation="relu", kernel_initializer="ones")(inp)).export(
+        str(pytester.path / "exported")
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_featviz as fv
+
+        def reach(model):
+            fv.assert_reaches(model, fv.ClassLogit(0), 2.5, constraints=fv.Box(0, 1), steps=30)
+
+        @pytest.mark.featviz_model("exported", outputs="logits")
+        def test_declared(featviz_model):
+            reach(featviz_model)
+
+        @pytest.mark.featviz_model("exported")
+        def test_undeclared(featviz_model):
+            reach(featviz_model)
+
+        def test_through_the_fixture(featviz):
+            reach(featviz.load_model("exported", outputs="logits"))
+        """
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_undeclared*", "*ConfigurationError*will not guess*"])
