@@ -113,16 +113,27 @@ def _from_saved_model(path: Path, outputs: Outputs) -> Any:
         loaded = tf.saved_model.load(str(path))
         sig = loaded.signatures["serving_default"]
         spec = list(sig.structured_input_signature[1].values())[0]
-        layer = keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
+        layer = _saved_model_layer(keras)(str(path), call_endpoint="serving_default", name="saved_model")
     except Exception as exc:
         raise ModelLoadError(f"{path} could not be loaded as a SavedModel ({type(exc).__name__}: {exc})") from exc
     layer._featviz_outputs = outputs  # read by heads.saved_model_head
     saved_model_head(layer, layer.name)  # a declaration that the graph contradicts fails here, not later
     inputs = keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name)
-    out = layer(inputs)
-    if isinstance(out, dict):
-        out = out[sorted(out)[0]]
-    return keras.Model(inputs, out, name=path.name)
+    return keras.Model(inputs, layer(inputs), name=path.name)
+
+
+def _saved_model_layer(keras: Any) -> Any:
+    """A ``TFSMLayer`` whose output is a tensor: the serving function's first output, by name.
+
+    Its output (not a dict) is what layer objectives on it read, e.g. ``Neuron("saved_model", 0)``.
+    """
+
+    class SavedModelOutput(keras.layers.TFSMLayer):
+        def call(self, inputs: Any, training: bool = False, **kwargs: Any) -> Any:
+            out = super().call(inputs, training=training, **kwargs)
+            return out[sorted(out)[0]] if isinstance(out, dict) else out
+
+    return SavedModelOutput
 
 
 def _from_factory(text: str) -> Any:

@@ -103,3 +103,12 @@ def test_outputs_is_checked_and_only_for_saved_model_directories(exported, tmp_p
     model.save(tmp_path / "m.keras")
     with pytest.raises(ConfigurationError, match="is for a SavedModel directory"):
         fv.load_model(tmp_path / "m.keras", outputs="probabilities")
+
+
+def test_a_layer_objective_on_the_saved_model_layer_reads_its_output(exported):
+    """The SavedModel is one layer, ``saved_model``: its output is a tensor (the serving function's first)."""
+    model, path = exported["relu"]
+    loaded = fv.load_model(path)
+    assert fv.layer_names(loaded)[-1] == "saved_model"
+    r = _value(loaded, fv.Neuron("saved_model", 1))
+    np.testing.assert_allclose(r.values, model(r.inputs).numpy()[:, 1], rtol=1e-5)
