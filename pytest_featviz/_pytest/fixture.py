@@ -134,8 +134,20 @@ class Featviz:
         match: str = "index",
         baseline_of: str | None = None,
         value_atol: float = baselines.DEFAULT_VALUE_ATOL,
+        model: Any = None,
+        checks: Any = None,
+        min_cross: float = baselines.DEFAULT_MIN_CROSS,
+        min_similarity: float = baselines.DEFAULT_MIN_SIMILARITY,
+        similarity: str = "cosine",
+        reference: str | None = None,
     ) -> baselines.Comparison | None:
         """Compare a result with its stored baseline; with ``--featviz-update-baselines``, write it.
+
+        With ``model=`` (the model the result was found with) the comparison is
+        behavioural: the baseline stores the reference layer's activations at its
+        inputs, and a new result is judged by cross-activation, representation
+        similarity, values and reached flags (:func:`pytest_featviz.baselines.compare`),
+        which float noise across machines does not move, instead of by picture SSIM.
 
         Parameters
         ----------
@@ -145,8 +157,14 @@ class Featviz:
         result_or_images : AscentResult or array_like
             From ``ascend`` or ``assert_reaches`` (values and reached flags are compared
             too), or a batch of pictures (compared by SSIM only).
-        min_ssim, value_rtol, match, value_atol
+        min_ssim, value_rtol, match, value_atol, checks, min_cross, min_similarity, similarity
             As for :func:`pytest_featviz.baselines.compare` (the defaults and why: see there).
+        model : keras.Model, optional
+            The model the result was found with: written baselines store its reference
+            activations, and comparisons run it (the behavioural gate).
+        reference : str, optional
+            The reference layer stored on update (default: the objective's layer, or
+            ``'logits'`` for a class objective).
         baseline_of : str, optional
             Compare with another test's baseline (a node id as pytest prints it, or a
             test name in this file), e.g. a candidate model against the reference
@@ -178,18 +196,24 @@ class Featviz:
         self._baseline_paths.add(path)
         from ..claims import Record, unwrap
 
-        obtained = baselines.capture(unwrap(result_or_images))
+        raw = unwrap(result_or_images)
+        obtained = baselines.capture(raw)
         command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
+        claim = (
+            f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, value_atol={value_atol}, "
+            f"match={match!r}"
+        )
         entry = Record(
             "assert_matches_baseline",
             False,
             name=name,
             baseline=str(path),
-            claim=f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
-            f"value_atol={value_atol}, match={match!r})",
+            claim=f"{claim})",
         )
         if baseline_of is None and self._request.config.getoption("featviz_update_baselines"):
-            baselines.save(path, obtained)
+            baselines.save(
+                path, obtained if model is None else baselines.capture(raw, model=model, reference=reference)
+            )
             self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
             self.context.record(dataclasses.replace(entry, passed=True, written=True))
             return None
@@ -202,8 +226,16 @@ class Featviz:
                 f"{where}  to create it, run: {command}"
             )
         expected = baselines.load(path)
+        gate = dict(checks=checks, min_cross=min_cross, min_similarity=min_similarity, similarity=similarity)
         comparison = baselines.compare(
-            obtained, expected, min_ssim=min_ssim, value_rtol=value_rtol, match=match, value_atol=value_atol
+            raw if model is not None else obtained,
+            expected,
+            model=model,
+            min_ssim=min_ssim,
+            value_rtol=value_rtol,
+            match=match,
+            value_atol=value_atol,
+            **gate,
         )
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
         self.context.record(
@@ -214,6 +246,7 @@ class Featviz:
                 ssim=tuple(float(v) for v in comparison.ssim),
                 max_input_change=tuple(float(v) for v in comparison.max_input_change),
                 pictures=paths,
+                claim=f"{claim}, judged by {'+'.join(comparison.judged) or '-'})",
             )
         )
         if not comparison.passed:

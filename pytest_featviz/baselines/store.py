@@ -136,6 +136,8 @@ def save(path: str | os.PathLike[str], baseline: Any) -> Path:
         arrays["values"] = b.values.astype(np.float64)
     if b.reached is not None:
         arrays["reached"] = b.reached.astype(bool)
+    if b.reference is not None:
+        arrays["reference"] = b.reference.astype(np.float32)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     try:
@@ -222,6 +224,10 @@ def _from_arrays(target: Path, arrays: dict[str, np.ndarray]) -> Baseline:
     )
     for key, dtype in (("values", np.floating), ("reached", np.bool_)):
         shapes_ok &= key not in arrays or (arrays[key].shape == (count,) and np.issubdtype(arrays[key].dtype, dtype))
+    if "reference" in arrays:  # format version 2: the reference layer's activations, named in the metadata
+        ref = arrays["reference"]
+        shapes_ok &= ref.ndim >= 1 and len(ref) == count and isinstance(meta.get("reference"), str)
+        shapes_ok &= np.issubdtype(ref.dtype, np.floating) and bool(np.isfinite(ref).all())
     if not shapes_ok:
         raise bad("its arrays do not fit together: " + ", ".join(f"{k} {v.dtype}{v.shape}" for k, v in arrays.items()))
     if not (np.isfinite(inputs).all() and np.isfinite(arrays["value_range"]).all()):
@@ -233,4 +239,5 @@ def _from_arrays(target: Path, arrays: dict[str, np.ndarray]) -> Baseline:
         {name: table[:, j] for j, name in enumerate(names)},
         (float(arrays["value_range"][0]), float(arrays["value_range"][1])),
         meta,
+        None if "reference" not in arrays else arrays["reference"].astype(np.float32),
     )
