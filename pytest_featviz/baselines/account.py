@@ -60,8 +60,11 @@ def _meaning(c: Any, check: Check) -> str:
     return f"  {_rule(c, check)} failed for item(s) {items}{worst}\n    {what}.\n    Failing means: {means}."
 
 
-def describe_behaviour(c: Any) -> str:
+def describe_behaviour(c: Any, labels: Any = None) -> str:
     """The account of a :class:`~pytest_featviz.baselines.Comparison` judged by behaviour.
+
+    ``labels`` names the items in the first column (default: their numbers), e.g. the
+    unit or channel indices of a layer.
 
     Examples
     --------
@@ -71,9 +74,9 @@ def describe_behaviour(c: Any) -> str:
     >>> c = SimpleNamespace(checks=(cross,), failing=cross.failing, mapping=(0, 1), match="index")
     >>> print(describe_behaviour(c))  # doctest: +NORMALIZE_WHITESPACE
     1 of 2 items differ from the baseline, judged by: cross >= 0.9 (match='index')
-      item  baseline item  cross
-      0     0              0.98
-      1     1              0.2 !
+      item  baseline item  cross   verdict
+      0     0              0.98    pass
+      1     1              0.2 !   FAIL
     what the failing comparisons mean:
       cross >= 0.9 failed for item(s) 1, worst 0.2 at item 1
         cross-activation: the new model's objective at the baseline's stored inputs, ...
@@ -82,15 +85,19 @@ def describe_behaviour(c: Any) -> str:
     checks = sorted(c.checks, key=lambda k: _ORDER.index(k.name))
     failing = c.failing
     rules = "; ".join(_rule(c, k) for k in checks if k.judged)
+    names = [str(i) for i in range(len(failing))] if labels is None else [str(label) for label in labels]
     lines = [
         f"{int(failing.sum())} of {len(failing)} items differ from the baseline, judged by: {rules} (match={c.match!r})"
     ]
     if c.match == "permutation":
-        pairs = ", ".join(f"{i}<-{j}" for i, j in enumerate(c.mapping))
+        pairs = ", ".join(f"{names[i]}<-{names[j]}" for i, j in enumerate(c.mapping))
         lines.append(f"  mapping (obtained item <- baseline item): {pairs}")
-    rows = [["item", "baseline item", *(_header(k) for k in checks)]]
+    rows = [["item", "baseline item", *(_header(k) for k in checks), "verdict"]]
     shown = range(len(failing)) if len(failing) <= _SHOWN_ITEMS else np.flatnonzero(failing)
-    rows += [[str(int(i)), str(c.mapping[i]), *(_cell(c, k, int(i)) for k in checks)] for i in shown]
+    rows += [
+        [names[i], names[c.mapping[i]], *(_cell(c, k, int(i)) for k in checks), "FAIL" if failing[i] else "pass"]
+        for i in shown
+    ]
     widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
     lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     if len(shown) < len(failing):

@@ -131,9 +131,10 @@ def measure(
         at_stored = objective_values(model, objective, stored)
         old = None if want.values is None else want.values[mapping]
         found.append(Check("cross", cross_activation(at_stored, got.values, atol, old), min_cross))
-    if "cross_back" in names:
-        old_best = objective_values(old_model, objective, stored)
-        old_at_new = objective_values(old_model, objective, got.inputs)
+    if "cross_back" in names:  # the old unit mapping[i] at new input i, against its stored best
+        inverse = np.argsort(mapping)
+        old_at_new = objective_values(old_model, objective, got.inputs[inverse])[mapping]
+        old_best = objective_values(old_model, objective, want.inputs)[mapping]
         found.append(Check("cross_back", cross_activation(old_at_new, old_best, atol, got.values), min_cross))
     if "similarity" in names:
         new = activations(model, want.metadata["reference"], stored)

@@ -108,8 +108,11 @@ class Comparison:
         """True when every item matches its baseline item within the tolerances."""
         return self.problem is None and not bool(self.failing.any())
 
-    def describe(self) -> str:
-        """The account of the comparison, a block of lines a person can act on."""
+    def describe(self, labels: Any = None) -> str:
+        """The account of the comparison, a block of lines a person can act on.
+
+        ``labels`` names the items of a behavioural account (e.g. unit indices; default: 0, 1, ...).
+        """
         head = (
             f"(min_ssim={self.min_ssim:g}, value_rtol={self.value_rtol:g}, value_atol={self.value_atol:g}, "
             f"match={self.match!r})"
@@ -117,7 +120,7 @@ class Comparison:
         if self.problem is not None:
             return f"the result cannot be compared with the baseline {head}: {self.problem}"
         if set(self.judged) & {"cross", "cross_back", "similarity"}:
-            return _describe_behaviour(self)
+            return _describe_behaviour(self, labels)
         failing = self.failing
         lines = [f"{int(failing.sum())} of {len(failing)} items differ from the baseline {head}"]
         if self.match == "permutation":

@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="featviz", description="Look at what a Keras model has learned.", epilog=_EXAMPLES, formatter_class=raw
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{layers,render,reach}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{layers,render,reach,compare}")
     layers = sub.add_parser(
         "layers",
         help="table of layers, output shapes, activations and targets",
@@ -200,6 +200,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--seed", type=_seed, default=0, help="seed of the starting points (default 0)")
     render.set_defaults(run=_cmd_render)
     reach.set_defaults(run=_cmd_reach)
+    from .compare import add_parser as add_compare
+
+    add_compare(sub, raw)
     return parser
 
 
