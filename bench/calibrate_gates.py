@@ -82,6 +82,7 @@ def clone(model: Any, weights: list[np.ndarray] | None = None, dtype: str | None
 
     def layer_copy(layer: Any) -> Any:
         config = layer.get_config()
+        config.pop("kernel_constraint", None)  # training-only (the texture recipe's zero-mean filters)
         if dtype is not None:
             config["dtype"] = dtype
         return layer.__class__.from_config(config)
