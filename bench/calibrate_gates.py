@@ -249,13 +249,67 @@ def table(rows: list[tuple[str, str, str, dict]]) -> str:
     return "\n".join(lines)
 
 
+def settings(model: Any, steps: int) -> dict[str, dict]:
+    """Visualization settings whose pictures :func:`stability` compares: ``ascend`` options each."""
+    from pytest_featviz.models import model_info
+
+    grey = np.full((1, *model_info(model).input_shape), 0.5, dtype=np.float32)
+    return {
+        f"random start, {steps} steps": {"steps": steps},
+        f"random start, {4 * steps} steps": {"steps": 4 * steps},
+        f"fixed start (0.5), {steps} steps": {"steps": steps, "start": grey},
+        f"fixed start (0.5), {4 * steps} steps": {"steps": 4 * steps, "start": grey},
+        f"priors 'standard', {4 * steps} steps": {"steps": 4 * steps, "priors": "standard"},
+    }
+
+
+def _pictures(model: Any, objective: Any, jit: bool, options: dict) -> Any:
+    import pytest_featviz as fv
+
+    return fv.ascend(model, objective, constraints=fv.Box(0.0, 1.0), seed=0, jit_compile=jit, **options)
+
+
+def stability(names: list[str], steps: int) -> list[tuple[str, str, str, float]]:
+    """The lowest SSIM of the units' pictures against v1's under each harmless case, per setting."""
+    from pytest_featviz import baselines
+
+    rows = []
+    for name in names:
+        model, x, y = load(name)
+        cases = {k: v for k, v in variants(name, model, x, y, retrain=False).items() if k in HARMLESS}
+        objective, auto = SPECS[name].unit_objective(), not SPECS[name].layer.startswith("conv")  # engine's default
+        for setting, options in settings(model, steps).items():
+            if "start" in options:
+                options = {**options, "start": np.repeat(options["start"], SPECS[name].units, axis=0)}
+            first = baselines.capture(_pictures(model, objective, auto, options))
+            for case, (v2, case_options) in cases.items():
+                jit = not auto if "jit_compile" in case_options else auto
+                ssim = baselines.compare(_pictures(v2, objective, jit, options), first).ssim
+                rows.append((name, setting, case, float(np.min(ssim))))
+                print(name, setting, case, rows[-1][3], file=sys.stderr, flush=True)
+    return rows
+
+
+def stability_table(rows: list[tuple[str, str, str, float]]) -> str:
+    cases = list(dict.fromkeys(case for _, _, case, _ in rows))
+    lines = ["| model | setting | " + " | ".join(cases) + " |", "|---|---|" + "---|" * len(cases)]
+    for key in dict.fromkeys((name, setting) for name, setting, _, _ in rows):
+        found = {case: ssim for name, setting, case, ssim in rows if (name, setting) == key}
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(f"{found[c]:.3f}" for c in cases) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=list(SPECS), choices=list(SPECS))
     parser.add_argument("--steps", type=int, default=128)
     parser.add_argument("--no-retrain", action="store_true", help="leave out case (d), the retrain")
     parser.add_argument("--priors", action="store_true", help="add the units gate visualized with priors")
+    parser.add_argument("--stability", action="store_true", help="instead: SSIM of the pictures per setting")
     args = parser.parse_args(argv)
+    if args.stability:
+        print(stability_table(stability(args.models, args.steps)))
+        return 0
     print(table(measure(args.models, args.steps, not args.no_retrain, args.priors)))
     return 0
 

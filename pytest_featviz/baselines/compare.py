@@ -41,7 +41,9 @@ class Comparison:
     ``mapping[i]`` is the baseline item that obtained item ``i`` was compared with;
     ``values_expected``, ``reached_expected`` and ``metric_deltas`` follow the mapping.
     ``problem`` is set (and the arrays are empty) when the two cannot be compared item
-    by item (a different number of items, another input shape, another kind of result).
+    by item (a different number of items, another input shape, another kind of result,
+    another objective). ``checks`` holds every comparison made (:class:`Check`), judged or
+    reported; :meth:`check` finds one by name.
     """
 
     mapping: tuple[int, ...]
