@@ -210,3 +210,25 @@ def test_a_version_1_file_with_a_model_is_judged_as_before_unless_asked_for_cros
     assert c.passed and (c.check("cross").numbers > 0.99).all()
     with pytest.raises(ConfigurationError, match="stores no reference activations .* before format version 2"):
         compare(run, stored, model=model, checks=("similarity",))
+
+
+# -- the fixture's method ------------------------------------------------------------------------
+def test_the_fixture_stores_reference_activations_and_judges_by_behaviour(tmp_path):
+    from test_baselines import bound_fixture
+
+    model, kernel = tiny(), KERNEL.copy()
+    assert bound_fixture(tmp_path, update=True).assert_matches_baseline("units", units_run(model), model=model) is None
+    stored = load(baselines.baseline_path(tmp_path / "sub" / "featviz_baselines", "sub/test_m.py::test_x", "units"))
+    assert stored.metadata["version"] == 2 and stored.metadata["reference"] == "units"
+    c = bound_fixture(tmp_path).assert_matches_baseline("units", units_run(model), model=model)
+    assert c.passed and c.judged == ("values", "cross", "similarity")
+    kernel[:, 1] = [1.0, -2.0, 0.0, 0.0]
+    v2 = tiny(kernel)
+    with pytest.raises(AssertionError) as failure:
+        bound_fixture(tmp_path).assert_matches_baseline("units", units_run(v2), model=v2)
+    text = str(failure.value)
+    assert "cross >= 0.9 failed for item(s) 1, worst 0 at item 1" in text
+    assert (
+        "if the change is intended, update the baseline: pytest sub/test_m.py::test_x --featviz-update-baselines"
+        in text
+    )
