@@ -3,15 +3,13 @@
 from ..errors import BaselineFormatError
 from .behaviour import LOGITS_LAYER, activations, objective_values, reference_layer
 from .capture import FORMAT, FORMAT_VERSION, Baseline, capture
-from .checks import CHECKS, SIMILARITIES, Check, cross_activation, similarity
+from .checks import BEHAVIOURAL_CHECKS, CHECKS, LEGACY_CHECKS, SIMILARITIES, Check, cross_activation, similarity
 from .compare import (
-    BEHAVIOURAL_CHECKS,
     DEFAULT_MIN_CROSS,
     DEFAULT_MIN_SIMILARITY,
     DEFAULT_MIN_SSIM,
     DEFAULT_VALUE_ATOL,
     DEFAULT_VALUE_RTOL,
-    LEGACY_CHECKS,
     MATCHES,
     Comparison,
     check_options,

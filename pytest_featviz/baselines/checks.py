@@ -9,12 +9,19 @@ a model. This module takes numpy arrays and knows nothing about TensorFlow or py
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Check", "CHECKS", "cross_activation", "similarity", "SIMILARITIES"]
+from .._validation import check_choice
+from ..errors import ConfigurationError
+
+__all__ = ["Check", "CHECKS", "LEGACY_CHECKS", "BEHAVIOURAL_CHECKS", "cross_activation", "similarity", "SIMILARITIES"]
 
 SIMILARITIES = ("cosine", "spearman")
+LEGACY_CHECKS = ("ssim", "values", "reached")  # what a version-1 baseline is judged by
+BEHAVIOURAL_CHECKS = ("cross", "similarity", "values", "reached")
+_UPDATE_HINT = "recreate it by running its test with --featviz-update-baselines"
 
 # name -> (what the number is, what a failure means): the legend of a failure account
 CHECKS = {
@@ -160,3 +167,43 @@ def similarity(old: np.ndarray, new: np.ndarray, kind: str = "cosine", atol: flo
         cos = np.sum(a * b, axis=1) / (na * nb)
     both_zero, one_zero = (na <= atol) & (nb <= atol), (na <= atol) | (nb <= atol)
     return np.where(both_zero, 1.0, np.where(one_zero, 0.0, np.clip(cos, -1.0, 1.0)))
+
+
+# -- which comparisons, and whether they can run --------------------------------------------------
+def select_checks(checks: Any, model: Any, want: Any, old_model: Any) -> tuple[str, ...]:
+    """The comparisons to judge: ``checks`` as given, else behavioural with a model and a baseline made with one."""
+    if checks is None:
+        if model is None or want.reference is None:
+            return LEGACY_CHECKS
+        return BEHAVIOURAL_CHECKS + (("cross_back",) if old_model is not None else ())
+    names = (checks,) if isinstance(checks, str) else tuple(checks)
+    for name in names:
+        check_choice(name, "checks entry", tuple(CHECKS))
+    if not names:
+        raise ConfigurationError(f"checks is empty; give at least one of {list(CHECKS)}, or None for the defaults")
+    return names
+
+
+def behaviour_problem(obtained: Any, want: Any, names: tuple[str, ...], model: Any, old_model: Any) -> str | None:
+    """Raise for a behavioural comparison that cannot run; the text of a different objective, else None."""
+    wanted = [n for n in names if n in ("cross", "cross_back", "similarity")]
+    if not wanted:
+        return None
+    if model is None:
+        raise ConfigurationError(f"the comparisons {wanted} run the new model: pass model=")
+    if "cross_back" in wanted and old_model is None:
+        raise ConfigurationError("the comparison 'cross_back' runs the old model: pass old_model=")
+    if getattr(obtained, "objective", None) is None:
+        raise ConfigurationError(
+            f"the comparisons {wanted} evaluate the result's objective: pass the AscentResult itself "
+            f"(got {type(obtained).__name__})"
+        )
+    if "similarity" in wanted and want.reference is None:
+        raise ConfigurationError(
+            "the baseline stores no reference activations (it was written by pytest-featviz before format "
+            f"version 2, or without model=): {_UPDATE_HINT}, or leave 'similarity' out of checks"
+        )
+    stored = want.metadata.get("objective")
+    if stored is not None and stored != repr(obtained.objective):
+        return f"the baseline was captured for the objective {stored}, the result maximises {obtained.objective!r}"
+    return None

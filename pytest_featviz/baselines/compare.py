@@ -16,11 +16,10 @@ import numpy as np
 
 from .. import metrics as _metrics
 from .._validation import check_choice, check_real
-from ..errors import ConfigurationError
 from . import behaviour as _behaviour
 from .account import describe_behaviour as _describe_behaviour
 from .capture import Baseline, _is_picture, capture
-from .checks import CHECKS, SIMILARITIES, Check
+from .checks import SIMILARITIES, Check, behaviour_problem, select_checks
 
 DEFAULT_MIN_SSIM = 0.95
 DEFAULT_VALUE_RTOL = 0.05
@@ -28,9 +27,6 @@ DEFAULT_VALUE_ATOL = 1e-6
 DEFAULT_MIN_CROSS = 0.9
 DEFAULT_MIN_SIMILARITY = 0.999
 MATCHES = ("index", "permutation")
-LEGACY_CHECKS = ("ssim", "values", "reached")  # what a version-1 baseline is judged by
-BEHAVIOURAL_CHECKS = ("cross", "similarity", "values", "reached")
-_UPDATE_HINT = "recreate it by running its test with --featviz-update-baselines"
 _SHOWN_ITEMS = 16  # larger batches list only their failing items
 
 
@@ -214,43 +210,34 @@ def _structure_problem(obtained: Baseline, expected: Baseline) -> str | None:
     return None
 
 
-def _selection(checks: Any, model: Any, want: Baseline, old_model: Any) -> tuple[str, ...]:
-    """The comparisons to judge: ``checks`` as given, else behavioural with a model and a baseline made with one."""
-    if checks is None:
-        if model is None or want.reference is None:
-            return LEGACY_CHECKS
-        return BEHAVIOURAL_CHECKS + (("cross_back",) if old_model is not None else ())
-    names = (checks,) if isinstance(checks, str) else tuple(checks)
-    for name in names:
-        check_choice(name, "checks entry", tuple(CHECKS))
-    if not names:
-        raise ConfigurationError(f"checks is empty; give at least one of {list(CHECKS)}, or None for the defaults")
-    return names
+def _pairs(got: Baseline, want: Baseline, match: str, by_cross: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``mapping`` (obtained item i <- baseline item ``mapping[i]``) and the SSIM of each pair.
+
+    ``'permutation'`` maximises the total SSIM, or the total of ``by_cross()`` (a table of
+    cross-activations) when given.
+    """
+    width = want.value_range[1] - want.value_range[0]
+    mapping = np.arange(len(got.inputs))
+    if match == "permutation":
+        from scipy.optimize import linear_sum_assignment
+
+        if by_cross is not None:
+            table = by_cross()
+        else:
+            table = np.array([[_similarity(a, b, width) for b in want.inputs] for a in got.inputs])
+        mapping = linear_sum_assignment(table, maximize=True)[1]
+    return mapping, np.array([_similarity(a, want.inputs[j], width) for a, j in zip(got.inputs, mapping)])
 
 
-def _behaviour_problem(obtained: Any, want: Baseline, names: tuple[str, ...], model: Any, old_model: Any) -> str | None:
-    """Raise for a behavioural comparison that cannot run; the text of a different objective, else None."""
-    wanted = [n for n in names if n in ("cross", "cross_back", "similarity")]
-    if not wanted:
-        return None
-    if model is None:
-        raise ConfigurationError(f"the comparisons {wanted} run the new model: pass model=")
-    if "cross_back" in wanted and old_model is None:
-        raise ConfigurationError("the comparison 'cross_back' runs the old model: pass old_model=")
-    if getattr(obtained, "objective", None) is None:
-        raise ConfigurationError(
-            f"the comparisons {wanted} evaluate the result's objective: pass the AscentResult itself "
-            f"(got {type(obtained).__name__})"
-        )
-    if "similarity" in wanted and want.reference is None:
-        raise ConfigurationError(
-            "the baseline stores no reference activations (it was written by pytest-featviz before format "
-            f"version 2, or without model=): {_UPDATE_HINT}, or leave 'similarity' out of checks"
-        )
-    stored = want.metadata.get("objective")
-    if stored is not None and stored != repr(obtained.objective):
-        return f"the baseline was captured for the objective {stored}, the result maximises {obtained.objective!r}"
-    return None
+def _outcome_checks(c: Comparison, names: tuple[str, ...]) -> list[Check]:
+    """The ``'values'`` and ``'reached'`` checks of a comparison, where it has values and flags."""
+    found = []
+    if c.value_moved is not None:
+        found.append(Check("values", c.value_change, c.value_rtol, False, "values" in names, c.value_moved))
+    if c.reached_obtained is not None and c.reached_expected is not None:
+        flips = c.reached_obtained != c.reached_expected
+        found.append(Check("reached", flips.astype(np.float64), 0.0, False, "reached" in names, flips))
+    return found
 
 
 def compare(
@@ -323,25 +310,20 @@ def compare(
     min_similarity = check_real(min_similarity, "min_similarity", min_value=-1.0, max_value=1.0)
     similarity = check_choice(similarity, "similarity", SIMILARITIES)
     got, want = capture(obtained), capture(expected)
-    names = _selection(checks, model, want, old_model)
+    names = select_checks(checks, model, want, old_model)
     tolerances = dict(min_ssim=min_ssim, value_rtol=value_rtol, match=match, value_atol=value_atol)
-    different_objective = _behaviour_problem(obtained, want, names, model, old_model)  # raises for misuse first
+    different_objective = behaviour_problem(obtained, want, names, model, old_model)  # raises for misuse first
     problem = _structure_problem(got, want) or different_objective
     if problem is not None:
         return Comparison((), *(np.zeros(0),) * 2, *(None,) * 4, {}, problem=problem, **tolerances)  # type: ignore[arg-type]
-    width = want.value_range[1] - want.value_range[0]
     behavioural = bool(set(names) & {"cross", "cross_back", "similarity"})
-    if match == "index":
-        mapping = np.arange(len(got.inputs))
-        ssim = np.array([_similarity(a, b, width) for a, b in zip(got.inputs, want.inputs)])
-    else:
-        from scipy.optimize import linear_sum_assignment
+    by_cross = None
+    if behavioural and "ssim" not in names:  # pair items by what they do, not by how they look
 
-        table = np.array([[_similarity(a, b, width) for b in want.inputs] for a in got.inputs])
-        if behavioural and "ssim" not in names:
-            table = _behaviour.cross_table(model, obtained.objective, want.inputs, got.values, value_atol)
-        rows, mapping = linear_sum_assignment(table, maximize=True)
-        ssim = np.array([_similarity(a, want.inputs[j], width) for a, j in zip(got.inputs, mapping)])
+        def by_cross() -> np.ndarray:
+            return _behaviour.cross_table(model, obtained.objective, want.inputs, got.values, value_atol)
+
+    mapping, ssim = _pairs(got, want, match, by_cross)
     axes = tuple(range(1, got.inputs.ndim))
     change = np.abs(got.inputs.astype(np.float64) - want.inputs[mapping]).max(axis=axes)
     deltas = {name: got.metrics[name] - want.metrics[name][mapping] for name in got.metrics if name in want.metrics}
@@ -360,12 +342,7 @@ def compare(
         deltas,
         **tolerances,  # type: ignore[arg-type]
     )
-    found = [Check("ssim", ssim, min_ssim, judged="ssim" in names)]
-    if c.value_moved is not None:
-        found.append(Check("values", c.value_change, value_rtol, False, "values" in names, c.value_moved))
-    if c.reached_obtained is not None and c.reached_expected is not None:
-        flips = c.reached_obtained != c.reached_expected
-        found.append(Check("reached", flips.astype(np.float64), 0.0, False, "reached" in names, flips))
+    found = [Check("ssim", ssim, min_ssim, judged="ssim" in names), *_outcome_checks(c, names)]
     if behavioural:
         options = dict(min_cross=min_cross, min_similarity=min_similarity, kind=similarity, atol=value_atol)
         found += _behaviour.measure(model, obtained.objective, got, want, mapping, names, old_model, **options)
