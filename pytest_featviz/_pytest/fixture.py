@@ -35,7 +35,7 @@ class Featviz:
             model = featviz.load_model("models/clf.keras")
             r = featviz.ascend(model, fv.ClassProbability(3), constraints=fv.Box(0, 1))
             featviz.save("class3", r)  # drawn over r.value_range, the box
-            featviz.assert_matches_baseline("class3", r)  # create with --featviz-update-baselines
+            featviz.assert_matches_baseline("class3", r, model=model)  # create with --featviz-update-baselines
     """
 
     def __init__(self, request: Any, loader: Callable[..., Any], ctx_key: Any, settings: Settings):
@@ -250,9 +250,15 @@ class Featviz:
             )
         )
         if not comparison.passed:
+            old_file = ""
+            if model is not None and expected.reference is None and checks is None:
+                old_file = (
+                    "\n  judged by pictures: this baseline stores no reference activations (format version "
+                    f"{expected.metadata.get('version')}); rewrite it with {command} for the behavioural gate"
+                )
             raise AssertionError(
                 f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
-                f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}"
+                f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}{old_file}"
             )
         return comparison
 

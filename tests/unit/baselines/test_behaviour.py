@@ -232,3 +232,15 @@ def test_the_fixture_stores_reference_activations_and_judges_by_behaviour(tmp_pa
         "if the change is intended, update the baseline: pytest sub/test_m.py::test_x --featviz-update-baselines"
         in text
     )
+
+
+def test_the_fixture_says_when_a_version_1_file_is_judged_by_pictures_despite_model(tmp_path):
+    from test_baselines import bound_fixture
+
+    model = tiny()
+    path = baselines.baseline_path(tmp_path / "sub" / "featviz_baselines", "sub/test_m.py::test_x", "units")
+    save(path, units_run(model))  # without model=: no reference activations
+    moved = fv.ascend(model, fv.Neuron("units", [2, 0, 1]), constraints=fv.Box(0.0, 1.0), steps=40, seed=0)
+    with pytest.raises(AssertionError) as failure:
+        bound_fixture(tmp_path).assert_matches_baseline("units", moved, model=model)
+    assert "judged by pictures: this baseline stores no reference activations (format version 2)" in str(failure.value)
