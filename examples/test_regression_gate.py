@@ -5,17 +5,18 @@ The baselines under ``featviz_baselines/`` (next to this file) were written from
 
     pytest examples/test_regression_gate.py --featviz-update-baselines
 
-and are committed with the tests. With ``model=`` the baseline also stores the logits of
-v1 at its class maximisers, and a plain run judges the model under test by behaviour:
-its class logit at v1's stored maximiser must reach 90% of its own optimum
-(cross-activation), its logits at v1's maximisers must point the same way as v1's (cosine
->= 0.999), and its best values must stay within 5%. Float noise (other CPUs, XLA,
-float64, weight noise up to 1e-4) moves none of these past its threshold, while a
-swapped class head, a replaced unit or a destroyed feature does (see the README's
-calibration table). A missing baseline fails and prints the command that creates it.
+and are committed with the tests. With ``model=`` a baseline also stores v1's activations
+of a reference layer at its inputs (the logits for the class maximisers, ``dense_1`` for
+the hidden units), and a plain run judges the model under test by behaviour: its
+objective at v1's stored input must reach 90% of its own optimum (cross-activation), the
+reference layer at v1's inputs must point the same way as v1's (cosine >= 0.999), and its
+best values must stay within 5%. Rounding-sized changes (weight noise up to 1e-4, XLA on
+or off, float64 evaluation) move none of these past its threshold, while a swapped class
+head, a replaced unit or a destroyed feature does (see the README's calibration table). A
+missing baseline fails and prints the command that creates it.
 
 ``models/digits_mlp_v2_perturbed.keras`` (``make_perturbed_model.py``) plays a v2 whose
-hidden layer moved; its test is expected to fail (``xfail(strict=True)``). Run
+hidden layer moved; its test is expected to fail (``xfail(strict=True, raises=AssertionError)``). Run
 
     pytest examples/test_regression_gate.py -rx --featviz-artifacts demo_out/artifacts
 
