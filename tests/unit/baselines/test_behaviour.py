@@ -244,3 +244,15 @@ def test_the_fixture_says_when_a_version_1_file_is_judged_by_pictures_despite_mo
     with pytest.raises(AssertionError) as failure:
         bound_fixture(tmp_path).assert_matches_baseline("units", moved, model=model)
     assert "judged by pictures: this baseline stores no reference activations (format version 2)" in str(failure.value)
+
+
+def test_checks_choose_what_decides_and_the_rest_is_reported():
+    model, kernel = tiny(), KERNEL.copy()
+    baseline = capture(units_run(model), model=model)
+    kernel[:, 1] = [1.0, -2.0, 0.0, 0.0]
+    v2 = tiny(kernel)
+    c = compare(units_run(v2), baseline, model=v2, checks=("ssim",), similarity="spearman")
+    assert c.judged == ("ssim",) and c.check("cross") is None  # behavioural numbers are computed only when named
+    assert c.failing.tolist() == c.check("ssim").failing.tolist()
+    by_rank = compare(units_run(v2), baseline, model=v2, checks=("similarity",), similarity="spearman")
+    assert by_rank.judged == ("similarity",) and by_rank.check("similarity").numbers[1] < 0.999
