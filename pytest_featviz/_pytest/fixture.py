@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Featviz"]
 
+_BEHAVIOUR = ("cross", "cross_back", "similarity")  # per-item numbers the report shows in its details
+
 
 class Featviz:
     """Bound to one test: its seed, its artifacts folder, its model cache (the ``featviz`` fixture).
@@ -246,6 +248,7 @@ class Featviz:
                 ssim=tuple(float(v) for v in comparison.ssim),
                 max_input_change=tuple(float(v) for v in comparison.max_input_change),
                 pictures=paths,
+                extra={k.name: tuple(float(v) for v in k.numbers) for k in comparison.checks if k.name in _BEHAVIOUR},
                 claim=f"{claim}, judged by {'+'.join(comparison.judged) or '-'})",
             )
         )

@@ -256,3 +256,16 @@ def test_checks_choose_what_decides_and_the_rest_is_reported():
     assert c.failing.tolist() == c.check("ssim").failing.tolist()
     by_rank = compare(units_run(v2), baseline, model=v2, checks=("similarity",), similarity="spearman")
     assert by_rank.judged == ("similarity",) and by_rank.check("similarity").numbers[1] < 0.999
+
+
+def test_the_fixture_records_the_behavioural_numbers_for_the_report(tmp_path):
+    from test_baselines import bound_fixture
+
+    model = tiny()
+    bound_fixture(tmp_path, update=True).assert_matches_baseline("units", units_run(model), model=model)
+    featviz = bound_fixture(tmp_path)
+    featviz.assert_matches_baseline("units", units_run(model), model=model)
+    record = featviz.context.records[-1]
+    assert sorted(record.extra) == ["cross", "similarity"]
+    assert np.allclose(record.extra["cross"], 1.0) and np.allclose(record.extra["similarity"], 1.0)
+    assert record.claim.endswith("judged by values+cross+similarity)")
