@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Featviz"]
 
+_BEHAVIOUR = ("cross", "cross_back", "similarity")  # per-item numbers the report shows in its details
+
 
 class Featviz:
     """Bound to one test: its seed, its artifacts folder, its model cache (the ``featviz`` fixture).
@@ -138,8 +140,20 @@ class Featviz:
         match: str = "index",
         baseline_of: str | None = None,
         value_atol: float = baselines.DEFAULT_VALUE_ATOL,
+        model: Any = None,
+        checks: Any = None,
+        min_cross: float = baselines.DEFAULT_MIN_CROSS,
+        min_similarity: float = baselines.DEFAULT_MIN_SIMILARITY,
+        similarity: str = "cosine",
+        reference: str | None = None,
     ) -> baselines.Comparison | None:
         """Compare a result with its stored baseline; with ``--featviz-update-baselines``, write it.
+
+        With ``model=`` (the model the result was found with) the comparison is
+        behavioural: the baseline stores the reference layer's activations at its
+        inputs, and a new result is judged by cross-activation, representation
+        similarity, values and reached flags (:func:`pytest_featviz.baselines.compare`),
+        which float noise across machines does not move, instead of by picture SSIM.
 
         Parameters
         ----------
@@ -149,8 +163,14 @@ class Featviz:
         result_or_images : AscentResult or array_like
             From ``ascend`` or ``assert_reaches`` (values and reached flags are compared
             too), or a batch of pictures (compared by SSIM only).
-        min_ssim, value_rtol, match, value_atol
+        min_ssim, value_rtol, match, value_atol, checks, min_cross, min_similarity, similarity
             As for :func:`pytest_featviz.baselines.compare` (the defaults and why: see there).
+        model : keras.Model, optional
+            The model the result was found with: written baselines store its reference
+            activations, and comparisons run it (the behavioural gate).
+        reference : str, optional
+            The reference layer stored on update (default: the objective's layer, or
+            ``'logits'`` for a class objective).
         baseline_of : str, optional
             Compare with another test's baseline (a node id as pytest prints it, or a
             test name in this file), e.g. a candidate model against the reference
@@ -173,18 +193,18 @@ class Featviz:
         baselines.check_options(min_ssim, value_rtol, match, value_atol)
         node_id = self._node_id(baseline_of)
         path, where = self._baseline_file(name, node_id, baseline_of)
-        obtained = baselines.capture(unwrap(result_or_images))
+        raw = unwrap(result_or_images)
+        obtained = baselines.capture(raw)
         command = f"pytest {shlex.quote(node_id)} --featviz-update-baselines"
-        entry = Record(
-            "assert_matches_baseline",
-            False,
-            name=name,
-            baseline=str(path),
-            claim=f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, "
-            f"value_atol={value_atol}, match={match!r})",
+        claim = (
+            f"matches baseline {name!r} (min_ssim={min_ssim}, value_rtol={value_rtol}, value_atol={value_atol}, "
+            f"match={match!r}"
         )
+        entry = Record("assert_matches_baseline", False, name=name, baseline=str(path), claim=f"{claim})")
         if baseline_of is None and self._request.config.getoption("featviz_update_baselines"):
-            baselines.save(path, obtained)
+            baselines.save(
+                path, obtained if model is None else baselines.capture(raw, model=model, reference=reference)
+            )
             self._request.node.user_properties.append(("featviz_baseline_written", str(path)))
             self.context.record(dataclasses.replace(entry, passed=True, written=True))
             return None
@@ -195,8 +215,20 @@ class Featviz:
                 f"assert_matches_baseline failed: there is no baseline {name!r} at {path}\n"
                 f"{where}  to create it, run: {command}"
             )
-        options = {"min_ssim": min_ssim, "value_rtol": value_rtol, "match": match, "value_atol": value_atol}
-        return self._compare(name, obtained, path, entry, command, options)
+        options = dict(
+            model=model,
+            min_ssim=min_ssim,
+            value_rtol=value_rtol,
+            match=match,
+            value_atol=value_atol,
+            checks=checks,
+            min_cross=min_cross,
+            min_similarity=min_similarity,
+            similarity=similarity,
+        )
+        return self._compare(
+            name, raw if model is not None else obtained, obtained, path, (entry, claim, command), options
+        )
 
     def _baseline_file(self, name: str, node_id: str, baseline_of: str | None) -> tuple[Path, str]:
         """The file of baseline ``name`` of test ``node_id``, and where it was looked for (another test's).
@@ -214,12 +246,20 @@ class Featviz:
         return path, f"  looked in the baselines folder of {node_id}: {root} ({why})\n" if why else ""
 
     def _compare(
-        self, name: str, obtained: baselines.Baseline, path: Path, entry: Record, command: str, options: dict[str, Any]
+        self,
+        name: str,
+        new: Any,
+        obtained: baselines.Baseline,
+        path: Path,
+        said: tuple[Record, str, str],
+        options: dict[str, Any],
     ) -> baselines.Comparison:
-        """Compare ``obtained`` with the baseline stored at ``path``; record the outcome, raise on a mismatch."""
+        """Compare ``new`` (the result, or its capture ``obtained``) with the baseline at ``path``; record the
+        outcome (``said``: the record so far, the claim, the update command) and raise on a mismatch."""
         __tracebackhide__ = True
+        entry, claim, command = said
         expected = baselines.load(path)
-        comparison = baselines.compare(obtained, expected, **options)
+        comparison = baselines.compare(new, expected, **options)
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
         self.context.record(
             dataclasses.replace(
@@ -229,12 +269,20 @@ class Featviz:
                 ssim=tuple(float(v) for v in comparison.ssim),
                 max_input_change=tuple(float(v) for v in comparison.max_input_change),
                 pictures=paths,
+                extra={k.name: tuple(float(v) for v in k.numbers) for k in comparison.checks if k.name in _BEHAVIOUR},
+                claim=f"{claim}, judged by {'+'.join(comparison.judged) or '-'})",
             )
         )
         if not comparison.passed:
+            old_file = ""
+            if options["model"] is not None and expected.reference is None and options["checks"] is None:
+                old_file = (
+                    "\n  judged by pictures: this baseline stores no reference activations (format version "
+                    f"{expected.metadata.get('version')}); rewrite it with {command} for the behavioural gate"
+                )
             raise AssertionError(
                 f"assert_matches_baseline failed: {comparison.describe()}\n  baseline: {path}\n"
-                f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}"
+                f"  pictures: {pictures}\n  if the change is intended, update the baseline: {command}{old_file}"
             )
         return comparison
 

@@ -19,7 +19,7 @@ from ..engine import own_range, result_range
 from ..errors import ConfigurationError, FeatvizTypeError
 
 FORMAT = "pytest-featviz baseline"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the objective's reference layer and its activations at the inputs (optional)
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,7 +38,11 @@ class Baseline:
     value_range : (float, float)
         The range the inputs live in; its width is SSIM's ``data_range``.
     metadata : dict
-        JSON-safe: format, version, kind, objective, constraints, seed, versions.
+        JSON-safe: format, version, kind, objective, constraints, seed, versions, and
+        ``reference`` (the reference layer's name) when ``reference`` is stored.
+    reference : ndarray of float32, shape (B, *layer_shape), or None
+        The reference layer's activations at ``inputs`` under the accepted model
+        (``capture(result, model=...)``; None in version-1 files).
     """
 
     inputs: np.ndarray
@@ -47,10 +51,13 @@ class Baseline:
     metrics: dict[str, np.ndarray]
     value_range: tuple[float, float]
     metadata: dict[str, Any] = field(default_factory=dict)
+    reference: np.ndarray | None = None
 
     def __repr__(self) -> str:
         parts = [f"{len(self.inputs)} items of shape {self.inputs.shape[1:]}"]
         parts += [name for name in ("values", "reached") if getattr(self, name) is not None]
+        if self.reference is not None:
+            parts.append(f"reference {self.metadata.get('reference')!r}")
         return f"Baseline({', '.join(parts)}, value_range={self.value_range})"
 
 
@@ -70,7 +77,7 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def capture(result_or_images: Any) -> Baseline:
+def capture(result_or_images: Any, *, model: Any = None, reference: str | None = None) -> Baseline:
     """The baseline of an :class:`~pytest_featviz.AscentResult` or of a batch of pictures.
 
     Parameters
@@ -79,6 +86,13 @@ def capture(result_or_images: Any) -> Baseline:
         An ascent result (from ``ascend`` or ``assert_reaches``) keeps its values and
         reached flags and takes its value range from its constraints; a raw batch keeps
         the pictures only and its range is its own minimum to maximum.
+    model : keras.Model, optional
+        The model the result was found with: the baseline then also stores the
+        reference layer's activations at the inputs, for the behavioural comparisons
+        of :func:`compare` (an AscentResult only).
+    reference : str, optional
+        The reference layer (a layer name or ``'logits'``); default: the objective's own
+        layer, the logits for a class objective.
 
     Returns
     -------
@@ -95,6 +109,11 @@ def capture(result_or_images: Any) -> Baseline:
     """
     if isinstance(result_or_images, Baseline):
         return result_or_images
+    if model is not None and not _is_result(result_or_images):
+        raise ConfigurationError(
+            f"capture(..., model=) stores what the model does at an ascent's inputs: pass the AscentResult "
+            f"(got {type(result_or_images).__name__})"
+        )
     meta: dict[str, Any] = {"format": FORMAT, "version": FORMAT_VERSION, "versions": _versions()}
     if _is_result(result_or_images):
         r = result_or_images
@@ -116,7 +135,17 @@ def capture(result_or_images: Any) -> Baseline:
         value_range = own_range(inputs)
         meta.update(kind="images")
     found = _item_metrics(inputs)
-    return Baseline(inputs, values, reached, found, value_range, meta)
+    acts = None
+    if model is not None:
+        from .behaviour import activations, reference_layer
+
+        layer = reference if reference is not None else reference_layer(result_or_images.objective)
+        if layer is None:
+            raise ConfigurationError(
+                f"the objective {result_or_images.objective!r} reads no layer: name a reference layer (reference=)"
+            )
+        acts, meta["reference"] = activations(model, layer, inputs), layer
+    return Baseline(inputs, values, reached, found, value_range, meta, acts)
 
 
 def _plain(value: Any) -> Any:

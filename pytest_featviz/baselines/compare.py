@@ -8,6 +8,7 @@ This module takes numpy arrays and knows nothing about TensorFlow or pytest.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,16 @@ import numpy as np
 
 from .. import metrics as _metrics
 from .._validation import check_choice, check_real
+from . import behaviour as _behaviour
+from .account import describe_behaviour as _describe_behaviour
 from .capture import Baseline, _is_picture, capture
+from .checks import SIMILARITIES, Check, behaviour_problem, select_checks
 
 DEFAULT_MIN_SSIM = 0.95
 DEFAULT_VALUE_RTOL = 0.05
 DEFAULT_VALUE_ATOL = 1e-6
+DEFAULT_MIN_CROSS = 0.9
+DEFAULT_MIN_SIMILARITY = 0.999
 MATCHES = ("index", "permutation")
 _SHOWN_ITEMS = 16  # larger batches list only their failing items
 
@@ -31,7 +37,9 @@ class Comparison:
     ``mapping[i]`` is the baseline item that obtained item ``i`` was compared with;
     ``values_expected``, ``reached_expected`` and ``metric_deltas`` follow the mapping.
     ``problem`` is set (and the arrays are empty) when the two cannot be compared item
-    by item (a different number of items, another input shape, another kind of result).
+    by item (a different number of items, another input shape, another kind of result,
+    another objective). ``checks`` holds every comparison made (:class:`Check`), judged or
+    reported; :meth:`check` finds one by name.
     """
 
     mapping: tuple[int, ...]
@@ -47,6 +55,16 @@ class Comparison:
     match: str
     problem: str | None = None
     value_atol: float = DEFAULT_VALUE_ATOL
+    checks: tuple[Check, ...] = ()
+
+    def check(self, name: str) -> Check | None:
+        """The comparison ``name`` (a key of :data:`CHECKS`), or None when it was not made."""
+        return next((c for c in self.checks if c.name == name), None)
+
+    @property
+    def judged(self) -> tuple[str, ...]:
+        """The names of the comparisons that decide the verdict."""
+        return tuple(c.name for c in self.checks if c.judged)
 
     @property
     def value_change(self) -> np.ndarray | None:
@@ -54,7 +72,7 @@ class Comparison:
         if self.values_obtained is None or self.values_expected is None:
             return None
         vo, ve = self.values_obtained, self.values_expected
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             change = np.abs(vo - ve) / np.maximum(np.abs(ve), np.finfo(np.float64).tiny)
         change = np.where(np.isnan(vo) & np.isnan(ve), 0.0, change)
         return np.where(np.isnan(change), np.inf, change)
@@ -72,7 +90,10 @@ class Comparison:
 
     @property
     def failing(self) -> np.ndarray:
-        """Bool per obtained item: SSIM below ``min_ssim``, a value that moved (see :attr:`value_moved`), or a flip."""
+        """Bool per obtained item: any judged comparison fails (by default: SSIM below ``min_ssim``, a value that
+        moved (see :attr:`value_moved`), or a flip)."""
+        if self.checks:
+            return np.logical_or.reduce([c.failing for c in self.checks])
         bad = self.ssim < self.min_ssim
         if self.value_moved is not None:
             bad = bad | self.value_moved
@@ -85,14 +106,19 @@ class Comparison:
         """True when every item matches its baseline item within the tolerances."""
         return self.problem is None and not bool(self.failing.any())
 
-    def describe(self) -> str:
-        """The account of the comparison, a block of lines a person can act on."""
+    def describe(self, labels: Any = None) -> str:
+        """The account of the comparison, a block of lines a person can act on.
+
+        ``labels`` names the items of a behavioural account (e.g. unit indices; default: 0, 1, ...).
+        """
         head = (
             f"(min_ssim={self.min_ssim:g}, value_rtol={self.value_rtol:g}, value_atol={self.value_atol:g}, "
             f"match={self.match!r})"
         )
         if self.problem is not None:
             return f"the result cannot be compared with the baseline {head}: {self.problem}"
+        if set(self.judged) & {"cross", "cross_back", "similarity"}:
+            return _describe_behaviour(self, labels)
         failing = self.failing
         lines = [f"{int(failing.sum())} of {len(failing)} items differ from the baseline {head}"]
         if self.match == "permutation":
@@ -109,13 +135,13 @@ class Comparison:
         return "\n".join(lines)
 
     def _item_lines(self, i: int) -> list[str]:
-        mark = " !" if self.ssim[i] < self.min_ssim else "  "
+        ssim = self.check("ssim")
+        mark = " !" if (self.ssim[i] < self.min_ssim if ssim is None else ssim.failing[i]) else "  "
         value = "-"
-        if self.value_change is not None:
+        expected, obtained, moved = self.values_expected, self.values_obtained, self.value_moved
+        if self.value_change is not None and expected is not None and obtained is not None and moved is not None:
             change = self.value_change[i]
-            value = f"{self.values_expected[i]:.6g} -> {self.values_obtained[i]:.6g} ({100 * change:.3g}%)" + (
-                " !" if self.value_moved[i] else ""
-            )
+            value = f"{expected[i]:.6g} -> {obtained[i]:.6g} ({100 * change:.3g}%)" + (" !" if moved[i] else "")
         reached = "-"
         if self.reached_obtained is not None and self.reached_expected is not None:
             flip = self.reached_obtained[i] != self.reached_expected[i]
@@ -183,29 +209,83 @@ def _structure_problem(obtained: Baseline, expected: Baseline) -> str | None:
     return None
 
 
+def _pairs(got: Baseline, want: Baseline, match: str, by_cross: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``mapping`` (obtained item i <- baseline item ``mapping[i]``) and the SSIM of each pair.
+
+    ``'permutation'`` maximises the total SSIM, or the total of ``by_cross()`` (a table of
+    cross-activations) when given.
+    """
+    width = want.value_range[1] - want.value_range[0]
+    mapping = np.arange(len(got.inputs))
+    if match == "permutation":
+        from scipy.optimize import linear_sum_assignment
+
+        if by_cross is not None:
+            table = by_cross()
+        else:
+            table = np.array([[_similarity(a, b, width) for b in want.inputs] for a in got.inputs])
+        mapping = linear_sum_assignment(table, maximize=True)[1]
+    return mapping, np.array([_similarity(a, want.inputs[j], width) for a, j in zip(got.inputs, mapping)])
+
+
+def _outcome_checks(c: Comparison, names: tuple[str, ...]) -> list[Check]:
+    """The ``'values'`` and ``'reached'`` checks of a comparison, where it has values and flags."""
+    found = []
+    if c.value_moved is not None and c.value_change is not None:
+        found.append(Check("values", c.value_change, c.value_rtol, False, "values" in names, c.value_moved))
+    if c.reached_obtained is not None and c.reached_expected is not None:
+        flips = c.reached_obtained != c.reached_expected
+        found.append(Check("reached", flips.astype(np.float64), 0.0, False, "reached" in names, flips))
+    return found
+
+
 def compare(
     obtained: Any,
     expected: Any,
     *,
+    model: Any = None,
+    checks: Any = None,
+    min_cross: float = DEFAULT_MIN_CROSS,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    similarity: str = "cosine",
+    old_model: Any = None,
     min_ssim: float = DEFAULT_MIN_SSIM,
     value_rtol: float = DEFAULT_VALUE_RTOL,
     match: str = "index",
     value_atol: float = DEFAULT_VALUE_ATOL,
 ) -> Comparison:
-    """Compare a result with a baseline, item by item.
+    """Compare a result with a baseline, item by item, by the comparisons ``checks`` names.
 
     Parameters
     ----------
     obtained, expected : Baseline, AscentResult or array_like
         Anything :func:`capture` accepts; ``expected`` is usually :func:`load`'s baseline.
+        The behavioural comparisons need ``obtained`` to be the new model's AscentResult.
+    model : keras.Model, optional
+        The new model (the one ``obtained`` was found with); the behavioural comparisons run it.
+    checks : sequence of str, optional
+        Which comparisons decide (keys of :data:`CHECKS`); the others are reported only.
+        Default: ``('cross', 'similarity', 'values', 'reached')`` (and ``'cross_back'`` with
+        ``old_model``) when ``model`` is given and the baseline stores reference
+        activations (``capture(result, model=...)``); else ``('ssim', 'values', 'reached')``,
+        the comparison of version-1 baselines.
+    min_cross : float
+        ``'cross'``/``'cross_back'``: an item fails below this cross-activation.
+    min_similarity : float in [-1, 1]
+        ``'similarity'``: an item fails below this similarity of the reference activations.
+    similarity : {'cosine', 'spearman'}
+        How ``'similarity'`` compares two activation vectors.
+    old_model : keras.Model, optional
+        The accepted model, for ``'cross_back'``.
     min_ssim : float in [-1, 1]
-        An item fails when the SSIM of its input against the baseline's is lower.
+        ``'ssim'``: an item fails when the SSIM of its input against the baseline's is lower.
     value_rtol : float >= 0
-        An item fails when its objective value moved by more than this fraction of the
-        baseline's value plus ``value_atol`` (``np.isclose``'s rule).
+        ``'values'``: an item fails when its objective value moved by more than this fraction
+        of the baseline's value plus ``value_atol`` (``np.isclose``'s rule).
     match : {'index', 'permutation'}
         ``'index'`` compares item i with baseline item i; ``'permutation'`` pairs the
-        items to maximise the total SSIM (Hungarian assignment) and reports the pairs.
+        items to maximise the total SSIM (or, judged behaviourally, the total
+        cross-activation; Hungarian assignment) and reports the pairs.
     value_atol : float >= 0
         The absolute slack of the value check, so that a baseline value of 0 (a dead
         unit) tolerates float noise; default 1e-6.
@@ -225,24 +305,25 @@ def compare(
     (True, (1, 0))
     """
     min_ssim, value_rtol, match, value_atol = check_options(min_ssim, value_rtol, match, value_atol)
+    min_cross = check_real(min_cross, "min_cross", max_value=1.0)
+    min_similarity = check_real(min_similarity, "min_similarity", min_value=-1.0, max_value=1.0)
+    similarity = check_choice(similarity, "similarity", SIMILARITIES)
     got, want = capture(obtained), capture(expected)
-    problem = _structure_problem(got, want)
+    names = select_checks(checks, model, want, old_model)
+    tolerances = dict(min_ssim=min_ssim, value_rtol=value_rtol, match=match, value_atol=value_atol)
+    different_objective = behaviour_problem(obtained, want, names, model, old_model)  # raises for misuse first
+    problem = _structure_problem(got, want) or different_objective
     if problem is not None:
-        empty = np.zeros(0)
-        return Comparison(
-            (), empty, empty, None, None, None, None, {}, min_ssim, value_rtol, match, problem, value_atol
-        )
-    width = want.value_range[1] - want.value_range[0]
-    count = len(got.inputs)
-    if match == "index":
-        mapping = np.arange(count)
-        ssim = np.array([_similarity(a, b, width) for a, b in zip(got.inputs, want.inputs)])
-    else:
-        from scipy.optimize import linear_sum_assignment
+        return Comparison((), *(np.zeros(0),) * 2, *(None,) * 4, {}, problem=problem, **tolerances)  # type: ignore[arg-type]
+    behavioural = bool(set(names) & {"cross", "cross_back", "similarity"})
+    by_cross = None
+    if behavioural and "ssim" not in names and got.values is not None:  # pair items by what they do, not looks
+        values = got.values
 
-        table = np.array([[_similarity(a, b, width) for b in want.inputs] for a in got.inputs])
-        rows, mapping = linear_sum_assignment(table, maximize=True)
-        ssim = table[rows, mapping]
+        def by_cross() -> np.ndarray:
+            return _behaviour.cross_table(model, obtained.objective, want.inputs, values, value_atol)
+
+    mapping, ssim = _pairs(got, want, match, by_cross)
     axes = tuple(range(1, got.inputs.ndim))
     change = np.abs(got.inputs.astype(np.float64) - want.inputs[mapping]).max(axis=axes)
     deltas = {name: got.metrics[name] - want.metrics[name][mapping] for name in got.metrics if name in want.metrics}
@@ -250,7 +331,7 @@ def compare(
     def pick(arr: Any) -> Any:
         return None if arr is None else arr[mapping]
 
-    return Comparison(
+    c = Comparison(
         tuple(int(j) for j in mapping),
         ssim,
         change,
@@ -259,11 +340,24 @@ def compare(
         got.reached,
         pick(want.reached),
         deltas,
-        min_ssim,
-        value_rtol,
-        match,
-        value_atol=value_atol,
+        **tolerances,  # type: ignore[arg-type]
     )
+    found = [Check("ssim", ssim, min_ssim, judged="ssim" in names), *_outcome_checks(c, names)]
+    if behavioural:
+        found += _behaviour.measure(
+            model,
+            obtained.objective,
+            got,
+            want,
+            mapping,
+            names,
+            old_model,
+            min_cross=min_cross,
+            min_similarity=min_similarity,
+            kind=similarity,
+            atol=value_atol,
+        )
+    return dataclasses.replace(c, checks=tuple(found))
 
 
 def mismatch_pictures(obtained: Any, expected: Any, comparison: Comparison) -> dict[str, np.ndarray]:

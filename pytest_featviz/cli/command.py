@@ -4,7 +4,7 @@ Exit codes: 0 success, 1 a ``reach`` claim failed (the account is printed), 2 ba
 arguments (an unknown layer, a bad ``--channels``, a missing file...): the message
 names the bad value and the choices, never a traceback. TensorFlow is imported only
 once the arguments have been read. Each subcommand lives in its own module
-(:mod:`.layers`, :mod:`.render`, :mod:`.reach`), with its arguments and what it runs.
+(:mod:`.layers`, :mod:`.render`, :mod:`.reach`, :mod:`.compare`), with its arguments and what it runs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import FeatvizError
-from . import layers, reach, render
+from . import compare, layers, reach, render
 from .args import negative_values_attached
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +27,7 @@ _EXAMPLES = """examples:
   featviz reach model.keras --class 3 --box 0,1 --at-least 0.9 --out three.png
   featviz reach model.keras --class 3 --box -3,3 --at-least 0.9
   featviz reach model.keras --class 3 --box-file lo_hi.npz --at-least 0.9
+  featviz compare old.keras new.keras --layer conv2d_1 --channels 0:16 --out compared/
 SOURCE is a .keras or .h5 file, a SavedModel directory, or 'package.module:factory'."""
 
 
@@ -38,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{layers,render,reach}")
-    for command in (layers, render, reach):
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{layers,render,reach,compare}")
+    for command in (layers, render, reach, compare):
         command.add_command(sub)
     return parser
 

@@ -213,7 +213,7 @@ def test_a_failed_write_leaves_no_temporary_file_and_keeps_the_old_baseline(tmp_
         (lambda p: np.save(open(p, "wb"), np.zeros(3)), "a single .npy array"),
         (lambda p: np.savez(open(p, "wb"), weights=np.zeros(3)), "holds the arrays ['weights'] but lacks"),
         (lambda p: _rewrite_metadata(p, lambda m: {**m, "format": "other"}), "does not say format="),
-        (lambda p: _rewrite_metadata(p, lambda m: {**m, "version": 99}), "format version 99, newer than the 1"),
+        (lambda p: _rewrite_metadata(p, lambda m: {**m, "version": 99}), "format version 99, newer than the 2"),
         (lambda p: _rewrite_metadata(p, lambda m: {**m, "metrics": ["entropy"]}), "arrays do not fit together"),
         (lambda p: _rewrite_array(p, "inputs", lambda a: np.where(a > 0.5, np.nan, a)), "contain NaN or inf"),
         (lambda p: _rewrite_array(p, "value_range", lambda a: np.array([0.0, np.inf])), "contain NaN or inf"),
