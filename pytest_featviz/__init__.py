@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from .errors import LayerNotFoundError as LayerNotFoundError
     from .errors import MissingDependencyError as MissingDependencyError
     from .errors import ModelLoadError as ModelLoadError
+    from .exemplars import TopExamples as TopExamples
+    from .exemplars import top_examples as top_examples
     from .models import fix_inputs as fix_inputs
     from .models import get_layer as get_layer
     from .models import layer_names as layer_names
@@ -96,6 +98,9 @@ _LAZY = {
     "layer_names": "models",
     "get_layer": "models",
     "fix_inputs": "models",
+    # natural exemplars
+    "top_examples": "exemplars",
+    "TopExamples": "exemplars",
     # assertions
     "assert_reaches": "claims",
     "assert_not_reaches": "claims",
@@ -124,7 +129,7 @@ _LAZY = {
 # Modules whose names are useless without TensorFlow: loading one checks for it first, so a
 # missing TensorFlow is a MissingDependencyError naming the fix (TensorFlow is the user's choice
 # of build, not a dependency).
-_NEEDS_TENSORFLOW = {"engine", "models", "claims", "verify"}
+_NEEDS_TENSORFLOW = {"engine", "models", "claims", "verify", "exemplars"}
 _SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]
