@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from .objectives import ClassProbability as ClassProbability
     from .objectives import Condition as Condition
     from .objectives import Direction as Direction
+    from .objectives import Diversity as Diversity
     from .objectives import LayerEnergy as LayerEnergy
     from .objectives import Neuron as Neuron
     from .objectives import Objective as Objective
@@ -88,6 +89,7 @@ _LAZY = {
     "Channel": "objectives",
     "Direction": "objectives",
     "LayerEnergy": "objectives",
+    "Diversity": "objectives",
     "TotalVariation": "objectives",
     "L1": "objectives",
     "L2": "objectives",
