@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from . import strategies as strategies
     from ._pytest.fixture import Featviz as Featviz
     from .claims import ClaimResult as ClaimResult
+    from .claims import FaithfulResult as FaithfulResult
+    from .claims import assert_faithful as assert_faithful
     from .claims import assert_not_reaches as assert_not_reaches
     from .claims import assert_reaches as assert_reaches
     from .claims import assert_structure as assert_structure
@@ -108,6 +110,8 @@ _LAZY = {
     "assert_not_reaches": "claims",
     "assert_within": "claims",
     "assert_structure": "claims",
+    "assert_faithful": "claims",
+    "FaithfulResult": "claims",
     "ClaimResult": "claims",
     # the pytest plugin's fixture (for type hints: ``def test_x(featviz: fv.Featviz)``)
     "Featviz": "_pytest.fixture",

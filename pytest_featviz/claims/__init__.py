@@ -17,11 +17,15 @@ if TYPE_CHECKING:
     from .assertions import assert_reaches as assert_reaches
     from .assertions import assert_structure as assert_structure
     from .assertions import assert_within as assert_within
+    from .faithful import FaithfulResult as FaithfulResult
+    from .faithful import assert_faithful as assert_faithful
 
 _ASSERTIONS = ("assert_reaches", "assert_not_reaches", "assert_within", "assert_structure")
+_FAITHFUL = ("assert_faithful", "FaithfulResult")
 
 __all__ = [
     *_ASSERTIONS,
+    *_FAITHFUL,
     "ClaimResult",
     "unwrap",
     "Record",
@@ -38,4 +42,8 @@ def __getattr__(name: str) -> Any:
         from . import assertions
 
         return getattr(assertions, name)
+    if name in _FAITHFUL:
+        from . import faithful
+
+        return getattr(faithful, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

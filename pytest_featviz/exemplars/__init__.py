@@ -5,6 +5,7 @@
 (calibration, path similarity, continuity).
 """
 
+from .faithfulness import PATH_POINTS, Faithfulness, faithfulness, layers_below
 from .forward import Forward, forward, forward_of
 from .scores import Calibration, Continuity, PathSimilarity, calibration, continuity, path_similarity, spearman
 from .stream import QUANTILES, TopExamples, batches, top_examples
@@ -24,4 +25,8 @@ __all__ = [
     "continuity",
     "Continuity",
     "spearman",
+    "faithfulness",
+    "Faithfulness",
+    "layers_below",
+    "PATH_POINTS",
 ]
