@@ -339,7 +339,7 @@ def _record(model: Any, objective: Objective, out: FaithfulResult, on_fail: str,
             values=tuple(values),
             status=status,
             model=model.name,
-            picture=picture,
+            pictures={"visualizations, each beside its top natural exemplars": picture} if picture else None,
             metrics=out.metrics(),
             bounds={
                 "ratio_p99": [out.thresholds["min_ratio"], out.thresholds["max_ratio"]],

@@ -99,8 +99,9 @@ def test_warn_gives_a_pytest_warning_the_record_says_so_and_the_picture_sits_bes
     assert record.metrics[0]["jump"] > 5 and record.bounds["jump"] == [None, 5.0]
     from PIL import Image
 
-    picture = Image.open(record.picture)
-    assert record.picture.endswith("assert_faithful.png")
+    (path,) = record.pictures.values()
+    picture = Image.open(path)
+    assert path.endswith("assert_faithful.png")
     tiles = Image.open(fv.render.save_png(tmp_path / "one.png", fooled_picture.inputs[:1]))
     assert picture.width > 4.5 * tiles.width  # the visualization and 4 exemplars in a row
 
