@@ -60,6 +60,9 @@ class FaithfulResult:
         The natural summary of each target (exemplars, distribution, random sample).
     inputs : ndarray
         The visualizations judged.
+    thresholds : dict
+        The thresholds applied (``min_ratio``, ``max_ratio``, ``min_path_similarity``,
+        ``max_jump``; None: not enforced) and ``eps``.
     """
 
     passed: bool

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigurationError
 from ..models import entries, model_info, topological_calls
 from ..objectives import LOGITS, PROBABILITIES, Objective
 from .forward import forward
@@ -45,9 +46,7 @@ def layers_below(model: Any, unit_layers: Collection[str]) -> list[str]:
     found = entries(model)
     node_of = {path: node for path, _, node in found}
     targets = [
-        t
-        for name in unit_layers
-        for t in (model.outputs if name in (LOGITS, PROBABILITIES) else node_of[name].outputs)
+        t for name in unit_layers for t in (model.outputs if name in (LOGITS, PROBABILITIES) else node_of[name].outputs)
     ]
     needed = {id(node) for node in topological_calls(model, targets)}
     own = {id(node_of[name]) for name in unit_layers if name in node_of}
@@ -82,7 +81,10 @@ class Faithfulness:
 def _targets_of(objective: Objective, batch: int) -> list[int]:
     n = objective.batch_size() or 1
     if n not in (1, batch):
-        raise ValueError(f"{objective!r} has {n} targets but {batch} visualizations were given")
+        raise ConfigurationError(
+            f"{objective!r} has {n} targets but {batch} visualizations were given; give one visualization per "
+            "target (item i shows target i), or an objective with one target"
+        )
     return [0] * batch if n == 1 else list(range(batch))
 
 
@@ -110,9 +112,7 @@ def faithfulness(
         cals.append(calibration(values[i, t], nat.activations, eps))
         ex_means = forward(model, objective, nat.inputs, layers=below)[1] if below else {}
         per_layer = {
-            name: path_similarity(means[name][i], ex_means[name], sample_means[name])
-            for name in below
-            if len(sample)
+            name: path_similarity(means[name][i], ex_means[name], sample_means[name]) for name in below if len(sample)
         }
         paths.append(per_layer)
         finite = [p.score for p in per_layer.values() if np.isfinite(p.score)]

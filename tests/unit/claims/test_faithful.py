@@ -128,6 +128,8 @@ def test_configuration_errors(honest, natural):
         fv.assert_faithful(honest, UNIT, x, natural=natural, on_fail="ignore")
     with pytest.raises(ConfigurationError, match="min_ratio=None"):
         fv.assert_faithful(honest, UNIT, x, natural=natural, min_ratio=None)
+    with pytest.raises(ConfigurationError, match=r"has 3 targets but 2 visualizations were given"):
+        fv.assert_faithful(honest, fv.Neuron("unit", [0, 0, 0]), x, natural=natural)
 
 
 def test_the_readme_quotes_the_account_as_assert_faithful_writes_it(fooled, fooled_picture, natural):

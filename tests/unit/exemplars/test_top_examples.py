@@ -96,6 +96,14 @@ def test_the_random_sample_is_seeded_uniform_and_bounded(model, data):
     assert c.sample_indices.tolist() != a.sample_indices.tolist()
 
 
+def test_progress_bar_counts_the_inputs_of_an_array(model, data, capsys):
+    fv.top_examples(model, fv.Channel("conv", 0), data, batch_size=100, progress=True)
+    err = capsys.readouterr().err
+    assert "top_examples [" in err and "301/301" in err
+    fv.top_examples(model, fv.Channel("conv", 0), _generator(data, 50), progress=True)  # length unknown: no bar
+    assert capsys.readouterr().err == ""
+
+
 def test_bad_data_is_a_clear_error(model):
     with pytest.raises(
         ConfigurationError, match=r"shape \(4, 9, 9, 1\); the model takes inputs of shape \(10, 10, 1\)"
