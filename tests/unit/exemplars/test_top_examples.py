@@ -49,11 +49,18 @@ def _dataset(data):
     return tf.data.Dataset.from_tensor_slices((data, labels)).batch(17)
 
 
-@pytest.mark.parametrize("kind", ["array", "dataset", "generator", "examples"])
+def _unbatched(data):
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(data)  # single examples, no batch axis
+
+
+@pytest.mark.parametrize("kind", ["array", "dataset", "unbatched dataset", "generator", "examples"])
 def test_top_and_bottom_k_equal_brute_force_predict_and_argsort(model, data, kind):
     source = {
         "array": lambda: data,
         "dataset": lambda: _dataset(data),
+        "unbatched dataset": lambda: _unbatched(data),
         "generator": lambda: _generator(data, 23),
         "examples": lambda: iter(list(data)),  # single examples, no batch axis
     }[kind]()
