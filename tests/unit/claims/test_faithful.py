@@ -133,11 +133,17 @@ def test_configuration_errors(honest, natural):
 
 
 def test_the_readme_quotes_the_account_as_assert_faithful_writes_it(fooled, fooled_picture, natural):
+    """Word for word; the numbers to 2% (float differences across machines)."""
+    import re
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    quoted = readme.split("```\nassert_faithful failed:", 1)[1].split("```", 1)[0]
-    quoted_lines = ("assert_faithful failed:" + quoted).strip().splitlines()
+    quoted = ("assert_faithful failed:" + readme.split("```\nassert_faithful failed:", 1)[1].split("```", 1)[0]).strip()
     with pytest.raises(AssertionError) as info:
         fv.assert_faithful(fooled, UNIT, fooled_picture, natural=natural)
-    assert str(info.value).splitlines()[: len(quoted_lines)] == quoted_lines
+    found = "\n".join(str(info.value).splitlines()[: len(quoted.splitlines())])
+    number = re.compile(r"-?\d+(?:\.\d+)?")
+    assert number.sub("#", found).split() == number.sub("#", quoted).split()
+    np.testing.assert_allclose(
+        [float(n) for n in number.findall(found)], [float(n) for n in number.findall(quoted)], rtol=0.02
+    )
