@@ -63,6 +63,14 @@ class FaithfulResult:
     thresholds : dict
         The thresholds applied (``min_ratio``, ``max_ratio``, ``min_path_similarity``,
         ``max_jump``; None: not enforced) and ``eps``.
+
+    Examples
+    --------
+    >>> import keras, numpy as np, pytest_featviz as fv
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, kernel_initializer="ones", name="d")])
+    >>> out = fv.assert_faithful(m, fv.Neuron("d", 0), np.ones(2), natural=np.random.default_rng(0).random((50, 2)))
+    >>> out.passed, out.failed, round(out.scores.calibration[0].ratio_p99, 2), out.metrics()[0]["jump"]
+    (True, ((),), 1.02, 1.0)
     """
 
     passed: bool

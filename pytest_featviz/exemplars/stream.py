@@ -46,6 +46,14 @@ class TopExamples:
     sample, sample_indices
         A uniform random sample of the inputs (reservoir, seeded) and their positions: the
         "random natural" reference of ``assert_faithful``'s path similarity.
+
+    Examples
+    --------
+    >>> import keras, numpy as np, pytest_featviz as fv
+    >>> m = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, kernel_initializer="ones", name="d")])
+    >>> top = fv.top_examples(m, fv.Neuron("d", 0), np.arange(100.0)[:, None], k=2, sample=5)
+    >>> top.count, top.values.tolist(), top.quantiles[0.5], top.sample.shape
+    (100, [99.0, 98.0], 49.5, (5, 1))
     """
 
     objective: Objective
