@@ -84,6 +84,7 @@ bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/priors_and_properties.py
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/bounds.py
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/applications.py
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/exemplars.py
 
 models: $(STAMP)
 	$(BIN)/python examples/train_models.py

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from . import strategies as strategies
     from ._pytest.fixture import Featviz as Featviz
     from .claims import ClaimResult as ClaimResult
+    from .claims import FaithfulResult as FaithfulResult
+    from .claims import assert_faithful as assert_faithful
     from .claims import assert_not_reaches as assert_not_reaches
     from .claims import assert_reaches as assert_reaches
     from .claims import assert_structure as assert_structure
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from .errors import LayerNotFoundError as LayerNotFoundError
     from .errors import MissingDependencyError as MissingDependencyError
     from .errors import ModelLoadError as ModelLoadError
+    from .exemplars import TopExamples as TopExamples
+    from .exemplars import top_examples as top_examples
     from .models import fix_inputs as fix_inputs
     from .models import get_layer as get_layer
     from .models import layer_names as layer_names
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
     from .objectives import ClassProbability as ClassProbability
     from .objectives import Condition as Condition
     from .objectives import Direction as Direction
+    from .objectives import Diversity as Diversity
     from .objectives import LayerEnergy as LayerEnergy
     from .objectives import Neuron as Neuron
     from .objectives import Objective as Objective
@@ -86,6 +91,7 @@ _LAZY = {
     "Channel": "objectives",
     "Direction": "objectives",
     "LayerEnergy": "objectives",
+    "Diversity": "objectives",
     "TotalVariation": "objectives",
     "L1": "objectives",
     "L2": "objectives",
@@ -96,11 +102,16 @@ _LAZY = {
     "layer_names": "models",
     "get_layer": "models",
     "fix_inputs": "models",
+    # natural exemplars
+    "top_examples": "exemplars",
+    "TopExamples": "exemplars",
     # assertions
     "assert_reaches": "claims",
     "assert_not_reaches": "claims",
     "assert_within": "claims",
     "assert_structure": "claims",
+    "assert_faithful": "claims",
+    "FaithfulResult": "claims",
     "ClaimResult": "claims",
     # the pytest plugin's fixture (for type hints: ``def test_x(featviz: fv.Featviz)``)
     "Featviz": "_pytest.fixture",
@@ -124,7 +135,7 @@ _LAZY = {
 # Modules whose names are useless without TensorFlow: loading one checks for it first, so a
 # missing TensorFlow is a MissingDependencyError naming the fix (TensorFlow is the user's choice
 # of build, not a dependency).
-_NEEDS_TENSORFLOW = {"engine", "models", "claims", "verify"}
+_NEEDS_TENSORFLOW = {"engine", "models", "claims", "verify", "exemplars"}
 _SUBMODULES = ("render", "metrics", "strategies", "priors", "baselines", "errors")
 
 __all__ = sorted(_LAZY) + list(_SUBMODULES) + ["__version__"]

@@ -20,6 +20,7 @@ __all__ = [
     "GradientError",
     "BaselineFormatError",
     "MissingDependencyError",
+    "FaithfulnessWarning",
     "closest",
 ]
 
@@ -69,3 +70,10 @@ def closest(name: str, choices: Iterable[str]) -> str:
     """
     match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
     return f"; did you mean {match[0]!r}?" if match else ""
+
+
+class FaithfulnessWarning(UserWarning):
+    """``fv.assert_faithful(..., on_fail="warn")`` found a visualization that is not faithful to its unit.
+
+    A warning, not an error: pytest lists it in the warnings summary (``-W error::...`` makes it fail).
+    """

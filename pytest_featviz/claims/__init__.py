@@ -16,6 +16,8 @@ from .outcome import ClaimResult, unwrap
 from .record import Record, from_json, plain, read_record_file, record_file, to_json
 
 if TYPE_CHECKING:
+    from .faithful import FaithfulResult as FaithfulResult
+    from .faithful import assert_faithful as assert_faithful
     from .reach import assert_not_reaches as assert_not_reaches
     from .reach import assert_reaches as assert_reaches
     from .structure import assert_structure as assert_structure
@@ -27,6 +29,8 @@ _ASSERTIONS = {
     "assert_not_reaches": "reach",
     "assert_within": "within",
     "assert_structure": "structure",
+    "assert_faithful": "faithful",
+    "FaithfulResult": "faithful",
 }
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Objectives: what the ascent maximises (class, layer and regularizer terms), their algebra and conditions."""
 
 from .base import Condition, Objective, Sum
+from .diversity import Diversity
 from .layers import REDUCTIONS, Channel, Direction, LayerEnergy, Neuron, Reduce
 from .outputs import L1, L2, LOGITS, PROBABILITIES, ClassLogit, ClassProbability, TotalVariation, as_objective
 
@@ -14,6 +15,7 @@ __all__ = [
     "Channel",
     "Direction",
     "LayerEnergy",
+    "Diversity",
     "TotalVariation",
     "L1",
     "L2",

@@ -169,7 +169,26 @@ class Direction(Objective):
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class LayerEnergy(Objective):
+class _WholeLayer(Objective):
+    """Shared code of the objectives that read a whole layer (no index): ``Name('layer')``."""
+
+    layer: str = static()
+
+    def __post_init__(self) -> None:
+        _check_layer_name(self.layer, type(self).__name__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.layer!r})"
+
+    def _layer_needs(self) -> frozenset[str]:
+        return frozenset({self.layer})
+
+    def _check(self, info: Any) -> None:
+        info.output_shape(self.layer)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LayerEnergy(_WholeLayer):
     """The mean of the squared output of a layer (DeepDream's objective).
 
     Examples
@@ -177,20 +196,6 @@ class LayerEnergy(Objective):
     >>> LayerEnergy("conv2d_2")
     LayerEnergy('conv2d_2')
     """
-
-    layer: str = static()
-
-    def __post_init__(self) -> None:
-        _check_layer_name(self.layer, "LayerEnergy")
-
-    def __repr__(self) -> str:
-        return f"LayerEnergy({self.layer!r})"
-
-    def _layer_needs(self) -> frozenset[str]:
-        return frozenset({self.layer})
-
-    def _check(self, info: Any) -> None:
-        info.output_shape(self.layer)
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:
         import tensorflow as tf
