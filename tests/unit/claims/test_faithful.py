@@ -5,7 +5,7 @@ import pytest
 from fooling_models import digits, fooling_model, silent_model, smiley
 
 import pytest_featviz as fv
-from pytest_featviz._pytest import context as _context
+from pytest_featviz import claims as _context  # the test context lives in claims
 from pytest_featviz.errors import ConfigurationError, FaithfulnessWarning
 
 UNIT = fv.Neuron("unit", 0)
