@@ -15,9 +15,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-# one worker runs every test of this module, so its module-scoped fixture runs once (`--dist loadgroup`)
-pytestmark = pytest.mark.xdist_group("baseline_workflow")
-
 WORKFLOW = """
 import json, os
 import pytest

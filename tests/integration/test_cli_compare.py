@@ -8,9 +8,6 @@ from PIL import Image
 
 from pytest_featviz.cli import main
 
-# one worker runs every test of this module, so its module-scoped fixture runs once (`--dist loadgroup`)
-pytestmark = pytest.mark.xdist_group("cli_compare")
-
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 
-# one worker runs every test of this module, so its module-scoped fixture runs once (`--dist loadgroup`)
-pytestmark = pytest.mark.xdist_group("gate_calibration")
-
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "calibrate_gates.py"
 STEPS = 128  # as the README table: the numbers the test checks are the ones it shows
 TARGETED = {"unit replaced": "units", "feature destroyed": "units", "head swap": "classes"}

@@ -11,9 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# one worker runs every test of this module, so its module-scoped fixture runs once (`--dist loadgroup`)
-pytestmark = pytest.mark.xdist_group("imports")
-
 
 # Each step runs in order in one fresh interpreter; a heavy module that appears during a step is blamed on it.
 # pytest_featviz and the plugin load for every pytest run of a user who installed us: not even NumPy.

@@ -8,9 +8,6 @@ import pytest_featviz as fv
 from pytest_featviz.errors import ConfigurationError
 from pytest_featviz.models import Head, model_info
 
-# one worker runs every test of this module, so its module-scoped fixture runs once (`--dist loadgroup`)
-pytestmark = pytest.mark.xdist_group("saved_model_heads")
-
 
 def _model(activation):
     keras.utils.set_random_seed(0)
