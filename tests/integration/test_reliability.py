@@ -68,11 +68,11 @@ MEMORY_SCRIPT = textwrap.dedent(
 
 
 def test_long_sessions_keep_memory_flat_and_models_collectable(tmp_path):
-    # 60 calls after 20 warm ones: flat memory here is under 1 MB of growth; with `memory.py 30 5 leak` (each
+    # 30 calls after 20 warm ones: flat memory here is under 1 MB of growth; with `memory.py 30 5 leak` (each
     # call compiles anew and the old loops are kept) it is ~350 MB and 5 of 5 models stay alive.
     script = tmp_path / "memory.py"
     script.write_text(MEMORY_SCRIPT)
-    out = subprocess.run([sys.executable, str(script), "60", "5"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, str(script), "30", "5"], capture_output=True, text=True, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     print("memory figures:", figures)
     assert figures["growth_mb"] < 50, figures
