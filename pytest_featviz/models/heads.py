@@ -231,10 +231,24 @@ def last_op(layer: Any) -> str | None:
                 return None
             ref = called.ret[called.signature.output_arg[index].name]
             nodes = {n.name: n for n in called.node_def}
+        elif node.op in ("AddV2", "Add") and _adds_to_a_product(node, nodes):
+            return "BiasAdd"  # Keras 3.3's Dense: matmul, then an add of its bias
         else:
             return str(node.op)
         name, index = _parse_ref(ref)
     return None
+
+
+def _adds_to_a_product(node: Any, nodes: dict[str, Any]) -> bool:
+    """Whether one input of an ``Add`` node is (through ``Identity`` nodes) a matrix product: a bias add."""
+    for ref in node.input:
+        name, _ = _parse_ref(ref)
+        source = nodes.get(name)
+        while source is not None and source.op == "Identity":
+            source = nodes.get(_parse_ref(source.input[0])[0])
+        if source is not None and source.op in ("MatMul", "BatchMatMulV2", "Einsum"):
+            return True
+    return False
 
 
 def _parse_ref(ref: str) -> tuple[str, int]:

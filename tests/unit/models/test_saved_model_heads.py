@@ -112,3 +112,14 @@ def test_a_layer_objective_on_the_saved_model_layer_reads_its_output(exported):
     assert fv.layer_names(loaded)[-1] == "saved_model"
     r = _value(loaded, fv.Neuron("saved_model", 1))
     np.testing.assert_allclose(r.values, model(r.inputs).numpy()[:, 1], rtol=1e-5)
+
+
+def test_an_add_is_logits_only_when_it_adds_a_bias_to_a_product(tmp_path):
+    """Keras 3.3's Dense ends in an add of its bias (read as affine); an Add of two branches is not affine."""
+    inp = keras.Input((4,))
+    branches = [keras.layers.Dense(3, activation="relu")(inp) for _ in range(2)]
+    keras.Model(inp, keras.layers.Add()(branches)).export(str(tmp_path / "added"))
+    loaded = fv.load_model(tmp_path / "added")
+    assert model_info(loaded).head.squash == "unknown"
+    with pytest.raises(ConfigurationError, match="will not guess"):
+        _value(loaded, fv.ClassLogit(0))
