@@ -14,32 +14,56 @@ EVIL_TEST = "t.py::test_evil[<script>alert(1)</script>]"
 
 
 class Page(HTMLParser):
-    """Rows of the assertions table (classes, text, image sources) and every URL-valued attribute."""
+    """The report as a reader sees it: test sections, assertion rows (their classes, cell texts, images), the
+    summary's text, every URL-valued attribute, tags, meta tags and the ids of elements marked ``hidden``."""
 
     def __init__(self, text: str):
         super().__init__()
+        self.sections: list[dict] = []
         self.rows: list[dict] = []
         self.images: list[str] = []
         self.urls: list[str] = []
         self.tags: list[str] = []
         self.meta: list[dict] = []
+        self.hidden: list[str] = []
+        self.scripts: list[dict] = []
+        self.summary = ""
         self._row: dict | None = None
+        self._in_facts = False
+        self._in_summary = False
+        self._in_test_id = False
         self._nested = 0  # tables inside a row's cells (metrics)
         self.feed(text)
         self.close()
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
         self.tags.append(tag)
         self.urls += [value for name, value in attrs.items() if name in ("src", "href", "action", "poster")]
+        if "hidden" in attrs:
+            self.hidden.append(attrs.get("id") or tag)
         if tag == "meta":
             self.meta.append(attrs)
-        if tag == "tr" and "assertion" in (attrs.get("class") or "").split():
-            self._row = {"classes": attrs["class"].split(), "cells": [], "images": []}
+        if tag == "script":
+            self.scripts.append(attrs)
+        if tag == "section" and attrs.get("id") == "summary":
+            self._in_summary = True
+        if tag == "section" and "test" in classes:
+            self.sections.append({"classes": classes, "test": "", "rows": []})
+        if tag == "code" and "test-id" in classes:
+            self._in_test_id = True
+        if tag == "tbody" and "assertion" in classes:
+            self._row = {"classes": classes, "cells": [], "images": [], "attrs": attrs, "test": None}
+            self._row["test"] = self.sections[-1]["test"] if self.sections else None
             self.rows.append(self._row)
+            if self.sections:
+                self.sections[-1]["rows"].append(self._row)
         if self._row is not None and tag == "table":
             self._nested += 1
-        if tag == "td" and self._row is not None and not self._nested:
+        if tag == "tr" and self._row is not None and not self._nested:
+            self._in_facts = "facts" in classes
+        if tag == "td" and self._row is not None and self._in_facts and not self._nested:
             self._row["cells"].append("")
         if tag == "img":
             self.images.append(attrs["src"])
@@ -49,12 +73,23 @@ class Page(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "table" and self._nested:
             self._nested -= 1
-        elif tag == "tr" and not self._nested:
+        elif tag == "tbody" and not self._nested:
             self._row = None
+        elif tag == "section":
+            self._in_summary = False
+        elif tag == "code":
+            self._in_test_id = False
 
     def handle_data(self, data):
-        if self._row is not None and self._row["cells"]:
+        if self._in_summary:
+            self.summary += data
+        if self._in_test_id and self.sections:
+            self.sections[-1]["test"] += data
+        if self._row is not None and self._in_facts and self._row["cells"]:
             self._row["cells"][-1] += data
+
+    def outcome_of(self, row: dict) -> str:
+        return row["attrs"]["data-outcome"]
 
 
 def decode_png(uri: str) -> Image.Image:
@@ -72,7 +107,7 @@ def report_records(tmp_path):
     )
     gate = {
         name: save_png(tmp_path / "g" / f"{name}.png", np.full((5, 7, 3), level, np.uint8))
-        for name, level in (("baseline", 0), ("obtained", 128), ("difference", 255))
+        for name, level in (("difference", 255), ("expected", 0), ("obtained", 128))
     }
     return [
         {
@@ -108,6 +143,17 @@ def report_records(tmp_path):
             "model": "clf",
             "test": "t.py::test_a_fails",
             "outcome": "failed",
+        },
+        {  # require="all": the worst item decided, not the best
+            "kind": "assert_reaches",
+            "passed": False,
+            "claim": "ClassLogit(0) reaches >= 2 for every item",
+            "threshold": 2.0,
+            "best_value": 2.5,
+            "deciding_value": 1.5,
+            "values": [2.5, 1.5],
+            "test": "t.py::test_f_caught",
+            "outcome": "passed",
         },
         {
             "kind": "assert_matches_baseline",
