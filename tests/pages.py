@@ -185,3 +185,72 @@ def report_records(tmp_path):
             "outcome": "xfailed",
         },
     ]
+
+
+EXAMPLE_TESTS = [  # the examples run's tests (examples/), and how many featviz assertions each made
+    ("examples/test_digits_claims.py::test_class_3_is_reachable_with_high_confidence", 1),
+    ("examples/test_digits_claims.py::test_demo_failure_account_unreachable_class", 1),
+    ("examples/test_digits_claims.py::test_maximisers_stay_in_the_box_and_are_saved", 2),
+    ("examples/test_digits_claims.py::test_real_digits_resist_tiny_perturbations[0]", 1),
+    ("examples/test_digits_claims.py::test_real_digits_resist_tiny_perturbations[1]", 1),
+    ("examples/test_faithful_filters.py::test_conv2_channel_5_is_an_oriented_edge_detector", 2),
+    ("examples/test_filters.py::test_conv1_has_oriented_edge_detectors_at_known_angles", 4),
+    ("examples/test_properties.py::test_every_class_is_reachable_from_any_start_in_the_unit_box", 10),
+    ("examples/test_properties.py::test_real_ones_never_look_like_sevens", 25),
+    ("examples/test_regression_gate.py::test_class_maximisers_match_the_baseline", 1),
+    ("examples/test_regression_gate.py::test_perturbed_model_fails_the_gate", 1),
+    ("examples/test_seed_scenario.py::test_each_class_has_a_maximiser_in_the_unit_box", 1),
+    ("examples/test_seed_scenario.py::test_maximiser_near_a_real_digit", 1),
+]
+REAL_FAILURE = "examples/test_seed_scenario.py::test_maximiser_near_a_real_digit"
+
+
+def examples_like_records(tmp_path):
+    """Records shaped like the examples run's (51 assertions in 13 tests, xfailed demos, a baseline gate,
+    10-digit grids), with one real failure in a test that sorts last: the report must still show it first."""
+    digits = save_png(tmp_path / "digits.png", np.random.default_rng(0).random((10, 28, 28)), scale=1, padding=1)
+    gate = {
+        name: save_png(tmp_path / f"{name}.png", np.random.default_rng(i).random((4, 16, 16)), scale=1, padding=1)
+        for i, name in enumerate(("obtained", "expected", "difference"))
+    }
+    records = []
+    for test, count in EXAMPLE_TESTS:
+        outcome = "failed" if test == REAL_FAILURE else "xfailed" if "demo" in test or "perturbed" in test else "passed"
+        for i in range(count):
+            passed = outcome == "passed" or i < count - 1
+            if "regression_gate" in test:
+                records.append(
+                    {
+                        "kind": "assert_matches_baseline",
+                        "passed": passed,
+                        "name": "classes",
+                        "ssim": [0.97, 0.41],
+                        "objective": "ClassLogit([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])",
+                        "pictures": {k: str(v) for k, v in gate.items()},
+                        "test": test,
+                        "outcome": outcome,
+                    }
+                )
+                continue
+            kind = "assert_not_reaches" if "resist" in test or "sevens" in test else "assert_reaches"
+            records.append(
+                {
+                    "kind": kind,
+                    "passed": passed,
+                    "claim": f"ClassProbability({i % 10}) reaches >= 0.9",
+                    "objective": f"ClassProbability({i % 10})",
+                    "threshold": 0.9,
+                    "best_value": 0.5 + i / 100,
+                    "deciding_value": 0.5 + i / 100,
+                    "values": [0.5 + i / 100] * 10,
+                    "steps": [100] * 10,
+                    "constraints": "Box(0.0, 1.0) & LpBall(radius=0.02, p=inf)",
+                    "seed": 333364456 + i,
+                    "model": "digits_mlp",
+                    "picture": str(digits),
+                    "metrics": [{"edge_density": 0.12, "entropy": 5.7, "high_frequency_ratio": 0.05}],
+                    "test": test,
+                    "outcome": outcome,
+                }
+            )
+    return records

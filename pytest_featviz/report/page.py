@@ -58,6 +58,10 @@ def sections(run: Run) -> list[tuple[str, str, list[tuple[Record, str]]]]:
     return [(test, state, rows) for _, test, state, rows in sorted(found, key=lambda f: (f[0], f[1]))]
 
 
+def _plural(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def _counts_table(counts: Counter[str]) -> str:
     head = "".join(f"<th>{o}</th>" for o in OUTCOMES)
     cells = "".join(f'<td class="{o}">{counts[o]}</td>' for o in OUTCOMES)
@@ -77,17 +81,17 @@ def _when(started: Any, finished: Any) -> str:
 
 
 def _metadata(run: Run) -> str:
-    items: list[tuple[str, Any]] = []
+    """The environment (once where every shard agrees, per shard where they differ) and each shard's host and time."""
     environments = [dict(s.get("environment") or {}) for s in run.shards]
-    if environments and all(e == environments[0] for e in environments):
-        items += environments[0].items()
-    for shard in run.shards:
+    keys = list(dict.fromkeys(k for e in environments for k in e))
+    same = [k for k in keys if all(e.get(k) == environments[0].get(k) for e in environments)]
+    items: list[tuple[str, Any]] = [(k, environments[0][k]) for k in same]
+    for shard, environment in zip(run.shards, environments):
         where = " on ".join(str(v) for v in (shard.get("shard"), shard.get("host")) if v)
         when = _when(shard.get("started"), shard.get("finished"))
         if where or when:
             items.append(("shard" if shard.get("shard") else "host", f"{where} {when}".strip()))
-        if len(environments) > 1:  # shards that ran with different libraries or seeds: each says which
-            items += [(f"{where or 'shard'}: {k}", v) for k, v in (shard.get("environment") or {}).items()]
+        items += [(f"{where or 'shard'}: {k}", v) for k, v in environment.items() if k not in same]
     return "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in items)
 
 
@@ -98,7 +102,7 @@ def _summary(run: Run) -> str:
     if not run.records:
         verdict = '<p class="verdict">no featviz assertions ran</p>'
     elif counts["failed"]:
-        verdict = f'<p class="verdict failed">{counts["failed"]} real featviz failures</p>'
+        verdict = f'<p class="verdict failed">{_plural(counts["failed"], "real featviz failure")}</p>'
     else:
         verdict = '<p class="verdict ok">every featviz claim held</p>'
     apart = counts["caught"] + counts["expected"]
@@ -150,8 +154,9 @@ def _section(index: int, first: int, test: str, state: str, rows: list[tuple[Rec
     body = "".join(assertion_rows(first + i, record, outcome) for i, (record, outcome) in enumerate(rows))
     return (
         f'<section class="test {state}" id="test-{index}"><h2><span class="badge {state}">{state.upper()}</span>'
-        f'<code class="test-id">{esc(test)}</code><span class="test-meta">{meta}</span></h2>{account}'
-        f'<table class="assertions"><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>{body}</table></section>'
+        f'<code class="test-id">{esc(test)}</code><span class="test-meta">{meta}</span></h2>'
+        f'<table class="assertions"><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>{body}</table>'
+        f"{account}</section>"
     )
 
 

@@ -35,7 +35,9 @@ def esc(value: Any) -> str:
 def number(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return "-" if value is None else str(value)
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)
 
@@ -150,7 +152,7 @@ def _details(data: Mapping[str, Any]) -> str:
         if key in _OWN or value is None:
             continue
         text = _summary_of(value) if isinstance(value, Sequence) and not isinstance(value, str) else number(value)
-        lines.append(f"<div><b>{esc(key.replace('_', ' '))}</b> <code>{esc(text)}</code></div>")
+        lines.append(f"<div><b>{esc(key)}</b> <code>{esc(text)}</code></div>")
     if data.get("metrics"):
         lines.append(_metrics_table(data["metrics"]))
     return "".join(lines) or "-"
@@ -177,7 +179,10 @@ def assertion_rows(index: int, record: Record, outcome: str) -> str:
         f'<td class="deciding">{esc(number(record.decided_by()))}</td>',
         f'<td class="details">{_details(data)}</td>',
     ]
-    text = " ".join(str(data.get(k, "")) for k in ("test", "kind", "claim", "objective", "constraints", "model"))
+    text = " ".join(
+        str(data.get(k, ""))
+        for k in ("test", "kind", "claim", "objective", "constraints", "model", "name", "shard", "host")
+    )
     figures = _figures(record)
     below = f'<tr class="figures"><td class="figures" colspan="{len(COLUMNS)}">{figures}</td></tr>' if figures else ""
     return (

@@ -60,7 +60,7 @@ def test_real_failures_come_first_one_section_per_test(records, tmp_path):
 def test_require_all_shows_the_worst_item_as_the_deciding_value(records):
     row = Page(render_report(records)).rows[2]
     assert row["cells"][2].startswith("ClassLogit(0) reaches >= 2 for every item")
-    assert row["cells"][3:5] == ["2", "1.5"] and "best value 2.5" in row["cells"][5]
+    assert row["cells"][3:5] == ["2", "1.5"] and "best_value 2.5" in row["cells"][5]
 
 
 def test_the_summary_counts_caught_and_expected_failures_apart_from_real_ones(records):
