@@ -74,9 +74,14 @@ def test_report_merges_the_records_of_both_xdist_workers(pytester, model_file):
 
 def test_explicit_artifacts_win_over_the_report_folder_and_the_ini_key_works(pytester, model_file):
     pytester.makepyfile(test_suite=SUITE)
-    pytester.makeini("[pytest]\nfeatviz_report = from_ini.html\n")
+    ini = "featviz_report = from_ini.html\nfeatviz_summary = out/summary.md\nfeatviz_records = out/run.json\n"
+    pytester.makeini("[pytest]\n" + ini + "featviz_shard = ci-3\n")
     result = run(pytester, "--featviz-artifacts", "arts", "-k", "too_high")
     result.assert_outcomes(failed=1)
+    (record,) = read_run(pytester.path / "out" / "run.json").records  # not in the artifacts: asked for elsewhere
+    assert (record.test, record.shard, record.passed) == ("test_suite.py::test_too_high", "ci-3", False)
+    assert not (pytester.path / "arts" / "featviz-run.json").exists()
+    assert "`test_suite.py::test_too_high`" in (pytester.path / "out" / "summary.md").read_text()
     assert (pytester.path / "arts" / "test_suite.py__test_too_high" / "assert_reaches.png").is_file()
     assert not (pytester.path / "from_ini_files").exists()
     page = Page((pytester.path / "from_ini.html").read_text(encoding="utf-8"))
