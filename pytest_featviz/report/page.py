@@ -109,8 +109,8 @@ def _summary(run: Run) -> str:
     aside = f"; {apart} failures caught or expected in tests that passed or xfailed (counted apart)" if apart else ""
     by_outcome = ", ".join(f"{tests[o]} {o}" for o in _TEST_OUTCOMES if tests[o])
     line = (
-        f'<p class="tests">{len(run.records)} featviz assertions in {with_records} tests; '
-        f"{sum(tests.values())} tests ran ({by_outcome or 'none'}){aside}</p>"
+        f'<p class="tests">{_plural(len(run.records), "featviz assertion")} in {_plural(with_records, "test")}; '
+        f"{_plural(sum(tests.values()), 'test')} ran ({by_outcome or 'none'}){aside}</p>"
     )
     return (
         f'<section id="summary">{verdict}{_counts_table(counts)}{line}'

@@ -84,7 +84,7 @@ class Run:
                     f"record {i} must be a Record or a dict; got {type(record).__name__}: {record!r}"
                 )
             checked.append(record if isinstance(record, Record) else Record.from_dict(record))
-        tests = {r.test: {"outcome": r.outcome} for r in checked if r.test}
+        tests = {r.test: {"outcome": r.outcome} for r in checked if r.test and r.outcome}
         return cls(tuple(checked), tests, ({"environment": dict(header or {})},))
 
     def to_dict(self, folder: Path | None = None) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def render_summary(run: Run, *, title: str = "featviz") -> str:
     lines = [
         f"## {title}: {head}",
         "",
-        f"{len(run.records)} featviz assertions in {tests} tests.",
+        f"{len(run.records)} featviz assertion{'s' * (len(run.records) != 1)} in {tests} test{'s' * (tests != 1)}.",
         "",
         "| " + " | ".join(OUTCOMES) + " |",
         "|" + " --- |" * len(OUTCOMES),
@@ -52,7 +52,7 @@ def render_summary(run: Run, *, title: str = "featviz") -> str:
     shown_messages: set[str] = set()
     for record in failures:
         info = run.tests.get(str(record.test), {})
-        where = " on ".join(str(v) for v in (record.shard, record.host) if v)
+        where = " ".join(f"{k} {v}" for k, v in (("shard", record.shard), ("on", record.host)) if v)
         lines += [
             "",
             f"### FAILED `{record.test}`",
