@@ -138,9 +138,8 @@ def _filters(run: Run) -> str:
 
 def _section(index: int, first: int, test: str, state: str, rows: list[tuple[Record, str]], run: Run) -> str:
     info = run.tests.get(test, {})
-    where = " on ".join(
-        str(v) for v in (info.get("shard") or rows[0][0].shard, info.get("host") or rows[0][0].host) if v
-    )
+    shard, host = info.get("shard") or rows[0][0].shard, info.get("host") or rows[0][0].host
+    where = " ".join(f"{k} {v}" for k, v in (("shard", shard), ("on", host)) if v)
     meta = f"test {info.get('outcome') or rows[0][0].outcome or '-'}" + (f" &middot; {esc(where)}" if where else "")
     message = info.get("message")
     account = (
