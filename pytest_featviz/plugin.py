@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from ._pytest import Settings
-from .claims import TestContext, activate, derive_seed, from_json, record_file, to_json  # light: no NumPy, no engine
+from ._pytest import Collector, Settings
+from .claims import TestContext, activate, derive_seed, record_file, to_json  # light: no NumPy, no engine
 
 if TYPE_CHECKING:
     from ._pytest import Featviz
@@ -27,6 +29,9 @@ _OPTIONS: dict[str, tuple[str, Literal["string"]]] = {
     "baselines": ("directory of stored baselines (default: featviz_baselines/ next to each test file)", "string"),
     "seed": ("base seed; each test derives its own from its node id (default 0)", "string"),
     "report": ("write an HTML report of every featviz assertion to this file", "string"),
+    "summary": ("write a Markdown summary (the real failures with their accounts) to this file", "string"),
+    "records": ("write the run's JSON records to this file (default: featviz-run.json in the artifacts)", "string"),
+    "shard": ("name of this shard of a suite split across machines, kept in every record", "string"),
 }
 _SESSION_KEY = pytest.StashKey[dict]()
 _SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -96,8 +101,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "written": [],
         "unsafe": [],
         "outcomes": {},
+        "files": {},  # what pytest_sessionfinish wrote: records, report, summary -> path (or why not)
+        "tests": {},
+        "messages": {},
+        "where": {"shard": settings.shard(), "host": socket.gethostname()},
+        "started": _now(),
     }
-    config.pluginmanager.register(_Collector(config.stash[_SESSION_KEY]), f"featviz-collector-{id(config)}")
+    config.pluginmanager.register(Collector(config.stash[_SESSION_KEY]), f"featviz-collector-{id(config)}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _version(dist: str) -> str:
@@ -173,7 +187,8 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
         item.nodeid,
         derive_seed(base, item.nodeid),
         settings.artifacts_dir(marker, Path(str(item.path))),
-        keep_passing=settings.report_path() is not None,
+        # pictures of passing assertions too, where a person will look at them: a report, or records to merge
+        keep_passing=settings.report_path() is not None or settings.resolve("records").value is not None,
     )
     return (yield from _in_context(item))
 
@@ -233,73 +248,42 @@ def _publish(item: pytest.Item, ctx: TestContext) -> None:
         ctx.write_record(path, record_file(item.nodeid, ctx.seed, ctx.records))
 
 
-class _Collector:
-    """Gathers featviz records (from this process or an xdist worker) for the summary and report.
-
-    ``pytest_runtest_logreport`` receives no config, so this per-config object is registered
-    as a plugin by ``pytest_configure``: a pytest run inside another (pytester in-process)
-    keeps its own counts instead of sharing module-level state.
-    """
-
-    def __init__(self, state: dict[str, Any]) -> None:
-        self.state = state
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        state = self.state
-        if report.when != "teardown":
-            outcome = _outcome(report)
-            if outcome is not None:
-                state["outcomes"][report.nodeid] = outcome
-            return
-        outcome = state["outcomes"].pop(report.nodeid, "passed")
-        if report.failed and outcome == "passed":
-            outcome = "error"
-        state["written"].extend(v for k, v in report.user_properties if k == "featviz_baseline_written")
-        props: dict[str, Any] = dict(report.user_properties)  # as _publish wrote them: counts, one JSON text
-        if "featviz_assertions" not in props:
-            return
-        failed = int(props.get("featviz_failed", 0))
-        state["ran"] += int(props["featviz_assertions"])
-        state["failed"] += failed
-        if outcome in ("passed", "xfailed"):  # the test caught the failure (pytest.raises) or expected it
-            state["expected"] += failed
-        if "featviz_records" in props:
-            state["records"].extend(r.with_test(report.nodeid, outcome) for r in from_json(props["featviz_records"]))
-
-
-def _outcome(report: pytest.TestReport) -> str | None:
-    """The test's outcome as the setup or call report tells it (None: a setup that passed says nothing)."""
-    if hasattr(report, "wasxfail") and report.skipped:
-        return "xfailed"
-    if report.when == "setup":
-        return "error" if report.failed else ("skipped" if report.skipped else None)
-    return report.outcome
-
-
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """On the controller, write the HTML report of every assertion of every worker."""
+    """On the controller, write the run's records, HTML report and Markdown summary (those asked for)."""
     config = session.config
-    path = config.stash[_SETTINGS_KEY].report_path()
-    if path is None or _is_worker(config):
-        return
-    from .report import write_report
-
+    settings = config.stash[_SETTINGS_KEY]
     state = config.stash[_SESSION_KEY]
-    try:
-        state["report"] = str(write_report(path, state["records"], header=_environment(config)))
-    except OSError as exc:
-        state["report"] = f"NOT written ({exc})"
+    outputs = {"records": settings.records_path(), "report": settings.report_path(), "summary": settings.summary_path()}
+    if _is_worker(config) or not any(outputs.values()):
+        return
+    if outputs["records"] is not None and settings.resolve("records").value is None and not state["tests"]:
+        outputs["records"] = None  # nothing ran: no run file in the artifacts folder
+    from .report import Run, write_report, write_run, write_summary
+
+    shard = {**state["where"], "started": state["started"], "finished": _now(), "environment": _environment(config)}
+    run = Run(tuple(state["records"]), dict(state["tests"]), (shard,))
+    writers: dict[str, Callable[[Path, Run], Path]] = {
+        "records": write_run,
+        "report": write_report,
+        "summary": write_summary,
+    }
+    for name, path in outputs.items():
+        if path is not None:
+            try:
+                state["files"][name] = str(writers[name](path, run))
+            except OSError as exc:
+                state["files"][name] = f"NOT written ({exc})"
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _is_worker(config):
         return
     state = config.stash[_SESSION_KEY]
-    if not state["ran"] and not state["written"] and not state["unsafe"] and "report" not in state:
+    if not state["ran"] and not state["written"] and not state["unsafe"] and not state["files"]:
         return
     tr = terminalreporter
     tr.section("featviz")
@@ -311,8 +295,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     artifacts = settings.artifacts_dir()
     if artifacts is not None and (settings.resolve("artifacts").value is not None or artifacts.exists()):
         tr.write_line(f"artifacts: {artifacts}")
-    if "report" in state:
-        tr.write_line(f"report: {state['report']}")
+    for name, path in state["files"].items():
+        tr.write_line(f"{name}: {path}")
     for path in state["written"]:
         tr.write_line(f"baseline written: {path}")
     for source in state["unsafe"]:

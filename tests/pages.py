@@ -14,32 +14,56 @@ EVIL_TEST = "t.py::test_evil[<script>alert(1)</script>]"
 
 
 class Page(HTMLParser):
-    """Rows of the assertions table (classes, text, image sources) and every URL-valued attribute."""
+    """The report as a reader sees it: test sections, assertion rows (their classes, cell texts, images), the
+    summary's text, every URL-valued attribute, tags, meta tags and the ids of elements marked ``hidden``."""
 
     def __init__(self, text: str):
         super().__init__()
+        self.sections: list[dict] = []
         self.rows: list[dict] = []
         self.images: list[str] = []
         self.urls: list[str] = []
         self.tags: list[str] = []
         self.meta: list[dict] = []
+        self.hidden: list[str] = []
+        self.scripts: list[dict] = []
+        self.summary = ""
         self._row: dict | None = None
+        self._in_facts = False
+        self._in_summary = False
+        self._in_test_id = False
         self._nested = 0  # tables inside a row's cells (metrics)
         self.feed(text)
         self.close()
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
         self.tags.append(tag)
         self.urls += [value for name, value in attrs.items() if name in ("src", "href", "action", "poster")]
+        if "hidden" in attrs:
+            self.hidden.append(attrs.get("id") or tag)
         if tag == "meta":
             self.meta.append(attrs)
-        if tag == "tr" and "assertion" in (attrs.get("class") or "").split():
-            self._row = {"classes": attrs["class"].split(), "cells": [], "images": []}
+        if tag == "script":
+            self.scripts.append(attrs)
+        if tag == "section" and attrs.get("id") == "summary":
+            self._in_summary = True
+        if tag == "section" and "test" in classes:
+            self.sections.append({"classes": classes, "test": "", "rows": []})
+        if tag == "code" and "test-id" in classes:
+            self._in_test_id = True
+        if tag == "tbody" and "assertion" in classes:
+            self._row = {"classes": classes, "cells": [], "images": [], "attrs": attrs, "test": None}
+            self._row["test"] = self.sections[-1]["test"] if self.sections else None
             self.rows.append(self._row)
+            if self.sections:
+                self.sections[-1]["rows"].append(self._row)
         if self._row is not None and tag == "table":
             self._nested += 1
-        if tag == "td" and self._row is not None and not self._nested:
+        if tag == "tr" and self._row is not None and not self._nested:
+            self._in_facts = "facts" in classes
+        if tag == "td" and self._row is not None and self._in_facts and not self._nested:
             self._row["cells"].append("")
         if tag == "img":
             self.images.append(attrs["src"])
@@ -49,12 +73,23 @@ class Page(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "table" and self._nested:
             self._nested -= 1
-        elif tag == "tr" and not self._nested:
+        elif tag == "tbody" and not self._nested:
             self._row = None
+        elif tag == "section":
+            self._in_summary = False
+        elif tag == "code":
+            self._in_test_id = False
 
     def handle_data(self, data):
-        if self._row is not None and self._row["cells"]:
+        if self._in_summary:
+            self.summary += data
+        if self._in_test_id and self.sections:
+            self.sections[-1]["test"] += data
+        if self._row is not None and self._in_facts and self._row["cells"]:
             self._row["cells"][-1] += data
+
+    def outcome_of(self, row: dict) -> str:
+        return row["attrs"]["data-outcome"]
 
 
 def decode_png(uri: str) -> Image.Image:
@@ -72,7 +107,7 @@ def report_records(tmp_path):
     )
     gate = {
         name: save_png(tmp_path / "g" / f"{name}.png", np.full((5, 7, 3), level, np.uint8))
-        for name, level in (("baseline", 0), ("obtained", 128), ("difference", 255))
+        for name, level in (("difference", 255), ("expected", 0), ("obtained", 128))
     }
     return [
         {
@@ -109,6 +144,17 @@ def report_records(tmp_path):
             "test": "t.py::test_a_fails",
             "outcome": "failed",
         },
+        {  # require="all": the worst item decided, not the best
+            "kind": "assert_reaches",
+            "passed": False,
+            "claim": "ClassLogit(0) reaches >= 2 for every item",
+            "threshold": 2.0,
+            "best_value": 2.5,
+            "deciding_value": 1.5,
+            "values": [2.5, 1.5],
+            "test": "t.py::test_f_caught",
+            "outcome": "passed",
+        },
         {
             "kind": "assert_matches_baseline",
             "passed": False,
@@ -139,3 +185,72 @@ def report_records(tmp_path):
             "outcome": "xfailed",
         },
     ]
+
+
+EXAMPLE_TESTS = [  # the examples run's tests (examples/), and how many featviz assertions each made
+    ("examples/test_digits_claims.py::test_class_3_is_reachable_with_high_confidence", 1),
+    ("examples/test_digits_claims.py::test_demo_failure_account_unreachable_class", 1),
+    ("examples/test_digits_claims.py::test_maximisers_stay_in_the_box_and_are_saved", 2),
+    ("examples/test_digits_claims.py::test_real_digits_resist_tiny_perturbations[0]", 1),
+    ("examples/test_digits_claims.py::test_real_digits_resist_tiny_perturbations[1]", 1),
+    ("examples/test_faithful_filters.py::test_conv2_channel_5_is_an_oriented_edge_detector", 2),
+    ("examples/test_filters.py::test_conv1_has_oriented_edge_detectors_at_known_angles", 4),
+    ("examples/test_properties.py::test_every_class_is_reachable_from_any_start_in_the_unit_box", 10),
+    ("examples/test_properties.py::test_real_ones_never_look_like_sevens", 25),
+    ("examples/test_regression_gate.py::test_class_maximisers_match_the_baseline", 1),
+    ("examples/test_regression_gate.py::test_perturbed_model_fails_the_gate", 1),
+    ("examples/test_seed_scenario.py::test_each_class_has_a_maximiser_in_the_unit_box", 1),
+    ("examples/test_seed_scenario.py::test_maximiser_near_a_real_digit", 1),
+]
+REAL_FAILURE = "examples/test_seed_scenario.py::test_maximiser_near_a_real_digit"
+
+
+def examples_like_records(tmp_path):
+    """Records shaped like the examples run's (51 assertions in 13 tests, xfailed demos, a baseline gate,
+    10-digit grids), with one real failure in a test that sorts last: the report must still show it first."""
+    digits = save_png(tmp_path / "digits.png", np.random.default_rng(0).random((10, 28, 28)), scale=1, padding=1)
+    gate = {
+        name: save_png(tmp_path / f"{name}.png", np.random.default_rng(i).random((4, 16, 16)), scale=1, padding=1)
+        for i, name in enumerate(("obtained", "expected", "difference"))
+    }
+    records = []
+    for test, count in EXAMPLE_TESTS:
+        outcome = "failed" if test == REAL_FAILURE else "xfailed" if "demo" in test or "perturbed" in test else "passed"
+        for i in range(count):
+            passed = outcome == "passed" or i < count - 1
+            if "regression_gate" in test:
+                records.append(
+                    {
+                        "kind": "assert_matches_baseline",
+                        "passed": passed,
+                        "name": "classes",
+                        "ssim": [0.97, 0.41],
+                        "objective": "ClassLogit([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])",
+                        "pictures": {k: str(v) for k, v in gate.items()},
+                        "test": test,
+                        "outcome": outcome,
+                    }
+                )
+                continue
+            kind = "assert_not_reaches" if "resist" in test or "sevens" in test else "assert_reaches"
+            records.append(
+                {
+                    "kind": kind,
+                    "passed": passed,
+                    "claim": f"ClassProbability({i % 10}) reaches >= 0.9",
+                    "objective": f"ClassProbability({i % 10})",
+                    "threshold": 0.9,
+                    "best_value": 0.5 + i / 100,
+                    "deciding_value": 0.5 + i / 100,
+                    "values": [0.5 + i / 100] * 10,
+                    "steps": [100] * 10,
+                    "constraints": "Box(0.0, 1.0) & LpBall(radius=0.02, p=inf)",
+                    "seed": 333364456 + i,
+                    "model": "digits_mlp",
+                    "picture": str(digits),
+                    "metrics": [{"edge_density": 0.12, "entropy": 5.7, "high_frequency_ratio": 0.05}],
+                    "test": test,
+                    "outcome": outcome,
+                }
+            )
+    return records

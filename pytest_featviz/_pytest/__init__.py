@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .collector import Collector
 from .settings import Setting, Settings
 
 if TYPE_CHECKING:
     from .fixture import Featviz as Featviz
 
-__all__ = ["Featviz", "Setting", "Settings"]
+__all__ = ["Collector", "Featviz", "Setting", "Settings"]
 
 
 def __getattr__(name: str) -> Any:

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 __all__ = ["Settings", "Setting", "NAMES"]
 
-Name = Literal["artifacts", "baselines", "seed", "report"]
-NAMES: tuple[Name, ...] = ("artifacts", "baselines", "seed", "report")
+Name = Literal["artifacts", "baselines", "seed", "report", "summary", "records", "shard"]
+NAMES: tuple[Name, ...] = ("artifacts", "baselines", "seed", "report", "summary", "records", "shard")
 MARKER_NAMES = ("artifacts", "baselines", "seed")  # the report is one per run: no marker
 
 
@@ -113,6 +113,23 @@ class Settings:
     def report_path(self) -> Path | None:
         """The HTML report's file, or None when no report is asked for."""
         return self.resolve("report").path()
+
+    def summary_path(self) -> Path | None:
+        """The Markdown summary's file, or None when none is asked for."""
+        return self.resolve("summary").path()
+
+    def records_path(self) -> Path | None:
+        """The run's JSON records file: as asked for, else ``featviz-run.json`` in the artifacts folder, else None."""
+        path = self.resolve("records").path()
+        if path is not None:
+            return path
+        artifacts = self.artifacts_dir()
+        return None if artifacts is None else artifacts / "featviz-run.json"
+
+    def shard(self) -> str | None:
+        """The name of this shard of a run split across machines (``--featviz-shard``), or None."""
+        value = self.resolve("shard").value
+        return None if value in (None, "") else str(value)
 
     def artifacts_dir(self, marker: Any = None, test_file: Path | None = None) -> Path | None:
         """The artifacts folder; else, when a report is asked for, ``<report stem>_files/`` next to it."""

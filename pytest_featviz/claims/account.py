@@ -75,7 +75,13 @@ def _best_input_metrics(r: AscentResult) -> dict | None:
 
 
 def finish(
-    kind: str, r: AscentResult, claim: str, threshold: float, verdict: Verdict, status: str | None = None
+    kind: str,
+    r: AscentResult,
+    claim: str,
+    threshold: float,
+    verdict: Verdict,
+    status: str | None = None,
+    require: str = "any",
 ) -> None:
     __tracebackhide__ = True
     ctx = context.current()
@@ -93,6 +99,8 @@ def finish(
                 constraints=repr(r.constraints),
                 threshold=threshold,
                 best_value=float(np.max(r.values)),
+                # require="all" stands or falls with its worst item; otherwise the best item decides
+                deciding_value=float(np.min(r.values) if require == "all" else np.max(r.values)),
                 values=tuple(float(v) for v in r.values),
                 steps=tuple(int(s) for s in r.steps),
                 seed=r.seed,

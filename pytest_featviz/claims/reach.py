@@ -86,7 +86,7 @@ def assert_reaches(
         f"more steps (steps={2 * r.steps_requested}), more restarts, another seed, "
         "or a looser constraint / lower threshold"
     )
-    finish("assert_reaches", r, claim, threshold, Verdict(passed, remedy=remedy))
+    finish("assert_reaches", r, claim, threshold, Verdict(passed, remedy=remedy), require=require)
     return r
 
 

@@ -73,8 +73,15 @@ class Record:
     name, baseline, written, mapping, ssim, max_input_change
         A baseline comparison: the name, the file, whether it was written, the pairing
         of items and the per-item SSIM and input change.
+    deciding_value : float or None
+        The value that decided the claim: the best item's for ``require="any"`` and for
+        ``assert_not_reaches`` (the counterexample's), the worst item's for ``require="all"``.
+        None in records written before it existed (the report then shows ``best_value``).
     test, outcome
         The node id and the test's outcome: added by the plugin when it collects the record.
+    shard, host
+        The shard (``--featviz-shard``) and the machine the test ran on: added by the plugin, so
+        records of runs split across CI jobs say where each came from once merged.
     extra : mapping
         Keys a newer writer added that this version does not know (shown in the report's details).
     """
@@ -101,8 +108,11 @@ class Record:
     mapping: tuple[int, ...] | None = None
     ssim: tuple[float, ...] | None = None
     max_input_change: tuple[float, ...] | None = None
+    deciding_value: float | None = None
     test: str | None = None
     outcome: str | None = None
+    shard: str | None = None
+    host: str | None = None
     extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,7 +122,7 @@ class Record:
             value = getattr(self, key)
             if value is not None and not isinstance(value, tuple):
                 object.__setattr__(self, key, tuple(plain(value)))
-        for key in ("threshold", "best_value"):
+        for key in ("threshold", "best_value", "deciding_value"):
             value = getattr(self, key)
             if value is not None:
                 object.__setattr__(self, key, float(value))
@@ -135,9 +145,21 @@ class Record:
         known.setdefault("passed", True)
         return cls(**known, extra={k: v for k, v in data.items() if k not in names})
 
-    def with_test(self, test: str, outcome: str | None) -> Record:
-        """This record, attributed to the test ``test`` that ended with ``outcome``."""
-        return dataclasses.replace(self, test=test, outcome=outcome)
+    def with_test(self, test: str, outcome: str | None, *, shard: str | None = None, host: str | None = None) -> Record:
+        """This record, attributed to the test ``test`` that ended with ``outcome`` (on ``shard`` and ``host``)."""
+        return dataclasses.replace(self, test=test, outcome=outcome, shard=shard or self.shard, host=host or self.host)
+
+    def decided_by(self) -> float | None:
+        """The value that decided the claim: :attr:`deciding_value`, else (older records) :attr:`best_value`.
+
+        Examples
+        --------
+        >>> Record("assert_reaches", False, best_value=3.0, deciding_value=2.5).decided_by()
+        2.5
+        >>> Record("assert_reaches", True, best_value=3.0).decided_by()
+        3.0
+        """
+        return self.best_value if self.deciding_value is None else self.deciding_value
 
 
 def to_json(records: Iterable[Record]) -> str:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import FeatvizError
-from . import compare, layers, reach, render
+from . import compare, layers, reach, render, report
 from .args import negative_values_attached
 
 __all__ = ["build_parser", "main"]
@@ -28,6 +28,7 @@ _EXAMPLES = """examples:
   featviz reach model.keras --class 3 --box -3,3 --at-least 0.9
   featviz reach model.keras --class 3 --box-file lo_hi.npz --at-least 0.9
   featviz compare old.keras new.keras --layer conv2d_1 --channels 0:16 --out compared/
+  featviz report merge shard-1/ shard-2/ -o report.html --summary summary.md
 SOURCE is a .keras or .h5 file, a SavedModel directory, or 'package.module:factory'."""
 
 
@@ -39,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{layers,render,reach,compare}")
-    for command in (layers, render, reach, compare):
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{layers,render,reach,compare,report}")
+    for command in (layers, render, reach, compare, report):
         command.add_command(sub)
     return parser
 

@@ -232,6 +232,6 @@ def test_quoted_layer_error_is_what_get_layer_raises():
 def test_featviz_command_lines_parse():
     lines = [line.split("#")[0] for _, code in blocks("sh") for line in code.splitlines()]
     commands = [shlex.split(line)[1:] for line in lines if line.startswith("featviz ")]
-    assert list(dict.fromkeys(c[0] for c in commands)) == ["layers", "render", "reach", "compare"]
+    assert list(dict.fromkeys(c[0] for c in commands)) == ["report", "layers", "render", "reach", "compare"]
     for argv in commands:
         build_parser().parse_args(negative_values_attached(argv))  # an unknown or renamed option exits with 2

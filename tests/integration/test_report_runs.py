@@ -8,10 +8,12 @@ import re
 import shutil
 import subprocess
 
+import keras  # noqa: F401  at the top: in-process runs restore sys.modules, and TensorFlow cannot be imported twice
 import pytest
-from pages import Page, decode_png, report_records
+from pages import REAL_FAILURE, Page, decode_png, examples_like_records, report_records
 
-from pytest_featviz.report import write_report
+from pytest_featviz.cli import main
+from pytest_featviz.report import read_run, write_report
 
 pytest_plugins = ["pytester"]
 
@@ -58,12 +60,13 @@ def test_report_merges_the_records_of_both_xdist_workers(pytester, model_file):
     report = pytester.path / "out" / "run.html"
     result.stdout.fnmatch_lines(["*3 featviz assertions ran, 1 failed*", f"*report: {report}*"])
     page = Page(report.read_text(encoding="utf-8"))
-    tests = sorted(row["cells"][1] for row in page.rows)
+    tests = sorted(row["test"] for row in page.rows)
     assert tests == ["test_suite.py::test_reaches[0]", "test_suite.py::test_reaches[1]", "test_suite.py::test_too_high"]
     failed = [row for row in page.rows if "failed" in row["classes"]]
-    assert len(failed) == 1 and failed[0]["cells"][1] == "test_suite.py::test_too_high"
-    assert failed[0]["cells"][0] == "FAILEDtest failed"
+    assert len(failed) == 1 and failed[0]["test"] == "test_suite.py::test_too_high" and page.rows[0] is failed[0]
+    assert failed[0]["cells"][0] == "FAILED" and "test failed" in report.read_text()
     assert len(failed[0]["images"]) == 1 and decode_png(failed[0]["images"][0]).size[0] > 0
+    assert "1 real featviz failure" in page.summary and "4 tests ran (1 failed, 3 passed)" in page.summary
     # without --featviz-artifacts the pictures go next to the report
     assert (pytester.path / "out" / "run_files" / "test_suite.py__test_too_high" / "assert_reaches.png").is_file()
     assert "seed" in report.read_text() and ">7<" in report.read_text()
@@ -71,9 +74,14 @@ def test_report_merges_the_records_of_both_xdist_workers(pytester, model_file):
 
 def test_explicit_artifacts_win_over_the_report_folder_and_the_ini_key_works(pytester, model_file):
     pytester.makepyfile(test_suite=SUITE)
-    pytester.makeini("[pytest]\nfeatviz_report = from_ini.html\n")
+    ini = "featviz_report = from_ini.html\nfeatviz_summary = out/summary.md\nfeatviz_records = out/run.json\n"
+    pytester.makeini("[pytest]\n" + ini + "featviz_shard = ci-3\n")
     result = run(pytester, "--featviz-artifacts", "arts", "-k", "too_high")
     result.assert_outcomes(failed=1)
+    (record,) = read_run(pytester.path / "out" / "run.json").records  # not in the artifacts: asked for elsewhere
+    assert (record.test, record.shard, record.passed) == ("test_suite.py::test_too_high", "ci-3", False)
+    assert not (pytester.path / "arts" / "featviz-run.json").exists()
+    assert "`test_suite.py::test_too_high`" in (pytester.path / "out" / "summary.md").read_text()
     assert (pytester.path / "arts" / "test_suite.py__test_too_high" / "assert_reaches.png").is_file()
     assert not (pytester.path / "from_ini_files").exists()
     page = Page((pytester.path / "from_ini.html").read_text(encoding="utf-8"))
@@ -81,17 +89,118 @@ def test_explicit_artifacts_win_over_the_report_folder_and_the_ini_key_works(pyt
     decode_png(page.images[0])
 
 
+# -- shards of a run on several machines: the run file, the merge, the Markdown summary -----------
+
+MORE = """
+
+@pytest.mark.featviz_model("ones.keras")
+def test_caught(featviz_model):
+    with pytest.raises(AssertionError):
+        fv.assert_reaches(featviz_model, fv.ClassLogit(1), 3.5, constraints=fv.Box(0, 1), steps=5)
+
+@pytest.mark.xfail(reason="a known gap")
+@pytest.mark.featviz_model("ones.keras")
+def test_expected(featviz_model):
+    fv.assert_reaches(featviz_model, fv.ClassLogit(1), 3.5, constraints=fv.Box(0, 1), steps=5)
+"""
+
+
+def test_two_shards_merged_give_the_report_and_summary_of_one_run_over_both(pytester, model_file, capsys):
+    pytester.makepyfile(test_suite=SUITE + MORE)
+    for name, selection in (("1", "reaches or caught"), ("2", "not reaches and not caught")):
+        result = run(pytester, "-k", selection, "--featviz-report", f"shard{name}/report.html", "--featviz-shard", name)
+        assert result.ret in (0, 1)
+    one = run(pytester, "--featviz-report", "one/report.html", "--featviz-summary", "one/summary.md")
+    one.assert_outcomes(passed=4, failed=1, xfailed=1)
+    one.stdout.fnmatch_lines([f"*summary: {pytester.path / 'one' / 'summary.md'}*"])
+    shard = read_run(pytester.path / "shard1" / "report_files" / "featviz-run.json")
+    assert {r.shard for r in shard.records} == {"1"} and all(r.host for r in shard.records)
+    assert sorted(shard.tests) == [
+        "test_suite.py::test_caught",
+        "test_suite.py::test_reaches[0]",
+        "test_suite.py::test_reaches[1]",
+    ]
+
+    code = main(["report", "merge", "shard2", "shard1", "-o", "merged/report.html", "--summary", "merged/summary.md"])
+    assert code == 1 and "merged 2 run files: 5 featviz assertions in 6 tests" in capsys.readouterr().out
+    merged, whole = (Page((pytester.path / d / "report.html").read_text()) for d in ("merged", "one"))
+    assert [(r["test"], r["classes"], r["cells"]) for r in merged.rows] == [
+        (r["test"], r["classes"], r["cells"]) for r in whole.rows
+    ]
+    assert [[decode_png(u).tobytes() for u in r["images"]] for r in merged.rows] == [
+        [decode_png(u).tobytes() for u in r["images"]] for r in whole.rows
+    ]
+    assert [whole.outcome_of(r) for r in whole.rows] == ["failed", "caught", "expected", "passed", "passed"]
+    assert merged.summary.split("seed")[0] == whole.summary.split("seed")[0]
+    assert merged.summary.count("keras") == 1  # the same environment: once
+    assert "shard1 on " in merged.summary and "shard2 on " in merged.summary and "shard" not in whole.summary
+
+    for folder in ("one", "merged"):  # exactly the real failure, with its account
+        text = (pytester.path / folder / "summary.md").read_text()
+        assert [line for line in text.splitlines() if line.startswith("### ")] == [
+            "### FAILED `test_suite.py::test_too_high`"
+        ]
+        assert "AssertionError: assert_reaches failed: expected ClassLogit(0) reaches >= 3.5" in text
+        assert "| 1 | 1 | 1 | 2 |" in text
+
+
+def test_merge_names_a_folder_without_records(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["report", "merge", str(tmp_path / "empty"), "-o", str(tmp_path / "r.html")]) == 2
+    assert f"{tmp_path / 'empty'} holds no featviz-run*.json" in capsys.readouterr().err
+
+
 # -- a real browser ---------------------------------------------------------------------------
 
-CHECKER = """<script>
+LAYOUT_CHECKER = """<script>
 window.addEventListener("load", () => {
-  const images = [...document.images].map(i => ({complete: i.complete, w: i.naturalWidth, h: i.naturalHeight}));
-  const rows = [...document.querySelectorAll("tr.assertion")].map(r => ({
-    failed: r.classList.contains("failed"), marker: r.querySelector(".marker").textContent,
-    background: getComputedStyle(r).backgroundColor}));
+  const box = (e) => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, right: r.right}; };
+  const first = document.querySelector("tbody.assertion.failed tr.facts");
+  const label = document.querySelector("label.zoom"), picture = label.querySelector("img");
+  const small = picture.getBoundingClientRect().width;
+  label.click();
+  const enlarged = picture.getBoundingClientRect().width;
+  label.click();
+  const seen = {
+    width: document.documentElement.clientWidth, height: window.innerHeight,
+    scrollWidth: document.documentElement.scrollWidth, summary: box(document.getElementById("summary")),
+    first: box(first), firstTest: first.closest("section").querySelector(".test-id").textContent,
+    rights: [...document.querySelectorAll("table.assertions th, tr.facts td")].map((c) => box(c).right),
+    images: [...document.images].map((i) => ({complete: i.complete, w: i.naturalWidth, h: i.naturalHeight})),
+    zoom: [small, enlarged, picture.getBoundingClientRect().width],
+  };
   const out = document.createElement("pre");
   out.id = "featviz-check";
-  out.textContent = JSON.stringify({title: document.title, images, rows});
+  out.textContent = JSON.stringify(seen);
+  document.body.appendChild(out);
+});
+</script>"""
+
+FILTER_CHECKER = """<script>
+window.addEventListener("load", () => {
+  const shown = () => [...document.querySelectorAll("tbody.assertion")].filter((r) => r.getClientRects().length)
+    .map((r) => r.id);
+  const sections = () => [...document.querySelectorAll("section.test")].filter((s) => s.getClientRects().length)
+    .length;
+  const tick = (name, value, on) => {
+    const box = document.querySelector(`input[name="${name}"][value="${value}"]`);
+    box.checked = on;
+    box.dispatchEvent(new Event("change", {bubbles: true}));
+  };
+  const search = (text) => {
+    const box = document.getElementById("search");
+    box.value = text;
+    box.dispatchEvent(new Event("input", {bubbles: true}));
+  };
+  const seen = {filters: document.getElementById("filters").getClientRects().length > 0, all: shown()};
+  tick("outcome", "passed", false); seen.unpassed = shown(); seen.unpassedSections = sections();
+  tick("outcome", "passed", true); tick("kind", "assert_reaches", false); seen.unreaches = shown();
+  tick("kind", "assert_reaches", true); search("Test_C_GATE  edges"); seen.searched = shown();
+  seen.searchedSections = sections(); seen.counter = document.getElementById("shown").textContent;
+  search(""); seen.again = shown();
+  const out = document.createElement("pre");
+  out.id = "featviz-check";
+  out.textContent = JSON.stringify(seen);
   document.body.appendChild(out);
 });
 </script>"""
@@ -106,11 +215,11 @@ def chromium() -> str:
     return path
 
 
-def test_headless_chromium_loads_the_page_decodes_every_image_and_sees_failed_rows(records, tmp_path):
+def browse(report, checker, tmp_path, size=(1280, 800)):
+    """What ``checker`` (a script appended to the page) saw when headless Chromium loaded ``report``."""
     browser = chromium()
-    out = write_report(tmp_path / "report.html", records, header={"seed": 0})
-    checked = tmp_path / "checked.html"
-    checked.write_text(out.read_text(encoding="utf-8").replace("</body>", CHECKER + "\n</body>"), encoding="utf-8")
+    checked = tmp_path / f"checked-{report.stem}.html"
+    checked.write_text(report.read_text(encoding="utf-8").replace("</body>", checker + "\n</body>"), encoding="utf-8")
     done = subprocess.run(
         [
             browser,
@@ -122,6 +231,8 @@ def test_headless_chromium_loads_the_page_decodes_every_image_and_sees_failed_ro
             "--no-first-run",
             "--disable-component-update",
             "--disable-sync",
+            "--hide-scrollbars",
+            f"--window-size={size[0]},{size[1]}",
             f"--user-data-dir={tmp_path / 'profile'}",
             "--dump-dom",
             checked.as_uri(),
@@ -133,13 +244,32 @@ def test_headless_chromium_loads_the_page_decodes_every_image_and_sees_failed_ro
     assert done.returncode == 0, done.stderr[-2000:]
     found = re.search(r'<pre id="featviz-check">(.*?)</pre>', done.stdout, re.S)
     assert found, f"the checker did not run; chromium printed:\n{done.stdout[:2000]}"
-    seen = json.loads(html.unescape(found.group(1)))
-    assert seen["title"] == "featviz report"
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_at_1280_px_the_summary_and_the_first_failure_are_above_the_fold_and_every_image_decodes(tmp_path):
+    out = write_report(tmp_path / "report.html", examples_like_records(tmp_path), header={"seed": 0})
+    seen = browse(out, LAYOUT_CHECKER, tmp_path)
+    assert seen["width"] == 1280 and seen["height"] >= 600  # the window less the browser's own bars: the fold
+    assert seen["summary"]["bottom"] < seen["first"]["top"] < seen["first"]["bottom"] <= seen["height"]
+    assert seen["firstTest"] == REAL_FAILURE  # the real failure first, though its test sorts last
+    assert seen["scrollWidth"] <= seen["width"] and max(seen["rights"]) <= seen["width"]  # every column shows
     expected = [decode_png(uri).size for uri in Page(out.read_text(encoding="utf-8")).images]
-    assert [(i["w"], i["h"]) for i in seen["images"]] == expected and len(expected) == 4
-    assert all(i["complete"] and i["w"] > 0 for i in seen["images"])
-    assert [r["failed"] for r in seen["rows"]] == [True, False, True, False, True]
-    assert [r["marker"] for r in seen["rows"]] == ["FAILED", "passed", "FAILED", "passed", "FAILED"]
-    failed_bg = {r["background"] for r in seen["rows"] if r["failed"]}
-    passed_bg = {r["background"] for r in seen["rows"] if not r["failed"]}
-    assert len(failed_bg) == 1 and failed_bg.isdisjoint(passed_bg)  # failed rows are visibly tinted
+    assert [(i["w"], i["h"]) for i in seen["images"]] == expected and len(expected) == 55
+    assert all(i["complete"] for i in seen["images"])
+    small, enlarged, closed = seen["zoom"]
+    assert small >= 200 and enlarged >= 1200 and closed == small  # a click enlarges, a second one restores
+
+
+def test_filters_hide_and_show_rows_in_headless_chromium(records, tmp_path):
+    out = write_report(tmp_path / "report.html", records)
+    page = Page(out.read_text(encoding="utf-8"))
+    ids = {row["attrs"]["id"]: row for row in page.rows}
+    seen = browse(out, FILTER_CHECKER, tmp_path)
+    assert seen["filters"] and seen["all"] == list(ids) and len(ids) == 6
+    assert seen["unpassed"] == [i for i, row in ids.items() if page.outcome_of(row) != "passed"]
+    assert seen["unpassedSections"] == 4
+    assert seen["unreaches"] == [i for i, row in ids.items() if row["cells"][1] != "assert_reaches"]
+    assert seen["searched"] == [i for i, row in ids.items() if row["test"] == "t.py::test_c_gate"]
+    assert (seen["searchedSections"], seen["counter"]) == (1, "1 of 6 assertions shown")
+    assert seen["again"] == list(ids)

@@ -200,3 +200,19 @@ def test_records_carry_best_input_metrics_only_where_pictures_are_kept(tmp_path)
         assert (metrics is not None) == has_metrics
         if has_metrics:
             assert set(metrics) == set(fv.metrics.METRICS)
+
+
+def test_the_record_keeps_the_value_that_decided_the_claim(ones):
+    """require="all" stands or falls with its worst item (the record's deciding value), "any" with its best."""
+    from pytest_featviz.claims import TestContext, activate
+
+    box = fv.Box([0, 0, 0], [1, 1, 1]) & fv.Mask(np.array([True, False, False]))  # item i can reach 1 + its start
+    starts = np.array([[0.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    ctx = TestContext("t.py::test_x", 0, None)
+    with activate(ctx):
+        fv.assert_reaches(ones, fv.ClassLogit([0, 1]), 1.5, constraints=box, start=starts, steps=40)
+        with pytest.raises(AssertionError, match="for every item"):
+            fv.assert_reaches(ones, fv.ClassLogit([0, 1]), 1.5, constraints=box, start=starts, steps=40, require="all")
+    anyone, every = ctx.records
+    assert anyone.deciding_value == pytest.approx(anyone.best_value) and anyone.best_value >= 1.5
+    assert every.deciding_value == pytest.approx(1.0, abs=1e-4) and every.best_value >= 1.5

@@ -63,3 +63,14 @@ def test_record_json_names_its_test_and_reads_back_attributed_to_it():
 def test_records_of_another_layout_are_refused_by_name(text, error, words):
     with pytest.raises(error, match=words):
         from_json(text)
+
+
+def test_the_shard_and_host_travel_with_a_record_and_older_records_read_without_them():
+    rec = Record("assert_reaches", False, best_value=3.0, deciding_value=2.5).with_test(
+        "t.py::a", "failed", shard="2/4", host="ci-7"
+    )
+    assert from_json(to_json([rec])) == [rec]
+    assert (rec.shard, rec.host, rec.decided_by()) == ("2/4", "ci-7", 2.5)
+    assert rec.with_test("t.py::a", "failed").shard == "2/4"  # re-attributing keeps where it ran
+    old = Record.from_dict({"kind": "assert_reaches", "passed": True, "best_value": 1.0})
+    assert (old.shard, old.host, old.deciding_value, old.decided_by(), dict(old.extra)) == (None, None, None, 1.0, {})
