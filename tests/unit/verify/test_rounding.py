@@ -59,6 +59,13 @@ def pixels_mlp():
     return model, fv.ClassLogit(0) - fv.ClassLogit(1), x0, fv.Box(0, 255) & fv.LpBall(x0, 1.0, p=np.inf)
 
 
+def long_dot_l2():
+    """The 4096-term model (logits of order 1e11) in an L2 ball: the ball is bounded by its
+    dual norm at the first layer, and its image carries the input's and that layer's rounding."""
+    model, _, x0, _ = long_dot()
+    return model, fv.ClassLogit(0), x0, fv.Box(0, 255) & fv.LpBall(x0, 0.5, p=2)
+
+
 def deep_narrow():
     """16 ReLU layers of width 6 on 4 inputs, kernels of positive mean: activations grow to
     order 1e3 and the logit margin cancels them."""
@@ -70,7 +77,7 @@ def deep_narrow():
     return model, fv.ClassLogit(2) - fv.ClassLogit(0), x0, fv.Box(0, 1) & fv.LpBall(x0, 0.02, p=np.inf)
 
 
-CASES = {"long_dot": long_dot, "pixels_mlp": pixels_mlp, "deep_narrow": deep_narrow}
+CASES = {"long_dot": long_dot, "pixels_mlp": pixels_mlp, "long_dot_l2": long_dot_l2, "deep_narrow": deep_narrow}
 
 
 def evaluations(model, objective, x0, constraint, rng):
@@ -78,8 +85,9 @@ def evaluations(model, objective, x0, constraint, rng):
     then projected), the box vertices (dimension <= 8) and the ends of a maximising and a
     minimising sign-gradient attack."""
     canon = constraint.canonical(x0.shape)
-    low = np.maximum(canon.low, canon.center - canon.radius[:, None])
-    high = np.minimum(canon.high, canon.center + canon.radius[:, None])
+    radius = canon.radius[:, None] / (np.sqrt(x0.shape[1]) if canon.has_ball else 1.0)  # inside an L2 ball too
+    low = np.maximum(canon.low, canon.center - radius)
+    high = np.minimum(canon.high, canon.center + radius)
     pts = [x0, low + rng.uniform(size=(400, x0.shape[1])) * (high - low)]
     if x0.shape[1] <= 8:
         corners = np.array(list(itertools.product([0.0, 1.0], repeat=x0.shape[1])))
