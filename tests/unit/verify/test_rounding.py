@@ -6,7 +6,7 @@ Keras float32 model at the points, at sampled points, at box vertices and where 
 gradient attack ends never leaves the bounds of any method, while the exact (float64)
 values alone would (the bounds with the rounding model switched off are escaped). And on a
 deep MLP the rounding allowance is now a small part of the width, where it used to
-dominate it.
+dominate it. A Hypothesis property does the same on random networks at rounding scales.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_bounds import evaluate
 
 import pytest_featviz as fv
@@ -169,3 +171,32 @@ def test_deep_mlp_rounding_allowance_is_a_small_part_of_the_width():
     assert width - exact < 0.2 * exact
     width, exact = widths["crown", 0.01]
     assert width - exact < 0.005 * exact
+
+
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    dim=st.sampled_from([3, 64, 1024]),
+    depth=st.integers(1, 5),
+    log_scale=st.floats(0, 4),
+    pixels=st.booleans(),
+    log_radius=st.floats(-6, -1),
+    method=st.sampled_from(METHODS),
+)
+def test_random_networks_at_rounding_scales_sandwich_the_float32_model(
+    seed, dim, depth, log_scale, pixels, log_radius, method
+):
+    """Random MLPs with weights up to 1e4 times He scale, inputs in 0..1 or 0..255 and balls so
+    small that rounding is a large part of the width: the float32 model stays inside."""
+    rng = np.random.default_rng(seed)
+    acts = rng.choice(["relu", "tanh", "leaky_relu", "elu"], depth)
+    model = keras.Sequential([keras.Input((dim,))] + [L.Dense(8, str(a)) for a in acts] + [L.Dense(3)])
+    _set(model, rng, scale=10.0**log_scale / (255.0 if pixels else 1.0), bias=10.0**log_scale)
+    top = 255.0 if pixels else 1.0
+    x0 = (np.round(rng.uniform(0, top, (1, dim))) if pixels else rng.uniform(0, 1, (1, dim))).astype(np.float32)
+    constraint = fv.Box(0, top) & fv.LpBall(x0, top * 10.0**log_radius, p=np.inf)
+    objective = fv.ClassLogit(0) - fv.ClassLogit(1)
+    b = bounds(model, objective, constraints=constraint, method=method, start=x0)
+    low, high = np.clip(x0 - top * 10.0**log_radius, 0, top), np.clip(x0 + top * 10.0**log_radius, 0, top)
+    x = np.concatenate([x0, low + rng.uniform(size=(300, dim)) * (high - low)]).astype(np.float32)
+    values = evaluate(model, objective, constraint.project(x).astype(np.float32))
+    assert b.lower[0] <= values.min() and values.max() <= b.upper[0], (values.min(), values.max(), b)
