@@ -1,6 +1,21 @@
-"""Cost of sound bounds (IBP, CROWN) relative to one 256-step ascent, and CROWN's memory.
+"""Tightness and cost of sound bounds (IBP, CROWN): widths and certified fractions before and
+after the float32 rounding model of issue 19, time per call, and cost relative to one
+256-step ascent with CROWN's memory.
 
 Run ``python bench/bounds.py`` from the repository root (needs ``examples/models/``).
+
+Tightness (``--widths-only`` runs only this part): on the seed MLP and a deep MLP
+784-256-256-128-10 (trained here on the digits training split for 20 epochs, seeded; seeded
+random weights when scikit-learn or scikit-image is missing), for the first 20 test digits
+and every other class ``j``, the logit margin ``z_j - z_true`` in
+``Box(0, 1) & LpBall(x, eps, p=inf)`` at eps 0.001/0.01/0.03: the mean bound width
+(``upper - lower``), the width without the rounding terms (``real``), the fraction of the
+20 digits whose 9 margins are all proven negative, and the time per call (180 items). "before"
+is the ``verify`` package of commit ``aa4be8a`` (rounding propagated forward through
+``|W|`` and doubled), loaded from git as a separate package; it is skipped when git or
+that commit is not available.
+
+Cost:
 For the seed MLP and the small CNN (and MobileNetV2 with random weights on 4 random
 32x32 pictures, eps / 10), on a batch of test digits inside
 ``Box(0, 1) & LpBall(x, eps, p=inf)``, it times (best of ``--repeats``, after a warm-up
@@ -13,7 +28,12 @@ measured in this one run, with the peak numpy memory of each bounds call
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -24,7 +44,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-MODELS = Path(__file__).resolve().parents[1] / "examples" / "models"
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "examples" / "models"
+BEFORE_COMMIT = "aa4be8a"
+EPSILONS = (0.001, 0.01, 0.03)
 
 
 def best_time(fn: Callable[[], Any], repeats: int) -> float:
@@ -99,12 +122,115 @@ def compare(name: str, model: Any, x: np.ndarray, y: np.ndarray, eps: float, rep
         )
 
 
+def load_before(commit: str = BEFORE_COMMIT) -> Callable[..., Any] | None:
+    """``bounds`` of the ``verify`` package at ``commit``, imported from git as
+    ``pytest_featviz._verify_before`` (its relative imports reach today's package); None
+    when git or the commit is not available."""
+    import pytest_featviz  # noqa: F401  (the parent package of the old one)
+
+    try:
+        names = subprocess.run(
+            ["git", "ls-tree", "--name-only", commit, "pytest_featviz/verify/"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        folder = Path(tempfile.mkdtemp(prefix="verify_before_"))
+        for name in names:
+            text = subprocess.run(
+                ["git", "show", f"{commit}:{name}"], cwd=ROOT, capture_output=True, text=True, check=True
+            )
+            (folder / Path(name).name).write_text(text.stdout)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"before ({commit}): not available ({exc})")
+        return None
+    package = "pytest_featviz._verify_before"
+    spec = importlib.util.spec_from_file_location(
+        package, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{package}.certificates").bounds
+
+
+def deep_mlp() -> tuple[Any, str]:
+    """784-256-256-128-10 (ReLU) on flattened 28x28 digits: trained on the digits training
+    split when scikit-learn and scikit-image are installed, else seeded random weights."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    model = keras.Sequential(
+        [keras.Input((28, 28)), L.Flatten()] + [L.Dense(n, activation="relu") for n in (256, 256, 128)] + [L.Dense(10)]
+    )
+    try:
+        sys.path.insert(0, str(ROOT / "examples"))
+        from train_models import digits_28, digits_split
+
+        codes, labels = digits_28()
+    except ImportError as exc:
+        return model, f"seeded random weights ({exc})"
+    train, _ = digits_split(labels)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    model.fit(codes[train].astype(np.float32) / 255, labels[train], batch_size=32, epochs=20, verbose=0)
+    return model, "trained 20 epochs on the digits training split"
+
+
+def widths(name: str, model: Any, versions: dict[str, Callable[..., Any]], n: int = 20) -> None:
+    """Print mean width, exact width, certified fraction and time per call, per eps, method and version."""
+    import pytest_featviz as fv
+
+    data = np.load(MODELS / "digits_test.npz")
+    x = data["x_test"][:n].astype(np.float32) / 255
+    y = data["y_test"][:n]
+    pairs = [(i, j) for i in range(n) for j in range(10) if j != y[i]]
+    items = np.array([i for i, _ in pairs])
+    objective = fv.ClassLogit([j for _, j in pairs]) - fv.ClassLogit([int(y[i]) for i, _ in pairs])
+    print(f"{name}: {n} test digits x 9 logit margins z_j - z_true, Box(0, 1) & L-inf ball")
+    print(f"  {'eps':>6s} {'method':6s} {'version':7s} {'width':>10s} {'real':>10s} {'proven':>7s} {'s/call':>7s}")
+    for eps in EPSILONS:
+        c = fv.Box(0, 1) & fv.LpBall(x[items], eps, p=np.inf)
+        for method in ("ibp", "crown"):
+            for version, bounds in versions.items():
+                t0 = time.perf_counter()
+                b = bounds(model, objective, constraints=c, method=method, start=x[items])
+                t = time.perf_counter() - t0
+                proven = np.ones(n, dtype=bool)
+                np.logical_and.at(proven, items, b.upper < 0)
+                print(
+                    f"  {eps:6.3f} {method:6s} {version:7s} {np.mean(b.upper - b.lower):10.4f} "
+                    f"{np.mean(b.real_upper - b.real_lower):10.4f} {proven.mean():7.2f} {t:7.2f}"
+                )
+
+
+def tightness() -> None:
+    import pytest_featviz as fv
+    from pytest_featviz.verify import bounds
+
+    versions = {"after": bounds}
+    before = load_before()
+    if before is not None:
+        versions = {"before": before, "after": bounds}
+    widths("seed MLP (digits_mlp.keras)", fv.load_model(MODELS / "digits_mlp.keras"), versions)
+    model, how = deep_mlp()
+    widths(f"deep MLP 784-256-256-128-10, {how}", model, versions)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--eps", type=float, default=0.01)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--widths-only", action="store_true", help="only the tightness tables")
     args = parser.parse_args()
+    tightness()
+    if args.widths_only:
+        return
     bench_model("digits_mlp", False, args.batch, args.eps, args.repeats)
     bench_model("digits_cnn", True, args.batch, args.eps, args.repeats)
     bench_mobilenet(4, args.eps / 10, args.repeats)

@@ -18,19 +18,22 @@ for the real model evaluated in float32. Two methods:
   forces IBP intermediates). CROWN is not always tighter than IBP: the tighter of
   the two is reported per bound.
 
-Everything runs in float64 numpy on the model's float32 weights. The bounds are
-then widened outward to cover the float32 evaluation of the real model: a
-worst-case rounding model (Higham's ``gamma_n = n u / (1 - n u)`` for every dot
-product of ``n`` terms in any order, ``u = 2**-24``; 8 ulps for ``exp``/``tanh``-based
-activations; the rounding of the input itself), propagated with the interval
-magnitudes of every layer (through an activation, at most the width of its image of
-the input interval widened by the error, so saturating activations cap it), then
-doubled, plus an absolute 1e-6. The rounding model
-assumes IEEE float32 (or the layers' compute dtype) arithmetic; TensorFloat-32 on a
-visible GPU is detected and covered by ``u = 2**-11``; Winograd/FFT convolutions are
-not modelled. ``real_lower``/``real_upper`` are the bounds before widening (exact
-arithmetic on the float32 weights). A NaN anywhere in an item's propagation makes
-its bounds NaN: unknown, never proven.
+Everything runs in float64 numpy on the model's float32 weights, and the bounds cover
+the float32 evaluation of the real model: every operation's rounding is a bounded
+perturbation of its output (Higham's ``gamma_n = n u / (1 - n u)`` times
+``sum |w_i| |x_i|`` for a dot product of ``n`` terms in any order, with the magnitudes of
+the computed inputs; 0 for ReLU and max; 8 ulps for ``exp``/``tanh``-based activations;
+the rounding of the input itself), carried through the same relaxations as the input
+(see :mod:`.propagation` for the argument): IBP adds each node's rounding to its
+interval, CROWN weights it by its backward coefficients, so it enters once instead of
+compounding through ``|W|`` layer by layer. The objective's own evaluation (a sum of
+rows) adds ``gamma_{k+1}`` of its magnitude, doubled, and everything an absolute 1e-6.
+The rounding model assumes IEEE float32 (or the layers' compute dtype) arithmetic
+without underflow; TensorFloat-32 on a visible GPU is detected and covered by
+``u = 2**-11``; Winograd/FFT convolutions are not modelled. ``real_lower``/``real_upper``
+are the same bounds without the rounding terms (exact arithmetic on the float32
+weights; the relaxations are those of the float32 evaluation, which cover it). A NaN
+anywhere in an item's propagation makes its bounds NaN: unknown, never proven.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from ..errors import ConfigurationError
 from ..objectives import Objective, as_objective
 from .graph import Graph
 from .nonlinear import Activation, MaxPool2D, Multiply
-from .propagation import InputSet, State, backward, bound_at, forward, gamma
+from .propagation import InputSet, State, backward, bound_at, dot_abs, forward, gamma
 from .specs import Group, groups_of, targets_of
 from .targets import build_graph
 
@@ -141,28 +144,32 @@ def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray
 
 
 def _rows_bounds(graph: Graph, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool) -> tuple:
-    """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN."""
+    """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN, each
+    as ``(float32 evaluation, exact arithmetic)``."""
     nd = graph.nodes[node]
     op = nd.op
-    ibp = bound_at(state, node, a)
+    ibp = bound_at(state, node, a, True), bound_at(state, node, a, False)
     if op is not None and len(nd.inputs) == 1 and not isinstance(op, (Activation, MaxPool2D, Multiply)):
         b, k = a.shape[:2]
         flat = a.reshape((b * k, *nd.shape))
         folded = op.transpose(flat)[0].reshape((b, k, *graph.nodes[nd.inputs[0]].shape))
-        ibp = np.fmin(ibp, op.bias_dot(flat).reshape(b, k) + bound_at(state, nd.inputs[0], folded))
+        bias = op.bias_dot(flat).reshape(b, k)
+        pert = state.pert[node]
+        computed = bias + bound_at(state, nd.inputs[0], folded, True) + (0.0 if pert is None else dot_abs(a, pert))
+        ibp = np.fmin(ibp[0], computed), np.fmin(ibp[1], bias + bound_at(state, nd.inputs[0], folded, False))
     if not crown:
         return ibp, ibp
     return ibp, backward(graph, state, inset, node, a)
 
 
 def _margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
-    """Per row, the float32 evaluation error bound of the row's value (widened)."""
+    """Per row, a bound on the float32 rounding of the objective's own evaluation from the
+    node's values (a sum of ``nnz`` terms), widened, plus the absolute margin."""
     b, k = group.rows.shape[:2]
     absr = np.abs(group.rows).reshape(b, k, -1)
-    err = state.err[node].reshape(b, 1, -1)
-    mag = np.maximum(np.abs(state.low[node]), np.abs(state.high[node])).reshape(b, 1, -1) + err
+    mag = state.mag(node).reshape(b, 1, -1)
     nnz = int((absr > 0).sum(axis=2).max()) if absr.size else 0
-    raw = (absr * err).sum(axis=2) + gamma(nnz + 1, unit) * (absr * mag).sum(axis=2)
+    raw = gamma(nnz + 1, unit) * (absr * mag).sum(axis=2)
     return _SAFETY * raw + _ABS_MARGIN
 
 
@@ -200,7 +207,7 @@ def _combine(group: Group, low: np.ndarray, up: np.ndarray, unit: float, widen: 
 
 def _bad_items(state: State) -> np.ndarray:
     bad = np.zeros(state.low[0].shape[0], dtype=bool)
-    for arr in (*state.low, *state.high):
+    for arr in (*state.low, *state.high, *state.clow, *state.chigh):
         bad |= np.isnan(arr.reshape(arr.shape[0], -1)).any(axis=1)
     return bad
 
@@ -318,13 +325,12 @@ def _assemble(
         node = nodes[g.target]
         k = g.rows.shape[1]
         ibp, cr = _rows_bounds(graph, state, inset, node, np.concatenate([g.rows, -g.rows], axis=1), crown)
-        best = np.fmin(ibp, cr)
-        crown_won &= (cr[:, :k] <= ibp[:, :k]).all(axis=1)
-        ibp_won &= (ibp[:, :k] < cr[:, :k]).all(axis=1)
-        up, low = best[:, :k], -best[:, k:]
+        best, exact = np.fmin(ibp[0], cr[0]), np.fmin(ibp[1], cr[1])
+        crown_won &= (cr[0][:, :k] <= ibp[0][:, :k]).all(axis=1)
+        ibp_won &= (ibp[0][:, :k] < cr[0][:, :k]).all(axis=1)
         pad = _margin(g, state, node, graph.unit)
-        totals[:2] += _combine(g, low, up, graph.unit, widen=False)
-        totals[2:] += _combine(g, low - pad, up + pad, graph.unit, widen=True)
+        totals[:2] += _combine(g, -exact[:, k:], exact[:, :k], graph.unit, widen=False)
+        totals[2:] += _combine(g, -best[:, k:] - pad, best[:, :k] + pad, graph.unit, widen=True)
     totals[:, _bad_items(state)] = np.nan
     source = tuple(
         "ibp" if not crown else ("crown" if c else ("ibp" if i else "both")) for c, i in zip(crown_won, ibp_won)

@@ -1,4 +1,4 @@
-"""Bound propagation over a translated graph: IBP forward, CROWN backward, float32 error model.
+"""Bound propagation over a translated graph: IBP forward, CROWN backward, float32 rounding as a perturbation.
 
 Forward pass (:func:`forward`), node by node in topological order:
 
@@ -14,18 +14,54 @@ Forward pass (:func:`forward`), node by node in topological order:
   float64 numbers, 32 MiB, whatever the batch); otherwise their IBP bounds are used
   ("CROWN-IBP"). Nodes closer to the input are skipped because IBP is already as
   tight as CROWN there. The relaxation of every non-linearity is then built from
-  the final bounds of its input;
-- a bound on the float32 evaluation error of the real model, per node.
+  the final bounds of its input.
 
 Backward pass (:func:`backward`): rows of a linear function of one node are
 pushed back to the input through the adjoints of linear layers and the
 relaxations of non-linear ones; the result is concretised over the input set (the
 box, and the L2 ball by the dual norm; the smaller bound is kept).
+
+Float32 evaluation: rounding errors as bounded perturbations
+------------------------------------------------------------
+Let ``v_n`` be the value the real model computes at node ``n`` in float32 (unit
+roundoff ``u``; :attr:`.graph.Graph.unit`). Each operation is evaluated on the
+*computed* values of its inputs, so ``v_n = f_n(v_in) + d_n`` where ``d_n`` is the
+rounding of that one operation alone, and ``v_0 = fl(x)`` with ``|v_0 - x| <= u |x|``.
+For a dot product with bias, ``sum_i w_i v_i + b`` of ``n`` terms plus the bias,
+evaluated in any order, with or without fused multiply-adds,
+``|d| <= gamma_{n+1} (sum_i |w_i| |v_i| + |b|)`` (Higham, *Accuracy and Stability of
+Numerical Algorithms*, (3.5); ``gamma_k = k u / (1 - k u)``), and
+``|v_i| <= M_i = max(|lo_i|, |hi_i|)`` for any bounds ``[lo_i, hi_i]`` of the computed
+input: so ``|d_n| <= D_n = gamma(steps) * (|W| M + |b|)`` (:attr:`.linear.LinearOp.steps`,
+``const_mag``). ReLU, ReLU6, max pooling, padding, reshapes and concatenation are
+exact (``D_n = 0``); one rounding (leaky slope, a product) gives ``u |y|``; an
+``exp``/``tanh``-based activation ``8 u (|y| + 1)``.
+
+The float32 model is therefore the *exact* network with an additive perturbation
+``d_n``, ``|d_n| <= D_n``, at every node: the bounds are computed for that larger
+family of evaluations with the same algorithms.
+
+- IBP adds ``[-D_n, D_n]`` to node ``n``'s interval, so the intervals
+  ``[clow, chigh]`` bound the computed values ``v_n``; the magnitudes ``M`` and every
+  relaxation are taken from them, so the relaxations hold along the float32 trajectory.
+- CROWN's backward pass, on reaching node ``n`` with coefficients ``Lambda_n``, bounds
+  ``Lambda_n . d_n`` by ``|Lambda_n| . D_n``: each node's rounding enters once,
+  weighted by the backward coefficients of the bounded quantity (which cancel, and
+  vanish on inactive ReLUs), instead of being pushed forward through ``|W|`` at every
+  later layer, where it compounds. An L2 ball's image (exact ``x``) carries the
+  accumulated perturbation of its element-wise chain (``berr``).
+
+Since ``d = 0`` is one of the admissible perturbations, the same bounds without the
+``D`` terms hold in exact arithmetic on the float32 weights (``low``/``high`` and the
+second result of :func:`backward`). Every ``D_n`` is multiplied by
+:data:`ROUNDING_SAFETY` to cover the float64 arithmetic of the bound computation
+itself; underflow is not modelled (the caller adds an absolute margin).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,12 +69,24 @@ from .graph import Graph
 from .linear import LinearOp
 from .nonlinear import Activation, MaxPool2D, Multiply
 
-__all__ = ["InputSet", "State", "forward", "backward", "bound_at", "gamma", "FULL_CROWN_BUDGET"]
+__all__ = [
+    "InputSet",
+    "State",
+    "forward",
+    "backward",
+    "bound_at",
+    "dot_abs",
+    "gamma",
+    "FULL_CROWN_BUDGET",
+    "ROUNDING_SAFETY",
+]
 
 FULL_CROWN_BUDGET = 2**23
 """Largest ``2 * neurons * (sizes of the nodes before it)`` for which an intermediate
 node gets full-CROWN bounds (per batch item, so an item's bounds never depend on the
 batch it is in; roughly 0.1 s of numpy work per item)."""
+ROUNDING_SAFETY = 1.0 + 2.0**-10
+"""Factor on every per-operation rounding bound ``D_n``."""
 _CHUNK_ELEMENTS = 2**22  # rows of a full-CROWN pass are processed in chunks of at most ~32 MiB
 
 
@@ -53,18 +101,42 @@ class InputSet:
     radius: np.ndarray | None
 
 
+class Node(NamedTuple):
+    """What the forward pass knows about one node, arrays of shape ``(B, *shape)``."""
+
+    low: np.ndarray  # exact arithmetic
+    high: np.ndarray
+    clow: np.ndarray  # the float32 evaluation
+    chigh: np.ndarray
+    pert: np.ndarray | None  # D_n: the bound on this node's own rounding (None: exact)
+    ball: tuple[np.ndarray, np.ndarray] | None
+    berr: np.ndarray | None  # with a ball: |computed - exact image of the ball|
+    depth: int
+
+
 @dataclass
 class State:
-    """What the forward pass knows about every node, arrays of shape ``(B, *shape)``."""
+    """What the forward pass knows about every node (see :class:`Node`)."""
 
     low: list[np.ndarray] = field(default_factory=list)
     high: list[np.ndarray] = field(default_factory=list)
-    err: list[np.ndarray] = field(default_factory=list)
+    clow: list[np.ndarray] = field(default_factory=list)
+    chigh: list[np.ndarray] = field(default_factory=list)
+    pert: list[np.ndarray | None] = field(default_factory=list)
     ball: list[tuple[np.ndarray, np.ndarray] | None] = field(default_factory=list)
+    berr: list[np.ndarray | None] = field(default_factory=list)
     depth: list[int] = field(default_factory=list)
     relax: dict[int, tuple[np.ndarray, ...]] = field(default_factory=dict)
     radius: np.ndarray | None = None
     ibp_only_nodes: int = 0
+
+    def append(self, node: Node) -> None:
+        for name in Node._fields:
+            getattr(self, name).append(getattr(node, name))
+
+    def mag(self, n: int) -> np.ndarray:
+        """A bound on the magnitude of node ``n``'s computed values."""
+        return np.maximum(np.abs(self.clow[n]), np.abs(self.chigh[n]))
 
 
 def gamma(n: int, unit: float) -> float:
@@ -73,18 +145,26 @@ def gamma(n: int, unit: float) -> float:
     return np.inf if nu >= 1 else nu / (1 - nu)
 
 
-def _mag(state: State, n: int) -> np.ndarray:
-    return np.maximum(np.abs(state.low[n]), np.abs(state.high[n])) + state.err[n]
-
-
-def _linear_step(op: LinearOp, node_inputs: tuple[int, ...], state: State, graph: Graph) -> tuple:
-    lows = [state.low[i] for i in node_inputs]
-    highs = [state.high[i] for i in node_inputs]
+def _interval(op: LinearOp, lows: list[np.ndarray], highs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     mid = op.apply([0.5 * (lo + hi) for lo, hi in zip(lows, highs)], "value")
     rad = op.apply([0.5 * (hi - lo) for lo, hi in zip(lows, highs)], "abs")
-    low, high = mid - rad, mid + rad
-    ball = state.ball[node_inputs[0]] if len(node_inputs) == 1 else None
-    new_ball = None
+    return mid - rad, mid + rad
+
+
+def _linear_step(op: LinearOp, inputs: tuple[int, ...], state: State, graph: Graph) -> Node:
+    low, high = _interval(op, [state.low[i] for i in inputs], [state.high[i] for i in inputs])
+    clow, chigh = _interval(op, [state.clow[i] for i in inputs], [state.chigh[i] for i in inputs])
+    pert = None
+    if op.steps:
+        scale = ROUNDING_SAFETY * gamma(op.steps, graph.unit)
+        pert = scale * (op.apply([state.mag(i) for i in inputs], "abs") + op.const_mag())
+        clow, chigh = clow - pert, chigh + pert
+    ball = state.ball[inputs[0]] if len(inputs) == 1 else None
+    new_ball, berr = None, None
+    if ball is not None:
+        carried = state.berr[inputs[0]]
+        assert carried is not None  # a node with a ball carries its error
+        berr = op.apply([carried], "abs") + (0.0 if pert is None else pert)
     if ball is not None and op.kind == "diagonal":
         new_ball = (op.apply([ball[0]], "value"), op.apply([ball[1]], "abs"))
     elif ball is not None and op.kind == "mixing" and state.radius is not None:  # a ball comes with its radius
@@ -92,75 +172,74 @@ def _linear_step(op: LinearOp, node_inputs: tuple[int, ...], state: State, graph
         r = state.radius.reshape((-1,) + (1,) * (centre.ndim - 1))
         spread = r * np.sqrt(op.apply([ball[1] ** 2], "square"))
         low, high = np.maximum(low, centre - spread), np.minimum(high, centre + spread)
-    mags = [_mag(state, i) for i in node_inputs]
-    errs = [state.err[i] for i in node_inputs]
-    err = op.apply(errs, "abs") + gamma(op.steps, graph.unit) * (op.apply(mags, "abs") + op.const_mag())
-    depth = max(state.depth[i] for i in node_inputs) + (op.kind != "diagonal")
-    return low, high, err, new_ball, depth
+        clow, chigh = np.maximum(clow, centre - spread - berr), np.minimum(chigh, centre + spread + berr)
+    depth = max(state.depth[i] for i in inputs) + (op.kind != "diagonal")
+    return Node(low, high, clow, chigh, pert, new_ball, berr if new_ball is not None else None, depth)
 
 
-def _nonlinear_step(op: Activation | MaxPool2D, x: int, state: State, graph: Graph) -> tuple:
+def _rounded(low: np.ndarray, high: np.ndarray, pert: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    return (low, high) if pert is None else (low - pert, high + pert)
+
+
+def _nonlinear_step(op: Activation | MaxPool2D, x: int, state: State, graph: Graph) -> Node:
     low, high = op.interval(state.low[x], state.high[x])
-    if isinstance(op, MaxPool2D):
-        return low, high, op.f(state.err[x]), state.depth[x] + 1
-    # The computed input lies in [low - err, high + err], and so does the exact one: the output
-    # error is at most the image's width there (saturating activations cap it), and L * err.
-    err = state.err[x]
-    wide_low, wide_high = op.interval(state.low[x] - err, state.high[x] + err)
-    out = np.maximum(np.abs(wide_low), np.abs(wide_high))
-    rounding = 8 * graph.unit * (out + 1.0) if op.transcendental else graph.unit * out
-    depth = state.depth[x] + (state.radius is not None)
-    return low, high, np.minimum(op.lipschitz * err, wide_high - wide_low) + rounding, depth
+    clow, chigh = op.interval(state.clow[x], state.chigh[x])
+    pert = None
+    if isinstance(op, Activation) and not (op.relu_family and op.alpha == 0.0):  # ReLU, ReLU6, max: exact
+        out = np.maximum(np.abs(clow), np.abs(chigh))
+        rounding = 8 * (out + 1.0) if op.transcendental else out
+        pert = ROUNDING_SAFETY * graph.unit * rounding
+    depth = state.depth[x] + (isinstance(op, MaxPool2D) or state.radius is not None)
+    return Node(low, high, *_rounded(clow, chigh, pert), pert, None, None, depth)
 
 
-def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Graph) -> tuple:
-    """Bounds of a product; its float error ``|x'y' - xy| <= |x'| e_y + |y| e_x`` plus one rounding."""
-    lows = [state.low[i] for i in inputs]
-    highs = [state.high[i] for i in inputs]
-    low, high = op.interval(lows, highs)
-    mag_x, err_x, mag_y, err_y = op._lift([_mag(state, i) for i in inputs], [state.err[i] for i in inputs])
-    err = mag_x * err_y + mag_y * err_x
-    err = err + graph.unit * (np.maximum(np.abs(low), np.abs(high)) + err)
+def _product_step(op: Multiply, inputs: tuple[int, ...], state: State, graph: Graph) -> Node:
+    """Bounds of a product of the computed factors, plus its one rounding ``u |xy|``."""
+    low, high = op.interval([state.low[i] for i in inputs], [state.high[i] for i in inputs])
+    clow, chigh = op.interval([state.clow[i] for i in inputs], [state.chigh[i] for i in inputs])
+    pert = ROUNDING_SAFETY * graph.unit * np.maximum(np.abs(clow), np.abs(chigh))
     depth = max(state.depth[i] for i in inputs) + (state.radius is not None)
-    return low, high, np.broadcast_to(err, low.shape), depth
+    return Node(low, high, *_rounded(clow, chigh, pert), pert, None, None, depth)
 
 
-def _step(n: int, graph: Graph, state: State, relax: bool) -> tuple:
-    """``(low, high, err, ball, depth)`` of node ``n``; with ``relax``, also its relaxation."""
+def _step(n: int, graph: Graph, state: State, relax: bool) -> Node:
+    """What the forward pass knows about node ``n``; with ``relax``, also its relaxation
+    (built on the bounds of the computed input values)."""
     op, inputs = graph.op(n), graph.nodes[n].inputs
     if isinstance(op, Multiply):
         if relax:
-            state.relax[n] = op.relax([state.low[i] for i in inputs], [state.high[i] for i in inputs])
-        low, high, err, depth = _product_step(op, inputs, state, graph)
-        return low, high, err, None, depth
+            state.relax[n] = op.relax([state.clow[i] for i in inputs], [state.chigh[i] for i in inputs])
+        return _product_step(op, inputs, state, graph)
     if isinstance(op, (Activation, MaxPool2D)):
         if relax:
-            state.relax[n] = op.relax(state.low[inputs[0]], state.high[inputs[0]])
-        low, high, err, depth = _nonlinear_step(op, inputs[0], state, graph)
-        return low, high, err, None, depth
+            state.relax[n] = op.relax(state.clow[inputs[0]], state.chigh[inputs[0]])
+        return _nonlinear_step(op, inputs[0], state, graph)
     return _linear_step(op, inputs, state, graph)
 
 
+def _input_node(inset: InputSet, unit: float) -> Node:
+    """The input: ``fl(x)`` lies in ``[lo - u|lo|, hi + u|hi|]`` (rounding is monotone) and
+    within ``u max(|lo|, |hi|)`` of ``x``."""
+    low, high = inset.low, inset.high
+    clow = low - ROUNDING_SAFETY * unit * np.abs(low)
+    chigh = high + ROUNDING_SAFETY * unit * np.abs(high)
+    if inset.center is None:
+        return Node(low, high, clow, chigh, None, None, None, 0)
+    berr = ROUNDING_SAFETY * unit * np.maximum(np.abs(low), np.abs(high))
+    return Node(low, high, clow, chigh, None, (inset.center, np.ones_like(inset.center)), berr, 0)
+
+
 def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
-    """Interval bounds, L2-ball images, error bounds and (``crown`` in {'full', 'ibp'})
-    relaxations of every node; ``crown='full'`` tightens pre-activations by CROWN."""
+    """Interval bounds (exact and of the float32 evaluation), L2-ball images, rounding bounds
+    and (``crown`` in {'full', 'ibp'}) relaxations of every node; ``crown='full'`` tightens
+    pre-activations by CROWN."""
     state = State(radius=inset.radius)
-    unit = graph.unit
-    state.low.append(inset.low)
-    state.high.append(inset.high)
-    state.err.append(unit * np.maximum(np.abs(inset.low), np.abs(inset.high)))
-    state.ball.append(None if inset.center is None else (inset.center, np.ones_like(inset.center)))
-    state.depth.append(0)
+    state.append(_input_node(inset, graph.unit))
     needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
     sizes = np.cumsum([int(np.prod(nd.shape)) for nd in graph.nodes])
     for n, node in enumerate(graph.nodes[1:], start=1):
-        low, high, err, ball, depth = _step(n, graph, state, crown is not None)
-        state.low.append(low)
-        state.high.append(high)
-        state.err.append(err)
-        state.ball.append(ball)
-        state.depth.append(depth)
-        if crown is not None and n in needs and depth >= 2:
+        state.append(_step(n, graph, state, crown is not None))
+        if crown is not None and n in needs and state.depth[n] >= 2:
             work = 2 * int(np.prod(node.shape)) * int(sizes[n - 1])
             if crown == "full" and work <= FULL_CROWN_BUDGET:
                 _tighten(graph, state, inset, n)
@@ -176,50 +255,71 @@ def _tighten(graph: Graph, state: State, inset: InputSet, n: int) -> None:
     size = int(np.prod(shape))
     widest = max(int(np.prod(nd.shape)) for nd in graph.nodes[: n + 1])
     chunk = max(1, _CHUNK_ELEMENTS // (batch * widest))
-    upper = np.empty((batch, size))
-    lower = np.empty((batch, size))
+    found = np.empty((4, batch, size))  # computed upper, computed lower, exact upper, exact lower
     for start in range(0, size, chunk):
         idx = np.arange(start, min(start + chunk, size))
         eye = np.zeros((len(idx), size))
         eye[np.arange(len(idx)), idx] = 1.0
         rows = np.concatenate([eye, -eye]).reshape((1, 2 * len(idx), *shape))
-        res = backward(graph, state, inset, n, np.broadcast_to(rows, (batch, *rows.shape[1:])))
-        upper[:, idx] = res[:, : len(idx)]
-        lower[:, idx] = -res[:, len(idx) :]
+        computed, exact = backward(graph, state, inset, n, np.broadcast_to(rows, (batch, *rows.shape[1:])))
+        k = len(idx)
+        found[:, :, idx] = [computed[:, :k], -computed[:, k:], exact[:, :k], -exact[:, k:]]
     full = (batch, *shape)
-    state.low[n] = np.maximum(state.low[n], lower.reshape(full))
-    state.high[n] = np.minimum(state.high[n], upper.reshape(full))
+    state.chigh[n] = np.minimum(state.chigh[n], found[0].reshape(full))
+    state.clow[n] = np.maximum(state.clow[n], found[1].reshape(full))
+    state.high[n] = np.minimum(state.high[n], found[2].reshape(full))
+    state.low[n] = np.maximum(state.low[n], found[3].reshape(full))
 
 
-def bound_at(state: State, n: int, a: np.ndarray) -> np.ndarray:
+def bound_at(state: State, n: int, a: np.ndarray, computed: bool = True) -> np.ndarray:
     """Upper bounds ``(B, K)`` of the rows ``a`` (``(B, K, *shape)``) of a linear function
-    of node ``n`` over its interval and, when it carries one, its L2-ball image."""
+    of node ``n`` over its interval and, when it carries one, its L2-ball image: of the
+    float32 evaluation (``computed``) or in exact arithmetic."""
     b, k = a.shape[:2]
     flat = a.reshape(b, k, -1)
-    low = state.low[n].reshape(b, 1, -1)
-    high = state.high[n].reshape(b, 1, -1)
+    low = (state.clow if computed else state.low)[n].reshape(b, 1, -1)
+    high = (state.chigh if computed else state.high)[n].reshape(b, 1, -1)
     with np.errstate(invalid="ignore"):  # 0 * inf is never selected; NaN rows stay NaN
         best = np.where(flat > 0, flat * high, np.where(flat < 0, flat * low, flat * 0.0)).sum(axis=2)
     ball = state.ball[n]
     if ball is not None and state.radius is not None:  # a ball comes with its radius
         centre = np.einsum("bkn,bn->bk", flat, ball[0].reshape(b, -1))
         spread = np.sqrt((np.square(flat * ball[1].reshape(b, 1, -1))).sum(axis=2))
+        berr = state.berr[n]
+        if computed and berr is not None:
+            centre = centre + dot_abs(flat, berr)
         best = np.minimum(best, centre + state.radius[:, None] * spread)
     return best
 
 
-def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.ndarray) -> np.ndarray:
+def dot_abs(a: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``|a| . d`` per row (``a``: ``(B, K, ...)``, ``d``: ``(B, ...)``); zero rows give 0 even where ``d`` is inf."""
+    b, k = a.shape[:2]
+    flat = np.abs(a.reshape(b, k, -1))
+    d = d.reshape(b, 1, -1)
+    if not np.isfinite(d).all():
+        with np.errstate(invalid="ignore"):
+            return np.where(flat > 0, flat * d, 0.0).sum(axis=2)
+    return np.einsum("bkn,bkn->bk", flat, np.broadcast_to(d, flat.shape))
+
+
+def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CROWN: upper bounds ``(B, K)`` of the rows ``a`` (``(B, K, *shape)``) of a linear
-    function of node ``target``, over the input set."""
+    function of node ``target`` over the input set: of the float32 evaluation, and in
+    exact arithmetic (the same bound without the rounding terms)."""
     b, k = a.shape[:2]
     pending: dict[int, np.ndarray] = {target: a}
     const = np.zeros((b, k))
+    rounding = np.zeros((b, k))
     for n in range(target, 0, -1):
         if n not in pending:
             continue
         a = pending.pop(n)
         node = graph.nodes[n]
         op = graph.op(n)
+        pert = state.pert[n]
+        if pert is not None:
+            rounding += dot_abs(a, pert)
         if isinstance(op, Activation):
             al, bl, au, bu = (r[:, None] for r in state.relax[n])
             pos = a > 0
@@ -239,4 +339,6 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
         for i, part in zip(node.inputs, parts):
             pending[i] = pending[i] + part if i in pending else part
     rest = pending.get(0)
-    return const if rest is None else const + bound_at(state, 0, rest)
+    if rest is None:
+        return const + rounding, const
+    return const + rounding + bound_at(state, 0, rest, True), const + bound_at(state, 0, rest, False)
