@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .args import CHANNELS_HELP, box_pair, load_source, parse_channels, positive, seed
-from .render import priors_preset, resolve_channels
+from .render import layer_units, priors_preset, resolve_channels
 
 __all__ = ["add_command"]
 
@@ -77,16 +77,13 @@ def _objective(model: Any, layer: str, channels: Any) -> tuple[Any, list[int]]:
 
     from ..models import model_info
 
+    if layer != "logits":
+        objective, indices, _ = layer_units(model, layer, channels)
+        return objective, indices
     info = model_info(model)
-    if layer == "logits":
-        count, what = info.num_classes, f"the logits of {info.name!r} ({info.num_classes} classes)"
-    else:
-        shape = info.output_shape(layer)
-        count, what = (shape[-1] if len(shape) >= 2 else shape[0]), f"layer {layer!r} (output shape {shape})"
-    indices = resolve_channels(channels or (slice(0, min(16, count)),), count, what)
-    if layer == "logits":
-        return fv.ClassLogit(indices), indices
-    return (fv.Channel(layer, indices) if len(shape) >= 2 else fv.Neuron(layer, indices)), indices
+    what = f"the logits of {info.name!r} ({info.num_classes} classes)"
+    indices = resolve_channels(channels or (slice(0, min(16, info.num_classes)),), info.num_classes, what)
+    return fv.ClassLogit(indices), indices
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:

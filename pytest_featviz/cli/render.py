@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
 from ..errors import ConfigurationError
 from ..priors import Preset
 from .args import CHANNELS_HELP, add_search_options, constraint, load_source, parse_channels, png
 from .output import progress, table
 
-__all__ = ["resolve_channels", "add_command"]
+__all__ = ["resolve_channels", "layer_units", "priors_preset", "add_command"]
 
 
 def resolve_channels(parts: Sequence[slice | int], count: int, what: str) -> list[int]:
@@ -54,23 +54,32 @@ def priors_preset(name: str | None) -> Preset | None:
     raise ConfigurationError(f"--priors {name!r} is not one of {', '.join(map(repr, sorted(get_args(Preset))))}")
 
 
+def layer_units(model: Any, layer: str, channels: Sequence[slice | int] | None) -> tuple[Any, list[int], bool]:
+    """The objective over the ``--channels`` of ``layer`` (default: its first 16), their indices, and
+    whether they are channels of a feature map (``Channel``) rather than units of a vector (``Neuron``)."""
+    from ..models import model_info
+    from ..objectives import Channel, Neuron
+
+    shape = model_info(model).output_shape(layer)
+    conv = len(shape) >= 2
+    count = shape[-1] if conv else shape[0]
+    indices = resolve_channels(
+        channels or (slice(0, min(16, count)),), count, f"layer {layer!r} (output shape {shape})"
+    )
+    return (Channel(layer, indices) if conv else Neuron(layer, indices)), indices, conv
+
+
 def run(args: argparse.Namespace) -> int:
     """Ascend the chosen channels (or units) of ``--layer``, write their grid to ``--out`` and print the values."""
     import pytest_featviz as fv
 
-    from ..models import model_info
     from ..render import save_png
 
     preset, box = priors_preset(args.priors), constraint(args)
     with progress(3) as phase:
         phase("loading the model")
         model = load_source(args.source)
-        shape = model_info(model).output_shape(args.layer)
-        conv = len(shape) >= 2
-        what = f"layer {args.layer!r} (output shape {shape})"
-        count = shape[-1] if conv else shape[0]
-        indices = resolve_channels(args.channels or (slice(0, min(16, count)),), count, what)
-        objective = fv.Channel(args.layer, indices) if conv else fv.Neuron(args.layer, indices)
+        objective, indices, conv = layer_units(model, args.layer, args.channels)
         phase(f"ascending {len(indices)} {'channels' if conv else 'units'} x {args.steps} steps")
         r = fv.ascend(model, objective, constraints=box, steps=args.steps, seed=args.seed, priors=preset)
         phase("writing the grid")
