@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLDSTAMP := $(OLD)/.installed
 
-.PHONY: venv venv-oldest demo lint format test test-fast test-oldest check-install dist bench clean models lock
+.PHONY: venv venv-oldest demo lint format test test-fast test-oldest check-install dist bench clean models lock examples-run
 
 $(STAMP): pyproject.toml constraints/newest.txt
 	$(PY) -m venv $(VENV)
@@ -88,6 +88,11 @@ bench: $(STAMP)
 
 models: $(STAMP)
 	$(BIN)/python examples/train_models.py
+
+# The run files of a real examples run (and of a one-test run with a real failure) that the report's
+# browser tests read (tests/integration/data/examples_run/); rerun when the run file's schema changes.
+examples-run: $(STAMP)
+	$(BIN)/python tests/integration/data/make_examples_run.py
 
 clean:
 	rm -rf $(VENV) $(OLD) demo_out dist build

@@ -181,21 +181,28 @@ def record_file(test: str, seed: int, records: Iterable[Record]) -> dict[str, An
 def read_record_file(data: Mapping[str, Any]) -> list[Record]:
     """The records of a parsed ``record.json`` (as :func:`record_file` wrote it), attributed to its test.
 
+    Also reads the file of versions before :data:`SCHEMA` existed (to 2026-12-01): the same layout
+    and fields without the ``schema`` key. Neither layout holds the test's outcome.
+
     Examples
     --------
     >>> [r.test for r in read_record_file(record_file("t.py::a", 0, [Record("assert_reaches", True)]))]
     ['t.py::a']
+    >>> older = {"test": "t.py::b", "seed": 0, "assertions": [{"kind": "assert_reaches", "passed": False}]}
+    >>> [(r.test, r.passed) for r in read_record_file(older)]
+    [('t.py::b', False)]
     """
     return [
         r if r.test else r.with_test(str(data.get("test")), r.outcome)
-        for r in _records_of(data, "assertions", "record.json")
+        for r in _records_of(data, "assertions", "record.json", unversioned=True)
     ]
 
 
-def _records_of(data: Any, key: str, what: str) -> list[Record]:
+def _records_of(data: Any, key: str, what: str, *, unversioned: bool = False) -> list[Record]:
+    """The records under ``key``; ``unversioned``: a layout without ``schema`` reads as this schema."""
     if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
         raise ConfigurationError(f"{what} must be an object with a list {key!r}; got {str(data)[:80]!r}")
-    if data.get("schema") != SCHEMA:
+    if data.get("schema", SCHEMA if unversioned else None) != SCHEMA:
         raise ConfigurationError(
             f"{what} has schema {data.get('schema')!r}; this version of pytest-featviz reads schema {SCHEMA}"
         )

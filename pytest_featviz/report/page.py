@@ -29,7 +29,7 @@ from .run import OUTCOMES, Run, assertion_outcome
 
 __all__ = ["render_report", "write_report", "sections"]
 
-_TEST_OUTCOMES = ("failed", "error", "xpassed", "xfailed", "skipped", "passed")
+_TEST_OUTCOMES = ("failed", "error", "xpassed", "xfailed", "skipped", "passed", "unknown")  # unknown: record.json
 
 
 def sections(run: Run) -> list[tuple[str, str, list[tuple[Record, str]]]]:
@@ -107,7 +107,8 @@ def _summary(run: Run) -> str:
         verdict = '<p class="verdict ok">every featviz claim held</p>'
     apart = counts["caught"] + counts["expected"]
     aside = f"; {apart} failures caught or expected in tests that passed or xfailed (counted apart)" if apart else ""
-    by_outcome = ", ".join(f"{tests[o]} {o}" for o in _TEST_OUTCOMES if tests[o])
+    named = {"unknown": "of unknown outcome"}
+    by_outcome = ", ".join(f"{tests[o]} {named.get(o, o)}" for o in _TEST_OUTCOMES if tests[o])
     line = (
         f'<p class="tests">{_plural(len(run.records), "featviz assertion")} in {_plural(with_records, "test")}; '
         f"{_plural(sum(tests.values()), 'test')} ran ({by_outcome or 'none'}){aside}</p>"
@@ -140,7 +141,10 @@ def _section(index: int, first: int, test: str, state: str, rows: list[tuple[Rec
     info = run.tests.get(test, {})
     shard, host = info.get("shard") or rows[0][0].shard, info.get("host") or rows[0][0].host
     where = " ".join(f"{k} {v}" for k, v in (("shard", shard), ("on", host)) if v)
-    meta = f"test {info.get('outcome') or rows[0][0].outcome or '-'}" + (f" &middot; {esc(where)}" if where else "")
+    outcome = info.get("outcome") or rows[0][0].outcome or "-"
+    meta = ("test outcome unknown (record.json)" if outcome == "unknown" else f"test {esc(outcome)}") + (
+        f" &middot; {esc(where)}" if where else ""
+    )
     message = info.get("message")
     account = (
         f'<details class="message"{" open" if state == "failed" else ""}><summary>failure message</summary>'

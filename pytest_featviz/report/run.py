@@ -13,6 +13,10 @@ by the HTML report, ``featviz report merge`` and the Markdown summary. Layout (:
 
 Picture paths are stored relative to the file's folder when they lie under it, so a
 folder of artifacts copied to another machine still shows its pictures.
+
+:func:`read_run` also reads a test's ``record.json`` (the only file that versions before the run
+file wrote, with or without its ``schema`` key): its records, and the test with the outcome
+``unknown``, since that file never held it (a failed assertion in it counts as a real failure).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_atomic
-from ..claims import Record
+from ..claims import Record, read_record_file
 from ..claims.record import SCHEMA as RECORD_SCHEMA
 from ..errors import ConfigurationError, FeatvizTypeError
 
@@ -34,6 +38,7 @@ __all__ = ["Run", "RUN_SCHEMA", "RUN_FORMAT", "write_run", "read_run", "find_run
 RUN_FORMAT = "featviz-run"
 RUN_SCHEMA = 1  # the layout of the run file; raise it when a key changes meaning
 RUN_FILE = "featviz-run.json"
+RECORD_FILE = "record.json"  # one test's records, in its artifacts folder
 OUTCOMES = ("failed", "caught", "expected", "passed")  # of an assertion, in the report's order
 
 
@@ -147,19 +152,62 @@ def write_run(path: str | os.PathLike[str], run: Run) -> Path:
 
 
 def read_run(path: str | os.PathLike[str]) -> Run:
-    """The run in the file ``path`` (see :func:`write_run`); a file of another schema is a ConfigurationError."""
+    """The run in the file ``path`` (see :func:`write_run`), or the one test of a ``record.json``.
+
+    A file of another schema is a ConfigurationError naming it. A ``record.json`` (``{"test": ...,
+    "assertions": [...]}``, with or without ``schema``) gives a run of its test, whose outcome is
+    ``unknown``; a picture path that no longer exists (an absolute path on the machine that ran the
+    test) is looked up by its name in the file's folder, where the plugin saved it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> older = Path(tempfile.mkdtemp()) / "record.json"
+    >>> _ = older.write_text(json.dumps({"test": "t::a", "seed": 1, "assertions": [{"kind": "assert_reaches"}]}))
+    >>> run = read_run(older)
+    >>> [(r.test, r.passed) for r in run.records], dict(run.tests)
+    ([('t::a', True)], {'t::a': {'outcome': 'unknown'}})
+    """
     source = Path(path)
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigurationError(f"{source} is not JSON: {exc}") from None
+    if isinstance(data, Mapping) and "format" not in data and "assertions" in data:
+        try:
+            records = [_found(r, source.parent) for r in read_record_file(data)]
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{source}: {exc}") from None
+        return Run(tuple(records), {str(r.test): {"outcome": "unknown"} for r in records})
     return Run.from_dict(data, source.parent, what=str(source))
 
 
-def find_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The run files among ``paths``: each file as given, each folder's ``featviz-run*.json`` at any depth.
+def _found(record: Record, folder: Path) -> Record:
+    """``record`` with each picture path that does not exist replaced by the file of its name in ``folder``."""
 
-    A folder without one is a ConfigurationError naming it (a shard's artifacts that were not downloaded).
+    def find(path: str) -> str:
+        given = folder / path  # an absolute path stays as it is
+        return str(given) if given.exists() or not (folder / given.name).exists() else str(folder / given.name)
+
+    pictures = {k: find(v) for k, v in record.pictures.items() if v} if record.pictures else record.pictures
+    return dataclasses.replace(record, picture=find(record.picture) if record.picture else None, pictures=pictures)
+
+
+def find_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """The run files among ``paths``: each file as given; in each folder, every ``featviz-run*.json`` at any
+    depth, and every ``record.json`` that lies outside their folders (the artifacts of older versions).
+
+    A folder with neither is a ConfigurationError naming it (a shard's artifacts that were not downloaded).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> out = write_run(folder / "new" / RUN_FILE, Run())
+    >>> _ = (folder / "new" / "t").mkdir(), (folder / "new" / "t" / RECORD_FILE).write_text("{}")  # its run file has it
+    >>> _ = (folder / "old" / "t").mkdir(parents=True), (folder / "old" / "t" / RECORD_FILE).write_text("{}")
+    >>> [p.relative_to(folder).as_posix() for p in find_runs([folder])]
+    ['new/featviz-run.json', 'old/t/record.json']
     """
     found: list[Path] = []
     for given in paths:
@@ -169,10 +217,14 @@ def find_runs(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
             continue
         if not path.is_dir():
             raise ConfigurationError(f"{path} is neither a run file nor a folder")
-        inside = sorted(path.rglob("featviz-run*.json"))
-        if not inside:
-            raise ConfigurationError(f"{path} holds no featviz-run*.json: was it written with --featviz-artifacts?")
-        found += inside
+        runs = sorted(path.rglob("featviz-run*.json"))
+        covered = [run.parent for run in runs]
+        older = sorted(p for p in path.rglob(RECORD_FILE) if not any(p.is_relative_to(c) for c in covered))
+        if not runs and not older:
+            raise ConfigurationError(
+                f"{path} holds no featviz-run*.json nor record.json: was it written with --featviz-artifacts?"
+            )
+        found += runs + older
     return found
 
 

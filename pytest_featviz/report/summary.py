@@ -61,6 +61,8 @@ def render_summary(run: Run, *, title: str = "featviz") -> str:
             f"- deciding value {number(record.decided_by())}, threshold {number(record.threshold)}"
             + (f" ({where})" if where else ""),
         ]
+        if info.get("outcome") == "unknown":
+            lines.append("- test outcome unknown (read from a record.json): it may have been caught or expected")
         message = info.get("message")
         if message and str(record.test) not in shown_messages:  # one account per test
             shown_messages.add(str(record.test))

@@ -1,16 +1,10 @@
-"""The HTML report written by real runs: `--featviz-report` under pytest-xdist, the ini key, and the page
-as a headless Chromium sees it."""
-
-import html
-import json
-import os
-import re
-import shutil
-import subprocess
+"""The HTML report written by real runs: `--featviz-report` under pytest-xdist, the ini key, shards merged,
+and the filters as a headless Chromium uses them."""
 
 import keras  # noqa: F401  at the top: in-process runs restore sys.modules, and TensorFlow cannot be imported twice
 import pytest
-from pages import REAL_FAILURE, Page, decode_png, examples_like_records, report_records
+from browser import look
+from pages import Page, decode_png, report_records
 
 from pytest_featviz.cli import main
 from pytest_featviz.report import read_run, write_report
@@ -150,34 +144,9 @@ def test_merge_names_a_folder_without_records(tmp_path, capsys):
     assert f"{tmp_path / 'empty'} holds no featviz-run*.json" in capsys.readouterr().err
 
 
-# -- a real browser ---------------------------------------------------------------------------
+# -- a real browser (the layout, with and without JavaScript: test_report_examples.py) --------------
 
-LAYOUT_CHECKER = """<script>
-window.addEventListener("load", () => {
-  const box = (e) => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom, right: r.right}; };
-  const first = document.querySelector("tbody.assertion.failed tr.facts");
-  const label = document.querySelector("label.zoom"), picture = label.querySelector("img");
-  const small = picture.getBoundingClientRect().width;
-  label.click();
-  const enlarged = picture.getBoundingClientRect().width;
-  label.click();
-  const seen = {
-    width: document.documentElement.clientWidth, height: window.innerHeight,
-    scrollWidth: document.documentElement.scrollWidth, summary: box(document.getElementById("summary")),
-    first: box(first), firstTest: first.closest("section").querySelector(".test-id").textContent,
-    rights: [...document.querySelectorAll("table.assertions th, tr.facts td")].map((c) => box(c).right),
-    images: [...document.images].map((i) => ({complete: i.complete, w: i.naturalWidth, h: i.naturalHeight})),
-    zoom: [small, enlarged, picture.getBoundingClientRect().width],
-  };
-  const out = document.createElement("pre");
-  out.id = "featviz-check";
-  out.textContent = JSON.stringify(seen);
-  document.body.appendChild(out);
-});
-</script>"""
-
-FILTER_CHECKER = """<script>
-window.addEventListener("load", () => {
+FILTERS = """(() => {
   const shown = () => [...document.querySelectorAll("tbody.assertion")].filter((r) => r.getClientRects().length)
     .map((r) => r.id);
   const sections = () => [...document.querySelectorAll("section.test")].filter((s) => s.getClientRects().length)
@@ -198,74 +167,15 @@ window.addEventListener("load", () => {
   tick("kind", "assert_reaches", true); search("Test_C_GATE  edges"); seen.searched = shown();
   seen.searchedSections = sections(); seen.counter = document.getElementById("shown").textContent;
   search(""); seen.again = shown();
-  const out = document.createElement("pre");
-  out.id = "featviz-check";
-  out.textContent = JSON.stringify(seen);
-  document.body.appendChild(out);
-});
-</script>"""
-
-
-def chromium() -> str:
-    path = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but chromium is not installed (.ci/run installs Debian's chromium package)")
-        pytest.skip("chromium is not installed (/usr/bin/chromium missing): apt-get install chromium")
-    return path
-
-
-def browse(report, checker, tmp_path, size=(1280, 800)):
-    """What ``checker`` (a script appended to the page) saw when headless Chromium loaded ``report``."""
-    browser = chromium()
-    checked = tmp_path / f"checked-{report.stem}.html"
-    checked.write_text(report.read_text(encoding="utf-8").replace("</body>", checker + "\n</body>"), encoding="utf-8")
-    done = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--window-size={size[0]},{size[1]}",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            checked.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    found = re.search(r'<pre id="featviz-check">(.*?)</pre>', done.stdout, re.S)
-    assert found, f"the checker did not run; chromium printed:\n{done.stdout[:2000]}"
-    return json.loads(html.unescape(found.group(1)))
-
-
-def test_at_1280_px_the_summary_and_the_first_failure_are_above_the_fold_and_every_image_decodes(tmp_path):
-    out = write_report(tmp_path / "report.html", examples_like_records(tmp_path), header={"seed": 0})
-    seen = browse(out, LAYOUT_CHECKER, tmp_path)
-    assert seen["width"] == 1280 and seen["height"] >= 600  # the window less the browser's own bars: the fold
-    assert seen["summary"]["bottom"] < seen["first"]["top"] < seen["first"]["bottom"] <= seen["height"]
-    assert seen["firstTest"] == REAL_FAILURE  # the real failure first, though its test sorts last
-    assert seen["scrollWidth"] <= seen["width"] and max(seen["rights"]) <= seen["width"]  # every column shows
-    expected = [decode_png(uri).size for uri in Page(out.read_text(encoding="utf-8")).images]
-    assert [(i["w"], i["h"]) for i in seen["images"]] == expected and len(expected) == 55
-    assert all(i["complete"] for i in seen["images"])
-    small, enlarged, closed = seen["zoom"]
-    assert small >= 200 and enlarged >= 1200 and closed == small  # a click enlarges, a second one restores
+  return seen;
+})()"""
 
 
 def test_filters_hide_and_show_rows_in_headless_chromium(records, tmp_path):
     out = write_report(tmp_path / "report.html", records)
     page = Page(out.read_text(encoding="utf-8"))
     ids = {row["attrs"]["id"]: row for row in page.rows}
-    seen = browse(out, FILTER_CHECKER, tmp_path)
+    seen = look(out, FILTERS, tmp_path)
     assert seen["filters"] and seen["all"] == list(ids) and len(ids) == 6
     assert seen["unpassed"] == [i for i, row in ids.items() if page.outcome_of(row) != "passed"]
     assert seen["unpassedSections"] == 4
