@@ -125,12 +125,17 @@ def _mode(options: BranchAndBound, problem: Problem) -> str:
 
 
 def _choose(mode: str, doms: Domains, guide: Guide) -> Domains:
-    """The domains with their next split chosen (-1 where nothing is left to split)."""
-    scores = relu_scores(doms, guide) if mode == "relu" else input_scores(doms, guide)
-    if scores.shape[1] == 0:
-        return replace(doms, choice=np.full(len(doms), -1))
-    best = np.argmax(scores, axis=1)
-    return replace(doms, choice=np.where(np.isfinite(scores.max(axis=1)), best, -1))
+    """The domains with their next split chosen (see :func:`.domains.split`): the best ReLU
+    in 'relu' mode, the best input coordinate in 'input' mode and where no unstable ReLU
+    is left; -1 where nothing is left to split."""
+    n = doms.signs.shape[1]
+    choice = np.full(len(doms), -1)
+    coords = input_scores(doms, guide)
+    fallback = np.where(np.isfinite(coords.max(axis=1, initial=-np.inf)), n + np.argmax(coords, axis=1), -1)
+    if mode == "relu" and n:
+        scores = relu_scores(doms, guide)
+        choice = np.where(np.isfinite(scores.max(axis=1)), np.argmax(scores, axis=1), -1)
+    return replace(doms, choice=np.where(choice >= 0, choice, fallback))
 
 
 def _worst(upper: np.ndarray) -> np.ndarray:
@@ -173,26 +178,19 @@ class _Search:
         return chosen
 
 
-def _attack_round(
-    problem: Problem, mode: str, evaluate: Any, canon: Canonical, doms: Domains, guide: Guide
-) -> Found | None:
-    """Attack from the open domains with the largest bounds: from their bound's maximiser
-    (and box centre), within their box when splitting inputs."""
+def _attack_round(problem: Problem, evaluate: Any, canon: Canonical, doms: Domains, guide: Guide) -> Found | None:
+    """Attack from the open domains with the largest bounds, from their bound's maximiser
+    and their box's centre, within their box."""
     open_ = np.flatnonzero(~(doms.upper < problem.threshold))
-    if not len(open_):
-        return None
     top = open_[np.argsort(-_worst(doms.upper[open_]), kind="stable")[:_ATTACKED]]
-    starts = [guide.points[top], 0.5 * (doms.low[top] + doms.high[top])]
-    boxes = [(doms.low[top], doms.high[top])] * 2
-    keep = [np.isfinite(s.reshape(len(s), -1)).all(axis=1) for s in starts]
-    x = np.concatenate([s[k] for s, k in zip(starts, keep)])
-    if not len(x):
+    if not len(top):
         return None
-    if mode == "input":
-        low = np.concatenate([b[0][k] for b, k in zip(boxes, keep)])
-        high = np.concatenate([b[1][k] for b, k in zip(boxes, keep)])
-        return attack(evaluate, canon, x, _ATTACK_STEPS, low, high)
-    return attack(evaluate, canon, x, _ATTACK_STEPS)
+    x = np.concatenate([guide.points[top], 0.5 * (doms.low[top] + doms.high[top])])
+    keep = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+    if not keep.any():
+        return None
+    low, high = (np.concatenate([v[top], v[top]])[keep] for v in (doms.low, doms.high))
+    return attack(evaluate, canon, x[keep], _ATTACK_STEPS, low, high)
 
 
 def _counterexample(found: Found, when: str, upper: float, count: int, threshold: float) -> Outcome:
@@ -219,7 +217,7 @@ def branch_item(
     while True:
         doms, guide = bound(problem, doms)
         search.count += len(doms)
-        found = _attack_round(problem, mode, evaluate, canon, doms, guide) if options.steps else None
+        found = _attack_round(problem, evaluate, canon, doms, guide) if options.steps else None
         if found is not None and found.value >= threshold:
             when = f"found in a domain after {search.count} domains"
             return _counterexample(found, when, upper, search.count, threshold)
@@ -235,7 +233,7 @@ def branch_item(
         if search.count >= options.domains or out_of_time:
             reason = f"budget: {left} domains left, worst bound {worst:.6g} (after {search.count} domains)"
             return Outcome("unknown", reason, min(upper, worst), domains=search.count)
-        doms = split(search.pop(min(options.batch, max(1, (options.domains - search.count) // 2))), mode == "relu")
+        doms = split(search.pop(min(options.batch, max(1, (options.domains - search.count) // 2))))
 
 
 @dataclass(frozen=True)

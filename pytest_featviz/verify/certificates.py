@@ -128,9 +128,11 @@ class Certificate:
 
     def __repr__(self) -> str:
         n = sum(s == "proven" for s in self.status)
+        found = sum(s == "counterexample" for s in self.status)
         return (
             f"Certificate({self.bounds.objective!r} < {self.threshold:g}: proven {n}/{len(self.status)}, "
-            f"upper={_fmt(self.bounds.upper)}, method={self.bounds.method!r})"
+            + (f"counterexamples {found}, " if found else "")
+            + f"upper={_fmt(self.bounds.upper)}, method={self.bounds.method!r})"
         )
 
 

@@ -53,7 +53,7 @@ class Domains:
     """A batch of branches of one item (see the module documentation), with what bounding found:
     ``upper`` per domain (NaN before bounding), per group the optimiser's best ``alpha``
     and ``beta`` (warm starts for the children; None at the root), and ``choice``: the
-    neuron or flat input coordinate to split next (-1: not chosen, or nothing left)."""
+    split to choose next (see :func:`split`; -1: not chosen, or nothing left)."""
 
     low: np.ndarray
     high: np.ndarray
@@ -202,20 +202,19 @@ def input_scores(doms: Domains, guide: Guide) -> np.ndarray:
     return np.where(width > 0, score, -np.inf)
 
 
-def split(doms: Domains, relu: bool) -> Domains:
-    """Each domain split on its ``choice``: a neuron's sign (``relu``; the inactive children,
-    then the active ones) or the halves of an input coordinate (the lower halves first).
-    The children keep their parent's bound until they are bounded (it holds for them too)."""
-    rows, at = np.arange(len(doms)), doms.choice
-    unset = np.full(len(doms), -1)
-    if relu:
-        children = []
-        for sign in (-1, 1):
-            signs = doms.signs.copy()
-            signs[rows, at] = sign
-            children.append(replace(doms, signs=signs, choice=unset))
-        return children[0].concat(children[1])
-    low, high = doms.low.reshape(len(doms), -1).copy(), doms.high.reshape(len(doms), -1).copy()
+def _split_relu(doms: Domains) -> Domains:
+    rows, unset = np.arange(len(doms)), np.full(len(doms), -1)
+    children = []
+    for sign in (-1, 1):
+        signs = doms.signs.copy()
+        signs[rows, doms.choice] = sign
+        children.append(replace(doms, signs=signs, choice=unset))
+    return children[0].concat(children[1])
+
+
+def _split_input(doms: Domains, at: np.ndarray) -> Domains:
+    rows, unset = np.arange(len(doms)), np.full(len(doms), -1)
+    low, high = (v.reshape(len(v), int(np.prod(v.shape[1:]))).copy() for v in (doms.low, doms.high))
     mid = 0.5 * (low[rows, at] + high[rows, at])
     lower_high, upper_low = high.copy(), low.copy()
     lower_high[rows, at] = mid
@@ -223,3 +222,13 @@ def split(doms: Domains, relu: bool) -> Domains:
     first = replace(doms, high=lower_high.reshape(doms.high.shape), choice=unset)
     second = replace(doms, low=upper_low.reshape(doms.low.shape), choice=unset)
     return first.concat(second)
+
+
+def split(doms: Domains) -> Domains:
+    """Each domain split on its ``choice``: below ``N`` (the number of splittable neurons) a
+    neuron's sign (inactive and active children), else the halves of input coordinate
+    ``choice - N``. The children keep their parent's bound until they are bounded (it
+    holds for them too)."""
+    n = doms.signs.shape[1]
+    relu = doms.choice < n
+    return _split_relu(doms.take(relu)).concat(_split_input(doms.take(~relu), doms.choice[~relu] - n))

@@ -22,6 +22,7 @@ that network (an approximation that only steers the search, never the bound).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -140,10 +141,41 @@ class _Adam:
         return self.lr * _DECAY ** (self.t - 1) * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
-def _set_alpha(state: State, relus: tuple[Relu, ...], base: dict, alpha: np.ndarray, unstable: np.ndarray) -> None:
+def _set_alpha(state: State, relus: list[Relu], base: dict, alpha: np.ndarray, unstable: np.ndarray) -> None:
+    """Lower lines ``alpha z`` (valid everywhere for ``slope <= alpha <= 1``) on the unstable neurons."""
     for r in relus:
         al, bl, au, bu = base[r.node]
-        state.relax[r.node] = (np.where(r.part(unstable), r.part(alpha), al), bl, au, bu)
+        free = r.part(unstable)
+        state.relax[r.node] = (np.where(free, r.part(alpha), al), np.where(free, 0.0, bl), au, bu)
+
+
+def _gradients(
+    graph: Graph,
+    state: State,
+    inset: InputSet,
+    target: int,
+    record: dict[int, np.ndarray],
+    relus: list[Relu],
+    signs: np.ndarray,
+    total: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(d/d alpha, d/d beta, point)`` of the bounds with the pass's choices fixed (module documentation)."""
+    b, k = record[0].shape[:2]
+    point = _maximiser(state, inset, record[0])
+    values = _relaxed_values(graph, state, record, point, target)
+    g_alpha, g_beta = np.zeros((b, total)), np.zeros((b, k, total))
+    for r in relus:
+        at = slice(r.offset, r.offset + r.size)
+        z = values[r.pre].reshape(b, k, -1)
+        coef = record.get(r.node)
+        if coef is not None:
+            c = coef.reshape(b, k, -1)
+            g_alpha[:, at] = np.where(c < 0, c * z, 0.0).sum(axis=1)
+        pert = state.pert[r.pre]
+        if pert is not None and r.pre in record:  # the rounding term |row| . D_n moves with beta too
+            z = z + (np.sign(record[r.pre]) * pert[:, None]).reshape(b, k, -1)
+        g_beta[:, :, at] = z * signs[:, None, at]
+    return g_alpha, g_beta, point
 
 
 def optimise(
@@ -162,8 +194,18 @@ def optimise(
     (``(alpha, beta)``; None: CROWN's own slopes, and 0). ``state.relax`` is left as it was."""
     b, k = rows.shape[:2]
     total = sum(r.size for r in relus)
-    base = {r.node: state.relax[r.node] for r in relus}
-    flat = lambda per: np.concatenate([per(r).reshape(b, -1) for r in relus], axis=1) if relus else np.zeros((b, 0))  # noqa: E731
+    used = [r for r in relus if r.node <= target]
+    base = {r.node: state.relax[r.node] for r in used}
+
+    def flat(per: Any) -> np.ndarray:  # per neuron of every ReLU (zero for those past the target)
+        return (
+            np.concatenate(
+                [per(r).reshape(b, -1) if r.node <= target else np.zeros((b, r.size)) for r in relus], axis=1
+            )
+            if relus
+            else np.zeros((b, 0))
+        )
+
     unstable = flat(lambda r: (state.clow[r.pre] < 0) & (state.chigh[r.pre] > 0)).astype(bool)
     slope = flat(lambda r: np.full((b, r.size), r.slope))
     alpha = flat(lambda r: base[r.node][0]) if start[0] is None else start[0].copy()
@@ -176,34 +218,18 @@ def optimise(
     point = None
     try:
         for it in range(iterations + 1):
-            _set_alpha(state, relus, base, alpha, unstable)
-            inject = {r.pre: r.part(beta * signs[:, None]) for r in relus if r.part(split).any()}
+            _set_alpha(state, used, base, alpha, unstable)
+            inject = {r.pre: r.part(beta * signs[:, None]) for r in used if r.part(split).any()}
             record = {}
             upper, _ = backward(graph, state, inset, target, rows, inject=inject, record=record)
             better = upper < best
             best = np.where(better, upper, best)
-            per_item = better.any(axis=1)
-            best_alpha[per_item], best_beta[better] = alpha[per_item], beta[better]
+            best_alpha[better.any(axis=1)], best_beta[better] = alpha[better.any(axis=1)], beta[better]
             if it == iterations or 0 not in record:
                 break
-            point = _maximiser(state, inset, record[0])
-            values = _relaxed_values(graph, state, record, point, target)
-            g_beta = np.zeros_like(beta)
-            g_alpha = np.zeros_like(alpha)
-            for r in relus:
-                z = values[r.pre].reshape(b, k, -1)
-                coef = record.get(r.node)
-                if coef is not None:
-                    c = coef.reshape(b, k, -1)
-                    g_alpha[:, r.offset : r.offset + r.size] = np.where(c < 0, c * z, 0.0).sum(axis=1)
-                pert = state.pert[r.pre]
-                drift = 0.0 if pert is None or r.pre not in record else np.sign(record[r.pre]) * pert[:, None]
-                g_beta[:, :, r.offset : r.offset + r.size] = (
-                    z + np.reshape(drift, (b, k, -1)) if np.ndim(drift) else z
-                ) * signs[:, None, r.offset : r.offset + r.size]
+            g_alpha, g_beta, point = _gradients(graph, state, inset, target, record, used, signs, total)
             alpha = np.clip(alpha - adam_a.step(np.where(unstable, g_alpha, 0.0)), slope, 1.0)
             beta = np.maximum(beta - adam_b.step(np.where(split[:, None], g_beta, 0.0)), 0.0)
     finally:
-        for r in relus:
-            state.relax[r.node] = base[r.node]
+        state.relax.update(base)
     return Optimised(best, best_alpha, best_beta, record, point)

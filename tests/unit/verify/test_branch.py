@@ -1,0 +1,185 @@
+"""Branch and bound (``certify_not_reaches(..., branch=BranchAndBound(...))``): proofs where CROWN alone
+is unknown (the truth from a dense grid), counterexamples planted in tiny regions (found and checked
+on the model, never proven), budget exhaustion with its reason, the claim's integration, and a
+Hypothesis property: never "proven" where dense sampling reaches the threshold.
+
+Budgets are domain counts, never seconds."""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_bounds import evaluate
+from test_selftest import THRESHOLD, planted
+
+import pytest_featviz as fv
+from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
+from pytest_featviz.verify import BranchAndBound, bounds, certify_not_reaches
+
+BOX = fv.Box(-1, 1)
+CHEAP = dict(restarts=2, steps=10)
+
+
+def relu_net(seed: int, widths: tuple[int, ...], dim: int = 2) -> keras.Model:
+    """A seeded ReLU network ``dim -> widths -> 1`` (weights scaled by 1/sqrt(fan-in))."""
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((dim,))
+    x = inp
+    for w in widths:
+        x = keras.layers.Dense(w, "relu")(x)
+    model = keras.Model(inp, keras.layers.Dense(1)(x))
+    weights = [
+        rng.normal(size=w.shape) / np.sqrt(w.shape[0]) if w.ndim == 2 else 0.5 * rng.normal(size=w.shape)
+        for w in model.get_weights()
+    ]
+    model.set_weights([np.asarray(w, np.float32) for w in weights])
+    return model
+
+
+def grid_max(model: keras.Model, n: int = 301) -> float:
+    """The largest float32 value of logit 0 on an ``n x n`` grid of [-1, 1]^2."""
+    axis = np.linspace(-1, 1, n)
+    grid = np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2).astype(np.float32)
+    return float(evaluate(model, fv.ClassLogit(0), grid).max())
+
+
+@pytest.fixture(scope="module")
+def net():
+    """A 2-12-12-1 ReLU net, its CROWN bound on [-1, 1]^2, and its grid maximum; a threshold
+    between the two (10% of the gap above the maximum) that CROWN cannot prove."""
+    model = relu_net(0, (12, 12))
+    top = grid_max(model)
+    crown = float(bounds(model, fv.ClassLogit(0), constraints=BOX).upper[0])
+    return model, crown, top, top + 0.1 * (crown - top)
+
+
+def domains_of(reason: str) -> int:
+    return int(re.search(r"(\d+) domains", reason).group(1))
+
+
+@pytest.mark.parametrize("split", ["input", "relu"])
+def test_branch_and_bound_proves_what_crown_alone_cannot(net, split):
+    model, crown, top, threshold = net
+    assert top < threshold < crown
+    assert certify_not_reaches(model, fv.ClassLogit(0), threshold, constraints=BOX).status == ("unknown",)
+    cert = certify_not_reaches(
+        model, fv.ClassLogit(0), threshold, constraints=BOX, branch=BranchAndBound(domains=200, split=split, **CHEAP)
+    )
+    assert cert.status == ("proven",), cert.reasons
+    assert cert.reasons[0].startswith("proven: ") and domains_of(cert.reasons[0]) > 1  # it had to branch
+    assert top <= cert.bounds.upper[0] < threshold  # the bound over the leaves: sound, and below
+    assert np.isnan(cert.counterexamples).all()
+
+
+def test_a_tight_budget_ends_unknown_with_the_reason(net):
+    model, _, top, threshold = net
+    cert = certify_not_reaches(
+        model, fv.ClassLogit(0), threshold, constraints=BOX, branch=BranchAndBound(domains=2, split="relu", **CHEAP)
+    )
+    assert cert.status == ("unknown",)
+    found = re.fullmatch(r"budget: (\d+) domains left, worst bound (\S+) \(after (\d+) domains\)", cert.reasons[0])
+    assert found, cert.reasons
+    assert int(found.group(1)) >= 1 and int(found.group(3)) <= 3
+    assert float(found.group(2)) >= threshold and cert.bounds.upper[0] >= top
+
+
+def test_a_counterexample_above_the_threshold_is_reported_and_real(net):
+    model, _, top, _ = net
+    cert = certify_not_reaches(model, fv.ClassLogit(0), top - 0.01, constraints=BOX, branch=BranchAndBound(**CHEAP))
+    assert cert.status == ("counterexample",)
+    x = cert.counterexamples
+    assert x.dtype == np.float32 and BOX.contains(x, atol=0).all()
+    assert evaluate(model, fv.ClassLogit(0), x)[0] >= top - 0.01
+    assert cert.bounds.upper[0] >= evaluate(model, fv.ClassLogit(0), x)[0]
+
+
+PLANTED = {
+    "2 inputs": dict(seed=0, dim=2, width=1e-3, depth=1, excess=1e-3),
+    "3 inputs, deeper": dict(seed=1, dim=3, width=1e-3, depth=2, excess=1e-3),
+    "narrower": dict(seed=1, dim=2, width=1e-4, depth=1, excess=1e-4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLANTED))
+def test_a_planted_counterexample_is_found_by_branching_and_never_proven(name):
+    """After SoundnessBench: a spike too thin for the search before branching, found inside a domain."""
+    p = planted(**PLANTED[name])
+    assert p.value > THRESHOLD
+    options = BranchAndBound(domains=400, restarts=2, steps=20)
+    cert = certify_not_reaches(p.model, p.objective, THRESHOLD, constraints=p.constraint, start=p.x0, branch=options)
+    assert cert.status == ("counterexample",), cert.reasons
+    assert "found in a domain" in cert.reasons[0]  # the search before branching missed it
+    x = cert.counterexamples
+    assert p.constraint.contains(x, atol=0).all()
+    assert evaluate(p.model, p.objective, x)[0] >= THRESHOLD
+
+
+def test_items_proven_by_the_bounds_alone_are_not_branched(net):
+    model, _, _, threshold = net
+    cert = certify_not_reaches(
+        model,
+        fv.ClassLogit([0, 0]),
+        threshold,
+        constraints=BOX & fv.LpBall(np.array([[0.0, 0.0], [0.9, 0.9]], np.float32), [1.0, 0.01], p=np.inf),
+        branch=BranchAndBound(domains=200, **CHEAP),
+    )
+    assert cert.status == ("proven", "proven")
+    assert cert.reasons[0].startswith("proven: ") and domains_of(cert.reasons[0]) > 1
+    assert cert.reasons[1].startswith("proven by the bounds alone: upper bound")
+
+
+def test_assert_not_reaches_branches_and_fails_on_a_counterexample_found_by_branching():
+    p = planted(**PLANTED["2 inputs"])
+    kwargs = dict(constraints=p.constraint, start=p.x0, steps=10, restarts=1, certify=True)
+    options = BranchAndBound(domains=400, restarts=2, steps=20)
+    with pytest.raises(AssertionError, match="branch and bound found a counterexample") as info:
+        fv.assert_not_reaches(p.model, p.objective, THRESHOLD, branch=options, **kwargs)
+    assert "counterexample: float32 value" in str(info.value)
+    r = fv.assert_not_reaches(p.model, p.objective, p.value + 0.01, branch=options, require_proof=True, **kwargs)
+    assert r.status == "proven" and r.certificate.reasons[0].startswith("proven")
+    with pytest.raises(ConfigurationError, match=r"branch=\.\.\. needs certify=True"):
+        fv.assert_not_reaches(p.model, p.objective, 1.0, constraints=p.constraint, steps=5, branch=options)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        (dict(domains=0), ConfigurationError, "domains"),
+        (dict(domains=1.5), FeatvizTypeError, "domains"),
+        (dict(seconds=0.0), ConfigurationError, "seconds"),
+        (dict(split="neurons"), ConfigurationError, "split"),
+        (dict(batch=0), ConfigurationError, "batch"),
+        (dict(restarts=0), ConfigurationError, "restarts"),
+        (dict(iterations=-1), ConfigurationError, "iterations"),
+    ],
+)
+def test_bad_options_are_refused_by_name(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        BranchAndBound(**kwargs)
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    widths=st.sampled_from([(4,), (8,), (6, 6), (8, 4)]),
+    offset=st.floats(-0.3, 0.3),
+    split=st.sampled_from(["input", "relu"]),
+)
+def test_never_proven_where_dense_sampling_reaches_the_threshold(seed, widths, offset, split):
+    model = relu_net(seed, widths)
+    top = grid_max(model, 201)
+    crown = float(bounds(model, fv.ClassLogit(0), constraints=BOX).upper[0])
+    threshold = top + offset * max(crown - top, 1e-3)  # below the sampled maximum when offset <= 0
+    options = BranchAndBound(domains=60, split=split, **CHEAP)
+    cert = certify_not_reaches(model, fv.ClassLogit(0), threshold, constraints=BOX, branch=options)
+    assert cert.bounds.upper[0] >= top  # sound, whatever the status
+    if top >= threshold:
+        assert cert.status[0] != "proven", (top, threshold, cert.reasons)
+    if cert.status[0] == "counterexample":
+        x = cert.counterexamples
+        assert BOX.contains(x, atol=0).all() and evaluate(model, fv.ClassLogit(0), x)[0] >= threshold
