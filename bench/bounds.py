@@ -1,7 +1,8 @@
 """Tightness and cost of sound bounds (IBP, CROWN): widths and certified fractions before and
 after the float32 rounding model of issue 19, time per call, and cost relative to one
 256-step ascent with CROWN's memory; with ``--bab SECONDS``, only branch and bound on the
-margins of the seed MLP that CROWN leaves unknown at eps 0.03 (``SECONDS`` per case).
+margins of the seed MLP that CROWN leaves unknown at eps 0.03 (``SECONDS`` per case; another
+radius with ``--bab-eps``).
 
 Run ``python bench/bounds.py`` from the repository root (needs ``examples/models/``).
 
@@ -268,9 +269,10 @@ def main() -> None:
     parser.add_argument(
         "--bab", type=float, metavar="SECONDS", help="only branch and bound on the seed MLP's unknown margins"
     )
+    parser.add_argument("--bab-eps", type=float, default=0.03, help="the L-inf radius of --bab")
     args = parser.parse_args()
     if args.bab is not None:
-        branch_and_bound(args.bab)
+        branch_and_bound(args.bab, args.bab_eps)
         return
     tightness()
     if args.widths_only:

@@ -274,7 +274,7 @@ def _batch(model: Any, cert: Certificate, start: Any) -> _Batch:
     starts = None if start_arr is None else np.broadcast_to(start_arr, shape)
     canon = cert.bounds.constraints.canonical(shape, start=starts)
     groups = groups_of(objective, {t: graph.nodes[n].shape for t, n in nodes.items()}, shape[0], info.head.squash)
-    return _Batch(graph, nodes, groups, inset, canon, starts, Evaluator(model, objective, shape[0]))
+    return _Batch(graph, nodes, groups, inset, canon, starts, Evaluator(model, objective, shape[0], info.input_shape))
 
 
 def branch_certificate(model: Any, cert: Certificate, start: Any, options: BranchAndBound) -> Certificate:

@@ -378,6 +378,10 @@ def certify_not_reaches(
     ('proven',)
     >>> certify_not_reaches(m, fv.ClassLogit(0), 1.5, constraints=fv.Box(0, 1)).status
     ('unknown',)
+    >>> from pytest_featviz.verify import BranchAndBound
+    >>> cert = certify_not_reaches(m, fv.ClassLogit(0), 1.5, constraints=fv.Box(0, 1), branch=BranchAndBound())
+    >>> cert.status, cert.counterexamples
+    (('counterexample',), array([[1., 0.]], dtype=float32))
     """
     threshold = check_real(threshold, "threshold")
     b = bounds(model, objective, constraints=constraints, method=method, start=start)

@@ -30,7 +30,7 @@ __all__ = ["Evaluator", "Found", "attack", "inside", "uniform_points"]
 class Evaluator:
     """The objective on the real model in float32, values and gradients, for one batch item at a time."""
 
-    def __init__(self, model: Any, objective: Objective, batch: int) -> None:
+    def __init__(self, model: Any, objective: Objective, batch: int, input_shape: tuple[int, ...]) -> None:
         import tensorflow as tf
 
         from ..models import FeatureExtractor
@@ -39,8 +39,13 @@ class Evaluator:
         self._objective = objective
         self._params = objective.params(batch)
         self.calls = 0
+        one, two = (objective.slice_params(self._params, np.zeros(n, dtype=np.int64)) for n in (1, 2))
+        specs = [  # per-item parameters have a free first axis: one trace serves every number of points
+            tf.TensorSpec((None, *a.shape[1:]) if a.shape != b.shape else a.shape, tf.as_dtype(a.dtype))
+            for a, b in zip(one, two)
+        ]
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32), specs])
         def value_and_gradient(x: Any, params: list[Any]) -> tuple[Any, Any]:
             with tf.GradientTape() as tape:
                 tape.watch(x)
