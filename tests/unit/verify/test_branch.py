@@ -146,6 +146,54 @@ def test_assert_not_reaches_branches_and_fails_on_a_counterexample_found_by_bran
         fv.assert_not_reaches(p.model, p.objective, 1.0, constraints=p.constraint, steps=5, branch=options)
 
 
+def exact_max(model: keras.Model, low: np.ndarray, high: np.ndarray) -> float:
+    """The exact maximum of a one-hidden-layer ReLU net's output over the box ``[low, high]``
+    (float64 arithmetic on its weights): a mixed-integer program, one binary per unstable ReLU."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    w1, b1, w2, b2 = (np.asarray(w, np.float64) for w in model.get_weights())
+    n, h = w1.shape
+    zl = b1 + np.where(w1 > 0, w1 * low[:, None], w1 * high[:, None]).sum(axis=0)
+    zu = b1 + np.where(w1 > 0, w1 * high[:, None], w1 * low[:, None]).sum(axis=0)
+    rows, lb, ub = [], [], []  # variables: x (n), relu outputs (h), active flags (h)
+
+    def add(x: np.ndarray, out: int, out_coef: float, flag: float, lo: float, hi: float) -> None:
+        row = np.zeros(n + 2 * h)
+        row[:n], row[n + out], row[n + h + out] = x, out_coef, flag
+        rows.append(row), lb.append(lo), ub.append(hi)
+
+    for k in range(h):
+        if zu[k] <= 0:
+            add(np.zeros(n), k, 1.0, 0.0, 0.0, 0.0)
+        elif zl[k] >= 0:
+            add(w1[:, k], k, -1.0, 0.0, -b1[k], -b1[k])
+        else:  # y >= z, y <= z - zl (1 - a), y <= zu a
+            add(w1[:, k], k, -1.0, 0.0, -np.inf, -b1[k])
+            add(-w1[:, k], k, 1.0, -zl[k], -np.inf, b1[k] - zl[k])
+            add(np.zeros(n), k, 1.0, -zu[k], -np.inf, 0.0)
+    cost = np.concatenate([np.zeros(n), -w2[:, 0], np.zeros(h)])
+    box = Bounds(np.concatenate([low, np.zeros(2 * h)]), np.concatenate([high, np.full(h, np.inf), np.ones(h)]))
+    integral = np.concatenate([np.zeros(n + h), np.ones(h)])
+    found = milp(cost, constraints=LinearConstraint(np.array(rows), lb, ub), integrality=integral, bounds=box)
+    assert found.success, found.message
+    return float(-found.fun + b2[0])
+
+
+def test_relu_splitting_proves_an_exact_maximum_in_twelve_dimensions():
+    """Twelve inputs (so 'auto' splits ReLUs): proven just above the exact maximum, never below it."""
+    model = relu_net(3, (24,), dim=12)
+    box = fv.Box(-1, 1)
+    top = exact_max(model, np.full(12, -1.0), np.full(12, 1.0))
+    crown = float(bounds(model, fv.ClassLogit(0), constraints=box).upper[0])
+    above = top + 0.05 * (crown - top)
+    options = BranchAndBound(domains=300, **CHEAP)
+    cert = certify_not_reaches(model, fv.ClassLogit(0), above, constraints=box, branch=options)
+    assert cert.status == ("proven",) and domains_of(cert.reasons[0]) > 1, cert.reasons
+    assert top <= cert.bounds.upper[0] < above
+    below = certify_not_reaches(model, fv.ClassLogit(0), top - 1e-3, constraints=box, branch=options)
+    assert below.status[0] != "proven" and below.bounds.upper[0] >= top
+
+
 @pytest.mark.parametrize(
     "kwargs, error, words",
     [
