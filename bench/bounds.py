@@ -1,6 +1,8 @@
 """Tightness and cost of sound bounds (IBP, CROWN): widths and certified fractions before and
 after the float32 rounding model of issue 19, time per call, and cost relative to one
-256-step ascent with CROWN's memory.
+256-step ascent with CROWN's memory; with ``--bab SECONDS``, only branch and bound on the
+margins of the seed MLP that CROWN leaves unknown at eps 0.03 (``SECONDS`` per case; another
+radius with ``--bab-eps``).
 
 Run ``python bench/bounds.py`` from the repository root (needs ``examples/models/``).
 
@@ -221,13 +223,57 @@ def tightness() -> None:
     widths(f"deep MLP 784-256-256-128-10, {how}", model, versions)
 
 
+def branch_and_bound(seconds: float, eps: float = 0.03, n: int = 20) -> None:
+    """On the seed MLP, the logit margins ``z_j - z_true`` of the first ``n`` test digits that
+    CROWN leaves unknown in ``Box(0, 1) & LpBall(x, eps, p=inf)``: what branch and bound makes of
+    each, with ``seconds`` per case (alpha-CROWN is not in this branch: the cases are CROWN's)."""
+    import pytest_featviz as fv
+    from pytest_featviz.verify import BranchAndBound, bounds, certify_not_reaches
+
+    model = fv.load_model(MODELS / "digits_mlp.keras")
+    data = np.load(MODELS / "digits_test.npz")
+    x, y = data["x_test"][:n].astype(np.float32) / 255, data["y_test"][:n]
+    pairs = [(i, j) for i in range(n) for j in range(10) if j != y[i]]
+    items = np.array([i for i, _ in pairs])
+    objective = fv.ClassLogit([j for _, j in pairs]) - fv.ClassLogit([int(y[i]) for i, _ in pairs])
+    root = bounds(model, objective, constraints=fv.Box(0, 1) & fv.LpBall(x[items], eps, p=np.inf), start=x[items])
+    unknown = np.flatnonzero(~(root.upper < 0))
+    print(f"branch and bound, seed MLP, eps {eps}, {seconds:g} s per case: {len(unknown)} of {len(pairs)} margins")
+    print(f"  ({len(set(items[unknown]))} of {n} digits) left unknown by CROWN")
+    print(f"  {'digit':>5s} {'j':>2s} {'CROWN':>8s} {'status':14s} {'s':>6s}  reason")
+    status: dict[str, list[int]] = {}
+    for k in unknown:
+        i, j = pairs[k]
+        c = fv.Box(0, 1) & fv.LpBall(x[i : i + 1], eps, p=np.inf)
+        margin = fv.ClassLogit(j) - fv.ClassLogit(int(y[i]))
+        t0 = time.perf_counter()
+        options = BranchAndBound(domains=10**9, seconds=seconds)
+        cert = certify_not_reaches(model, margin, 0.0, constraints=c, start=x[i : i + 1], branch=options)
+        t = time.perf_counter() - t0
+        status.setdefault(cert.status[0], []).append(int(k))
+        print(f"  {i:5d} {j:2d} {root.upper[k]:8.4f} {cert.status[0]:14s} {t:6.1f}  {cert.reasons[0]}")
+    counts = ", ".join(f"{len(v)} {s}" for s, v in sorted(status.items()))
+    print(f"  margins: {counts} (of {len(unknown)})")
+    proven = set(np.flatnonzero(root.upper < 0)) | set(status.get("proven", []))
+    digits = sum(all(k in proven for k in np.flatnonzero(items == i)) for i in range(n))
+    before = sum(bool((root.upper[items == i] < 0).all()) for i in range(n))
+    print(f"  digits with every margin proven: {before} of {n} by CROWN, {digits} of {n} with branch and bound")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--eps", type=float, default=0.01)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--widths-only", action="store_true", help="only the tightness tables")
+    parser.add_argument(
+        "--bab", type=float, metavar="SECONDS", help="only branch and bound on the seed MLP's unknown margins"
+    )
+    parser.add_argument("--bab-eps", type=float, default=0.03, help="the L-inf radius of --bab")
     args = parser.parse_args()
+    if args.bab is not None:
+        branch_and_bound(args.bab, args.bab_eps)
+        return
     tightness()
     if args.widths_only:
         return

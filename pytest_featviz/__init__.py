@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from .objectives import TotalVariation as TotalVariation
     from .priors import Priors as Priors
     from .verify import Bounds as Bounds
+    from .verify import BranchAndBound as BranchAndBound
     from .verify import Certificate as Certificate
     from .verify import bounds as bounds
     from .verify import certify_not_reaches as certify_not_reaches
@@ -119,6 +120,7 @@ _LAZY = {
     "Priors": "priors",
     # sound bounds
     "Bounds": "verify",
+    "BranchAndBound": "verify",
     "bounds": "verify",
     "Certificate": "verify",
     "certify_not_reaches": "verify",

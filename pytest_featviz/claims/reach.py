@@ -24,7 +24,7 @@ from .outcome import ClaimResult
 from .search import check_threshold, run_search
 
 if TYPE_CHECKING:
-    from ..verify import Method
+    from ..verify import BranchAndBound, Method
 
 __all__ = ["assert_reaches", "assert_not_reaches"]
 
@@ -102,6 +102,7 @@ def assert_not_reaches(
     certify: bool = False,
     method: Literal["crown", "ibp", "crown-ibp"] = "crown",
     require_proof: bool = False,
+    branch: BranchAndBound | None = None,
     **ascent_options: Any,
 ) -> ClaimResult:
     """Assert that no input inside ``constraints`` gets ``objective >= threshold`` (a robustness gate).
@@ -113,8 +114,11 @@ def assert_not_reaches(
     (``method`` in {'crown', 'ibp', 'crown-ibp'}) are computed too: ``r.status`` is
     ``"proven"`` when the upper bound is below the threshold for every item, else
     ``"unknown"``, which fails only with ``require_proof=True`` (it needs
-    ``certify=True``). Other keyword arguments go to :func:`ascend`, as for
-    :func:`assert_reaches`.
+    ``certify=True``). With ``branch`` (a :class:`~pytest_featviz.verify.BranchAndBound`;
+    needs ``certify=True``) unknown items are branched: split and bounded part by part
+    until proven, or until a counterexample is found on the model (which fails the
+    test like the search's), or the budget runs out. Other keyword arguments go to
+    :func:`ascend`, as for :func:`assert_reaches`.
 
     Returns
     -------
@@ -137,7 +141,7 @@ def assert_not_reaches(
     value = check_threshold(threshold)
     if constraints is None:
         raise ConfigurationError("assert_not_reaches needs constraints: without them almost anything is reachable")
-    _check_certify(certify, method, require_proof)
+    _check_certify(certify, method, require_proof, branch)
     if restarts is None:  # 4 starts for one target; one start per target for several
         restarts = 4 if as_objective(objective).batch_size() in (None, 1) else 1
     if certify:  # refuse an unsupported layer before the search, not after it
@@ -151,10 +155,12 @@ def assert_not_reaches(
     if found.any():
         outcome, verdict = ClaimResult(r, "counterexample"), _counterexample(r, found, threshold, certify)
     else:
-        outcome = _certify(model, r, value, constraints, method) if certify else ClaimResult(r)
-        verdict = (
-            _unproven(outcome, threshold, method) if require_proof and outcome.status != "proven" else Verdict(True)
-        )
+        outcome = _certify(model, r, value, constraints, method, branch) if certify else ClaimResult(r)
+        verdict = Verdict(True)
+        if outcome.status == "counterexample":
+            verdict = _branched_counterexample(outcome, threshold)
+        elif require_proof and outcome.status != "proven":
+            verdict = _unproven(outcome, threshold, method)
     finish("assert_not_reaches", r, claim, threshold, verdict, status=outcome.status)
     return outcome
 
@@ -179,7 +185,7 @@ def _counterexample(r: AscentResult, found: np.ndarray, threshold: float, certif
     )
 
 
-def _check_certify(certify: bool, method: str, require_proof: bool) -> None:
+def _check_certify(certify: bool, method: str, require_proof: bool, branch: Any) -> None:
     from ..verify import METHODS
 
     if not isinstance(method, str) or method not in METHODS:
@@ -191,13 +197,37 @@ def _check_certify(certify: bool, method: str, require_proof: bool) -> None:
             "require_proof=True needs certify=True: without certification nothing is proven, "
             "so the claim could never pass"
         )
+    if branch is not None and not certify:
+        raise ConfigurationError("branch=... needs certify=True: branch and bound refines the sound bounds")
 
 
-def _certify(model: Any, r: AscentResult, threshold: float, constraints: Any, method: Method) -> ClaimResult:
+def _certify(
+    model: Any, r: AscentResult, threshold: float, constraints: Any, method: Method, branch: BranchAndBound | None
+) -> ClaimResult:
     from ..verify import certify_not_reaches
 
-    cert = certify_not_reaches(model, r.objective, threshold, constraints=constraints, method=method, start=r.start)
-    return ClaimResult(r, "proven" if np.all(np.asarray(cert.status) == "proven") else "unknown", cert)
+    cert = certify_not_reaches(
+        model, r.objective, threshold, constraints=constraints, method=method, start=r.start, branch=branch
+    )
+    status = np.asarray(cert.status)
+    if (status == "counterexample").any():
+        return ClaimResult(r, "counterexample", cert)
+    return ClaimResult(r, "proven" if np.all(status == "proven") else "unknown", cert)
+
+
+def _branched_counterexample(outcome: ClaimResult, threshold: float) -> Verdict:
+    """The verdict when branch and bound found a counterexample that the search had missed."""
+    cert = outcome.certificate
+    assert cert is not None  # certify=True: checked before the search
+    items = [i for i, s in enumerate(cert.status) if s == "counterexample"]
+    notes = tuple(f"item {i}: {cert.reasons[i]}" for i in items)
+    return Verdict(
+        False,
+        ", but branch and bound found a counterexample",
+        (*notes, "the inputs are in r.certificate.counterexamples (float32, NaN rows where none was found)"),
+        "this is a real counterexample inside the constraints: retrain, or tighten the claim",
+        focus=items[0],
+    )
 
 
 def _unproven(outcome: ClaimResult, threshold: float, method: str) -> Verdict:

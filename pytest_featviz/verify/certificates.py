@@ -39,7 +39,7 @@ anywhere in an item's propagation makes its bounds NaN: unknown, never proven.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
@@ -52,6 +52,9 @@ from .nonlinear import Activation, MaxPool2D, Multiply
 from .propagation import InputSet, State, backward, bound_at, dot_abs, forward, gamma
 from .specs import Group, groups_of, targets_of
 from .targets import build_graph
+
+if TYPE_CHECKING:
+    from .branch import BranchAndBound
 
 __all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
 
@@ -106,12 +109,17 @@ class Certificate:
     """Whether an objective provably stays below a threshold, per batch item.
 
     ``status`` is 'proven' where the sound upper bound is below ``threshold``, else
-    'unknown' (a search may still find a counterexample).
+    'unknown' (a search may still find a counterexample); with branch and bound also
+    'counterexample' where one was found. ``reasons`` says why, per item (empty
+    without branch and bound); ``counterexamples`` (``(B, *input_shape)`` float32, NaN
+    rows where none was found) holds them, or is None without branch and bound.
     """
 
     status: tuple[str, ...]
     threshold: float
     bounds: Bounds
+    reasons: tuple[str, ...] = ()
+    counterexamples: np.ndarray | None = None
 
     @property
     def proven(self) -> bool:
@@ -120,9 +128,11 @@ class Certificate:
 
     def __repr__(self) -> str:
         n = sum(s == "proven" for s in self.status)
+        found = sum(s == "counterexample" for s in self.status)
         return (
             f"Certificate({self.bounds.objective!r} < {self.threshold:g}: proven {n}/{len(self.status)}, "
-            f"upper={_fmt(self.bounds.upper)}, method={self.bounds.method!r})"
+            + (f"counterexamples {found}, " if found else "")
+            + f"upper={_fmt(self.bounds.upper)}, method={self.bounds.method!r})"
         )
 
 
@@ -346,11 +356,16 @@ def certify_not_reaches(
     constraints: Constraint | None = None,
     method: Method = "crown",
     start: Any = None,
+    branch: BranchAndBound | None = None,
 ) -> Certificate:
     """Prove, per batch item, that ``objective < threshold`` everywhere in ``constraints``.
 
     An item is 'proven' iff its sound upper bound (see :func:`bounds`) is below
-    ``threshold``; otherwise 'unknown' (NaN bounds are never proven).
+    ``threshold``; otherwise 'unknown' (NaN bounds are never proven). With ``branch``
+    (a :class:`BranchAndBound`), each unknown item is searched for a counterexample
+    on the real model and then split into parts bounded separately (see
+    :mod:`.branch`): it ends 'proven', 'counterexample' or 'unknown', with the
+    reason in ``reasons``.
 
     Examples
     --------
@@ -363,8 +378,17 @@ def certify_not_reaches(
     ('proven',)
     >>> certify_not_reaches(m, fv.ClassLogit(0), 1.5, constraints=fv.Box(0, 1)).status
     ('unknown',)
+    >>> from pytest_featviz.verify import BranchAndBound
+    >>> cert = certify_not_reaches(m, fv.ClassLogit(0), 1.5, constraints=fv.Box(0, 1), branch=BranchAndBound())
+    >>> cert.status, cert.counterexamples
+    (('counterexample',), array([[1., 0.]], dtype=float32))
     """
     threshold = check_real(threshold, "threshold")
     b = bounds(model, objective, constraints=constraints, method=method, start=start)
     status = tuple("proven" if u < threshold else "unknown" for u in b.upper)
-    return Certificate(status, float(threshold), b)
+    cert = Certificate(status, float(threshold), b)
+    if branch is None:
+        return cert
+    from .branch import branch_certificate
+
+    return branch_certificate(model, cert, start, branch)

@@ -60,6 +60,7 @@ itself; underflow is not modelled (the caller adds an absolute margin).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -229,10 +230,17 @@ def _input_node(inset: InputSet, unit: float) -> Node:
     return Node(low, high, clow, chigh, None, (inset.center, np.ones_like(inset.center)), berr, 0)
 
 
-def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
+def forward(
+    graph: Graph, inset: InputSet, crown: str | None, clamp: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None
+) -> State:
     """Interval bounds (exact and of the float32 evaluation), L2-ball images, rounding bounds
     and (``crown`` in {'full', 'ibp'}) relaxations of every node; ``crown='full'`` tightens
-    pre-activations by CROWN."""
+    pre-activations by CROWN.
+
+    ``clamp`` maps nodes to intervals ``(low, high)`` (``(B, *shape)``) known to hold their
+    computed values on the part of the input set being bounded (a branch of branch and
+    bound, :mod:`.branch`): each node's bounds are intersected with its interval as soon
+    as they are computed, so every later node and relaxation uses them."""
     state = State(radius=inset.radius)
     state.append(_input_node(inset, graph.unit))
     needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
@@ -245,6 +253,10 @@ def forward(graph: Graph, inset: InputSet, crown: str | None) -> State:
                 _tighten(graph, state, inset, n)
             else:
                 state.ibp_only_nodes += 1
+        if clamp is not None and n in clamp:
+            low, high = clamp[n]
+            state.low[n], state.clow[n] = np.maximum(state.low[n], low), np.maximum(state.clow[n], low)
+            state.high[n], state.chigh[n] = np.minimum(state.high[n], high), np.minimum(state.chigh[n], high)
     return state
 
 
@@ -303,18 +315,35 @@ def dot_abs(a: np.ndarray, d: np.ndarray) -> np.ndarray:
     return np.einsum("bkn,bkn->bk", flat, np.broadcast_to(d, flat.shape))
 
 
-def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def backward(
+    graph: Graph,
+    state: State,
+    inset: InputSet,
+    target: int,
+    a: np.ndarray,
+    inject: Mapping[int, np.ndarray] | None = None,
+    record: dict[int, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """CROWN: upper bounds ``(B, K)`` of the rows ``a`` (``(B, K, *shape)``) of a linear
     function of node ``target`` over the input set: of the float32 evaluation, and in
-    exact arithmetic (the same bound without the rounding terms)."""
+    exact arithmetic (the same bound without the rounding terms).
+
+    ``inject`` adds rows (``(B, K, *shape_n)``) of node ``n``'s computed values to the
+    function as the pass reaches node ``n`` (branch and bound's Lagrangian terms, which
+    the caller must know to be non-negative); ``record``, when given, receives the rows
+    that reach each node (node 0: the input), after injection."""
     b, k = a.shape[:2]
     pending: dict[int, np.ndarray] = {target: a}
     const = np.zeros((b, k))
     rounding = np.zeros((b, k))
     for n in range(target, 0, -1):
+        if inject is not None and n in inject:
+            pending[n] = pending[n] + inject[n] if n in pending else inject[n]
         if n not in pending:
             continue
         a = pending.pop(n)
+        if record is not None:
+            record[n] = a
         node = graph.nodes[n]
         op = graph.op(n)
         pert = state.pert[n]
@@ -339,6 +368,8 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
         for i, part in zip(node.inputs, parts):
             pending[i] = pending[i] + part if i in pending else part
     rest = pending.get(0)
+    if record is not None and rest is not None:
+        record[0] = rest
     if rest is None:
         return const + rounding, const
     return const + rounding + bound_at(state, 0, rest, True), const + bound_at(state, 0, rest, False)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from test_bounds import evaluate
 
 import pytest_featviz as fv
-from pytest_featviz.verify import METHODS, bounds, certify_not_reaches
+from pytest_featviz.verify import METHODS, BranchAndBound, bounds, certify_not_reaches
 
 L = keras.layers
 THRESHOLD = 0.0
@@ -129,3 +129,19 @@ def test_random_planted_counterexamples_are_never_proven(seed, dim, log_width, d
     values = evaluate(p.model, p.objective, inside)
     b = bounds(p.model, p.objective, constraints=p.constraint, method=method, start=p.x0)
     assert b.lower[0] <= values.min() and values.max() <= b.upper[0]
+
+
+@pytest.mark.parametrize("name", sorted(HARD))
+def test_branch_and_bound_never_proves_a_planted_counterexample(name):
+    """With branching (a small domain budget), the hard cases end 'counterexample' (checked on the
+    model) or 'unknown': never 'proven'."""
+    p = planted(**HARD[name])
+    options = BranchAndBound(domains=100, restarts=2, steps=20)
+    cert = certify_not_reaches(p.model, p.objective, THRESHOLD, constraints=p.constraint, start=p.x0, branch=options)
+    assert cert.status[0] in ("counterexample", "unknown"), cert.reasons
+    assert cert.bounds.upper[0] >= p.value
+    if cert.status[0] == "counterexample":
+        x = cert.counterexamples
+        assert p.constraint.contains(x, atol=0).all() and evaluate(p.model, p.objective, x)[0] >= THRESHOLD
+    else:
+        assert cert.reasons[0].startswith("budget: ")
