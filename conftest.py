@@ -5,6 +5,19 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
+# Under pytest-xdist every worker is one process per core: one thread each for TensorFlow's op pools and
+# OpenBLAS, or the workers' thread pools fight over the same cores (a 32x784 @ 784x128 float64 product took
+# 40 ms with OpenBLAS's default threads on the 2 shared cores, 0.2 ms with one). Set before either library loads.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in (
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+    ):
+        os.environ.setdefault(name, "1")
+
 # Checks of how far Hypothesis shrinks fv.strategies' examples (to the documented simplest ones):
 # Hypothesis 6.111.1 and later do; 6.100 (the supported floor) draws valid examples but shrinks
 # them less far, so on older versions these are skipped, not failed (make test-oldest).

@@ -193,6 +193,15 @@ def _attack_round(problem: Problem, evaluate: Any, canon: Canonical, doms: Domai
     return attack(evaluate, canon, x[keep], _ATTACK_STEPS, low, high)
 
 
+def _reaches(evaluate: Any, found: Found | None, threshold: float) -> bool:
+    """Whether ``found`` reaches ``threshold`` also when evaluated alone: a float32 value depends on the
+    summation order, which changes with the batch (and the BLAS threads), so a point that reaches it
+    only by the last bits in the attack's batch is not reported as a counterexample."""
+    if found is None or found.value < threshold:
+        return False
+    return bool(evaluate(np.asarray(found.x)[None])[0][0] >= threshold)
+
+
 def _counterexample(found: Found, when: str, upper: float, count: int, threshold: float) -> Outcome:
     reason = f"counterexample: float32 value {found.value:.6g} >= {threshold:g} inside the constraints ({when})"
     return Outcome("counterexample", reason, upper, found.x, found.value, count)
@@ -210,7 +219,7 @@ def branch_item(
     if start is not None:
         starts[0] = start
     first = attack(evaluate, canon, starts, options.steps)
-    if first.value >= threshold:
+    if _reaches(evaluate, first, threshold):
         return _counterexample(first, "found by the search before branching", upper, 0, threshold)
     mode = _mode(options, problem)
     doms, search = root(problem), _Search()
@@ -218,7 +227,8 @@ def branch_item(
         doms, guide = bound(problem, doms)
         search.count += len(doms)
         found = _attack_round(problem, evaluate, canon, doms, guide) if options.steps else None
-        if found is not None and found.value >= threshold:
+        if _reaches(evaluate, found, threshold):
+            assert found is not None
             when = f"found in a domain after {search.count} domains"
             return _counterexample(found, when, upper, search.count, threshold)
         search.file(_choose(mode, doms, guide), threshold)
