@@ -32,7 +32,11 @@ CAL = _bench()
 @pytest.fixture(scope="module")
 def matrix():
     """``{(model, gate, case): the worst number of each comparison and the default gate's verdict}``."""
-    rows = CAL.measure(list(CAL.SPECS), STEPS, retrain=False, priors=False)
+
+    def wanted(gate, case):  # a real change is judged by the gate that targets it
+        return case in CAL.HARMLESS or TARGETED[case] == gate
+
+    rows = CAL.measure(list(CAL.SPECS), STEPS, retrain=False, priors=False, wanted=wanted)
     return {(name, gate, case): found for name, gate, case, found in rows}
 
 
