@@ -179,28 +179,6 @@ def test_the_summary_tells_caught_and_expected_failures_from_real_ones(pytester,
     )
 
 
-def test_xdist_workers_share_nothing_and_the_summary_is_printed_once(pytester, model_file):
-    pytest.importorskip("xdist")
-    pytester.makepyfile(
-        """
-        import pytest
-        import pytest_featviz as fv
-
-        @pytest.mark.featviz_model("ones.keras")
-        @pytest.mark.parametrize("k", [0, 1, 0, 1])
-        def test_case(featviz_model, featviz, k):
-            featviz.save("picture", [[0.0, 0.5, 1.0]])
-            fv.assert_reaches(featviz_model, fv.ClassLogit(k), 2.5, constraints=fv.Box(0, 1), steps=30)
-        """
-    )
-    result = run(pytester, "-n", "2", "--featviz-artifacts", "art")
-    result.assert_outcomes(passed=4)
-    assert result.stdout.str().count("featviz assertions ran") == 1
-    result.stdout.fnmatch_lines(["*4 featviz assertions ran, 0 failed*"])
-    pictures = sorted((pytester.path / "art").glob("*/picture.png"))
-    assert len(pictures) == 4
-
-
 def test_a_pytest_run_inside_a_test_keeps_its_own_featviz_counts(pytester, model_file):
     """The outer session's summary counts only its own assertions, not the in-process inner run's."""
     inner = (

@@ -45,24 +45,41 @@ def run(pytester, *args):
     return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
 
 
+PICTURES = """
+import pytest
+import pytest_featviz as fv
+
+@pytest.mark.featviz_model("ones.keras")
+@pytest.mark.parametrize("k", [0, 1, 0, 1])
+def test_case(featviz_model, featviz, k):
+    featviz.save("picture", [[0.0, 0.5, 1.0]])
+    fv.assert_reaches(featviz_model, fv.ClassLogit(k), 2.5, constraints=fv.Box(0, 1), steps=30)
+"""
+
+
 def test_report_merges_the_records_of_both_xdist_workers(pytester, model_file):
-    pytester.makepyfile(test_suite=SUITE)
+    """One run under two workers (each a fresh interpreter, so one run serves every xdist check): the
+    report merges both workers' records, the summary is printed once, and the workers share no files."""
+    pytester.makepyfile(test_suite=SUITE, test_pictures=PICTURES)
     result = run(pytester, "-n", "2", "--dist", "load", "--featviz-report", "out/run.html", "--featviz-seed", "7")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=7, failed=1)
     workers = {p.name.split("_")[2] for p in pytester.path.glob("ran_on_*") if "no_featviz" not in p.name}
     assert workers == {"gw0", "gw1"}  # both workers ran featviz tests
     report = pytester.path / "out" / "run.html"
-    result.stdout.fnmatch_lines(["*3 featviz assertions ran, 1 failed*", f"*report: {report}*"])
+    assert result.stdout.str().count("featviz assertions ran") == 1
+    result.stdout.fnmatch_lines(["*7 featviz assertions ran, 1 failed*", f"*report: {report}*"])
     page = Page(report.read_text(encoding="utf-8"))
-    tests = sorted(row["test"] for row in page.rows)
+    tests = sorted(row["test"] for row in page.rows if row["test"].startswith("test_suite.py"))
     assert tests == ["test_suite.py::test_reaches[0]", "test_suite.py::test_reaches[1]", "test_suite.py::test_too_high"]
     failed = [row for row in page.rows if "failed" in row["classes"]]
     assert len(failed) == 1 and failed[0]["test"] == "test_suite.py::test_too_high" and page.rows[0] is failed[0]
     assert failed[0]["cells"][0] == "FAILED" and "test failed" in report.read_text()
     assert len(failed[0]["images"]) == 1 and decode_png(failed[0]["images"][0]).size[0] > 0
-    assert "1 real featviz failure" in page.summary and "4 tests ran (1 failed, 3 passed)" in page.summary
-    # without --featviz-artifacts the pictures go next to the report
-    assert (pytester.path / "out" / "run_files" / "test_suite.py__test_too_high" / "assert_reaches.png").is_file()
+    assert "1 real featviz failure" in page.summary and "8 tests ran (1 failed, 7 passed)" in page.summary
+    # without --featviz-artifacts the pictures go next to the report, one folder per test whichever worker ran it
+    files = pytester.path / "out" / "run_files"
+    assert (files / "test_suite.py__test_too_high" / "assert_reaches.png").is_file()
+    assert len(sorted(files.glob("test_pictures.py*/picture.png"))) == 4
     assert "seed" in report.read_text() and ">7<" in report.read_text()
 
 
