@@ -25,6 +25,16 @@ __all__ = ["Featviz"]
 _BEHAVIOUR = ("cross", "cross_back", "similarity")  # per-item numbers the report shows in its details
 
 
+@dataclasses.dataclass(frozen=True)
+class _Pending:
+    """A baseline comparison about to be judged: its record so far, the claim it states (without the
+    checks that judged it) and the command that updates the baseline."""
+
+    record: Record
+    claim: str
+    command: str
+
+
 class Featviz:
     """Bound to one test: its seed, its artifacts folder, its model cache (the ``featviz`` fixture).
 
@@ -226,9 +236,8 @@ class Featviz:
             min_similarity=min_similarity,
             similarity=similarity,
         )
-        return self._compare(
-            name, raw if model is not None else obtained, obtained, path, (entry, claim, command), options
-        )
+        pending = _Pending(entry, claim, command)
+        return self._compare(name, raw if model is not None else obtained, obtained, path, pending, options)
 
     def _baseline_file(self, name: str, node_id: str, baseline_of: str | None) -> tuple[Path, str]:
         """The file of baseline ``name`` of test ``node_id``, and where it was looked for (another test's).
@@ -251,13 +260,13 @@ class Featviz:
         new: Any,
         obtained: baselines.Baseline,
         path: Path,
-        said: tuple[Record, str, str],
+        pending: _Pending,
         options: dict[str, Any],
     ) -> baselines.Comparison:
         """Compare ``new`` (the result, or its capture ``obtained``) with the baseline at ``path``; record the
-        outcome (``said``: the record so far, the claim, the update command) and raise on a mismatch."""
+        outcome (completing ``pending``'s record) and raise on a mismatch."""
         __tracebackhide__ = True
-        entry, claim, command = said
+        entry, claim, command = pending.record, pending.claim, pending.command
         expected = baselines.load(path)
         comparison = baselines.compare(new, expected, **options)
         pictures, paths = ("", {}) if comparison.passed else self._save_mismatch(name, obtained, expected, comparison)
