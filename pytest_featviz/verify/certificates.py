@@ -38,7 +38,7 @@ anywhere in an item's propagation makes its bounds NaN: unknown, never proven.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -81,6 +81,9 @@ class Bounds:
         (an objective of several rows, some from each).
     real_lower, real_upper : ndarray, shape (B,)
         The bounds in exact arithmetic, before widening for float32 evaluation.
+    ibp_layers : tuple of str
+        The layers whose intermediate bounds stayed IBP's where CROWN was due (its budget,
+        :data:`.propagation.FULL_CROWN_BUDGET`, or ``method='crown-ibp'``); empty for full CROWN.
     """
 
     lower: np.ndarray
@@ -91,6 +94,7 @@ class Bounds:
     real_upper: np.ndarray
     objective: Objective
     constraints: Constraint
+    ibp_layers: tuple[str, ...] = ()
 
     @property
     def known(self) -> np.ndarray:
@@ -98,7 +102,11 @@ class Bounds:
         return np.isfinite(self.lower) & np.isfinite(self.upper)
 
     def __repr__(self) -> str:
-        return f"Bounds({self.objective!r}, method={self.method!r}, lower={_fmt(self.lower)}, upper={_fmt(self.upper)})"
+        ibp = f", ibp_layers={self.ibp_layers}" if self.ibp_layers else ""
+        return (
+            f"Bounds({self.objective!r}, method={self.method!r}, lower={_fmt(self.lower)}, "
+            f"upper={_fmt(self.upper)}{ibp})"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,10 +277,14 @@ def bounds(
         return Bounds(-inf, inf, label, (label,) * batch, -inf, inf, objective, constraint)
     crown = None if method == "ibp" else ("ibp" if method == "crown-ibp" else "full")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow gives infinite bounds, NaN unknown ones
-        state = forward(graph, inset, crown)
+        distinct, which = inset.distinct()
+        state = forward(graph, distinct, crown)
+        state = state if np.array_equal(which, np.arange(len(which))) else state.take(which)
         if method != "ibp" and state.ibp_only_nodes:
             label = "crown-ibp"
-        return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+        result = _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+        ibp_layers = tuple(dict.fromkeys(graph.nodes[n].layer for n in state.ibp_nodes))
+        return replace(result, ibp_layers=ibp_layers) if ibp_layers else result
 
 
 def _translate(model: Any, objective: Any) -> tuple:
