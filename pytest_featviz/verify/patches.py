@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["Window", "Plan", "plan", "plan_cost", "unfold", "valid", "backward_patches"]
 
 _WINDOWED = (Conv2D, DepthwiseConv2D, AvgPool2D, MaxPool2D)
+MATRIX_ENTRIES = 2**21
+"""Largest adjoint of a windowed operation on one patch applied as one matrix product."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def _transpose(op: Conv2D | DepthwiseConv2D | AvgPool2D, flat: np.ndarray) -> np
     offset-by-offset sum."""
     n, py, px, c = flat.shape
     dense_out = op.gh.size * op.gw.size
-    if py * px * c * dense_out > 2**21 or dense_out > 16 * op.gh.kernel * op.gw.kernel:
+    if py * px * c * dense_out > MATRIX_ENTRIES or dense_out > 16 * op.gh.kernel * op.gw.kernel:
         return op.transpose(flat)[0]
     matrix = op.transpose(np.eye(py * px * c).reshape((-1, py, px, c)))[0]
     return (flat.reshape(n, -1) @ matrix.reshape(py * px * c, -1)).reshape((n, *matrix.shape[1:]))
