@@ -322,10 +322,23 @@ def dot_abs(a: np.ndarray, d: np.ndarray) -> np.ndarray:
     return np.einsum("bkn,bkn->bk", flat, np.broadcast_to(d, flat.shape))
 
 
-def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def backward(
+    graph: Graph,
+    state: State,
+    inset: InputSet | None,
+    target: int,
+    a: np.ndarray,
+    *,
+    slopes: dict[int, np.ndarray] | None = None,
+    record: dict[int, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """CROWN: upper bounds ``(B, K)`` of the rows ``a`` (``(B, K, *shape)``) of a linear
     function of node ``target`` over the input set: of the float32 evaluation, and in
-    exact arithmetic (the same bound without the rounding terms)."""
+    exact arithmetic (the same bound without the rounding terms).
+
+    ``slopes`` replaces, per activation node, the lower lines' slopes by arrays
+    ``(B, K, *shape)`` (one per row; valid lines through the same intercepts: alpha-CROWN);
+    ``record`` receives the rows reaching every node (node 0's: the rows concretised)."""
     b, k = a.shape[:2]
     pending: dict[int, np.ndarray] = {target: a}
     const = np.zeros((b, k))
@@ -334,6 +347,8 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
         if n not in pending:
             continue
         a = pending.pop(n)
+        if record is not None:
+            record[n] = a
         node = graph.nodes[n]
         op = graph.op(n)
         pert = state.pert[n]
@@ -341,6 +356,8 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
             rounding += dot_abs(a, pert)
         if isinstance(op, Activation):
             al, bl, au, bu = (r[:, None] for r in state.relax[n])
+            if slopes is not None and n in slopes:
+                al = slopes[n]
             pos = a > 0
             parts = [np.where(pos, a * au, a * al)]
             const += np.where(pos, a * bu, a * bl).reshape(b, k, -1).sum(axis=2)
@@ -360,4 +377,6 @@ def backward(graph: Graph, state: State, inset: InputSet, target: int, a: np.nda
     rest = pending.get(0)
     if rest is None:
         return const + rounding, const
+    if record is not None:
+        record[0] = rest
     return const + rounding + bound_at(state, 0, rest, True), const + bound_at(state, 0, rest, False)

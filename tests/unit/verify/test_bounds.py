@@ -452,7 +452,8 @@ def test_unsupported_objectives_are_refused(objective):
 
 def test_bad_arguments_are_refused():
     model, _, _ = linear_model()
-    with pytest.raises(ConfigurationError, match="method='alpha' is not one of 'crown', 'crown-ibp', 'ibp'"):
+    choices = "'alpha-crown', 'crown', 'crown-ibp', 'ibp'; did you mean 'alpha-crown'"
+    with pytest.raises(ConfigurationError, match=f"method='alpha' is not one of {choices}"):
         bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), method="alpha")
     with pytest.raises(ConfigurationError, match="threshold must be a finite number; got nan"):
         certify_not_reaches(model, fv.ClassLogit(0), float("nan"), constraints=fv.Box(0, 1))
