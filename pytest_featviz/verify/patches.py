@@ -23,7 +23,7 @@ dense rows or interval bounds there.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from .pooling import AvgPool2D
 if TYPE_CHECKING:
     from .propagation import State
 
-__all__ = ["Window", "Plan", "plan", "plan_cost", "unfold", "valid", "backward_patches"]
+__all__ = ["Window", "Plan", "Sites", "plan", "plan_cost", "unfold", "valid", "backward_patches"]
 
 _WINDOWED = (Conv2D, DepthwiseConv2D, AvgPool2D, MaxPool2D)
 MATRIX_ENTRIES = 2**21
@@ -114,11 +114,20 @@ def plan(graph: Graph, target: int) -> Plan | None:
     return found
 
 
-def plan_cost(graph: Graph, target: int, windows: Plan) -> tuple[int, int]:
-    """``(total, largest)``: the numbers in one channel's rows at all the nodes reached, and at the largest."""
-    ht, wt = graph.nodes[target].shape[:2]
-    sizes = [ht * wt * wy.size * wx.size * graph.nodes[n].shape[2] for n, (wy, wx) in windows.items()]
+def plan_cost(graph: Graph, windows: Plan) -> tuple[int, int]:
+    """``(total, largest)``: the numbers in one neuron's row at all the nodes reached, and at the largest."""
+    sizes = [wy.size * wx.size * graph.nodes[n].shape[2] for n, (wy, wx) in windows.items()]
     return sum(sizes), max(sizes)
+
+
+class Sites(NamedTuple):
+    """The neurons whose rows are held: spatial positions ``ys``, ``xs`` and channels ``cs``
+    (each ``(R,)``) of a node whose spatial shape is ``out``."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    cs: np.ndarray
+    out: tuple[int, int]
 
 
 def unfold(v: np.ndarray, w: Windows, out: tuple[int, int], fill: float = 0.0) -> np.ndarray:
@@ -144,23 +153,31 @@ def valid(shape: tuple[int, ...], w: Windows, out: tuple[int, int]) -> np.ndarra
     return unfold(np.ones((1, shape[0], shape[1], 1)), w, out)
 
 
+def _valid(shape: tuple[int, ...], w: Windows, sites: Sites) -> np.ndarray:
+    """:func:`valid` at the sites' positions, ``(1, 1, R, py, px, 1)``."""
+    return valid(shape, w, sites.out)[:, sites.ys, sites.xs][:, None]
+
+
 def _sum(x: np.ndarray) -> np.ndarray:
     return x.sum(axis=(-3, -2, -1))
 
 
-def _at(v: np.ndarray, shape: tuple[int, ...], w: Windows, out: tuple[int, int], fill: float = 0.0) -> np.ndarray:
-    """A per-item array (``(B, *shape)`` or broadcastable to ``shape``) at the patch positions, ``(B|1, 1, ...)``."""
+def _at(v: np.ndarray, shape: tuple[int, ...], w: Windows, sites: Sites, fill: float = 0.0) -> np.ndarray:
+    """A per-item array (``(B, *shape)`` or broadcastable to ``shape``) at the patch positions
+    of the sites, ``(B|1, 1, R, py, px, C)``."""
     if v.ndim != len(shape) + 1:
         v = np.broadcast_to(v, shape)[None]
-    return unfold(v, w, out, fill)[:, None]
+    return unfold(v, w, sites.out, fill)[:, sites.ys, sites.xs][:, None]
 
 
-def _step(graph: Graph, state: State, n: int, a: np.ndarray, w: Windows) -> tuple[list[np.ndarray], np.ndarray]:
-    """The rows ``a`` (patches of node ``n``) pushed to ``n``'s inputs, and the constant they leave."""
+def _step(
+    graph: Graph, state: State, n: int, a: np.ndarray, w: Windows, out: Sites
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The rows ``a`` (``(B, 2, R, py, px, C)``, patches of node ``n``) pushed to ``n``'s
+    inputs, and the constant they leave."""
     node = graph.nodes[n]
     op = graph.op(n)
-    out = a.shape[2:4]
-    lead = a.shape[:4]
+    lead = a.shape[:3]
     if isinstance(op, Activation):
         al, bl, au, bu = (_at(r, node.shape, w, out) for r in state.relax[n])
         pos = a > 0
@@ -168,7 +185,7 @@ def _step(graph: Graph, state: State, n: int, a: np.ndarray, w: Windows) -> tupl
     if isinstance(op, MaxPool2D):
         sel, exact, umax = (_at(r, node.shape, w, out) for r in state.relax[n])
         kept, const = pool_rows(a, sel, exact, umax)
-        rows = (-1, *a.shape[4:])
+        rows = (-1, *a.shape[3:])
         sel = np.broadcast_to(sel, a.shape).reshape(rows)
         g = scatter_selected(kept.reshape(rows), sel, w[0].local(op.gh), w[1].local(op.gw))
         return [g.reshape((*lead, *g.shape[1:]))], _sum(const)
@@ -182,7 +199,7 @@ def _step(graph: Graph, state: State, n: int, a: np.ndarray, w: Windows) -> tupl
             inner = replace(op, gh=w[0].local(op.gh), gw=w[1].local(op.gw), count=np.ones((1, 1, 1)))
         else:
             inner = replace(op, gh=w[0].local(op.gh), gw=w[1].local(op.gw))
-        flat = a.reshape((-1, *a.shape[4:]))
+        flat = a.reshape((-1, *a.shape[3:]))
         g = _transpose(inner, flat)
         return [g.reshape((*lead, *g.shape[1:]))], inner.bias_dot(flat).reshape(lead)
     if isinstance(op, Concatenate):
@@ -208,16 +225,15 @@ def _embed(part: np.ndarray, sent: Windows, planned: Windows) -> np.ndarray:
     if sent == planned:
         return part
     oy, ox = sent[0].start - planned[0].start, sent[1].start - planned[1].start
-    full = np.zeros((*part.shape[:4], planned[0].size, planned[1].size, part.shape[-1]))
-    full[:, :, :, :, oy : oy + sent[0].size, ox : ox + sent[1].size] = part
+    full = np.zeros((*part.shape[:3], planned[0].size, planned[1].size, part.shape[-1]))
+    full[..., oy : oy + sent[0].size, ox : ox + sent[1].size, :] = part
     return full
 
 
-def _concretise(state: State, a: np.ndarray, w: Windows, computed: bool) -> np.ndarray:
+def _concretise(state: State, a: np.ndarray, w: Windows, out: Sites, computed: bool) -> np.ndarray:
     """Upper bounds of the input-node rows ``a`` over the box and, with one, the L2 ball
     (as :func:`.propagation.bound_at`, on patches)."""
     shape = (*state.low[0].shape[1:],)
-    out = a.shape[2:4]
     low = _at((state.clow if computed else state.low)[0], shape, w, out)
     high = _at((state.chigh if computed else state.high)[0], shape, w, out)
     best = _sum(np.where(a > 0, a * high, np.where(a < 0, a * low, 0.0)))
@@ -228,34 +244,35 @@ def _concretise(state: State, a: np.ndarray, w: Windows, computed: bool) -> np.n
         berr = state.berr[0]
         if computed and berr is not None:
             centre = centre + _sum(np.abs(a) * _at(berr, shape, w, out))
-        best = np.minimum(best, centre + state.radius.reshape(-1, 1, 1, 1) * spread)
+        best = np.minimum(best, centre + state.radius.reshape(-1, 1, 1) * spread)
     return best
 
 
 def backward_patches(
-    graph: Graph, state: State, target: int, channels: np.ndarray, windows: Plan
+    graph: Graph, state: State, target: int, neurons: np.ndarray, windows: Plan
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CROWN upper bounds ``(B, 2c, H, W)`` of the neurons of node ``target`` in ``channels``
-    (``c`` of them; rows ``:c`` bound the neurons, rows ``c:`` their negations), at every
-    position: of the float32 evaluation and in exact arithmetic (as :func:`.propagation.backward`)."""
+    """CROWN upper bounds ``(B, 2, R)`` of the ``R`` neurons of node ``target`` with flat
+    indices ``neurons`` (``[:, 0]`` bound the neurons, ``[:, 1]`` their negations): of the
+    float32 evaluation and in exact arithmetic (as :func:`.propagation.backward`)."""
     ht, wt, ct = graph.nodes[target].shape
-    out = (ht, wt)
-    b, c = state.low[0].shape[0], len(channels)
-    a = np.zeros((b, 2 * c, ht, wt, 1, 1, ct))
-    a[:, np.arange(c), :, :, 0, 0, channels] = 1.0
-    a[:, c + np.arange(c), :, :, 0, 0, channels] = -1.0
+    ys, xs, cs = np.unravel_index(neurons, (ht, wt, ct))
+    out = Sites(ys, xs, cs, (ht, wt))
+    b, r = state.low[0].shape[0], len(neurons)
+    a = np.zeros((b, 2, r, 1, 1, ct))
+    a[:, 0, np.arange(r), 0, 0, cs] = 1.0
+    a[:, 1, np.arange(r), 0, 0, cs] = -1.0
     pending = {target: a}
-    const = np.zeros((b, 2 * c, ht, wt))
-    rounding = np.zeros((b, 2 * c, ht, wt))
+    const = np.zeros((b, 2, r))
+    rounding = np.zeros((b, 2, r))
     for n in range(target, 0, -1):
         if n not in pending:
             continue
         w = windows[n]
-        a = pending.pop(n) * valid(graph.nodes[n].shape, w, out)[:, None]
+        a = pending.pop(n) * _valid(graph.nodes[n].shape, w, out)
         pert = state.pert[n]
         if pert is not None:
             rounding += _sum(np.abs(a) * _at(pert, graph.nodes[n].shape, w, out))
-        parts, c_n = _step(graph, state, n, a, w)
+        parts, c_n = _step(graph, state, n, a, w, out)
         const += c_n
         sent = _input_windows(graph, n, w)
         assert sent is not None  # the plan reached this node
@@ -265,8 +282,8 @@ def backward_patches(
     rest = pending.get(0)
     if rest is None:
         return const + rounding, const
-    rest = rest * valid(graph.nodes[0].shape, windows[0], out)[:, None]
+    rest = rest * _valid(graph.nodes[0].shape, windows[0], out)
     return (
-        const + rounding + _concretise(state, rest, windows[0], True),
-        const + _concretise(state, rest, windows[0], False),
+        const + rounding + _concretise(state, rest, windows[0], out, True),
+        const + _concretise(state, rest, windows[0], out, False),
     )

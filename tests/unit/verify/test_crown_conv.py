@@ -51,7 +51,8 @@ def dense_matrix(op: LinearOp, in_shape):
 
 def reference_crown(graph, low0, high0):
     """Textbook CROWN on a sequential graph with dense Jacobians, one item: every linear node
-    that feeds a non-linearity gets the intersection of its IBP and CROWN bounds; returns the
+    that feeds a non-linearity gets the intersection of its IBP and CROWN bounds (but a
+    neuron feeding only a ReLU whose upper bound is already at most 0); returns the
     bounds of every node and ``upper(rows, n)``, CROWN's upper bounds of rows of node ``n``."""
     los, his, steps = [low0.ravel()], [high0.ravel()], []
     feeds = {nd.inputs[0] for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D))}
@@ -97,10 +98,11 @@ def reference_crown(graph, low0, high0):
             steps.append(("linear", m, c))
             mid, rad = m @ (lo + hi) / 2 + c, np.abs(m) @ (hi - lo) / 2
             new_lo, new_hi = mid - rad, mid + rad
-            if n in feeds:
+            if n in feeds:  # every consumer is a ReLU: a neuron already at most 0 keeps its bounds
                 eye = np.eye(len(c))
-                new_hi = np.minimum(new_hi, upper(eye, n))
-                new_lo = np.maximum(new_lo, -upper(-eye, n))
+                dead = new_hi <= 0
+                new_hi = np.where(dead, new_hi, np.minimum(new_hi, upper(eye, n)))
+                new_lo = np.where(dead, new_lo, np.maximum(new_lo, -upper(-eye, n)))
             los.append(new_lo)
             his.append(new_hi)
     return los, his, upper
@@ -125,12 +127,10 @@ def test_full_crown_on_a_conv_net_equals_a_dense_jacobian_reference(seed):
     # before the intersection with IBP: every convolutional pre-activation's patches
     convs = [n for n, nd in enumerate(graph.nodes) if isinstance(nd.op, Conv2D) and patches.plan(graph, n)]
     for n in convs:
-        channels = graph.nodes[n].shape[-1]
-        _, exact = patches.backward_patches(graph, state, n, np.arange(channels), patches.plan(graph, n))
         size = int(np.prod(graph.nodes[n].shape))
-        want = np.concatenate([upper(np.eye(size), n), upper(-np.eye(size), n)]).reshape(2, -1, channels)
-        got = exact[0].reshape(2, channels, -1).transpose(0, 2, 1)
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, err_msg=graph.nodes[n].layer)
+        _, exact = patches.backward_patches(graph, state, n, np.arange(size), patches.plan(graph, n))
+        want = np.stack([upper(np.eye(size), n), upper(-np.eye(size), n)])
+        np.testing.assert_allclose(exact[0], want, rtol=0, atol=1e-9, err_msg=graph.nodes[n].layer)
     # the conv nodes' CROWN bounds are strictly inside IBP's somewhere (the reference is not trivial)
     conv2 = next(n for n, nd in enumerate(graph.nodes) if nd.layer == "conv2" and not isinstance(nd.op, Activation))
     ibp = propagation.forward(graph, inset, "ibp")
@@ -200,3 +200,18 @@ def test_the_ibp_fallback_is_reported_when_the_budget_cannot_hold(monkeypatch):
     assert "ibp_layers=('conv2', 'conv3', 'dense')" in repr(small)
     np.testing.assert_array_equal(small.upper, forced.upper)
     assert np.all(full.upper <= small.upper)
+
+
+def test_an_item_gets_the_same_bounds_alone_and_in_a_batch():
+    model = tiny_cnn(1)
+    graph, _ = exact_graph(model)
+    x = np.random.default_rng(7).uniform(0, 1, (4, 6, 6, 1))
+    radii = fv.LpBall(x, np.array([0.01, 0.2, 0.05, 0.3]), p=np.inf)
+    together = propagation.forward(graph, _input_set(fv.Box(0, 1) & radii, x.shape, x), "full")
+    for i in range(4):
+        one = fv.Box(0, 1) & fv.LpBall(x[i : i + 1], float(radii.radius[i]), p=np.inf)
+        alone = propagation.forward(graph, _input_set(one, x[i : i + 1].shape, x[i : i + 1]), "full")
+        for n in range(len(graph.nodes)):
+            # equal up to the summation order of matrix products of other shapes
+            np.testing.assert_allclose(together.low[n][i], alone.low[n][0], rtol=0, atol=1e-12)
+            np.testing.assert_allclose(together.high[n][i], alone.high[n][0], rtol=0, atol=1e-12)
