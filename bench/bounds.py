@@ -305,8 +305,8 @@ def lirpa(name: str, model: Any, python: str | None) -> None:
     print(f"{name}: auto_LiRPA (same weights, float32 PyTorch; no rounding model)")
     print(f"  {'eps':>6s} {'run':24s} {'width':>10s} {'proven':>7s} {'s/call':>7s}")
     for line in done.stdout.splitlines():
-        eps, method, width, proven, seconds = line.split()
-        print(f"  {float(eps):6.3f} {'auto_LiRPA ' + method:24s} {float(width):10.4f} {proven:>7s} {seconds:>7s}")
+        eps, method, width, proven, seconds, *why = line.split()
+        print(f"  {float(eps):6.3f} {'auto_LiRPA ' + method:24s} {float(width):10.4f} {proven:>7s} {seconds:>7s}", *why)
 
 
 def tightness(lirpa_python: str | None) -> None:
