@@ -49,6 +49,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "examples" / "models"
 BEFORE_COMMIT = "aa4be8a"
+MAIN_COMMIT = "2bdd0a4"  # before full CROWN on convolutions (patches) and alpha-CROWN
 EPSILONS = (0.001, 0.01, 0.03)
 
 
@@ -126,7 +127,7 @@ def compare(name: str, model: Any, x: np.ndarray, y: np.ndarray, eps: float, rep
 
 def load_before(commit: str = BEFORE_COMMIT) -> Callable[..., Any] | None:
     """``bounds`` of the ``verify`` package at ``commit``, imported from git as
-    ``pytest_featviz._verify_before`` (its relative imports reach today's package); None
+    ``pytest_featviz._verify_<commit>`` (its relative imports reach today's package); None
     when git or the commit is not available."""
     import pytest_featviz  # noqa: F401  (the parent package of the old one)
 
@@ -147,7 +148,7 @@ def load_before(commit: str = BEFORE_COMMIT) -> Callable[..., Any] | None:
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"before ({commit}): not available ({exc})")
         return None
-    package = "pytest_featviz._verify_before"
+    package = f"pytest_featviz._verify_{commit}"
     spec = importlib.util.spec_from_file_location(
         package, folder / "__init__.py", submodule_search_locations=[str(folder)]
     )
@@ -158,9 +159,39 @@ def load_before(commit: str = BEFORE_COMMIT) -> Callable[..., Any] | None:
     return importlib.import_module(f"{package}.certificates").bounds
 
 
+def digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """``(train x, train labels, test x, test labels, how)``: the digits training split when
+    scikit-learn and scikit-image are installed, else empty training arrays."""
+    data = np.load(MODELS / "digits_test.npz")
+    x_test, y_test = data["x_test"].astype(np.float32) / 255, data["y_test"]
+    try:
+        sys.path.insert(0, str(ROOT / "examples"))
+        from train_models import digits_28, digits_split
+
+        codes, labels = digits_28()
+    except ImportError as exc:
+        return x_test[:0], y_test[:0], x_test, y_test, f"seeded random weights ({exc})"
+    train, _ = digits_split(labels)
+    return codes[train].astype(np.float32) / 255, labels[train], x_test, y_test, "trained on the digits training split"
+
+
+def trained(model: Any, channel_axis: bool, epochs: int) -> tuple[Any, str]:
+    """``model`` trained ``epochs`` epochs on the digits training split (seeded), when it is available."""
+    import keras
+
+    x, y, _, _, how = digits()
+    if len(x):
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        )
+        model.fit(x[..., None] if channel_axis else x, y, batch_size=32, epochs=epochs, verbose=0)
+        how = f"{how}, {epochs} epochs"
+    return model, how
+
+
 def deep_mlp() -> tuple[Any, str]:
-    """784-256-256-128-10 (ReLU) on flattened 28x28 digits: trained on the digits training
-    split when scikit-learn and scikit-image are installed, else seeded random weights."""
+    """784-256-256-128-10 (ReLU) on flattened 28x28 digits: trained 20 epochs on the digits
+    training split when scikit-learn and scikit-image are installed, else seeded random weights."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -168,59 +199,138 @@ def deep_mlp() -> tuple[Any, str]:
     model = keras.Sequential(
         [keras.Input((28, 28)), L.Flatten()] + [L.Dense(n, activation="relu") for n in (256, 256, 128)] + [L.Dense(10)]
     )
-    try:
-        sys.path.insert(0, str(ROOT / "examples"))
-        from train_models import digits_28, digits_split
+    return trained(model, False, 20)
 
-        codes, labels = digits_28()
-    except ImportError as exc:
-        return model, f"seeded random weights ({exc})"
-    train, _ = digits_split(labels)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+def issue_cnn() -> tuple[Any, str]:
+    """conv16-conv32s2-dense64-10 of issue 19: Conv2D(16, 3, 'same'), Conv2D(32, 4, strides 2,
+    'same' (symmetric padding 1)), Dense(64), Dense(10), ReLU, on 28x28x1 digits; trained 5 epochs."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            L.Conv2D(16, 3, padding="same", activation="relu"),
+            L.Conv2D(32, 4, strides=2, padding="same", activation="relu"),
+            L.Flatten(),
+            L.Dense(64, activation="relu"),
+            L.Dense(10),
+        ]
     )
-    model.fit(codes[train].astype(np.float32) / 255, labels[train], batch_size=32, epochs=20, verbose=0)
-    return model, "trained 20 epochs on the digits training split"
+    return trained(model, True, 5)
 
 
-def widths(name: str, model: Any, versions: dict[str, Callable[..., Any]], n: int = 20) -> None:
-    """Print mean width, exact width, certified fraction and time per call, per eps, method and version."""
+def widths(name: str, model: Any, runs: dict[str, tuple[Callable[..., Any], str]], n: int = 20) -> None:
+    """Print mean width, exact width, certified fraction, time per call (and, for convolutional
+    models, peak memory) per eps and run (a label: a ``bounds`` function and its method)."""
     import pytest_featviz as fv
 
     data = np.load(MODELS / "digits_test.npz")
     x = data["x_test"][:n].astype(np.float32) / 255
     y = data["y_test"][:n]
+    if len(model.inputs[0].shape) == 4:
+        x = x[..., None]
     pairs = [(i, j) for i in range(n) for j in range(10) if j != y[i]]
     items = np.array([i for i, _ in pairs])
     objective = fv.ClassLogit([j for _, j in pairs]) - fv.ClassLogit([int(y[i]) for i, _ in pairs])
     print(f"{name}: {n} test digits x 9 logit margins z_j - z_true, Box(0, 1) & L-inf ball")
-    print(f"  {'eps':>6s} {'method':6s} {'version':7s} {'width':>10s} {'real':>10s} {'proven':>7s} {'s/call':>7s}")
+    print(f"  {'eps':>6s} {'run':24s} {'width':>10s} {'real':>10s} {'proven':>7s} {'s/call':>7s} {'MiB':>7s}")
     for eps in EPSILONS:
         c = fv.Box(0, 1) & fv.LpBall(x[items], eps, p=np.inf)
-        for method in ("ibp", "crown"):
-            for version, bounds in versions.items():
-                t0 = time.perf_counter()
-                b = bounds(model, objective, constraints=c, method=method, start=x[items])
-                t = time.perf_counter() - t0
-                proven = np.ones(n, dtype=bool)
-                np.logical_and.at(proven, items, b.upper < 0)
-                print(
-                    f"  {eps:6.3f} {method:6s} {version:7s} {np.mean(b.upper - b.lower):10.4f} "
-                    f"{np.mean(b.real_upper - b.real_lower):10.4f} {proven.mean():7.2f} {t:7.2f}"
-                )
+        for label, (bounds, method) in runs.items():
+
+            def run(bounds: Callable[..., Any] = bounds, method: str = method, c: Any = c) -> Any:
+                return bounds(model, objective, constraints=c, method=method, start=x[items])
+
+            t0 = time.perf_counter()
+            b = run()
+            t = time.perf_counter() - t0
+            mem = f"{peak_memory(run) / 2**20:7.0f}" if x.ndim == 4 and method != "ibp" else f"{'':7s}"
+            proven = np.ones(n, dtype=bool)
+            np.logical_and.at(proven, items, b.upper < 0)
+            print(
+                f"  {eps:6.3f} {label:24s} {np.mean(b.upper - b.lower):10.4f} "
+                f"{np.mean(b.real_upper - b.real_lower):10.4f} {proven.mean():7.2f} {t:7.2f} {mem}"
+            )
 
 
-def tightness() -> None:
+def export_lirpa(model: Any, path: Path, n: int = 20) -> None:
+    """Write ``model`` (Flatten/Dense/Conv2D with ReLU) and the first ``n`` test digits for
+    ``bench/lirpa_compare.py``: weights in PyTorch's layout, a Flatten after convolutions
+    reordered to channels first."""
+    import keras
+
+    out: dict[str, Any] = {}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    spatial: tuple[int, ...] | None = None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Flatten):
+            layers.append(("flatten", {}))
+            continue
+        if isinstance(layer, keras.layers.Conv2D):
+            w, b = layer.get_weights()
+            if layer.padding == "same" and (w.shape[0] - layer.strides[0]) % 2:
+                raise ValueError(f"{layer.name}: asymmetric 'same' padding has no PyTorch Conv2d equivalent")
+            pad = 0 if layer.padding == "valid" else (w.shape[0] - layer.strides[0]) // 2
+            layers.append(("conv", {"w": w.transpose(3, 2, 0, 1), "b": b, "geometry": (layer.strides[0], pad)}))
+            spatial = tuple(layer.output.shape[1:])
+        else:
+            w, b = layer.get_weights()
+            if spatial is not None:  # the first Dense after convolutions: rows (h, w, c) -> (c, h, w)
+                w = w.reshape((*spatial, -1)).transpose(2, 0, 1, 3).reshape(w.shape)
+                spatial = None
+            layers.append(("dense", {"w": w.T, "b": b}))
+        if getattr(layer, "activation", None) is keras.activations.relu:
+            layers.append(("relu", {}))
+    for i, (kind, arrays) in enumerate(layers):
+        out[f"layer_{i}_kind"] = kind
+        out.update({f"layer_{i}_{k}": np.asarray(v) for k, v in arrays.items()})
+    data = np.load(MODELS / "digits_test.npz")
+    x = data["x_test"][:n].astype(np.float32) / 255
+    x = x[:, None] if len(model.inputs[0].shape) == 4 else x
+    np.savez(path, layers=len(layers), x=x, y=data["y_test"][:n], classes=10, eps=np.array(EPSILONS), **out)
+
+
+def lirpa(name: str, model: Any, python: str | None) -> None:
+    """auto_LiRPA's CROWN and alpha-CROWN on the same weights, run by ``python`` (optional)."""
+    if python is None:
+        return
+    path = Path(tempfile.mkdtemp(prefix="lirpa_")) / "export.npz"
+    export_lirpa(model, path)
+    script = ROOT / "bench" / "lirpa_compare.py"
+    done = subprocess.run([python, "-W", "ignore", str(script), str(path)], capture_output=True, text=True)
+    if done.returncode:
+        print(f"{name}: auto_LiRPA did not run ({done.stderr.strip().splitlines()[-1:]})")
+        return
+    print(f"{name}: auto_LiRPA (same weights, float32 PyTorch; no rounding model)")
+    print(f"  {'eps':>6s} {'run':24s} {'width':>10s} {'proven':>7s} {'s/call':>7s}")
+    for line in done.stdout.splitlines():
+        eps, method, width, proven, seconds, *why = line.split()
+        print(f"  {float(eps):6.3f} {'auto_LiRPA ' + method:24s} {float(width):10.4f} {proven:>7s} {seconds:>7s}", *why)
+
+
+def tightness(lirpa_python: str | None) -> None:
     import pytest_featviz as fv
     from pytest_featviz.verify import bounds
 
-    versions = {"after": bounds}
-    before = load_before()
+    runs: dict[str, tuple[Callable[..., Any], str]] = {}
+    before, main = load_before(), load_before(MAIN_COMMIT)
     if before is not None:
-        versions = {"before": before, "after": bounds}
-    widths("seed MLP (digits_mlp.keras)", fv.load_model(MODELS / "digits_mlp.keras"), versions)
+        runs = {"ibp (rounding before)": (before, "ibp"), "crown (rounding before)": (before, "crown")}
+    runs.update({"ibp": (bounds, "ibp"), "crown": (bounds, "crown"), "alpha-crown": (bounds, "alpha-crown")})
+    widths("seed MLP (digits_mlp.keras)", fv.load_model(MODELS / "digits_mlp.keras"), runs)
     model, how = deep_mlp()
-    widths(f"deep MLP 784-256-256-128-10, {how}", model, versions)
+    widths(f"deep MLP 784-256-256-128-10, {how}", model, runs)
+    lirpa("deep MLP", model, lirpa_python)
+    runs = {"crown-ibp": (bounds, "crown-ibp"), "crown": (bounds, "crown"), "alpha-crown": (bounds, "alpha-crown")}
+    if main is not None:
+        runs = {"crown (before patches)": (main, "crown"), **runs}
+    widths("small CNN (digits_cnn.keras)", fv.load_model(MODELS / "digits_cnn.keras"), runs)
+    model, how = issue_cnn()
+    widths(f"CNN conv16-conv32s2-dense64-10, {how}", model, runs)
+    lirpa("CNN conv16-conv32s2-dense64-10", model, lirpa_python)
 
 
 def branch_and_bound(seconds: float, eps: float = 0.03, n: int = 20) -> None:
@@ -270,11 +380,14 @@ def main() -> None:
         "--bab", type=float, metavar="SECONDS", help="only branch and bound on the seed MLP's unknown margins"
     )
     parser.add_argument("--bab-eps", type=float, default=0.03, help="the L-inf radius of --bab")
+    parser.add_argument(
+        "--lirpa", metavar="PYTHON", help="an interpreter with PyTorch and auto_LiRPA: compare on the same weights"
+    )
     args = parser.parse_args()
     if args.bab is not None:
         branch_and_bound(args.bab, args.bab_eps)
         return
-    tightness()
+    tightness(args.lirpa)
     if args.widths_only:
         return
     bench_model("digits_mlp", False, args.batch, args.eps, args.repeats)

@@ -100,7 +100,7 @@ def assert_not_reaches(
     restarts: int | None = None,
     seed: int | None = None,
     certify: bool = False,
-    method: Literal["crown", "ibp", "crown-ibp"] = "crown",
+    method: Literal["crown", "ibp", "crown-ibp", "alpha-crown"] = "crown",
     require_proof: bool = False,
     branch: BranchAndBound | None = None,
     **ascent_options: Any,
@@ -111,7 +111,7 @@ def assert_not_reaches(
     for a single target, one start per target for an index sequence) hunts
     for a counterexample; finding one fails the test with its value, its distance
     from the reference point and its picture. With ``certify=True`` sound bounds
-    (``method`` in {'crown', 'ibp', 'crown-ibp'}) are computed too: ``r.status`` is
+    (``method`` in {'crown', 'ibp', 'crown-ibp', 'alpha-crown'}) are computed too: ``r.status`` is
     ``"proven"`` when the upper bound is below the threshold for every item, else
     ``"unknown"``, which fails only with ``require_proof=True`` (it needs
     ``certify=True``). With ``branch`` (a :class:`~pytest_featviz.verify.BranchAndBound`;

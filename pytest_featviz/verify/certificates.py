@@ -16,7 +16,11 @@ for the real model evaluated in float32. Two methods:
   rows go in chunks of at most 2**22 float64 numbers, 32 MiB) and from IBP otherwise; the result's
   ``method`` says ``"crown"`` or ``"crown-ibp"`` accordingly (``method="crown-ibp"``
   forces IBP intermediates). CROWN is not always tighter than IBP: the tighter of
-  the two is reported per bound.
+  the two is reported per bound;
+- ``"alpha-crown"``: CROWN whose final pass optimises, per bounded row, the lower
+  slopes of unstable ReLU/leaky ReLU/ReLU6 neurons by projected gradient
+  (:mod:`.alpha`), keeping the smallest sound bound met: never looser than CROWN;
+  intermediate bounds are CROWN's.
 
 Everything runs in float64 numpy on the model's float32 weights, and the bounds cover
 the float32 evaluation of the real model: every operation's rounding is a bounded
@@ -38,7 +42,7 @@ anywhere in an item's propagation makes its bounds NaN: unknown, never proven.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
@@ -47,6 +51,7 @@ from .._validation import check_batch_size, check_choice, check_real, check_star
 from ..constraints import Constraint, Mask, as_constraint
 from ..errors import ConfigurationError
 from ..objectives import Objective, as_objective
+from .alpha import alpha_backward
 from .graph import Graph
 from .nonlinear import Activation, MaxPool2D, Multiply
 from .propagation import InputSet, State, backward, bound_at, dot_abs, forward, gamma
@@ -58,7 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supported", "METHODS"]
 
-Method = Literal["crown", "ibp", "crown-ibp"]
+Method = Literal["crown", "ibp", "crown-ibp", "alpha-crown"]
 METHODS: tuple[str, ...] = get_args(Method)
 _ABS_MARGIN = 1e-6
 _SAFETY = 2.0
@@ -77,13 +82,16 @@ class Bounds:
     lower, upper : ndarray, shape (B,)
         For every input in the set, ``lower <= objective <= upper`` (float32 model).
         NaN means unknown.
-    method : {'ibp', 'crown', 'crown-ibp'}
+    method : {'ibp', 'crown', 'crown-ibp', 'alpha-crown'}
         What was run ('crown-ibp': CROWN with IBP bounds for some intermediate layers).
     upper_from : tuple of str
         Per item, which method gave the upper bound: 'ibp', 'crown' or 'both'
         (an objective of several rows, some from each).
     real_lower, real_upper : ndarray, shape (B,)
         The bounds in exact arithmetic, before widening for float32 evaluation.
+    ibp_layers : tuple of str
+        The layers whose intermediate bounds stayed IBP's where CROWN was due (its budget,
+        :data:`.propagation.FULL_CROWN_BUDGET`, or ``method='crown-ibp'``); empty for full CROWN.
     """
 
     lower: np.ndarray
@@ -94,6 +102,7 @@ class Bounds:
     real_upper: np.ndarray
     objective: Objective
     constraints: Constraint
+    ibp_layers: tuple[str, ...] = ()
 
     @property
     def known(self) -> np.ndarray:
@@ -101,7 +110,11 @@ class Bounds:
         return np.isfinite(self.lower) & np.isfinite(self.upper)
 
     def __repr__(self) -> str:
-        return f"Bounds({self.objective!r}, method={self.method!r}, lower={_fmt(self.lower)}, upper={_fmt(self.upper)})"
+        ibp = f", ibp_layers={self.ibp_layers}" if self.ibp_layers else ""
+        return (
+            f"Bounds({self.objective!r}, method={self.method!r}, lower={_fmt(self.lower)}, "
+            f"upper={_fmt(self.upper)}{ibp})"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,9 +166,11 @@ def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray
     return InputSet(low, high, canon.center, canon.radius.astype(np.float64))
 
 
-def _rows_bounds(graph: Graph, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool) -> tuple:
-    """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN, each
-    as ``(float32 evaluation, exact arithmetic)``."""
+def _rows_bounds(
+    graph: Graph, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool, alpha: bool = False
+) -> tuple:
+    """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN (with
+    ``alpha``, alpha-CROWN), each as ``(float32 evaluation, exact arithmetic)``."""
     nd = graph.nodes[node]
     op = nd.op
     ibp = bound_at(state, node, a, True), bound_at(state, node, a, False)
@@ -169,7 +184,7 @@ def _rows_bounds(graph: Graph, state: State, inset: InputSet, node: int, a: np.n
         ibp = np.fmin(ibp[0], computed), np.fmin(ibp[1], bias + bound_at(state, nd.inputs[0], folded, False))
     if not crown:
         return ibp, ibp
-    return ibp, backward(graph, state, inset, node, a)
+    return ibp, (alpha_backward(graph, state, node, a) if alpha else backward(graph, state, inset, node, a))
 
 
 def _margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
@@ -243,8 +258,9 @@ def bounds(
     constraints : Constraint, optional
         Box, L-inf ball, L2 ball, Mask, or an intersection. Unbounded sets give
         infinite bounds.
-    method : {'crown', 'ibp', 'crown-ibp'}
-        See the module documentation. 'crown' also computes IBP and keeps the tighter.
+    method : {'crown', 'ibp', 'crown-ibp', 'alpha-crown'}
+        See the module documentation. 'crown' also computes IBP and keeps the tighter;
+        'alpha-crown' optimises CROWN's final pass (a few times slower).
     start : array, optional
         ``input_shape`` or ``(B, *input_shape)``: where a Mask freezes entries; also
         sets the batch size as in :func:`ascend`.
@@ -273,16 +289,20 @@ def bounds(
     batch = check_batch_size(objective, None, start_arr)
     inset = _input_set(constraint, (batch, *info.input_shape), start_arr)
     groups = groups_of(objective, {t: graph.nodes[n].shape for t, n in nodes.items()}, batch, info.head.squash)
-    label = "ibp" if method == "ibp" else "crown"
+    label: str = method if method in ("ibp", "alpha-crown") else "crown"
     if inset is None:
         inf = np.full(batch, np.inf)
         return Bounds(-inf, inf, label, (label,) * batch, -inf, inf, objective, constraint)
     crown = None if method == "ibp" else ("ibp" if method == "crown-ibp" else "full")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow gives infinite bounds, NaN unknown ones
-        state = forward(graph, inset, crown)
-        if method != "ibp" and state.ibp_only_nodes:
+        distinct, which = inset.distinct()
+        state = forward(graph, distinct, crown)
+        state = state if np.array_equal(which, np.arange(len(which))) else state.take(which)
+        if label == "crown" and state.ibp_only_nodes:
             label = "crown-ibp"
-        return _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method != "ibp")
+        result = _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method)
+        ibp_layers = tuple(dict.fromkeys(graph.nodes[n].layer for n in state.ibp_nodes))
+        return replace(result, ibp_layers=ibp_layers) if ibp_layers else result
 
 
 def _translate(model: Any, objective: Any) -> tuple:
@@ -325,16 +345,18 @@ def _assemble(
     objective: Objective,
     constraint: Constraint,
     label: str,
-    crown: bool,
+    method: str,
 ) -> Bounds:
     batch = state.low[0].shape[0]
+    crown, alpha = method != "ibp", method == "alpha-crown"
     totals = np.zeros((4, batch))
     crown_won = np.ones(batch, dtype=bool)
     ibp_won = np.ones(batch, dtype=bool)
     for g in groups:
         node = nodes[g.target]
         k = g.rows.shape[1]
-        ibp, cr = _rows_bounds(graph, state, inset, node, np.concatenate([g.rows, -g.rows], axis=1), crown)
+        rows = np.concatenate([g.rows, -g.rows], axis=1)
+        ibp, cr = _rows_bounds(graph, state, inset, node, rows, crown, alpha)
         best, exact = np.fmin(ibp[0], cr[0]), np.fmin(ibp[1], cr[1])
         crown_won &= (cr[0][:, :k] <= ibp[0][:, :k]).all(axis=1)
         ibp_won &= (ibp[0][:, :k] < cr[0][:, :k]).all(axis=1)

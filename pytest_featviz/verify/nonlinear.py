@@ -29,7 +29,7 @@ import numpy as np
 
 from .linear import Geometry, pad_hw, window_slices
 
-__all__ = ["Activation", "MaxPool2D", "Multiply", "ACTIVATIONS"]
+__all__ = ["Activation", "MaxPool2D", "Multiply", "ACTIVATIONS", "pool_rows", "scatter_selected"]
 
 ACTIVATIONS = ("relu", "leaky_relu", "relu6", "sigmoid", "tanh", "elu", "softplus", "hard_sigmoid")
 _TINY_WIDTH = 1e-12
@@ -177,28 +177,32 @@ class MaxPool2D:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Upper-bound the rows ``a`` (``(B, K, *out)``) of a linear function of the pool's output
         by a linear function of its input: returns ``(a_in, const)``."""
-        sel, exact, umax = (r[:, None] for r in relax)
-        loose = (a > 0) & ~exact
-        const = np.where(loose, a * np.where(loose, umax, 0.0), 0.0)
-        w = np.where(loose, 0.0, a)
+        w, const = pool_rows(a, *(r[:, None] for r in relax))
         b, k = a.shape[:2]
-        w = w.reshape((b * k, *a.shape[2:]))
-        sel = np.broadcast_to(sel, a.shape).reshape(w.shape)
-        g = np.zeros(
-            (
-                b * k,
-                self.gh.size + self.gh.before + self.gh.after,
-                self.gw.size + self.gw.before + self.gw.after,
-                in_shape[-1],
-            )
-        )
-        n = 0
-        for i in range(self.gh.kernel):
-            for j in range(self.gw.kernel):
-                g[window_slices(self.gh, self.gw, i, j)] += np.where(sel == n, w, 0.0)
-                n += 1
-        g = g[:, self.gh.before : self.gh.before + self.gh.size, self.gw.before : self.gw.before + self.gw.size]
+        sel = np.broadcast_to(relax[0][:, None], a.shape).reshape((b * k, *a.shape[2:]))
+        g = scatter_selected(w.reshape((b * k, *a.shape[2:])), sel, self.gh, self.gw)
         return g.reshape((b, k, *in_shape)), const.reshape(b, k, -1).sum(axis=2)
+
+
+def pool_rows(a: np.ndarray, sel: np.ndarray, exact: np.ndarray, umax: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Max pooling's relaxation applied to rows ``a`` (relaxation arrays broadcast to ``a``):
+    the coefficients left on the selected entries, and the constant per coefficient
+    (``a * umax`` where ``a > 0`` and the window is not exact)."""
+    loose = (a > 0) & ~exact
+    const = np.where(loose, a * np.where(loose, umax, 0.0), 0.0)
+    return np.where(loose, 0.0, a), const
+
+
+def scatter_selected(w: np.ndarray, sel: np.ndarray, gh: Geometry, gw: Geometry) -> np.ndarray:
+    """``(N, gh.size, gw.size, C)``: each coefficient of ``w`` (``(N, gh.out, gw.out, C)``) added
+    at the window entry ``sel`` (kernel offsets in row-major order) that its output reads."""
+    g = np.zeros((w.shape[0], gh.size + gh.before + gh.after, gw.size + gw.before + gw.after, w.shape[-1]))
+    n = 0
+    for i in range(gh.kernel):
+        for j in range(gw.kernel):
+            g[window_slices(gh, gw, i, j)] += np.where(sel == n, w, 0.0)
+            n += 1
+    return g[:, gh.before : gh.before + gh.size, gw.before : gw.before + gw.size]
 
 
 def _unbroadcast(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

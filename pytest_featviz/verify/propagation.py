@@ -9,12 +9,15 @@ Forward pass (:func:`forward`), node by node in topological order:
   the interval bound is kept (both are sound);
 - in CROWN mode, the pre-activation nodes (inputs of activations and max pooling)
   that are at least two coordinate-mixing layers away from the input are tightened
-  by a CROWN backward pass with one row per neuron ("full CROWN"), when that costs
-  at most :data:`FULL_CROWN_BUDGET` (rows are processed in chunks of at most 2**22
-  float64 numbers, 32 MiB, whatever the batch); otherwise their IBP bounds are used
-  ("CROWN-IBP"). Nodes closer to the input are skipped because IBP is already as
-  tight as CROWN there. The relaxation of every non-linearity is then built from
-  the final bounds of its input.
+  by a CROWN backward pass with two rows per neuron ("full CROWN",
+  :mod:`.intermediate`: convolutional nodes as patches, :mod:`.patches`), when their
+  rows hold at most :data:`FULL_CROWN_BUDGET` numbers per item (processed in chunks
+  of at most 32 MiB whatever the batch); otherwise their IBP bounds are used
+  ("CROWN-IBP", and ``State.ibp_nodes`` lists them). Nodes closer to the input are
+  skipped because IBP is already as tight as CROWN there, and so are the outputs of
+  activations and max pooling (monotone: the image of the tightened input interval is
+  exact).
+  The relaxation of every non-linearity is then built from the final bounds of its input.
 
 Backward pass (:func:`backward`): rows of a linear function of one node are
 pushed back to the input through the adjoints of linear layers and the
@@ -67,6 +70,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .graph import Graph
+from .intermediate import tighten
 from .linear import LinearOp
 from .nonlinear import Activation, MaxPool2D, Multiply
 
@@ -83,12 +87,12 @@ __all__ = [
 ]
 
 FULL_CROWN_BUDGET = 2**23
-"""Largest ``2 * neurons * (sizes of the nodes before it)`` for which an intermediate
-node gets full-CROWN bounds (per batch item, so an item's bounds never depend on the
-batch it is in; roughly 0.1 s of numpy work per item)."""
+"""Largest number of row entries per batch item (two rows per neuron, as patches or dense
+rows over the nodes they reach: :func:`.intermediate.crown_cost`) for which an
+intermediate node gets full-CROWN bounds (per item, so an item's bounds never depend on
+the batch it is in; roughly 0.1 s of numpy work per item)."""
 ROUNDING_SAFETY = 1.0 + 2.0**-10
 """Factor on every per-operation rounding bound ``D_n``."""
-_CHUNK_ELEMENTS = 2**22  # rows of a full-CROWN pass are processed in chunks of at most ~32 MiB
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,18 @@ class InputSet:
     high: np.ndarray
     center: np.ndarray | None
     radius: np.ndarray | None
+
+    def distinct(self) -> tuple[InputSet, np.ndarray]:
+        """The distinct items' input set, and for each item the index of its set there (an
+        item's bounds do not depend on the others: the forward pass runs once per set)."""
+        parts = [self.low, self.high] + ([] if self.center is None else [self.center])
+        rows = np.concatenate([p.reshape(len(p), -1) for p in parts], axis=1)
+        if self.radius is not None:
+            rows = np.concatenate([rows, self.radius[:, None]], axis=1)
+        _, keep, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        center = None if self.center is None else self.center[keep]
+        radius = None if self.radius is None else self.radius[keep]
+        return InputSet(self.low[keep], self.high[keep], center, radius), inverse.ravel()
 
 
 class Node(NamedTuple):
@@ -130,10 +146,32 @@ class State:
     relax: dict[int, tuple[np.ndarray, ...]] = field(default_factory=dict)
     radius: np.ndarray | None = None
     ibp_only_nodes: int = 0
+    ibp_nodes: list[int] = field(default_factory=list)  # nodes that kept IBP bounds where CROWN was due
 
     def append(self, node: Node) -> None:
         for name in Node._fields:
             getattr(self, name).append(getattr(node, name))
+
+    def take(self, idx: slice | np.ndarray) -> State:
+        """The state of the batch items ``idx`` (views for a slice)."""
+
+        def pick(v: np.ndarray | None) -> np.ndarray | None:
+            return None if v is None else v[idx]
+
+        return State(
+            low=[v[idx] for v in self.low],
+            high=[v[idx] for v in self.high],
+            clow=[v[idx] for v in self.clow],
+            chigh=[v[idx] for v in self.chigh],
+            pert=[pick(v) for v in self.pert],
+            ball=[None if v is None else (v[0][idx], v[1][idx]) for v in self.ball],
+            berr=[pick(v) for v in self.berr],
+            depth=list(self.depth),
+            relax={n: tuple(r[idx] for r in rs) for n, rs in self.relax.items()},
+            radius=pick(self.radius),
+            ibp_only_nodes=self.ibp_only_nodes,
+            ibp_nodes=list(self.ibp_nodes),
+        )
 
     def mag(self, n: int) -> np.ndarray:
         """A bound on the magnitude of node ``n``'s computed values."""
@@ -231,56 +269,40 @@ def _input_node(inset: InputSet, unit: float) -> Node:
 
 
 def forward(
-    graph: Graph, inset: InputSet, crown: str | None, clamp: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None
+    graph: Graph,
+    inset: InputSet,
+    crown: str | None,
+    clamp: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
+    *,
+    budget: int | None = None,
 ) -> State:
     """Interval bounds (exact and of the float32 evaluation), L2-ball images, rounding bounds
     and (``crown`` in {'full', 'ibp'}) relaxations of every node; ``crown='full'`` tightens
-    pre-activations by CROWN.
+    pre-activations by CROWN where their rows hold at most ``budget`` numbers per item
+    (default :data:`FULL_CROWN_BUDGET`; the others are listed in ``State.ibp_nodes``).
 
     ``clamp`` maps nodes to intervals ``(low, high)`` (``(B, *shape)``) known to hold their
     computed values on the part of the input set being bounded (a branch of branch and
     bound, :mod:`.branch`): each node's bounds are intersected with its interval as soon
     as they are computed, so every later node and relaxation uses them."""
+    budget = FULL_CROWN_BUDGET if budget is None else budget
     state = State(radius=inset.radius)
     state.append(_input_node(inset, graph.unit))
     needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
-    sizes = np.cumsum([int(np.prod(nd.shape)) for nd in graph.nodes])
     for n, node in enumerate(graph.nodes[1:], start=1):
         state.append(_step(n, graph, state, crown is not None))
-        if crown is not None and n in needs and state.depth[n] >= 2:
-            work = 2 * int(np.prod(node.shape)) * int(sizes[n - 1])
-            if crown == "full" and work <= FULL_CROWN_BUDGET:
-                _tighten(graph, state, inset, n)
-            else:
+        # a monotone activation or a max of already tightened inputs: CROWN cannot improve on
+        # the interval of their outputs (its upper line at the input's CROWN bound lies above)
+        exact_image = isinstance(node.op, (Activation, MaxPool2D))
+        if crown is not None and n in needs and state.depth[n] >= 2 and not exact_image:
+            if not (crown == "full" and tighten(graph, state, n, budget, backward)):
                 state.ibp_only_nodes += 1
+                state.ibp_nodes.append(n)
         if clamp is not None and n in clamp:
             low, high = clamp[n]
             state.low[n], state.clow[n] = np.maximum(state.low[n], low), np.maximum(state.clow[n], low)
             state.high[n], state.chigh[n] = np.minimum(state.high[n], high), np.minimum(state.chigh[n], high)
     return state
-
-
-def _tighten(graph: Graph, state: State, inset: InputSet, n: int) -> None:
-    """Intersect node ``n``'s bounds with full-CROWN bounds (one row per neuron, in chunks)."""
-    batch = state.low[n].shape[0]
-    shape = graph.nodes[n].shape
-    size = int(np.prod(shape))
-    widest = max(int(np.prod(nd.shape)) for nd in graph.nodes[: n + 1])
-    chunk = max(1, _CHUNK_ELEMENTS // (batch * widest))
-    found = np.empty((4, batch, size))  # computed upper, computed lower, exact upper, exact lower
-    for start in range(0, size, chunk):
-        idx = np.arange(start, min(start + chunk, size))
-        eye = np.zeros((len(idx), size))
-        eye[np.arange(len(idx)), idx] = 1.0
-        rows = np.concatenate([eye, -eye]).reshape((1, 2 * len(idx), *shape))
-        computed, exact = backward(graph, state, inset, n, np.broadcast_to(rows, (batch, *rows.shape[1:])))
-        k = len(idx)
-        found[:, :, idx] = [computed[:, :k], -computed[:, k:], exact[:, :k], -exact[:, k:]]
-    full = (batch, *shape)
-    state.chigh[n] = np.minimum(state.chigh[n], found[0].reshape(full))
-    state.clow[n] = np.maximum(state.clow[n], found[1].reshape(full))
-    state.high[n] = np.minimum(state.high[n], found[2].reshape(full))
-    state.low[n] = np.maximum(state.low[n], found[3].reshape(full))
 
 
 def bound_at(state: State, n: int, a: np.ndarray, computed: bool = True) -> np.ndarray:
@@ -318,10 +340,12 @@ def dot_abs(a: np.ndarray, d: np.ndarray) -> np.ndarray:
 def backward(
     graph: Graph,
     state: State,
-    inset: InputSet,
+    inset: InputSet | None,
     target: int,
     a: np.ndarray,
     inject: Mapping[int, np.ndarray] | None = None,
+    *,
+    slopes: dict[int, np.ndarray] | None = None,
     record: dict[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """CROWN: upper bounds ``(B, K)`` of the rows ``a`` (``(B, K, *shape)``) of a linear
@@ -330,8 +354,10 @@ def backward(
 
     ``inject`` adds rows (``(B, K, *shape_n)``) of node ``n``'s computed values to the
     function as the pass reaches node ``n`` (branch and bound's Lagrangian terms, which
-    the caller must know to be non-negative); ``record``, when given, receives the rows
-    that reach each node (node 0: the input), after injection."""
+    the caller must know to be non-negative); ``slopes`` replaces, per activation node, the
+    lower lines' slopes by arrays ``(B, K, *shape)`` (one per row; valid lines through the
+    same intercepts: alpha-CROWN); ``record``, when given, receives the rows that reach each
+    node (node 0's: the rows concretised), after injection."""
     b, k = a.shape[:2]
     pending: dict[int, np.ndarray] = {target: a}
     const = np.zeros((b, k))
@@ -351,6 +377,8 @@ def backward(
             rounding += dot_abs(a, pert)
         if isinstance(op, Activation):
             al, bl, au, bu = (r[:, None] for r in state.relax[n])
+            if slopes is not None and n in slopes:
+                al = slopes[n]
             pos = a > 0
             parts = [np.where(pos, a * au, a * al)]
             const += np.where(pos, a * bu, a * bl).reshape(b, k, -1).sum(axis=2)
@@ -368,8 +396,8 @@ def backward(
         for i, part in zip(node.inputs, parts):
             pending[i] = pending[i] + part if i in pending else part
     rest = pending.get(0)
-    if record is not None and rest is not None:
-        record[0] = rest
     if rest is None:
         return const + rounding, const
+    if record is not None:
+        record[0] = rest
     return const + rounding + bound_at(state, 0, rest, True), const + bound_at(state, 0, rest, False)

@@ -59,7 +59,10 @@ def test_mypy_sees_the_public_types_and_no_any(tmp_path):
     ], out
     errors = [line.split(": error: ")[1] for line in out.splitlines() if ": error: " in line]
     assert len(errors) == 2, out  # exactly the two wrong calls: a method not in the Literal, constraints positional
-    assert "Literal['crown', 'ibp', 'crown-ibp']" in errors[0] and "Too many positional arguments" in errors[1]
+    assert (
+        "Literal['crown', 'ibp', 'crown-ibp', 'alpha-crown']" in errors[0]
+        and "Too many positional arguments" in errors[1]
+    )
 
 
 _CHOICES_FILE = """

@@ -259,7 +259,7 @@ VALUE_ROWS = [
     _row(
         lambda: bounds(_model(), fv.ClassLogit(0), constraints=fv.Box(0, 1), method="crwn"),
         ConfigurationError,
-        "method='crwn' is not one of 'crown', 'crown-ibp', 'ibp'; did you mean 'crown'?",
+        "method='crwn' is not one of 'alpha-crown', 'crown', 'crown-ibp', 'ibp'; did you mean 'crown'?",
         id="bounds-method",
     ),
     _row(

@@ -91,7 +91,9 @@ def test_method_is_checked_before_anything_runs(ones, certify):
         fv.assert_not_reaches(
             ones, fv.ClassLogit(0), 3.5, constraints=fv.Box(0, 1), steps=5, certify=certify, method="crwn"
         )
-    assert str(info.value) == "method='crwn' is not one of 'crown', 'ibp', 'crown-ibp'; did you mean 'crown'?"
+    assert str(info.value) == (
+        "method='crwn' is not one of 'crown', 'ibp', 'crown-ibp', 'alpha-crown'; did you mean 'crown'?"
+    )
 
 
 @pytest.mark.parametrize(

@@ -452,7 +452,8 @@ def test_unsupported_objectives_are_refused(objective):
 
 def test_bad_arguments_are_refused():
     model, _, _ = linear_model()
-    with pytest.raises(ConfigurationError, match="method='alpha' is not one of 'crown', 'crown-ibp', 'ibp'"):
+    choices = "'alpha-crown', 'crown', 'crown-ibp', 'ibp'; did you mean 'alpha-crown'"
+    with pytest.raises(ConfigurationError, match=f"method='alpha' is not one of {choices}"):
         bounds(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), method="alpha")
     with pytest.raises(ConfigurationError, match="threshold must be a finite number; got nan"):
         certify_not_reaches(model, fv.ClassLogit(0), float("nan"), constraints=fv.Box(0, 1))
@@ -524,4 +525,4 @@ def test_seed_cnn_bounds_hold_what_ascent_finds():
     found = fv.ascend(model, objective, start=x0, constraints=c, steps=64, optimizer="sign")
     low = fv.ascend(model, -objective, start=x0, constraints=c, steps=64, optimizer="sign")
     assert np.all(found.values <= b_.upper) and np.all(-low.values >= b_.lower)
-    assert b_.method == "crown-ibp"
+    assert b_.method == "crown"  # full CROWN on every convolution (patches), no IBP fallback
