@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 FULL_CROWN_BUDGET = 2**23
+Clamp = Mapping[int, tuple[np.ndarray, np.ndarray]]
 """Largest number of row entries per batch item (two rows per neuron, as patches or dense
 rows over the nodes they reach: :func:`.intermediate.crown_cost`) for which an
 intermediate node gets full-CROWN bounds (per item, so an item's bounds never depend on
@@ -269,22 +270,15 @@ def _input_node(inset: InputSet, unit: float) -> Node:
 
 
 def forward(
-    graph: Graph,
-    inset: InputSet,
-    crown: str | None,
-    clamp: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
-    *,
-    budget: int | None = None,
+    graph: Graph, inset: InputSet, crown: str | None, clamp: Clamp | None = None, *, budget: int | None = None
 ) -> State:
     """Interval bounds (exact and of the float32 evaluation), L2-ball images, rounding bounds
     and (``crown`` in {'full', 'ibp'}) relaxations of every node; ``crown='full'`` tightens
     pre-activations by CROWN where their rows hold at most ``budget`` numbers per item
     (default :data:`FULL_CROWN_BUDGET`; the others are listed in ``State.ibp_nodes``).
 
-    ``clamp`` maps nodes to intervals ``(low, high)`` (``(B, *shape)``) known to hold their
-    computed values on the part of the input set being bounded (a branch of branch and
-    bound, :mod:`.branch`): each node's bounds are intersected with its interval as soon
-    as they are computed, so every later node and relaxation uses them."""
+    ``clamp``: node -> ``(low, high)`` (``(B, *shape)``) known to hold its computed values on the
+    part of the set bounded (a branch, :mod:`.branch`), intersected as soon as it is computed."""
     budget = FULL_CROWN_BUDGET if budget is None else budget
     state = State(radius=inset.radius)
     state.append(_input_node(inset, graph.unit))
