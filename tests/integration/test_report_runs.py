@@ -61,6 +61,8 @@ def test_report_merges_the_records_of_both_xdist_workers(pytester, model_file):
     """One run under two workers (each a fresh interpreter, so one run serves every xdist check): the
     report merges both workers' records, the summary is printed once, and the workers share no files."""
     pytester.makepyfile(test_suite=SUITE, test_pictures=PICTURES)
+    note = SUITE[SUITE.index("@pytest.fixture") : SUITE.index("@pytest.mark.featviz_model")]
+    pytester.makeconftest("import os\nimport pytest\n\n" + note)  # which worker ran each test, in both files
     result = run(pytester, "-n", "2", "--dist", "load", "--featviz-report", "out/run.html", "--featviz-seed", "7")
     result.assert_outcomes(passed=7, failed=1)
     workers = {p.name.split("_")[2] for p in pytester.path.glob("ran_on_*") if "no_featviz" not in p.name}
