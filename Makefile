@@ -57,14 +57,14 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 test: lint
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 -q
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 # The fast tier while working: the package's doctests and tests/unit (no subprocesses, no pytester runs).
 test-fast: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 -q -m "not integration" pytest_featviz tests/unit
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not integration" pytest_featviz tests/unit
 
 test-oldest: $(OLDSTAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(OLD)/bin/python -m pytest -n 2 -q
+	TF_CPP_MIN_LOG_LEVEL=2 $(OLD)/bin/python -m pytest -n 2 --dist loadgroup -q
 
 # With a plain `tensorflow` (the GPU build) installed, installing pytest-featviz adds no tensorflow-cpu.
 check-install: $(STAMP)

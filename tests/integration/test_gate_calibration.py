@@ -29,40 +29,58 @@ def _bench():
 CAL = _bench()
 
 
-@pytest.fixture(scope="module")
-def matrix():
-    """``{(model, gate, case): the worst number of each comparison and the default gate's verdict}``."""
+_MEASURED: dict[str, dict] = {}
+
+
+def measured(name):
+    """``{(gate, case): the worst number of each comparison and the default gate's verdict}`` for one
+    model, measured once per worker; each model's tests share an xdist group, so each model is
+    measured on one worker only and the three models spread over the workers."""
 
     def wanted(gate, case):  # a real change is judged by the gate that targets it
         return case in CAL.HARMLESS or TARGETED[case] == gate
 
-    rows = CAL.measure(list(CAL.SPECS), STEPS, retrain=False, priors=False, wanted=wanted)
-    return {(name, gate, case): found for name, gate, case, found in rows}
+    if name not in _MEASURED:
+        rows = CAL.measure([name], STEPS, retrain=False, priors=False, wanted=wanted)
+        _MEASURED[name] = {(gate, case): found for _, gate, case, found in rows}
+    return _MEASURED[name]
+
+
+def per_model(*names):
+    """The models as parameters, each in its own xdist group (``--dist loadgroup``)."""
+    return [pytest.param(name, marks=pytest.mark.xdist_group(f"gate-{name}")) for name in names]
 
 
 @pytest.mark.parametrize("case", CAL.HARMLESS)
-@pytest.mark.parametrize("name", list(CAL.SPECS))
-def test_the_default_gate_passes_harmless_numeric_changes(matrix, name, case):
+@pytest.mark.parametrize("name", per_model(*CAL.SPECS))
+def test_the_default_gate_passes_harmless_numeric_changes(name, case):
     for gate in ("units", "classes"):
-        found = matrix[name, gate, case]
+        found = measured(name)[gate, case]
         assert found["gate"], f"{name} {gate} gate fails under {case!r}: {found}"
 
 
 @pytest.mark.parametrize("case", CAL.CHANGES)
-@pytest.mark.parametrize("name", list(CAL.SPECS))
-def test_the_default_gate_fails_real_changes(matrix, name, case):
-    found = matrix[name, TARGETED[case], case]
+@pytest.mark.parametrize("name", per_model(*CAL.SPECS))
+def test_the_default_gate_fails_real_changes(name, case):
+    found = measured(name)[TARGETED[case], case]
     assert not found["gate"], f"{name} {TARGETED[case]} gate passes {case!r}: {found}"
 
 
-def test_picture_ssim_alone_would_fail_harmless_noise_that_the_behavioural_gate_passes(matrix):
+@pytest.mark.xdist_group("gate-digits_cnn")
+def test_picture_ssim_alone_would_fail_harmless_noise_that_the_behavioural_gate_passes():
     """Why the gate is behavioural: raw maximisers of the digits CNN move under weight noise of 1e-4."""
-    found = matrix["digits_cnn", "classes", "noise 1e-4"]
+    found = measured("digits_cnn")["classes", "noise 1e-4"]
     assert found["gate"] and found["ssim"] < 0.95
 
 
-def test_only_the_dense_models_pictures_are_reproducible_enough_to_judge_by_ssim(matrix):
-    """The README's stability table: the MLP's maximisers sit on box corners, the CNNs' drift with noise."""
+@pytest.mark.xdist_group("gate-digits_mlp")
+def test_the_dense_models_pictures_are_reproducible_enough_to_judge_by_ssim():
+    """The README's stability table: the MLP's maximisers sit on box corners."""
     for gate in ("units", "classes"):
-        assert min(matrix["digits_mlp", gate, case]["ssim"] for case in CAL.HARMLESS) > 0.99
-    assert min(matrix["digits_cnn", "classes", case]["ssim"] for case in CAL.HARMLESS) < 0.95
+        assert min(measured("digits_mlp")[gate, case]["ssim"] for case in CAL.HARMLESS) > 0.99
+
+
+@pytest.mark.xdist_group("gate-digits_cnn")
+def test_the_cnns_pictures_drift_with_harmless_changes():
+    """... while the CNNs' maximisers drift with noise, so SSIM alone cannot judge them."""
+    assert min(measured("digits_cnn")["classes", case]["ssim"] for case in CAL.HARMLESS) < 0.95
