@@ -2,7 +2,8 @@
 
 ``bounds(model, objective, constraints=...)`` returns, per batch item, a ``lower`` and an
 ``upper`` bound such that for every input in the set, ``lower <= objective <= upper``
-for the real model evaluated in float32. Two methods:
+for the real model evaluated in float32; given a list of objectives, a tuple of them, from
+one forward pass and the objectives' rows stacked (:mod:`.stack`). The methods:
 
 - ``"ibp"``: interval bound propagation, layer by layer (an L2 ball is bounded by its
   dual norm at the first layer that mixes coordinates; the last linear layer is
