@@ -2,7 +2,7 @@
 after the float32 rounding model of issue 19, time per call, and cost relative to one
 256-step ascent with CROWN's memory; with ``--bab SECONDS``, only branch and bound on the
 margins of the seed MLP that CROWN leaves unknown at eps 0.03 (``SECONDS`` per case; another
-radius with ``--bab-eps``).
+radius with ``--bab-eps``); with ``--specs``, only 9 calls against 1 list call (``spec_matrix.py``).
 
 Run ``python bench/bounds.py`` from the repository root (needs ``examples/models/``).
 
@@ -376,14 +376,15 @@ def main() -> None:
     parser.add_argument("--eps", type=float, default=0.01)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--widths-only", action="store_true", help="only the tightness tables")
-    parser.add_argument(
-        "--bab", type=float, metavar="SECONDS", help="only branch and bound on the seed MLP's unknown margins"
-    )
+    parser.add_argument("--bab", type=float, metavar="SECONDS", help="only branch and bound (see above)")
     parser.add_argument("--bab-eps", type=float, default=0.03, help="the L-inf radius of --bab")
-    parser.add_argument(
-        "--lirpa", metavar="PYTHON", help="an interpreter with PyTorch and auto_LiRPA: compare on the same weights"
-    )
+    parser.add_argument("--lirpa", metavar="PYTHON", help="an interpreter with PyTorch and auto_LiRPA")
+    parser.add_argument("--specs", action="store_true", help="only 9 calls against 1 list call (CROWN)")
     args = parser.parse_args()
+    if args.specs:
+        from spec_matrix import specs
+
+        return specs([("deep MLP 784-256-256-128-10", deep_mlp), ("CNN conv16-conv32s2-dense64-10", issue_cnn)])
     if args.bab is not None:
         branch_and_bound(args.bab, args.bab_eps)
         return

@@ -40,6 +40,16 @@ def test_real_digits_resist_tiny_perturbations(featviz_model, index):
 
 
 @pytest.mark.featviz_model("models/digits_mlp.keras")
+def test_real_digits_provably_keep_their_class(featviz_model):
+    """Proof, not search: within 0.01 (L-inf) of each real digit no other logit reaches the true
+    one. The 9 margins z_j - z_true of every digit are bounded in one call (a list of objectives)."""
+    x, y = first_of_each_class()
+    ball = fv.Box(0, 1) & fv.LpBall(x, radius=0.01, p=np.inf)
+    certs = fv.certify_not_reaches(featviz_model, fv.logit_margins(y, 10), 0.0, constraints=ball, start=x)
+    assert all(cert.proven for cert in certs), certs
+
+
+@pytest.mark.featviz_model("models/digits_mlp.keras")
 def test_maximisers_stay_in_the_box_and_are_saved(featviz_model, featviz):
     r = featviz.ascend(featviz_model, fv.ClassLogit([1, 7]), constraints=fv.Box(0, 1), steps=150)
     featviz.save("ones_and_sevens", r)

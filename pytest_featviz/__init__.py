@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from .objectives import Neuron as Neuron
     from .objectives import Objective as Objective
     from .objectives import TotalVariation as TotalVariation
+    from .objectives import logit_margins as logit_margins
     from .priors import Priors as Priors
     from .verify import Bounds as Bounds
     from .verify import BranchAndBound as BranchAndBound
@@ -96,6 +97,7 @@ _LAZY = {
     "TotalVariation": "objectives",
     "L1": "objectives",
     "L2": "objectives",
+    "logit_margins": "objectives",
     # engine and models
     "ascend": "engine",
     "AscentResult": "engine",

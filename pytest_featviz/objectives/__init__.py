@@ -3,7 +3,17 @@
 from .base import Condition, Objective, Sum
 from .diversity import Diversity
 from .layers import REDUCTIONS, Channel, Direction, LayerEnergy, Neuron, Reduce
-from .outputs import L1, L2, LOGITS, PROBABILITIES, ClassLogit, ClassProbability, TotalVariation, as_objective
+from .outputs import (
+    L1,
+    L2,
+    LOGITS,
+    PROBABILITIES,
+    ClassLogit,
+    ClassProbability,
+    TotalVariation,
+    as_objective,
+    logit_margins,
+)
 
 __all__ = [
     "Objective",
@@ -20,6 +30,7 @@ __all__ = [
     "L1",
     "L2",
     "as_objective",
+    "logit_margins",
     "Reduce",
     "REDUCTIONS",
     "LOGITS",

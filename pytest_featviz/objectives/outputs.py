@@ -36,7 +36,17 @@ from .base import (
     _Indexed,
 )
 
-__all__ = ["ClassLogit", "ClassProbability", "TotalVariation", "L1", "L2", "as_objective", "LOGITS", "PROBABILITIES"]
+__all__ = [
+    "ClassLogit",
+    "ClassProbability",
+    "TotalVariation",
+    "L1",
+    "L2",
+    "as_objective",
+    "logit_margins",
+    "LOGITS",
+    "PROBABILITIES",
+]
 
 LOGITS = "__logits__"
 PROBABILITIES = "__probabilities__"
@@ -214,3 +224,52 @@ def as_objective(value: Any) -> Objective:
     if isinstance(value, Objective):
         return value
     raise FeatvizTypeError(f"expected an objective such as fv.ClassLogit(3) or fv.Channel('conv2d', 5); got {value!r}")
+
+
+def logit_margins(true_class: Any, classes: Any) -> list[Objective]:
+    """The logit margins ``z_j - z_true`` of every other class ``j``: the objectives whose
+    upper bounds below 0 prove that no other class beats the true one.
+
+    Parameters
+    ----------
+    true_class : int or sequence of int
+        The true class, or one per batch item.
+    classes : int or sequence of int
+        The number of classes (every class but the true one is compared), or the
+        classes to compare with (the true one is skipped).
+
+    Returns
+    -------
+    list of Objective
+        One margin per other class, in the order of ``classes``; with one true class per
+        item, margin ``k`` reads each item's ``k``-th other class. Pass the list to
+        :func:`bounds` or :func:`certify_not_reaches` to bound them all in one pass.
+
+    Examples
+    --------
+    >>> logit_margins(1, 3)
+    [ClassLogit(0) - ClassLogit(1), ClassLogit(2) - ClassLogit(1)]
+    >>> logit_margins([0, 2], 3)
+    [ClassLogit([1, 0]) - ClassLogit([0, 2]), ClassLogit([2, 1]) - ClassLogit([0, 2])]
+    """
+    true = _index_array(true_class, "logit_margins true_class")
+    if isinstance(classes, (bool, np.bool_)):
+        raise FeatvizTypeError(f"logit_margins classes must be an int or a sequence of ints; got {classes!r}")
+    others = (
+        np.arange(int(classes)) if isinstance(classes, numbers.Integral) else _index_array(classes, "logit_margins")
+    )
+    if others.ndim != 1 or others.size < 2 or np.unique(others).size != others.size or others.min() < 0:
+        raise ConfigurationError(
+            f"logit_margins classes={classes!r}: give the number of classes (at least 2) or distinct "
+            f"class indices (at least 2, none negative)"
+        )
+    per_item = [[int(j) for j in others if j != t] for t in np.atleast_1d(true)]
+    if len({len(row) for row in per_item}) > 1 or not per_item[0]:
+        raise ConfigurationError(
+            f"logit_margins: true_class={_fmt_index(true)} is among classes={_fmt_index(others)} for some "
+            f"items but not others (or it is the only class), so they have different numbers of margins"
+        )
+    columns = np.array(per_item).T
+    if true.ndim == 0:
+        return [ClassLogit(int(col[0])) - ClassLogit(int(true)) for col in columns]
+    return [ClassLogit(col) - ClassLogit(true) for col in columns]

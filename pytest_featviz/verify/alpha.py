@@ -7,7 +7,9 @@ bound, and CROWN's (0 or 1, whichever is closer) is one of them. Here each bound
 gets its own slopes, optimised by projected gradient descent (Adam, slopes clipped to
 ``[alpha, 1]``) on the row's float32 bound (the rounding terms included), starting
 from CROWN's slopes; the smallest bound met on the way is kept, so the result is
-never looser than CROWN's, row by row.
+never looser than CROWN's, row by row. Each row stops on its own (when its bound improved by
+less than a relative 1e-5 over 5 iterations), so its bound does not depend on the rows or
+batch items bounded beside it (:mod:`.stack` relies on that).
 
 The gradient is exact and analytic (reverse mode by hand, in numpy float64): the bound
 is ``const + |A| . D + concretise(A_0)``, linear in the rows ``A_n`` reaching each node
@@ -20,6 +22,8 @@ lines) stay CROWN's.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +39,7 @@ ALPHA_ITERATIONS = 30
 ALPHA_STEP = 0.25
 """Adam's step size on the slopes (which lie in ``[0, 1]``); it decays by 2% per iteration."""
 _BETAS = (0.9, 0.999)
-_PATIENCE, _STALL = 5, 1e-5  # stop early when 5 iterations improved the summed bounds by < 1e-5 relative
+_PATIENCE, _STALL = 5, 1e-5  # a row stops when 5 iterations improved its bound by < 1e-5 relative
 
 
 def _free(graph: Graph, state: State, target: int) -> dict[int, tuple[np.ndarray, float]]:
@@ -149,38 +153,54 @@ def alpha_backward(
     return found[0], found[1]
 
 
+def _block(active: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The items with an active row, and the index of the block of items and rows still active."""
+    items, rows = np.flatnonzero(active.any(axis=1)), np.flatnonzero(active.any(axis=0))
+    if items.size == active.shape[0] and rows.size == active.shape[1]:
+        return items, np.s_[:, :]
+    return items, np.ix_(items, rows)
+
+
 def _optimise(
     graph: Graph, state: State, target: int, a: np.ndarray, iterations: int, step: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`alpha_backward` on one chunk of items."""
+    """:func:`alpha_backward` on one chunk of items: each row (of each item) is optimised and
+    stopped on its own, so its bound does not depend on the rows and items beside it."""
     free = _free(graph, state, target)
-    best = backward(graph, state, None, target, a)
+    best_c, best_e = (np.array(v) for v in backward(graph, state, None, target, a))
     if not free:
-        return best
+        return best_c, best_e
     b, k = a.shape[:2]
     slopes = {n: np.array(np.broadcast_to(state.relax[n][0][:, None], (b, k, *graph.nodes[n].shape))) for n in free}
     moments = {n: (np.zeros_like(s), np.zeros_like(s)) for n, s in slopes.items()}
-    best_c, best_e = best
-    last = np.inf
-    for it in range(iterations):
-        rows: dict[int, np.ndarray] = {}
-        computed, exact = backward(graph, state, None, target, a, slopes=slopes, record=rows)
-        best_c, best_e = np.fmin(best_c, computed), np.fmin(best_e, exact)
-        if it % _PATIENCE == _PATIENCE - 1:  # stop when the chunk's bounds stopped improving
-            total = float(np.nansum(best_c))
-            if last - total <= _STALL * (1.0 + abs(total)):
-                return best_c, best_e
-            last = total
-        grads = _gradients(graph, state, rows, slopes)
+    active, last = np.ones((b, k), dtype=bool), np.full((b, k), np.inf)
+    for it in range(iterations + 1):  # the last pass only evaluates the last step's slopes
+        items, block = _block(active)
+        if not items.size:
+            break
+        sub = state if items.size == b else state.take(items)
+        sub_slopes = {n: s[block] for n, s in slopes.items()}
+        record: dict[int, np.ndarray] = {}
+        computed, exact = backward(graph, sub, None, target, a[block], slopes=sub_slopes, record=record)
+        live = active[block]
+        best_c[block] = np.where(live, np.fmin(best_c[block], computed), best_c[block])
+        best_e[block] = np.where(live, np.fmin(best_e[block], exact), best_e[block])
+        if it == iterations:
+            break
+        if it % _PATIENCE == _PATIENCE - 1:  # a row stops when its own bound stopped improving
+            now = best_c[block]
+            live = live & ((last[block] - now) > _STALL * (1.0 + np.abs(now)))  # NaN: stopped
+            active[block], last[block] = live, now
+        grads = _gradients(graph, sub, record, sub_slopes)
         rate = step * 0.98**it
         for n, (mask, leak) in free.items():
-            g = np.where(mask[:, None], grads[n], 0.0)
-            m, v = moments[n]
+            move = live.reshape(live.shape + (1,) * (slopes[n].ndim - 2)) & mask[items][:, None]
+            m, v = (x[block] for x in moments[n])
+            g = np.where(move, grads[n], 0.0)
             m = _BETAS[0] * m + (1 - _BETAS[0]) * g
             v = _BETAS[1] * v + (1 - _BETAS[1]) * g * g
-            moments[n] = (m, v)
+            moments[n][0][block], moments[n][1][block] = m, v
             m_hat, v_hat = m / (1 - _BETAS[0] ** (it + 1)), v / (1 - _BETAS[1] ** (it + 1))
-            moved = np.clip(slopes[n] - rate * m_hat / (np.sqrt(v_hat) + 1e-12), leak, 1.0)
-            slopes[n] = np.where(mask[:, None], moved, slopes[n])
-    computed, exact = backward(graph, state, None, target, a, slopes=slopes)
-    return np.fmin(best_c, computed), np.fmin(best_e, exact)
+            moved = np.clip(sub_slopes[n] - rate * m_hat / (np.sqrt(v_hat) + 1e-12), leak, 1.0)
+            slopes[n][block] = np.where(move, moved, sub_slopes[n])
+    return best_c, best_e

@@ -2,7 +2,8 @@
 
 ``bounds(model, objective, constraints=...)`` returns, per batch item, a ``lower`` and an
 ``upper`` bound such that for every input in the set, ``lower <= objective <= upper``
-for the real model evaluated in float32. Two methods:
+for the real model evaluated in float32; given a list of objectives, a tuple of them, from
+one forward pass and the objectives' rows stacked (:mod:`.stack`). The methods:
 
 - ``"ibp"``: interval bound propagation, layer by layer (an L2 ball is bounded by its
   dual norm at the first layer that mixes coordinates; the last linear layer is
@@ -42,21 +43,21 @@ anywhere in an item's propagation makes its bounds NaN: unknown, never proven.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 
 from .._validation import check_batch_size, check_choice, check_real, check_start
 from ..constraints import Constraint, Mask, as_constraint
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, FeatvizTypeError
 from ..objectives import Objective, as_objective
-from .alpha import alpha_backward
-from .graph import Graph
-from .nonlinear import Activation, MaxPool2D, Multiply
-from .propagation import InputSet, State, backward, bound_at, dot_abs, forward, gamma
+from .combine import assemble
+from .propagation import InputSet, forward
 from .results import Bounds, Certificate
-from .specs import Group, groups_of, targets_of
+from .specs import groups_of, targets_of
+from .stack import group_bounds
 from .targets import build_graph
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ __all__ = ["Bounds", "bounds", "Certificate", "certify_not_reaches", "check_supp
 
 Method = Literal["crown", "ibp", "crown-ibp", "alpha-crown"]
 METHODS: tuple[str, ...] = get_args(Method)
-_ABS_MARGIN = 1e-6
-_SAFETY = 2.0
 
 
 def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray | None) -> InputSet | None:
@@ -87,77 +86,7 @@ def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray
     return InputSet(low, high, canon.center, canon.radius.astype(np.float64))
 
 
-def _rows_bounds(
-    graph: Graph, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool, alpha: bool = False
-) -> tuple:
-    """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN (with
-    ``alpha``, alpha-CROWN), each as ``(float32 evaluation, exact arithmetic)``."""
-    nd = graph.nodes[node]
-    op = nd.op
-    ibp = bound_at(state, node, a, True), bound_at(state, node, a, False)
-    if op is not None and len(nd.inputs) == 1 and not isinstance(op, (Activation, MaxPool2D, Multiply)):
-        b, k = a.shape[:2]
-        flat = a.reshape((b * k, *nd.shape))
-        folded = op.transpose(flat)[0].reshape((b, k, *graph.nodes[nd.inputs[0]].shape))
-        bias = op.bias_dot(flat).reshape(b, k)
-        pert = state.pert[node]
-        computed = bias + bound_at(state, nd.inputs[0], folded, True) + (0.0 if pert is None else dot_abs(a, pert))
-        ibp = np.fmin(ibp[0], computed), np.fmin(ibp[1], bias + bound_at(state, nd.inputs[0], folded, False))
-    if not crown:
-        return ibp, ibp
-    return ibp, (alpha_backward(graph, state, node, a) if alpha else backward(graph, state, inset, node, a))
-
-
-def _margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
-    """Per row, a bound on the float32 rounding of the objective's own evaluation from the
-    node's values (a sum of ``nnz`` terms), widened, plus the absolute margin."""
-    b, k = group.rows.shape[:2]
-    absr = np.abs(group.rows).reshape(b, k, -1)
-    mag = state.mag(node).reshape(b, 1, -1)
-    nnz = int((absr > 0).sum(axis=2).max()) if absr.size else 0
-    raw = gamma(nnz + 1, unit) * (absr * mag).sum(axis=2)
-    return _SAFETY * raw + _ABS_MARGIN
-
-
-def _lse(x: np.ndarray) -> np.ndarray:
-    if x.shape[1] == 0:
-        return np.full(x.shape[0], -np.inf)
-    m = x.max(axis=1)
-    m0 = np.where(np.isfinite(m), m, 0.0)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return m0 + np.log(np.exp(x - m0[:, None]).sum(axis=1))
-
-
-def _combine(group: Group, low: np.ndarray, up: np.ndarray, unit: float, widen: bool) -> tuple:
-    """Bounds ``(B,)`` of the group from the bounds of its rows."""
-    if group.kind == "sum":
-        lo, hi = low[:, 0], up[:, 0]
-    elif group.kind == "max":
-        lo, hi = low.max(axis=1), up.max(axis=1)
-    elif group.kind == "sigmoid":
-        with np.errstate(over="ignore"):
-            lo, hi = np.exp(-np.logaddexp(0.0, -low[:, 0])), np.exp(-np.logaddexp(0.0, -up[:, 0]))
-        if widen:
-            pad = _SAFETY * 8 * unit + _ABS_MARGIN
-            lo, hi = np.clip(lo - pad, 0.0, 1.0), np.clip(hi + pad, 0.0, 1.0)
-    else:
-        with np.errstate(over="ignore"):
-            hi = np.exp(-np.logaddexp(0.0, _lse(low)))
-            lo = np.exp(-np.logaddexp(0.0, _lse(up)))
-        if widen:
-            pad = _SAFETY * 2 * (low.shape[1] + 8) * unit + _ABS_MARGIN
-            lo, hi = np.clip(lo - pad, 0.0, 1.0), np.clip(hi + pad, 0.0, 1.0)
-    c = group.coef
-    return (c * lo, c * hi) if c >= 0 else (c * hi, c * lo)
-
-
-def _bad_items(state: State) -> np.ndarray:
-    bad = np.zeros(state.low[0].shape[0], dtype=bool)
-    for arr in (*state.low, *state.high, *state.clow, *state.chigh):
-        bad |= np.isnan(arr.reshape(arr.shape[0], -1)).any(axis=1)
-    return bad
-
-
+@overload
 def bounds(
     model: Any,
     objective: Objective,
@@ -165,7 +94,28 @@ def bounds(
     constraints: Constraint | None = None,
     method: Method = "crown",
     start: Any = None,
-) -> Bounds:
+) -> Bounds: ...
+
+
+@overload
+def bounds(
+    model: Any,
+    objective: Sequence[Objective],
+    *,
+    constraints: Constraint | None = None,
+    method: Method = "crown",
+    start: Any = None,
+) -> tuple[Bounds, ...]: ...
+
+
+def bounds(
+    model: Any,
+    objective: Objective | Sequence[Objective],
+    *,
+    constraints: Constraint | None = None,
+    method: Method = "crown",
+    start: Any = None,
+) -> Bounds | tuple[Bounds, ...]:
     """Sound lower and upper bounds of ``objective`` over ``constraints``, per batch item.
 
     Parameters
@@ -173,9 +123,13 @@ def bounds(
     model : keras.Model or str
         The model, or anything :func:`load_model` accepts. Every layer the objective
         depends on must be supported (others are refused by name and class).
-    objective : Objective
+    objective : Objective or list of Objective
         ClassLogit, ClassProbability, Neuron, Channel (mean; max), Direction, or a sum
         of them with number coefficients. Terms on one layer are bounded jointly.
+        A list (or tuple) of objectives is bounded as one specification matrix
+        (:mod:`.stack`): one forward pass, and one backward pass per layer read over
+        the rows of all of them, each distinct row once; each objective gets the bounds
+        it would get alone (:func:`logit_margins` gives the margins of a class).
     constraints : Constraint, optional
         Box, L-inf ball, L2 ball, Mask, or an intersection. Unbounded sets give
         infinite bounds.
@@ -188,7 +142,7 @@ def bounds(
 
     Returns
     -------
-    Bounds
+    Bounds, or a tuple of Bounds (one per objective, in order) for a list
 
     Examples
     --------
@@ -202,18 +156,64 @@ def bounds(
     (-1.5, 1.5)
     >>> bool(b.lower[0] <= -1.5 and b.upper[0] >= 1.5)
     True
+
+    Every margin ``z_j - z_0`` of a 3-class model in one call:
+
+    >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    >>> m.set_weights([np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]]), np.zeros(3)])
+    >>> [float(b.real_upper[0]) for b in bounds(m, fv.logit_margins(0, 3), constraints=fv.Box(0, 1))]
+    [1.0, 1.0]
     """
     check_choice(method, "method", METHODS)
-    constraint = as_constraint(constraints)
-    objective, info, graph, nodes = _translate(model, objective)
+    objectives, many = _objectives(objective)
+    found = _bounds_all(model, objectives, as_constraint(constraints), method, start)
+    return found if many else found[0]
+
+
+def _objectives(value: Any) -> tuple[list[Objective], bool]:
+    """``(the objectives, whether a list was given)``; an empty list or a non-objective in it is refused."""
+    if not isinstance(value, (list, tuple)):
+        return [as_objective(value)], False
+    if not value:
+        raise ConfigurationError(
+            "bounds got an empty list of objectives: give one objective, or a list of at least one "
+            "(fv.logit_margins(true_class, classes) gives the margins of a class)"
+        )
+    for i, item in enumerate(value):
+        if not isinstance(item, Objective):
+            raise FeatvizTypeError(
+                f"objective {i} of the list is {item!r}: expected an objective such as fv.ClassLogit(3) "
+                f"(a list holds objectives, not lists: fv.logit_margins(...) is already one)"
+            )
+    return list(value), True
+
+
+def _batch_size(objectives: list[Objective], start: np.ndarray | None) -> int:
+    """The batch size every objective agrees on (those with one target broadcast)."""
+    sizes = {i: o.batch_size() for i, o in enumerate(objectives) if o.batch_size() is not None}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"objective {i} has {n}" for i, n in sizes.items())
+        raise ConfigurationError(
+            f"the objectives have different numbers of targets ({listed}): give each the same number "
+            f"(one per batch item), or a single target"
+        )
+    return check_batch_size(objectives[min(sizes, default=0)], None, start)
+
+
+def _bounds_all(
+    model: Any, objectives: list[Objective], constraint: Constraint, method: str, start: Any
+) -> tuple[Bounds, ...]:
+    """:func:`bounds` of each objective, from one forward pass and the stacked rows of all."""
+    objectives, info, graph, nodes = _translate_all(model, objectives)
     start_arr = check_start(start, info.input_shape)
-    batch = check_batch_size(objective, None, start_arr)
+    batch = _batch_size(objectives, start_arr)
     inset = _input_set(constraint, (batch, *info.input_shape), start_arr)
-    groups = groups_of(objective, {t: graph.nodes[n].shape for t, n in nodes.items()}, batch, info.head.squash)
+    shapes = {t: graph.nodes[n].shape for t, n in nodes.items()}
+    groups = [groups_of(o, shapes, batch, info.head.squash) for o in objectives]
     label: str = method if method in ("ibp", "alpha-crown") else "crown"
     if inset is None:
         inf = np.full(batch, np.inf)
-        return Bounds(-inf, inf, label, (label,) * batch, -inf, inf, objective, constraint)
+        return tuple(Bounds(-inf, inf, label, (label,) * batch, -inf, inf, o, constraint) for o in objectives)
     crown = None if method == "ibp" else ("ibp" if method == "crown-ibp" else "full")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow gives infinite bounds, NaN unknown ones
         distinct, which = inset.distinct()
@@ -221,21 +221,36 @@ def bounds(
         state = state if np.array_equal(which, np.arange(len(which))) else state.take(which)
         if label == "crown" and state.ibp_only_nodes:
             label = "crown-ibp"
-        result = _assemble(graph, state, inset, groups, nodes, objective, constraint, label, method)
+        flat = [g for gs in groups for g in gs]
+        found = iter(group_bounds(graph, state, inset, nodes, flat, crown is not None, method == "alpha-crown"))
         ibp_layers = tuple(dict.fromkeys(graph.nodes[n].layer for n in state.ibp_nodes))
-        return replace(result, ibp_layers=ibp_layers) if ibp_layers else result
+        return tuple(
+            replace(
+                assemble(state, graph.unit, gs, [next(found) for _ in gs], nodes, (o, constraint, label)),
+                ibp_layers=ibp_layers,
+            )
+            for o, gs in zip(objectives, groups)
+        )
+
+
+def _translate_all(model: Any, objectives: list[Objective]) -> tuple:
+    """``(objectives, model info, graph, target nodes)`` for every target the objectives read;
+    refuses unsupported layers."""
+    from ..models import load_model, model_info
+
+    model = load_model(model)
+    info = model_info(model)
+    for o in objectives:
+        o.validate(info)
+    targets = list(dict.fromkeys(t for o in objectives for t in targets_of(o)))
+    graph, nodes = build_graph(model, targets)
+    return objectives, info, graph, nodes
 
 
 def _translate(model: Any, objective: Any) -> tuple:
     """``(objective, model info, graph, target nodes)``; refuses unsupported layers."""
-    from ..models import load_model, model_info
-
-    objective = as_objective(objective)
-    model = load_model(model)
-    info = model_info(model)
-    objective.validate(info)
-    graph, nodes = build_graph(model, targets_of(objective))
-    return objective, info, graph, nodes
+    objectives, info, graph, nodes = _translate_all(model, [as_objective(objective)])
+    return objectives[0], info, graph, nodes
 
 
 def check_supported(model: Any, objective: Objective) -> None:
@@ -257,40 +272,7 @@ def check_supported(model: Any, objective: Objective) -> None:
     _translate(model, objective)
 
 
-def _assemble(
-    graph: Graph,
-    state: State,
-    inset: InputSet,
-    groups: list[Group],
-    nodes: dict[str, int],
-    objective: Objective,
-    constraint: Constraint,
-    label: str,
-    method: str,
-) -> Bounds:
-    batch = state.low[0].shape[0]
-    crown, alpha = method != "ibp", method == "alpha-crown"
-    totals = np.zeros((4, batch))
-    crown_won = np.ones(batch, dtype=bool)
-    ibp_won = np.ones(batch, dtype=bool)
-    for g in groups:
-        node = nodes[g.target]
-        k = g.rows.shape[1]
-        rows = np.concatenate([g.rows, -g.rows], axis=1)
-        ibp, cr = _rows_bounds(graph, state, inset, node, rows, crown, alpha)
-        best, exact = np.fmin(ibp[0], cr[0]), np.fmin(ibp[1], cr[1])
-        crown_won &= (cr[0][:, :k] <= ibp[0][:, :k]).all(axis=1)
-        ibp_won &= (ibp[0][:, :k] < cr[0][:, :k]).all(axis=1)
-        pad = _margin(g, state, node, graph.unit)
-        totals[:2] += _combine(g, -exact[:, k:], exact[:, :k], graph.unit, widen=False)
-        totals[2:] += _combine(g, -best[:, k:] - pad, best[:, :k] + pad, graph.unit, widen=True)
-    totals[:, _bad_items(state)] = np.nan
-    source = tuple(
-        "ibp" if not crown else ("crown" if c else ("ibp" if i else "both")) for c, i in zip(crown_won, ibp_won)
-    )
-    return Bounds(totals[2], totals[3], label, source, totals[0], totals[1], objective, constraint)
-
-
+@overload
 def certify_not_reaches(
     model: Any,
     objective: Objective,
@@ -300,7 +282,32 @@ def certify_not_reaches(
     method: Method = "crown",
     start: Any = None,
     branch: BranchAndBound | None = None,
-) -> Certificate:
+) -> Certificate: ...
+
+
+@overload
+def certify_not_reaches(
+    model: Any,
+    objective: Sequence[Objective],
+    threshold: float,
+    *,
+    constraints: Constraint | None = None,
+    method: Method = "crown",
+    start: Any = None,
+    branch: BranchAndBound | None = None,
+) -> tuple[Certificate, ...]: ...
+
+
+def certify_not_reaches(
+    model: Any,
+    objective: Objective | Sequence[Objective],
+    threshold: float,
+    *,
+    constraints: Constraint | None = None,
+    method: Method = "crown",
+    start: Any = None,
+    branch: BranchAndBound | None = None,
+) -> Certificate | tuple[Certificate, ...]:
     """Prove, per batch item, that ``objective < threshold`` everywhere in ``constraints``.
 
     An item is 'proven' iff its sound upper bound (see :func:`bounds`) is below
@@ -308,7 +315,8 @@ def certify_not_reaches(
     (a :class:`BranchAndBound`), each unknown item is searched for a counterexample
     on the real model and then split into parts bounded separately (see
     :mod:`.branch`): it ends 'proven', 'counterexample' or 'unknown', with the
-    reason in ``reasons``.
+    reason in ``reasons``. A list of objectives (each against the same ``threshold``)
+    is bounded in one call to :func:`bounds` and gives a tuple of certificates, in order.
 
     Examples
     --------
@@ -325,13 +333,20 @@ def certify_not_reaches(
     >>> cert = certify_not_reaches(m, fv.ClassLogit(0), 1.5, constraints=fv.Box(0, 1), branch=BranchAndBound())
     >>> cert.status, cert.counterexamples
     (('counterexample',), array([[1., 0.]], dtype=float32))
+    >>> [c.status for c in certify_not_reaches(m, [fv.ClassLogit(0), -fv.ClassLogit(0)], 1.6, constraints=fv.Box(0, 1))]
+    [('proven',), ('proven',)]
     """
     threshold = check_real(threshold, "threshold")
-    b = bounds(model, objective, constraints=constraints, method=method, start=start)
-    status = tuple("proven" if u < threshold else "unknown" for u in b.upper)
-    cert = Certificate(status, float(threshold), b)
-    if branch is None:
-        return cert
-    from .branch import branch_certificate
+    check_choice(method, "method", METHODS)
+    objectives, many = _objectives(objective)
+    found = _bounds_all(model, objectives, as_constraint(constraints), method, start)
+    certs = []
+    for b in found:
+        status = tuple("proven" if u < threshold else "unknown" for u in b.upper)
+        cert = Certificate(status, float(threshold), b)
+        if branch is not None:
+            from .branch import branch_certificate
 
-    return branch_certificate(model, cert, start, branch)
+            cert = branch_certificate(model, cert, start, branch)
+        certs.append(cert)
+    return tuple(certs) if many else certs[0]

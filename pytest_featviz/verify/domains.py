@@ -23,11 +23,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .certificates import _bad_items, _combine, _margin, _rows_bounds
+from .combine import bad_items, combine, margin
 from .graph import Graph
 from .lagrange import Relu, optimise
 from .propagation import InputSet, forward
 from .specs import Group
+from .stack import rows_bounds
 
 __all__ = ["Problem", "Domains", "Guide", "root", "bound", "relu_scores", "input_scores", "split"]
 
@@ -125,7 +126,7 @@ def _group_upper(group: Group, upper: np.ndarray, d: float, unit: float) -> np.n
     """The group's upper bound ``(D,)`` from the upper bounds of its rows times ``d``."""
     inf = np.full_like(upper, np.inf)
     low, up = (-upper, inf) if d < 0 else (-inf, upper)
-    return _combine(group, low, up, unit, widen=True)[1]
+    return combine(group, low, up, unit, widen=True)[1]
 
 
 def _flat(relus: tuple[Relu, ...], per: dict[int, np.ndarray], d: int) -> np.ndarray:
@@ -154,12 +155,12 @@ def bound(problem: Problem, doms: Domains) -> tuple[Domains, Guide]:
             node = problem.nodes[g.target]
             sign = _direction(g)
             rows = np.broadcast_to(sign * g.rows, (d, *g.rows.shape[1:]))
-            ibp = _rows_bounds(graph, state, inset, node, rows, False)[0][0]
+            ibp = rows_bounds(graph, state, inset, node, rows, False)[0][0]
             start = (doms.alpha[gi], doms.beta[gi])
             opt = optimise(graph, state, inset, node, rows, problem.relus, doms.signs, start, problem.iterations)
             alphas.append(opt.alpha)
             betas.append(opt.beta)
-            pad = _margin(Group(g.target, rows, g.kind, g.coef), state, node, graph.unit)
+            pad = margin(Group(g.target, rows, g.kind, g.coef), state, node, graph.unit)
             total += _group_upper(g, np.fmin(ibp, opt.upper) + pad, sign, graph.unit)
             if 0 in opt.record:
                 weight += np.abs(opt.record[0]).sum(axis=1)
@@ -168,7 +169,7 @@ def bound(problem: Problem, doms: Domains) -> tuple[Domains, Guide]:
                     coef[r.node] += opt.record[r.node].sum(axis=1)
             if opt.point is not None and gi == 0:
                 points = opt.point[:, 0]
-        total[_bad_items(state)] = np.nan
+        total[bad_items(state)] = np.nan
         empty = np.zeros(d, dtype=bool)
         for r in problem.relus:
             empty |= (state.clow[r.pre] > state.chigh[r.pre]).reshape(d, -1).any(axis=1)

@@ -23,6 +23,9 @@ reveal_type(fv.ascend("m.keras", fv.ClassLogit(0), constraints=c, steps=2))
 reveal_type(fv.assert_not_reaches("m.keras", fv.Neuron("d", 0), 1.0, constraints=c))
 reveal_type(fv.bounds("m.keras", fv.ClassLogit(0), constraints=c, method="ibp"))
 reveal_type(fv.certify_not_reaches("m.keras", fv.ClassLogit(0), 1.0, constraints=c))
+reveal_type(fv.logit_margins(0, 10))
+reveal_type(fv.bounds("m.keras", fv.logit_margins(0, 10), constraints=c))
+reveal_type(fv.certify_not_reaches("m.keras", [fv.ClassLogit(0)], 1.0, constraints=c))
 reveal_type(fv.priors.Jitter(2))
 reveal_type(fv.layer_names("m.keras"))
 reveal_type(fv.__version__)
@@ -53,16 +56,25 @@ def test_mypy_sees_the_public_types_and_no_any(tmp_path):
         "pytest_featviz.claims.outcome.ClaimResult",
         "pytest_featviz.verify.results.Bounds",
         "pytest_featviz.verify.results.Certificate",
+        "list[pytest_featviz.objectives.base.Objective]",
+        "tuple[pytest_featviz.verify.results.Bounds, ...]",
+        "tuple[pytest_featviz.verify.results.Certificate, ...]",
         "pytest_featviz.priors.transforms.Jitter",
         "list[str]",
         "str",
     ], out
     errors = [line.split(": error: ")[1] for line in out.splitlines() if ": error: " in line]
     assert len(errors) == 2, out  # exactly the two wrong calls: a method not in the Literal, constraints positional
-    assert (
-        "Literal['crown', 'ibp', 'crown-ibp', 'alpha-crown']" in errors[0]
-        and "Too many positional arguments" in errors[1]
+    # bounds is overloaded (one objective -> Bounds, a list -> a tuple): mypy names the call and lists the
+    # variants, each with the method's Literal
+    assert errors[0].startswith(
+        'No overload variant of "bounds" matches argument types "str", "ClassLogit", "Intersection", "str"'
     )
+    assert errors[1].startswith(
+        'No overload variant of "bounds" matches argument types "str", "ClassLogit", "Intersection" '
+    )
+    notes = [line for line in out.splitlines() if ": note:     def bounds(" in line]
+    assert len(notes) == 4 and all("method: Literal['crown', 'ibp', 'crown-ibp', 'alpha-crown']" in n for n in notes)
 
 
 _CHOICES_FILE = """

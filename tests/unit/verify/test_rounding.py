@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from test_bounds import evaluate
 
 import pytest_featviz as fv
-from pytest_featviz.verify import bounds, certificates, propagation
+from pytest_featviz.verify import bounds, combine, propagation
 
 L = keras.layers
 METHODS = ["ibp", "crown", "crown-ibp"]
@@ -129,7 +129,7 @@ def test_the_float32_value_of_a_point_is_inside_and_the_exact_value_alone_is_not
         assert b.lower[0] <= value <= b.upper[0]
         assert b.real_lower[0] == pytest.approx(b.real_upper[0], rel=1e-12)
     monkeypatch.setattr(propagation, "ROUNDING_SAFETY", 0.0)
-    monkeypatch.setattr(certificates, "_SAFETY", 0.0)  # the objective's own rounding too
+    monkeypatch.setattr(combine, "SAFETY", 0.0)  # the objective's own rounding too
     off = bounds(model, objective, constraints=point, method="crown")
     assert not (off.lower[0] <= value <= off.upper[0]), (value, off)
 
