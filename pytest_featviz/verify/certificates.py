@@ -22,6 +22,10 @@ for the real model evaluated in float32. Two methods:
   (:mod:`.alpha`), keeping the smallest sound bound met: never looser than CROWN;
   intermediate bounds are CROWN's.
 
+Memory is linear in the size of the layers: the many rows of a ``Channel(...,
+reduce="max")`` (one per position) or of a ``ClassProbability`` (one per other class)
+are held by index (:mod:`.unitrows`) and bounded a chunk at a time (:mod:`.rowbounds`).
+
 Everything runs in float64 numpy on the model's float32 weights, and the bounds cover
 the float32 evaluation of the real model: every operation's rounding is a bounded
 perturbation of its output (Higham's ``gamma_n = n u / (1 - n u)`` times
@@ -51,13 +55,13 @@ from .._validation import check_batch_size, check_choice, check_real, check_star
 from ..constraints import Constraint, Mask, as_constraint
 from ..errors import ConfigurationError
 from ..objectives import Objective, as_objective
-from .alpha import alpha_backward
 from .graph import Graph
-from .nonlinear import Activation, MaxPool2D, Multiply
-from .propagation import InputSet, State, backward, bound_at, dot_abs, forward, gamma
+from .propagation import InputSet, State, forward, gamma
 from .results import Bounds, Certificate
+from .rowbounds import rows_bounds
 from .specs import Group, groups_of, targets_of
 from .targets import build_graph
+from .unitrows import UnitRows, count, magnitude, signed
 
 if TYPE_CHECKING:
     from .branch import BranchAndBound
@@ -87,30 +91,14 @@ def _input_set(constraint: Constraint, shape: tuple[int, ...], start: np.ndarray
     return InputSet(low, high, canon.center, canon.radius.astype(np.float64))
 
 
-def _rows_bounds(
-    graph: Graph, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool, alpha: bool = False
-) -> tuple:
-    """Upper bounds of the rows ``a`` by IBP (last linear layer folded) and by CROWN (with
-    ``alpha``, alpha-CROWN), each as ``(float32 evaluation, exact arithmetic)``."""
-    nd = graph.nodes[node]
-    op = nd.op
-    ibp = bound_at(state, node, a, True), bound_at(state, node, a, False)
-    if op is not None and len(nd.inputs) == 1 and not isinstance(op, (Activation, MaxPool2D, Multiply)):
-        b, k = a.shape[:2]
-        flat = a.reshape((b * k, *nd.shape))
-        folded = op.transpose(flat)[0].reshape((b, k, *graph.nodes[nd.inputs[0]].shape))
-        bias = op.bias_dot(flat).reshape(b, k)
-        pert = state.pert[node]
-        computed = bias + bound_at(state, nd.inputs[0], folded, True) + (0.0 if pert is None else dot_abs(a, pert))
-        ibp = np.fmin(ibp[0], computed), np.fmin(ibp[1], bias + bound_at(state, nd.inputs[0], folded, False))
-    if not crown:
-        return ibp, ibp
-    return ibp, (alpha_backward(graph, state, node, a) if alpha else backward(graph, state, inset, node, a))
-
-
 def _margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
     """Per row, a bound on the float32 rounding of the objective's own evaluation from the
     node's values (a sum of ``nnz`` terms), widened, plus the absolute margin."""
+    if isinstance(group.rows, UnitRows):
+        nonzero = group.rows.coef != 0
+        nnz = int(nonzero.sum(axis=2).max()) if nonzero.size else 0
+        raw = gamma(nnz + 1, unit) * magnitude(group.rows, state.mag(node))
+        return _SAFETY * raw + _ABS_MARGIN
     b, k = group.rows.shape[:2]
     absr = np.abs(group.rows).reshape(b, k, -1)
     mag = state.mag(node).reshape(b, 1, -1)
@@ -275,9 +263,8 @@ def _assemble(
     ibp_won = np.ones(batch, dtype=bool)
     for g in groups:
         node = nodes[g.target]
-        k = g.rows.shape[1]
-        rows = np.concatenate([g.rows, -g.rows], axis=1)
-        ibp, cr = _rows_bounds(graph, state, inset, node, rows, crown, alpha)
+        k = count(g.rows)
+        ibp, cr = rows_bounds(graph, state, inset, node, signed(g.rows), crown, alpha)
         best, exact = np.fmin(ibp[0], cr[0]), np.fmin(ibp[1], cr[1])
         crown_won &= (cr[0][:, :k] <= ibp[0][:, :k]).all(axis=1)
         ibp_won &= (ibp[0][:, :k] < cr[0][:, :k]).all(axis=1)
