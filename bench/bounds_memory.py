@@ -16,7 +16,8 @@ objective took before (rows ``(B, K, *shape)`` materialised and bounded whole:
 index-based path (:mod:`pytest_featviz.verify.unitrows`). The dense alpha-CROWN case on the
 convolution needs about 1.7 GB per item, hence the small default batch.
 
-Run ``python bench/bounds_memory.py [--batch 2] [--skip-dense]`` from the repository root.
+Run ``python bench/bounds_memory.py [--batch 2] [--skip-dense] [--methods ibp crown]`` from
+the repository root.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=4000)
     parser.add_argument("--eps", type=float, default=0.02)
     parser.add_argument("--skip-dense", action="store_true", help="only the index-based path")
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     args = parser.parse_args()
 
     from contextlib import nullcontext
@@ -135,7 +137,7 @@ def main() -> None:
     print(f"{'objective':<28} {'method':<12} {'dense MiB/item':>15} {'rows MiB/item':>14} {'dense s':>8} {'rows s':>7}")
     for name, model, objective, constraint, start in cases(args.classes, args.batch, args.eps):
         bounds(model, objective, constraints=constraint, method="ibp", start=start)  # warm-up
-        for method in METHODS:
+        for method in args.methods:
             found = {}
             for path in ("dense", "rows"):
                 if path == "dense" and args.skip_dense:

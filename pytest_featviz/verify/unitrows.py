@@ -7,11 +7,11 @@ quadratic in the node's size. Each of these rows has one or two non-zero entries
 :class:`UnitRows` holds, per batch item and row, the flat indices of those entries and
 their coefficients (``(B, K, J)`` each). Interval bounds and rounding margins of such
 rows are gathers (:func:`bound_at`, :func:`magnitude`); what needs rows of full size
-(folding the last linear layer, CROWN) takes them a few at a time (:func:`dense` of a
-:func:`part`, :mod:`.rowbounds`).
+(folding the last linear layer, CROWN) takes them a few at a time (:mod:`.rowbounds`).
 
 ``Rows`` is what a :class:`.specs.Group` holds: a dense array or :class:`UnitRows`;
-:func:`dense`, :func:`take` and :func:`count` accept both.
+:func:`dense`, :func:`take`, :func:`count`, :func:`signed` and :func:`concat`
+accept both (``concat`` stacks the rows of several groups of one node).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 
 from .propagation import State
 
-__all__ = ["UnitRows", "Rows", "dense", "take", "count", "part", "signed", "bound_at", "magnitude"]
+__all__ = ["UnitRows", "Rows", "dense", "take", "count", "signed", "concat", "bound_at", "magnitude"]
 
 
 @dataclass(frozen=True)
@@ -86,19 +86,33 @@ def count(rows: Rows) -> int:
     return int(rows.shape[1]) if isinstance(rows, np.ndarray) else int(rows.index.shape[1])
 
 
-def part(rows: Rows, which: slice) -> Rows:
-    """Rows ``which`` (a slice of the row axis) of every item."""
-    if isinstance(rows, np.ndarray):
-        return rows[:, which]
-    return UnitRows(rows.index[:, which], rows.coef[:, which], rows.shape)
-
-
 def signed(rows: Rows) -> Rows:
     """The rows followed by their negations (``2K`` rows): the upper bounds of both bound the rows."""
     if isinstance(rows, np.ndarray):
         return np.concatenate([rows, -rows], axis=1)
     index = np.concatenate([rows.index, rows.index], axis=1)
     return UnitRows(index, np.concatenate([rows.coef, -rows.coef], axis=1), rows.shape)
+
+
+def concat(parts: list[Rows]) -> Rows:
+    """The rows of ``parts`` (of one node, one batch) one after the other along the row axis:
+    :class:`UnitRows` when every part is, with as many entries a row, else dense.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pytest_featviz.verify.unitrows import UnitRows, concat
+    >>> one = UnitRows(np.array([[[0]]]), np.array([[[1.0]]]), (2,))
+    >>> concat([one, one]).index.shape
+    (1, 2, 1)
+    >>> concat([one, np.array([[[0.5, 0.5]]])]).tolist()
+    [[[1.0, 0.0], [0.5, 0.5]]]
+    """
+    units = [p for p in parts if isinstance(p, UnitRows)]
+    if len(units) == len(parts) and len({(p.index.shape[2], p.shape) for p in units}) == 1:
+        index = np.concatenate([p.index for p in units], axis=1)
+        return UnitRows(index, np.concatenate([p.coef for p in units], axis=1), units[0].shape)
+    return np.concatenate([dense(p) for p in parts], axis=1)
 
 
 def _gather(v: np.ndarray, index: np.ndarray) -> np.ndarray:

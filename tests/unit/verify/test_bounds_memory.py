@@ -18,7 +18,7 @@ from pytest_featviz.verify import alpha, bounds, certificates, rowbounds, specs
 from pytest_featviz.verify.certificates import _input_set, _translate
 from pytest_featviz.verify.domains import Problem, bound, root
 from pytest_featviz.verify.lagrange import splittable
-from pytest_featviz.verify.unitrows import UnitRows, dense
+from pytest_featviz.verify.unitrows import UnitRows, concat, dense
 
 L = keras.layers
 MIB = 2.0**20
@@ -171,3 +171,14 @@ def test_branch_and_bound_domains_bound_index_rows_as_dense_ones():
         found.append(bound(problem, root(problem))[0].upper)
     assert isinstance(groups[0].rows, UnitRows) and np.isfinite(found[0]).all()
     np.testing.assert_allclose(found[0], found[1], rtol=1e-9)
+
+
+def test_rows_of_several_groups_stack_by_index_when_they_can():
+    groups = specs.groups_of(fv.Channel("c", 1, reduce="max") + fv.Channel("c", 0), {"c": (3, 3, 2)}, 2)
+    mean, top = groups[0].rows, groups[1].rows  # the sum group first
+    both = concat([top, top])
+    assert isinstance(both, UnitRows) and both.index.shape == (2, 18, 1)
+    np.testing.assert_array_equal(dense(both), np.concatenate([dense(top)] * 2, axis=1))
+    mixed = concat([top, mean])
+    assert isinstance(mixed, np.ndarray)
+    np.testing.assert_array_equal(mixed, np.concatenate([dense(top), mean], axis=1))
