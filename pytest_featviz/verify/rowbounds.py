@@ -186,7 +186,7 @@ def _patch_bounds(graph: Graph, state: State, node: int, rows: UnitRows, windows
         items = np.flatnonzero(which.ravel() == key_no)
         neurons, where = np.unique(key, return_inverse=True)
         found = np.empty((2, len(items), 2, len(neurons)))  # float32/exact, item, sign, neuron
-        sub = state.take(items)
+        sub = state if len(keys) == 1 else state.take(items)  # take copies
         for part_items, units in chunks(len(items), len(neurons), per_neuron, ROWS_CHUNK):
             computed, exact = backward_patches(graph, sub.take(part_items), node, neurons[units], windows)
             found[0, part_items, :, units] = computed
