@@ -38,6 +38,7 @@ from .graph import Graph
 from .lagrange import splittable
 from .propagation import InputSet
 from .specs import Group, groups_of
+from .unitrows import take
 
 if TYPE_CHECKING:
     from .certificates import Certificate
@@ -267,7 +268,7 @@ class _Batch:
         inset = InputSet(self.inset.low[one], self.inset.high[one], cut(self.inset.center), cut(self.inset.radius))
         c = self.canon
         canon = replace(c, low=c.low[one], high=c.high[one], center=c.center[one], radius=c.radius[one])
-        groups = tuple(Group(g.target, g.rows[one], g.kind, g.coef) for g in self.groups)
+        groups = tuple(Group(g.target, take(g.rows, one), g.kind, g.coef) for g in self.groups)
         relus = splittable(self.graph, max(self.nodes.values()))
         problem = Problem(self.graph, self.nodes, groups, inset, relus, threshold, iterations)
         return problem, partial(self.evaluate, item=i), canon, None if self.starts is None else self.starts[i]

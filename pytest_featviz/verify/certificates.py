@@ -23,6 +23,10 @@ one forward pass and the objectives' rows stacked (:mod:`.stack`). The methods:
   (:mod:`.alpha`), keeping the smallest sound bound met: never looser than CROWN;
   intermediate bounds are CROWN's.
 
+Memory is linear in the size of the layers: the many rows of a ``Channel(...,
+reduce="max")`` (one per position) or of a ``ClassProbability`` (one per other class)
+are held by index (:mod:`.unitrows`) and bounded a chunk at a time (:mod:`.rowbounds`).
+
 Everything runs in float64 numpy on the model's float32 weights, and the bounds cover
 the float32 evaluation of the real model: every operation's rounding is a bounded
 perturbation of its output (Higham's ``gamma_n = n u / (1 - n u)`` times

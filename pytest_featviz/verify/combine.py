@@ -11,6 +11,7 @@ from .propagation import State, gamma
 from .results import Bounds
 from .specs import Group
 from .stack import RowBounds
+from .unitrows import UnitRows, count, magnitude
 
 __all__ = ["assemble", "bad_items", "combine", "margin", "ABS_MARGIN", "SAFETY"]
 
@@ -23,6 +24,10 @@ SAFETY = 2.0
 def margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
     """Per row, a bound on the float32 rounding of the objective's own evaluation from the
     node's values (a sum of ``nnz`` terms), widened, plus the absolute margin."""
+    if isinstance(group.rows, UnitRows):
+        nonzero = group.rows.coef != 0
+        nnz = int(nonzero.sum(axis=2).max()) if nonzero.size else 0
+        return SAFETY * gamma(nnz + 1, unit) * magnitude(group.rows, state.mag(node)) + ABS_MARGIN
     b, k = group.rows.shape[:2]
     absr = np.abs(group.rows).reshape(b, k, -1)
     mag = state.mag(node).reshape(b, 1, -1)
@@ -89,7 +94,7 @@ def assemble(
     ibp_won = np.ones(batch, dtype=bool)
     crown = label != "ibp"
     for g, (ibp, cr) in zip(groups, found):
-        k = g.rows.shape[1]
+        k = count(g.rows)
         best, exact = np.fmin(ibp[0], cr[0]), np.fmin(ibp[1], cr[1])
         crown_won &= (cr[0][:, :k] <= ibp[0][:, :k]).all(axis=1)
         ibp_won &= (ibp[0][:, :k] < cr[0][:, :k]).all(axis=1)

@@ -27,8 +27,9 @@ from .combine import bad_items, combine, margin
 from .graph import Graph
 from .lagrange import Relu, optimise
 from .propagation import InputSet, forward
+from .rowbounds import rows_bounds
 from .specs import Group
-from .stack import rows_bounds
+from .unitrows import dense
 
 __all__ = ["Problem", "Domains", "Guide", "root", "bound", "relu_scores", "input_scores", "split"]
 
@@ -154,7 +155,8 @@ def bound(problem: Problem, doms: Domains) -> tuple[Domains, Guide]:
         for gi, g in enumerate(problem.groups):
             node = problem.nodes[g.target]
             sign = _direction(g)
-            rows = np.broadcast_to(sign * g.rows, (d, *g.rows.shape[1:]))
+            one = dense(g.rows)  # the optimiser needs dense rows (quadratic for "max" and "prob" groups)
+            rows = np.broadcast_to(sign * one, (d, *one.shape[1:]))
             ibp = rows_bounds(graph, state, inset, node, rows, False)[0][0]
             start = (doms.alpha[gi], doms.beta[gi])
             opt = optimise(graph, state, inset, node, rows, problem.relus, doms.signs, start, problem.iterations)

@@ -43,10 +43,10 @@ def crown_cost(graph: Graph, n: int) -> tuple[int, str]:
     return (patches, "patches") if patches < dense else (dense, "dense")
 
 
-def chunks(batch: int, units: int, per_unit: int) -> Iterator[tuple[slice, slice]]:
-    """``(items, units)`` slices covering ``batch x units``, each holding at most
-    :data:`CHUNK_ELEMENTS` numbers (``per_unit`` per item and unit; at least one of each)."""
-    slots = max(1, CHUNK_ELEMENTS // max(1, per_unit))
+def chunks(batch: int, units: int, per_unit: int, elements: int = CHUNK_ELEMENTS) -> Iterator[tuple[slice, slice]]:
+    """``(items, units)`` slices covering ``batch x units``, each holding at most ``elements``
+    numbers (``per_unit`` per item and unit; at least one of each)."""
+    slots = max(1, elements // max(1, per_unit))
     items = max(1, min(batch, slots // max(1, units)))
     step = max(1, min(units, slots // items))
     for i0 in range(0, batch, items):

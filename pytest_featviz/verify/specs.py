@@ -12,6 +12,10 @@ An objective is split into groups, each read off one layer:
 - ``"sigmoid"``: a ``ClassProbability`` term of a model whose head is a sigmoid (multi-label):
   one row ``z_k``; ``sigmoid`` is increasing, so ``sigmoid(L) <= p_k <= sigmoid(U)``.
 
+The rows of ``"max"``, ``"prob"`` and ``"sigmoid"`` groups have one or two entries each and
+are held by index (:class:`.unitrows.UnitRows`: memory linear in the node's size); ``"sum"``
+rows are dense arrays, one row per item.
+
 The objective's bound is the sum of its groups' bounds (sound, and exact in the
 common case of a single group). Coefficients are rounded to float32 first, as the
 ascent engine evaluates them.
@@ -35,6 +39,7 @@ from ..objectives import (
     Objective,
 )
 from .graph import LOGITS_TARGET
+from .unitrows import Rows, UnitRows
 
 __all__ = ["Group", "targets_of", "groups_of"]
 
@@ -45,10 +50,14 @@ Term: TypeAlias = ClassLogit | Neuron | Channel | Direction  # ClassProbability 
 @dataclass(frozen=True)
 class Group:
     """Rows ``(B, K, *shape)`` of a linear function of the node of ``target``, how their
-    bounds combine (``kind``), and the coefficient applied after combining."""
+    bounds combine (``kind``), and the coefficient applied after combining.
+
+    ``rows`` is dense (an array) for ``"sum"`` groups, and :class:`.unitrows.UnitRows` (one or
+    two entries per row, by index) for the others; :func:`.unitrows.dense` makes any of them
+    an array, at a cost quadratic in the node's size for ``"max"`` and ``"prob"``."""
 
     target: str
-    rows: np.ndarray
+    rows: Rows
     kind: str
     coef: float
 
@@ -90,37 +99,37 @@ def _spatial(shape: tuple[int, ...], crop: int) -> np.ndarray:
     return keep
 
 
-def _leaf_rows(leaf: Term, shape: tuple[int, ...], batch: int, squash: str) -> tuple[str, np.ndarray]:
-    """``(kind, rows)`` of one term; ``rows`` has shape ``(B, K, *shape)``."""
+def _units(index: np.ndarray, shape: tuple[int, ...]) -> UnitRows:
+    """Unit rows, one entry each (``index``: ``(B, K)`` flat indices), with coefficient 1."""
+    index = np.asarray(index, dtype=np.int64)[..., None]
+    return UnitRows(index, np.ones(index.shape), shape)
+
+
+def _leaf_rows(leaf: Term, shape: tuple[int, ...], batch: int, squash: str) -> tuple[str, Rows]:
+    """``(kind, rows)`` of one term: ``(B, K, *shape)`` dense, or as :class:`.unitrows.UnitRows`."""
     size = int(np.prod(shape))
-    items = np.arange(batch)
     if isinstance(leaf, ClassProbability) and squash == "sigmoid":
-        rows = np.zeros((batch, 1, size))
-        rows[items, 0, _flat_index(leaf.index, batch)] = 1.0
-        return "sigmoid", rows.reshape((batch, 1, *shape))
+        return "sigmoid", _units(_flat_index(leaf.index, batch)[:, None], shape)
     if isinstance(leaf, ClassProbability):
-        k = _flat_index(leaf.index, batch)
-        others = np.array([[j for j in range(size) if j != kb] for kb in k], dtype=np.int64).reshape(batch, size - 1)
-        rows = np.zeros((batch, size - 1, size))
-        rows[items[:, None], np.arange(size - 1)[None, :], others] = 1.0
-        rows[items, :, k] -= 1.0
-        return "prob", rows.reshape((batch, size - 1, *shape))
+        k = _flat_index(leaf.index, batch)[:, None]
+        before = np.arange(size - 1)[None, :]
+        others = before + (before >= k)  # every class but k, in order
+        index = np.stack([others, np.broadcast_to(k, others.shape)], axis=2)
+        coef = np.broadcast_to(np.array([1.0, -1.0]), index.shape)
+        return "prob", UnitRows(index, coef, shape)
     if isinstance(leaf, (ClassLogit, Neuron)) or (isinstance(leaf, Channel) and len(shape) == 1):
         rows = np.zeros((batch, 1, size))
-        rows[items, 0, _flat_index(leaf.index, batch)] = 1.0
+        rows[np.arange(batch), 0, _flat_index(leaf.index, batch)] = 1.0
         return "sum", rows.reshape((batch, 1, *shape))
     if isinstance(leaf, Channel):
         keep = _spatial(shape, leaf.crop if len(shape) > 1 else 0)
         chans = _flat_index(leaf.index, batch)
         if leaf.reduce == "mean":
             rows = np.zeros((batch, 1, *shape))
-            rows[items, 0, ..., chans] = keep / keep.sum()
+            rows[np.arange(batch), 0, ..., chans] = keep / keep.sum()
             return "sum", rows
-        pos = np.argwhere(keep)
-        rows = np.zeros((batch, len(pos), *shape))
-        for r, p in enumerate(pos):
-            rows[(items, r) + tuple(p) + (chans,)] = 1.0
-        return "max", rows
+        kept = np.flatnonzero(keep.ravel())  # flat spatial index of each kept position
+        return "max", _units(kept[None, :] * shape[-1] + chans[:, None], shape)
     vec = np.asarray(leaf.vector, dtype=np.float64)
     if len(shape) > 1 and shape[-1] == vec.size:
         positions = size // shape[-1]
@@ -149,6 +158,7 @@ def groups_of(
             raise ConfigurationError(f"the model's logits have shape {shape}; class objectives need one axis")
         kind, rows = _leaf_rows(leaf, shape, batch, squash)
         if kind == "sum":
+            assert isinstance(rows, np.ndarray)  # sums are dense
             sums[target] = sums.get(target, 0.0) + coef * rows
         else:
             groups.append(Group(target, rows, kind, float(coef)))

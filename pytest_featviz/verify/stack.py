@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .alpha import alpha_backward
 from .graph import Graph
-from .nonlinear import Activation, MaxPool2D, Multiply
-from .propagation import InputSet, State, backward, bound_at, dot_abs
+from .propagation import InputSet, State
+from .rowbounds import rows_bounds
 from .specs import Group
+from .unitrows import Rows, concat, count, signed
 
-__all__ = ["Stack", "stack_rows", "rows_bounds", "group_bounds"]
+__all__ = ["Stack", "stack_rows", "group_bounds", "RowBounds"]
 
 RowBounds = tuple[np.ndarray, np.ndarray]
 """Upper bounds ``(B, K)`` of rows: of the float32 evaluation, and in exact arithmetic."""
@@ -32,17 +32,21 @@ RowBounds = tuple[np.ndarray, np.ndarray]
 
 @dataclass(frozen=True)
 class Stack:
-    """The distinct rows ``(B, K, *shape)`` of some groups on one node, and per group where
-    its rows and then their negations are among them (``2 k`` indices for ``k`` rows)."""
+    """The rows ``(B, K, *shape)`` of some groups on one node (dense, or index rows when any
+    group's are), and per group where its rows and then their negations are among them
+    (``2 k`` indices for ``k`` rows)."""
 
-    rows: np.ndarray
+    rows: Rows
     where: tuple[np.ndarray, ...]
 
 
 def stack_rows(groups: Sequence[Group]) -> Stack:
     """The rows of ``groups`` (all read off one node) and their negations, each distinct row once.
 
-    Two rows are the same when they are equal for every batch item.
+    Dense rows: two rows are the same when they are equal for every batch item. When any
+    group holds :class:`.unitrows.UnitRows` (whose count times the node's size is quadratic,
+    so they are never made dense here), the groups' signed rows are put one after the other
+    (:func:`.unitrows.concat`), without looking for duplicates.
 
     Examples
     --------
@@ -56,45 +60,29 @@ def stack_rows(groups: Sequence[Group]) -> Stack:
     """
     if not groups:
         raise ValueError("stack_rows needs at least one group")
+    arrays = [g.rows for g in groups if isinstance(g.rows, np.ndarray)]
+    if len(arrays) < len(groups):
+        starts = np.cumsum([0] + [2 * count(g.rows) for g in groups])
+        spans = tuple(np.arange(a, b, dtype=np.int64) for a, b in zip(starts[:-1], starts[1:]))
+        return Stack(concat([signed(g.rows) for g in groups]), spans)
     seen: dict[bytes, int] = {}
     picked: list[tuple[np.ndarray, int]] = []  # (a group's rows, row index times sign)
     where = []
-    for g in groups:
+    for rows in arrays:
         index = []
         for sign in (1.0, -1.0):
-            for r in range(g.rows.shape[1]):
-                key = (sign * g.rows[:, r] + 0.0).tobytes()  # + 0.0: -0.0 is 0.0
+            for r in range(rows.shape[1]):
+                key = (sign * rows[:, r] + 0.0).tobytes()  # + 0.0: -0.0 is 0.0
                 if key not in seen:
                     seen[key] = len(picked)
-                    picked.append((g.rows, r if sign > 0 else ~r))
+                    picked.append((rows, r if sign > 0 else ~r))
                 index.append(seen[key])
         where.append(np.array(index, dtype=np.int64))
-    b, shape = groups[0].rows.shape[0], groups[0].rows.shape[2:]
+    b, shape = arrays[0].shape[0], arrays[0].shape[2:]
     rows = np.empty((b, len(picked), *shape))
     for k, (source, r) in enumerate(picked):
         rows[:, k] = source[:, r] if r >= 0 else -source[:, ~r]
     return Stack(rows, tuple(where))
-
-
-def rows_bounds(
-    graph: Graph, state: State, inset: InputSet, node: int, a: np.ndarray, crown: bool, alpha: bool = False
-) -> tuple[RowBounds, RowBounds]:
-    """Upper bounds of the rows ``a`` (``(B, K, *shape)``) of node ``node`` by IBP (the last
-    linear layer folded) and by CROWN (with ``alpha``, alpha-CROWN); IBP's twice without ``crown``."""
-    nd = graph.nodes[node]
-    op = nd.op
-    ibp = bound_at(state, node, a, True), bound_at(state, node, a, False)
-    if op is not None and len(nd.inputs) == 1 and not isinstance(op, (Activation, MaxPool2D, Multiply)):
-        b, k = a.shape[:2]
-        flat = a.reshape((b * k, *nd.shape))
-        folded = op.transpose(flat)[0].reshape((b, k, *graph.nodes[nd.inputs[0]].shape))
-        bias = op.bias_dot(flat).reshape(b, k)
-        pert = state.pert[node]
-        computed = bias + bound_at(state, nd.inputs[0], folded, True) + (0.0 if pert is None else dot_abs(a, pert))
-        ibp = np.fmin(ibp[0], computed), np.fmin(ibp[1], bias + bound_at(state, nd.inputs[0], folded, False))
-    if not crown:
-        return ibp, ibp
-    return ibp, (alpha_backward(graph, state, node, a) if alpha else backward(graph, state, inset, node, a))
 
 
 def group_bounds(
