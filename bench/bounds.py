@@ -46,6 +46,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lirpa_export import run_lirpa  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "examples" / "models"
 BEFORE_COMMIT = "aa4be8a"
@@ -256,59 +259,13 @@ def widths(name: str, model: Any, runs: dict[str, tuple[Callable[..., Any], str]
             )
 
 
-def export_lirpa(model: Any, path: Path, n: int = 20) -> None:
-    """Write ``model`` (Flatten/Dense/Conv2D with ReLU) and the first ``n`` test digits for
-    ``bench/lirpa_compare.py``: weights in PyTorch's layout, a Flatten after convolutions
-    reordered to channels first."""
-    import keras
-
-    out: dict[str, Any] = {}
-    layers: list[tuple[str, dict[str, Any]]] = []
-    spatial: tuple[int, ...] | None = None
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Flatten):
-            layers.append(("flatten", {}))
-            continue
-        if isinstance(layer, keras.layers.Conv2D):
-            w, b = layer.get_weights()
-            if layer.padding == "same" and (w.shape[0] - layer.strides[0]) % 2:
-                raise ValueError(f"{layer.name}: asymmetric 'same' padding has no PyTorch Conv2d equivalent")
-            pad = 0 if layer.padding == "valid" else (w.shape[0] - layer.strides[0]) // 2
-            layers.append(("conv", {"w": w.transpose(3, 2, 0, 1), "b": b, "geometry": (layer.strides[0], pad)}))
-            spatial = tuple(layer.output.shape[1:])
-        else:
-            w, b = layer.get_weights()
-            if spatial is not None:  # the first Dense after convolutions: rows (h, w, c) -> (c, h, w)
-                w = w.reshape((*spatial, -1)).transpose(2, 0, 1, 3).reshape(w.shape)
-                spatial = None
-            layers.append(("dense", {"w": w.T, "b": b}))
-        if getattr(layer, "activation", None) is keras.activations.relu:
-            layers.append(("relu", {}))
-    for i, (kind, arrays) in enumerate(layers):
-        out[f"layer_{i}_kind"] = kind
-        out.update({f"layer_{i}_{k}": np.asarray(v) for k, v in arrays.items()})
+def lirpa(name: str, model: Any, python: str | None, n: int = 20) -> None:
+    """auto_LiRPA's CROWN and alpha-CROWN on the same weights and the first ``n`` test digits,
+    run by ``python`` (optional)."""
     data = np.load(MODELS / "digits_test.npz")
     x = data["x_test"][:n].astype(np.float32) / 255
-    x = x[:, None] if len(model.inputs[0].shape) == 4 else x
-    np.savez(path, layers=len(layers), x=x, y=data["y_test"][:n], classes=10, eps=np.array(EPSILONS), **out)
-
-
-def lirpa(name: str, model: Any, python: str | None) -> None:
-    """auto_LiRPA's CROWN and alpha-CROWN on the same weights, run by ``python`` (optional)."""
-    if python is None:
-        return
-    path = Path(tempfile.mkdtemp(prefix="lirpa_")) / "export.npz"
-    export_lirpa(model, path)
-    script = ROOT / "bench" / "lirpa_compare.py"
-    done = subprocess.run([python, "-W", "ignore", str(script), str(path)], capture_output=True, text=True)
-    if done.returncode:
-        print(f"{name}: auto_LiRPA did not run ({done.stderr.strip().splitlines()[-1:]})")
-        return
-    print(f"{name}: auto_LiRPA (same weights, float32 PyTorch; no rounding model)")
-    print(f"  {'eps':>6s} {'run':24s} {'width':>10s} {'proven':>7s} {'s/call':>7s}")
-    for line in done.stdout.splitlines():
-        eps, method, width, proven, seconds, *why = line.split()
-        print(f"  {float(eps):6.3f} {'auto_LiRPA ' + method:24s} {float(width):10.4f} {proven:>7s} {seconds:>7s}", *why)
+    x = x[..., None] if len(model.inputs[0].shape) == 4 else x
+    run_lirpa(name, model, python, x, data["y_test"][:n], [(np.inf, eps) for eps in EPSILONS])
 
 
 def tightness(lirpa_python: str | None) -> None:

@@ -1,13 +1,14 @@
-"""auto_LiRPA's CROWN and alpha-CROWN on networks exported by ``bench/bounds.py --lirpa PYTHON``.
+"""auto_LiRPA's bounds on networks exported by ``bench/lirpa_export.py`` (``bench/bounds.py
+--lirpa PYTHON``, ``bench/smooth.py --lirpa PYTHON``).
 
-Run by ``bench/bounds.py`` under another interpreter (one with PyTorch and auto_LiRPA; never
-needed by the tests): ``PYTHON bench/lirpa_compare.py EXPORT.npz``. The file holds the layers
-(``layer_i_kind`` in {'dense', 'conv', 'relu', 'flatten'}, weights already in PyTorch's
-layout, a Flatten after convolutions reordered to channels first), the inputs (channels
-first), the labels and the radii. For each radius and method it prints one line
-``eps method width proven seconds``: the mean width of the logit margins ``z_j - z_true``
-over ``Box(0, 1) & LpBall(x, eps, p=inf)`` (both bounds from auto_LiRPA), the fraction of
-inputs whose margins are all proven negative, and the time of the call.
+Run under another interpreter (one with PyTorch and auto_LiRPA; never needed by the tests):
+``PYTHON bench/lirpa_compare.py EXPORT.npz``. The file holds the layers (``layer_i_kind`` in
+{'dense', 'conv', 'relu', 'sigmoid', 'tanh', 'flatten'}, weights already in PyTorch's layout,
+a Flatten after convolutions reordered to channels first), the inputs (channels first), the
+labels, the balls (``balls``: rows ``(p, eps)``, ``p`` in {inf, 2}) and the methods. For each
+ball and method it prints one line ``p eps method width proven seconds``: the mean width of
+the logit margins ``z_j - z_true`` (an L-inf ball is clipped to ``[0, 1]``, an L2 ball is
+not), the fraction of inputs whose margins are all proven negative, and the time of the call.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ def build(data: dict) -> object:
     import torch
     from torch import nn
 
+    simple = {"flatten": nn.Flatten, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
     layers: list[nn.Module] = []
     for i in range(int(data["layers"])):
         kind = str(data[f"layer_{i}_kind"])
-        if kind == "flatten":
-            layers.append(nn.Flatten())
-        elif kind == "relu":
-            layers.append(nn.ReLU())
+        if kind in simple:
+            layers.append(simple[kind]())
         elif kind == "dense":
             w = torch.tensor(data[f"layer_{i}_w"])
             layer = nn.Linear(w.shape[1], w.shape[0])
@@ -43,6 +43,16 @@ def build(data: dict) -> object:
     return nn.Sequential(*layers).eval()
 
 
+def specification(y: np.ndarray, classes: int) -> np.ndarray:
+    """Rows ``z_j - z_true`` for every ``j != true``: ``(N, classes - 1, classes)``."""
+    c = np.zeros((len(y), classes - 1, classes), np.float32)
+    for i, label in enumerate(y):
+        others = [j for j in range(classes) if j != label]
+        c[i, np.arange(classes - 1), others] = 1.0
+        c[i, :, label] = -1.0
+    return c
+
+
 def main(path: str) -> None:
     import torch
     from auto_LiRPA import BoundedModule, BoundedTensor, PerturbationLpNorm
@@ -50,29 +60,26 @@ def main(path: str) -> None:
     data = dict(np.load(path))
     model = build(data)
     x = torch.tensor(data["x"])
-    y = data["y"]
-    classes = int(data["classes"])
-    c = np.zeros((len(y), classes - 1, classes), np.float32)
-    for i, label in enumerate(y):
-        others = [j for j in range(classes) if j != label]
-        c[i, np.arange(classes - 1), others] = 1.0
-        c[i, :, label] = -1.0
-    spec = torch.tensor(c)
+    spec = torch.tensor(specification(data["y"], int(data["classes"])))
     bounded = BoundedModule(model, torch.empty_like(x), verbose=False)
-    for eps in data["eps"]:
-        low, high = torch.clamp(x - float(eps), 0, 1), torch.clamp(x + float(eps), 0, 1)
-        ball = BoundedTensor(x, PerturbationLpNorm(norm=float("inf"), eps=float(eps), x_L=low, x_U=high))
-        for method in ("CROWN", "alpha-CROWN"):
+    for p, eps in data["balls"]:
+        if np.isinf(p):
+            low, high = torch.clamp(x - float(eps), 0, 1), torch.clamp(x + float(eps), 0, 1)
+            ball = BoundedTensor(x, PerturbationLpNorm(norm=float("inf"), eps=float(eps), x_L=low, x_U=high))
+        else:
+            ball = BoundedTensor(x, PerturbationLpNorm(norm=float(p), eps=float(eps)))
+        for method in data["methods"]:
+            method = str(method)
             t0 = time.perf_counter()
             try:
                 lb, ub = bounded.compute_bounds(x=(ball,), C=spec, method=method)
             except RuntimeError as exc:  # auto_LiRPA 0.3 on a newer PyTorch fails on some calls
-                print(f"{float(eps)} {method} nan nan nan ({str(exc).splitlines()[0][:60]})", flush=True)
+                print(f"{p} {float(eps)} {method} nan nan nan ({str(exc).splitlines()[0][:60]})", flush=True)
                 continue
             seconds = time.perf_counter() - t0
             lb, ub = lb.detach().numpy(), ub.detach().numpy()
             proven = float(np.mean((ub < 0).all(axis=1)))
-            print(f"{float(eps)} {method} {np.mean(ub - lb):.4f} {proven:.2f} {seconds:.2f}", flush=True)
+            print(f"{p} {float(eps)} {method} {np.mean(ub - lb):.6f} {proven:.2f} {seconds:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,17 @@ Every activation here is non-decreasing, so its interval image is ``[f(l), f(u)]
 pre-activation interval ``[l, u]``, two lines ``al*x + bl <= f(x) <= au*x + bu``
 valid on ``[l, u]``:
 
-- where ``f`` is convex on ``[l, u]``: the chord above, the tangent at the midpoint
-  below (for ReLU this is CROWN's chord ``u/(u-l)`` and the adaptive lower slope:
-  1 when ``u > -l``, else 0);
-- where ``f`` is concave on ``[l, u]``: the chord below, the midpoint tangent above;
-- otherwise (an S-shaped function straddling its inflection point): the constants
+- the ReLU family (piecewise linear): where ``f`` is convex on ``[l, u]``, the chord
+  above and, below, CROWN's adaptive slope (1 when ``u > -l``, else 0; the chord
+  ``u/(u-l)`` above a ReLU); where it is concave (ReLU6 above 0), the chord below and
+  the midpoint tangent above;
+- the smooth ones (sigmoid, tanh, ELU, softplus, hard sigmoid): convex up to their
+  inflection point and concave from it (softplus and ELU with ``alpha <= 1``: convex
+  everywhere), they get the tangent and chord lines of :mod:`.tangents`: the chord
+  where it is valid, else a tangent of the concave (convex) part that still passes
+  above (below) the far end, or the constant ``f(u)`` (``f(l)``), whichever is tighter
+  on average over ``[l, u]``, each widened by its floating-point violation bound;
+- on an interval too narrow to draw a line through (or unbounded): the constants
   ``f(l)`` and ``f(u)``, which is what interval propagation gives.
 
 The product of two bounded tensors (``Multiply``, e.g. squeeze-and-excitation) has the
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .linear import Geometry, pad_hw, window_slices
+from .tangents import lower_line, upper_line
 
 __all__ = ["Activation", "MaxPool2D", "Multiply", "ACTIVATIONS", "pool_rows", "scatter_selected"]
 
@@ -69,21 +76,10 @@ class Activation:
         return 1.0
 
     @property
-    def convex_upto(self) -> float:
-        if self.name == "hard_sigmoid":
-            return 3.0
+    def inflection(self) -> float:
+        """Where ``f`` turns from convex to concave (``inf``: convex everywhere)."""
         if self.relu_family:
             return self.cap
-        if self.name == "softplus" or (self.name == "elu" and self.alpha <= 1.0):
-            return np.inf
-        return 0.0
-
-    @property
-    def concave_from(self) -> float:
-        if self.name == "hard_sigmoid":
-            return -3.0
-        if self.relu_family:
-            return 0.0 if np.isfinite(self.cap) else np.inf
         if self.name == "softplus" or (self.name == "elu" and self.alpha <= 1.0):
             return np.inf
         return 0.0
@@ -125,14 +121,28 @@ class Activation:
         """Lines ``(al, bl, au, bu)`` with ``al*x + bl <= f(x) <= au*x + bu`` on ``[low, high]``."""
         fl, fu = self.f(low), self.f(high)
         width = high - low
-        tiny = ~(width > _TINY_WIDTH * (1.0 + np.abs(low) + np.abs(high)))
-        chord = (fu - fl) / np.where(tiny, 1.0, width)
+        lined = (width > _TINY_WIDTH * (1.0 + np.abs(low) + np.abs(high))) & np.isfinite(width)
+        if self.relu_family:
+            return self._relu_lines(low, high, fl, fu, lined)
+        al, bl = np.zeros(np.shape(fl)), np.array(fl, np.float64)
+        au, bu = np.zeros(np.shape(fu)), np.array(fu, np.float64)
+        if lined.any():
+            lo, hi = low[lined], high[lined]
+            al[lined], bl[lined] = lower_line(self.f, self.df, lo, hi, self.inflection)
+            au[lined], bu[lined] = upper_line(self.f, self.df, lo, hi, self.inflection)
+        return al, bl, au, bu
+
+    def _relu_lines(
+        self, low: np.ndarray, high: np.ndarray, fl: np.ndarray, fu: np.ndarray, lined: np.ndarray
+    ) -> tuple[np.ndarray, ...]:
+        """The ReLU family's lines (exact in float64: no widening)."""
+        chord = (fu - fl) / np.where(lined, high - low, 1.0)
         chord_b = fl - chord * low
         mid = 0.5 * (low + high)
         tan = self.df(mid)
         tan_b = self.f(mid) - tan * mid
-        convex = (high <= self.convex_upto) & ~tiny
-        concave = (low >= self.concave_from) & ~convex & ~tiny
+        convex = (high <= self.cap) & lined
+        concave = (low >= (0.0 if np.isfinite(self.cap) else np.inf)) & ~convex & lined
         al = np.where(convex, tan, np.where(concave, chord, 0.0))
         bl = np.where(convex, tan_b, np.where(concave, chord_b, fl))
         au = np.where(convex, chord, np.where(concave, tan, 0.0))
