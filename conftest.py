@@ -1,6 +1,7 @@
 """Root conftest: quiet TensorFlow, and use the `featviz` Hypothesis profile for the project's own tests."""
 
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PYTHONHASHSEED", "0")
@@ -17,6 +18,43 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
         "TF_NUM_INTEROP_THREADS",
     ):
         os.environ.setdefault(name, "1")
+
+# Tests that share an expensive module-level computation run on one xdist worker, so it is computed once:
+# `pytest -n 2 --dist loadgroup` (make test) schedules each group below as one unit and every other test
+# on its own, as `--dist load` would. The groups are read off node ids here, on the controller, rather
+# than from `xdist_group` marks: with pytest 9.2 the marks' node-id suffix no longer reaches the
+# scheduler and the grouping silently stops (pytest-dev/pytest-xdist#1386).
+XDIST_GROUPS = (
+    # the five nested runs of the baseline workflow, one module fixture
+    (re.compile(r"^tests/integration/test_baseline_workflow\.py::"), "baseline-workflow"),
+    # the gate calibration matrix, measured once per model (the models spread over the workers)
+    (
+        re.compile(r"^tests/integration/test_gate_calibration\.py::.*\[(digits_mlp|digits_cnn|textures_cnn)[-\]]"),
+        "gate",
+    ),
+)
+
+
+def xdist_group_of(nodeid):
+    """The group of the test ``nodeid`` (see XDIST_GROUPS), or None."""
+    for pattern, name in XDIST_GROUPS:
+        m = pattern.search(nodeid)
+        if m:
+            return "-".join((name, *m.groups()))
+    return None
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return xdist_group_of(nodeid) or nodeid
+
+    return GroupScheduling(config, log)
+
 
 # Checks of how far Hypothesis shrinks fv.strategies' examples (to the documented simplest ones):
 # Hypothesis 6.111.1 and later do; 6.100 (the supported floor) draws valid examples but shrinks

@@ -105,7 +105,11 @@ def ascend(
         inputs), ``inputs`` is the last iterate, and ``values``/``reached`` are judged on
         the untransformed inputs.
     jit_compile : bool, optional
-        Compile the loop with XLA. Default: on for models without convolutions.
+        Compile the loop with XLA. Default: off. On a CPU, XLA's compile takes about twice
+        TensorFlow's tracing, and on small dense models its faster steps repay that only after
+        tens of thousands of target-steps per compiled loop (``bench/ascent.py``); it slows
+        convolutions down. A test suite compiles one loop per model and objective structure, so
+        the default is the one that finishes first there.
     max_batch : int, optional
         Run at most this many items at once (one after another, each chunk in one
         compiled call), so that peak memory stays bounded however many targets are

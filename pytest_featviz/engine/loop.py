@@ -137,13 +137,6 @@ def merge_chunks(outs: list[dict], n_items: int) -> dict:
     return {**merged, "t": np.int32(t), "history": np.concatenate(hists, axis=1)}
 
 
-def has_convolutions(model: Any) -> bool:
-    """Whether any layer, also inside nested models, is a convolution (XLA slows those down on CPUs)."""
-    return any(
-        "conv" in type(layer).__name__.lower() or has_convolutions(layer) for layer in getattr(model, "layers", ())
-    )
-
-
 def explain_no_gradient(model: Any, objective: Objective) -> str:
     """Name the first layer (from the input) through which no gradient flows."""
     import keras

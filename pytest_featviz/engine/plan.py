@@ -78,7 +78,6 @@ def plan_ascent(
 ) -> Plan:
     """Check :func:`~pytest_featviz.ascend`'s arguments (the same names) and build the :class:`Plan`."""
     from ..models import load_model, model_info
-    from .loop import has_convolutions
 
     objective = as_objective(objective)
     if until is not None and not isinstance(until, Condition):
@@ -90,7 +89,7 @@ def plan_ascent(
     restarts = None if restarts is None else check_int(restarts, "restarts", min_value=1)
     max_batch = None if max_batch is None else check_int(max_batch, "max_batch", min_value=1)
     if jit_compile is not None and not isinstance(jit_compile, (bool, np.bool_)):
-        raise FeatvizTypeError(f"jit_compile must be True, False or None (automatic); got {jit_compile!r}")
+        raise FeatvizTypeError(f"jit_compile must be True, False or None (the default: False); got {jit_compile!r}")
     show = progress_enabled(progress)
     constraint = as_constraint(constraints)
     model = load_model(model)
@@ -119,7 +118,7 @@ def plan_ascent(
         seed=seed,
         lr=as_lr(par.lr if lr is None else lr, canon),
         widths=step_widths(canon, _is_pixel(prior), tuple(p0.shape)),
-        jit=bool(not has_convolutions(model) if jit_compile is None else jit_compile),
+        jit=bool(jit_compile),  # None: the default, no XLA (see ascend's jit_compile)
         chunk=n_items if max_batch is None else min(max_batch, n_items),
         progress=show,
     )

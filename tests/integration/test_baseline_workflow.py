@@ -51,9 +51,6 @@ def test_reach(featviz_model, featviz):
 def test_raw_pictures(featviz_model, featviz):
     featviz.assert_matches_baseline("raw", maximisers(featviz, featviz_model).inputs)
 """
-# the steps share one module fixture: under `--dist loadgroup` one worker runs them all, once
-pytestmark = pytest.mark.xdist_group("baseline-workflow")
-
 ORDER = [2, 0, 3, 1]  # unit i of the permuted model is unit ORDER[i] of v1
 
 

@@ -35,7 +35,8 @@ _MEASURED: dict[str, dict] = {}
 def measured(name):
     """``{(gate, case): the worst number of each comparison and the default gate's verdict}`` for one
     model, measured once per worker; each model's tests share an xdist group, so each model is
-    measured on one worker only and the three models spread over the workers."""
+    measured on one worker only (the root conftest's XDIST_GROUPS: every test names its model in its
+    parameters) and the three models spread over the workers."""
 
     def wanted(gate, case):  # a real change is judged by the gate that targets it
         return case in CAL.HARMLESS or TARGETED[case] == gate
@@ -46,13 +47,8 @@ def measured(name):
     return _MEASURED[name]
 
 
-def per_model(*names):
-    """The models as parameters, each in its own xdist group (``--dist loadgroup``)."""
-    return [pytest.param(name, marks=pytest.mark.xdist_group(f"gate-{name}")) for name in names]
-
-
 @pytest.mark.parametrize("case", CAL.HARMLESS)
-@pytest.mark.parametrize("name", per_model(*CAL.SPECS))
+@pytest.mark.parametrize("name", list(CAL.SPECS))
 def test_the_default_gate_passes_harmless_numeric_changes(name, case):
     for gate in ("units", "classes"):
         found = measured(name)[gate, case]
@@ -60,27 +56,27 @@ def test_the_default_gate_passes_harmless_numeric_changes(name, case):
 
 
 @pytest.mark.parametrize("case", CAL.CHANGES)
-@pytest.mark.parametrize("name", per_model(*CAL.SPECS))
+@pytest.mark.parametrize("name", list(CAL.SPECS))
 def test_the_default_gate_fails_real_changes(name, case):
     found = measured(name)[TARGETED[case], case]
     assert not found["gate"], f"{name} {TARGETED[case]} gate passes {case!r}: {found}"
 
 
-@pytest.mark.xdist_group("gate-digits_cnn")
-def test_picture_ssim_alone_would_fail_harmless_noise_that_the_behavioural_gate_passes():
+@pytest.mark.parametrize("name", ["digits_cnn"])
+def test_picture_ssim_alone_would_fail_harmless_noise_that_the_behavioural_gate_passes(name):
     """Why the gate is behavioural: raw maximisers of the digits CNN move under weight noise of 1e-4."""
-    found = measured("digits_cnn")["classes", "noise 1e-4"]
+    found = measured(name)["classes", "noise 1e-4"]
     assert found["gate"] and found["ssim"] < 0.95
 
 
-@pytest.mark.xdist_group("gate-digits_mlp")
-def test_the_dense_models_pictures_are_reproducible_enough_to_judge_by_ssim():
+@pytest.mark.parametrize("name", ["digits_mlp"])
+def test_the_dense_models_pictures_are_reproducible_enough_to_judge_by_ssim(name):
     """The README's stability table: the MLP's maximisers sit on box corners."""
     for gate in ("units", "classes"):
-        assert min(measured("digits_mlp")[gate, case]["ssim"] for case in CAL.HARMLESS) > 0.99
+        assert min(measured(name)[gate, case]["ssim"] for case in CAL.HARMLESS) > 0.99
 
 
-@pytest.mark.xdist_group("gate-digits_cnn")
-def test_the_cnns_pictures_drift_with_harmless_changes():
+@pytest.mark.parametrize("name", ["digits_cnn"])
+def test_the_cnns_pictures_drift_with_harmless_changes(name):
     """... while the CNNs' maximisers drift with noise, so SSIM alone cannot judge them."""
-    assert min(measured("digits_cnn")["classes", case]["ssim"] for case in CAL.HARMLESS) < 0.95
+    assert min(measured(name)["classes", case]["ssim"] for case in CAL.HARMLESS) < 0.95

@@ -179,16 +179,17 @@ def test_bad_arguments_are_clear_errors(lin, kwargs, error, words):
     assert words in str(info.value)
 
 
-def test_convolutions_inside_nested_models_keep_xla_off_by_default():
-    """XLA slows convolutions down on CPUs, so the default looks inside nested models too."""
-    from pytest_featviz.engine.loop import has_convolutions
+@pytest.mark.parametrize("layer", ["dense", "conv"])
+def test_xla_is_off_unless_asked_for(layer):
+    """Compile time dominates a test suite's ascents, and XLA's is about twice TensorFlow's tracing."""
+    from pytest_featviz.engine.loop import CACHE_ATTR
 
-    inner = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()], name="inner")
-    outer = keras.Sequential([keras.Input((8, 8, 1)), inner, keras.layers.Dense(2)])
-    dense = keras.Sequential(
-        [keras.Input((4,)), keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)]), keras.layers.Dense(2)]
-    )
-    assert has_convolutions(outer) and not has_convolutions(dense)
+    body = keras.layers.Dense(3) if layer == "dense" else keras.layers.Conv2D(3, 3)
+    model = keras.Sequential([keras.Input((6, 6, 1)), body, keras.layers.Flatten(), keras.layers.Dense(2)])
+    fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=2)
+    assert [spec.jit for spec in model.__dict__[CACHE_ATTR]] == [False]
+    fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=2, jit_compile=True)
+    assert sorted(spec.jit for spec in model.__dict__[CACHE_ATTR]) == [False, True]
 
 
 @pytest.mark.parametrize("until", [None, fv.ClassLogit([0, 1, 0, 1, 0, 1, 0]) >= 2.0])
