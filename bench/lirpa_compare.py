@@ -1,10 +1,11 @@
 """auto_LiRPA's bounds on networks exported by ``bench/lirpa_export.py`` (``bench/bounds.py
---lirpa PYTHON``, ``bench/smooth.py --lirpa PYTHON``).
+--lirpa PYTHON``, ``bench/smooth.py --lirpa PYTHON``, ``bench/residual.py --lirpa PYTHON``).
 
 Run under another interpreter (one with PyTorch and auto_LiRPA; never needed by the tests):
 ``PYTHON bench/lirpa_compare.py EXPORT.npz``. The file holds the layers (``layer_i_kind`` in
-{'dense', 'conv', 'relu', 'sigmoid', 'tanh', 'flatten'}, weights already in PyTorch's layout,
-a Flatten after convolutions reordered to channels first), the inputs (channels first), the
+{'dense', 'conv', 'relu', 'sigmoid', 'tanh', 'flatten', 'add'}, weights already in PyTorch's
+layout, a Flatten after convolutions reordered to channels first; ``layer_i_inputs``: the
+indices of the layers it reads, -1 the input), the inputs (channels first), the
 labels, the balls (``balls``: rows ``(p, eps)``, ``p`` in {inf, 2}) and the methods. For each
 ball and method it prints one line ``p eps method width proven seconds``: the mean width of
 the logit margins ``z_j - z_true`` (an L-inf ball is clipped to ``[0, 1]``, an L2 ball is
@@ -20,14 +21,20 @@ import numpy as np
 
 
 def build(data: dict) -> object:
+    """The exported network as a PyTorch module: an ``nn.Sequential`` when every layer reads the
+    one before it, else a module that evaluates the layers in order, each on its inputs."""
     import torch
     from torch import nn
 
     simple = {"flatten": nn.Flatten, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
     layers: list[nn.Module] = []
+    sources: list[list[int]] = []
     for i in range(int(data["layers"])):
         kind = str(data[f"layer_{i}_kind"])
-        if kind in simple:
+        sources.append([int(k) for k in data.get(f"layer_{i}_inputs", [i - 1])])
+        if kind == "add":
+            layers.append(nn.Identity())  # a placeholder: Graph sums the inputs
+        elif kind in simple:
             layers.append(simple[kind]())
         elif kind == "dense":
             w = torch.tensor(data[f"layer_{i}_w"])
@@ -40,7 +47,23 @@ def build(data: dict) -> object:
             layer = nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=stride, padding=pad)
             layer.weight.data, layer.bias.data = w, torch.tensor(data[f"layer_{i}_b"])
             layers.append(layer)
-    return nn.Sequential(*layers).eval()
+    if all(s == [i - 1] for i, s in enumerate(sources)):
+        return nn.Sequential(*layers).eval()
+    adds = [str(data[f"layer_{i}_kind"]) == "add" for i in range(len(layers))]
+
+    class Graph(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList(layers)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            values: list[torch.Tensor] = []
+            for layer, inputs, add in zip(self.layers, sources, adds):
+                args = [x if k < 0 else values[k] for k in inputs]
+                values.append(sum(args[1:], args[0]) if add else layer(args[0]))
+            return values[-1]
+
+    return Graph().eval()
 
 
 def specification(y: np.ndarray, classes: int) -> np.ndarray:
@@ -57,10 +80,17 @@ def main(path: str) -> None:
     import torch
     from auto_LiRPA import BoundedModule, BoundedTensor, PerturbationLpNorm
 
+    named = BoundedModule._named_members  # 0.3 predates PyTorch's remove_duplicate (a residual add asks it)
+    BoundedModule._named_members = lambda self, fn, prefix="", recurse=True, **_: named(self, fn, prefix, recurse)
     data = dict(np.load(path))
     model = build(data)
     x = torch.tensor(data["x"])
     spec = torch.tensor(specification(data["y"], int(data["classes"])))
+    if "logits" in data:  # the export is the same network
+        with torch.no_grad():
+            gap = float(np.abs(model(x).numpy() - data["logits"]).max())
+        if gap > 1e-3 * max(1.0, float(np.abs(data["logits"]).max())):
+            raise SystemExit(f"the exported network's logits differ from Keras's by {gap:.3g}")
     bounded = BoundedModule(model, torch.empty_like(x), verbose=False)
     for p, eps in data["balls"]:
         if np.isinf(p):

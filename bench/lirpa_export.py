@@ -1,5 +1,5 @@
 """Hand a Keras network to auto_LiRPA (``bench/lirpa_compare.py``, run by another interpreter)
-and read its figures back: shared by ``bench/bounds.py`` and ``bench/smooth.py``."""
+and read its figures back: shared by ``bench/bounds.py``, ``bench/smooth.py`` and ``bench/residual.py``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def _activation(layer: Any, last: bool) -> str | None:
     return name
 
 
+def _sources(layer: Any, where: dict[str, int]) -> list[int]:
+    """The exported indices of ``layer``'s inputs (-1: the model's input)."""
+    tensors = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+    return [where.get(t._keras_history.operation.name, -1) for t in tensors]
+
+
 def export_lirpa(
     model: Any,
     path: Path,
@@ -38,37 +44,61 @@ def export_lirpa(
     balls: list[tuple[float, float]],
     methods: tuple[str, ...] = ("CROWN", "alpha-CROWN"),
 ) -> None:
-    """Write ``model`` (Flatten/Dense/Conv2D with ReLU, sigmoid or tanh), the inputs ``x``
-    (channels last), the labels, the balls ``(p, eps)`` and auto_LiRPA's methods: weights in
-    PyTorch's layout, a Flatten after convolutions reordered to channels first."""
+    """Write ``model`` (Flatten/Dense/Conv2D with ReLU, sigmoid or tanh, ReLU layers and
+    residual ``Add``), the inputs ``x`` (channels last), the labels, the balls ``(p, eps)`` and
+    auto_LiRPA's methods: weights in PyTorch's layout, a Flatten after convolutions reordered to
+    channels first, and per layer the indices of its inputs (``layer_i_inputs``, -1 the model's
+    input) in the order of ``model.layers``."""
     import keras
 
     out: dict[str, Any] = {}
-    layers: list[tuple[str, dict[str, Any]]] = []
-    spatial: tuple[int, ...] | None = None
+    layers: list[tuple[str, dict[str, Any], list[int]]] = []
+    where: dict[str, int] = {}  # a Keras layer's name -> the index of its exported output
+    flat_from: dict[int, tuple[int, ...]] = {}  # an exported Flatten -> the spatial shape it flattens
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Flatten):
-            layers.append(("flatten", {}))
+        if isinstance(layer, keras.layers.InputLayer):
             continue
-        if isinstance(layer, keras.layers.Conv2D):
+        inputs = _sources(layer, where)
+        if isinstance(layer, keras.layers.Flatten):
+            layers.append(("flatten", {}, inputs))
+            if len(layer.input.shape) == 4:
+                flat_from[len(layers) - 1] = tuple(layer.input.shape[1:])
+        elif isinstance(layer, keras.layers.Add):
+            layers.append(("add", {}, inputs))
+        elif isinstance(layer, (keras.layers.ReLU, keras.layers.Activation)):
+            relu = isinstance(layer, keras.layers.ReLU) and layer.max_value is None and not layer.negative_slope
+            name = "relu" if relu else _activation(layer, False)
+            if name is None or (isinstance(layer, keras.layers.ReLU) and not relu):
+                raise ValueError(f"{layer.name}: only plain ReLU, sigmoid and tanh layers are exported")
+            layers.append((name, {}, inputs))
+        elif isinstance(layer, keras.layers.Conv2D):
             w, b = layer.get_weights()
             if layer.padding == "same" and (w.shape[0] - layer.strides[0]) % 2:
                 raise ValueError(f"{layer.name}: asymmetric 'same' padding has no PyTorch Conv2d equivalent")
             pad = 0 if layer.padding == "valid" else (w.shape[0] - layer.strides[0]) // 2
-            layers.append(("conv", {"w": w.transpose(3, 2, 0, 1), "b": b, "geometry": (layer.strides[0], pad)}))
-            spatial = tuple(layer.output.shape[1:])
-        else:
+            conv = {"w": w.transpose(3, 2, 0, 1), "b": b, "geometry": (layer.strides[0], pad)}
+            layers.append(("conv", conv, inputs))
+        elif isinstance(layer, keras.layers.Dense):
             w, b = layer.get_weights()
-            if spatial is not None:  # the first Dense after convolutions: rows (h, w, c) -> (c, h, w)
+            spatial = flat_from.get(inputs[0])
+            if spatial is not None:  # a Dense after a Flatten of convolutions: rows (h, w, c) -> (c, h, w)
                 w = w.reshape((*spatial, -1)).transpose(2, 0, 1, 3).reshape(w.shape)
-                spatial = None
-            layers.append(("dense", {"w": w.T, "b": b}))
-        act = _activation(layer, layer is model.layers[-1])
+            layers.append(("dense", {"w": w.T, "b": b}, inputs))
+        else:
+            raise ValueError(f"{layer.name}: {type(layer).__name__} is not exported")
+        act = (
+            _activation(layer, layer is model.layers[-1])
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))
+            else None
+        )
         if act is not None:
-            layers.append((act, {}))
-    for i, (kind, arrays) in enumerate(layers):
+            layers.append((act, {}, [len(layers) - 1]))
+        where[layer.name] = len(layers) - 1
+    for i, (kind, arrays, inputs) in enumerate(layers):
         out[f"layer_{i}_kind"] = kind
+        out[f"layer_{i}_inputs"] = np.array(inputs)
         out.update({f"layer_{i}_{k}": np.asarray(v) for k, v in arrays.items()})
+    x_keras = x.astype(np.float32)
     x = np.moveaxis(x, -1, 1) if x.ndim == 4 else x
     np.savez(
         path,
@@ -78,6 +108,7 @@ def export_lirpa(
         classes=int(model.outputs[0].shape[-1]),
         balls=np.array(balls, np.float64),
         methods=np.array(methods),
+        logits=np.asarray(model(x_keras), np.float32),  # checked against PyTorch's before any bound
         **out,
     )
 
