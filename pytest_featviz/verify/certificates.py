@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 
-from .._validation import check_batch_size, check_choice, check_real, check_start
+from .._validation import check_batch_size, check_choice, check_int, check_real, check_start
 from ..constraints import Constraint, Mask, as_constraint
 from ..errors import ConfigurationError, FeatvizTypeError
 from ..objectives import Objective, as_objective
@@ -98,6 +98,7 @@ def bounds(
     constraints: Constraint | None = None,
     method: Method = "crown",
     start: Any = None,
+    crown_budget: int | None = None,
 ) -> Bounds: ...
 
 
@@ -109,6 +110,7 @@ def bounds(
     constraints: Constraint | None = None,
     method: Method = "crown",
     start: Any = None,
+    crown_budget: int | None = None,
 ) -> tuple[Bounds, ...]: ...
 
 
@@ -119,6 +121,7 @@ def bounds(
     constraints: Constraint | None = None,
     method: Method = "crown",
     start: Any = None,
+    crown_budget: int | None = None,
 ) -> Bounds | tuple[Bounds, ...]:
     """Sound lower and upper bounds of ``objective`` over ``constraints``, per batch item.
 
@@ -143,6 +146,12 @@ def bounds(
     start : array, optional
         ``input_shape`` or ``(B, *input_shape)``: where a Mask freezes entries; also
         sets the batch size as in :func:`ascend`.
+    crown_budget : int, optional
+        Full CROWN on a layer's pre-activations only where their rows hold at most this
+        many numbers per batch item (default :data:`.propagation.FULL_CROWN_BUDGET`,
+        2**23); the layers past it keep their IBP bounds and are named in
+        ``Bounds.ibp_layers`` (``method`` then reads 'crown-ibp'). Rows are processed in
+        chunks of 32 MiB whatever the budget: a larger one costs time, not memory.
 
     Returns
     -------
@@ -169,8 +178,9 @@ def bounds(
     [1.0, 1.0]
     """
     check_choice(method, "method", METHODS)
+    budget = None if crown_budget is None else check_int(crown_budget, "crown_budget", min_value=1)
     objectives, many = _objectives(objective)
-    found = _bounds_all(model, objectives, as_constraint(constraints), method, start)
+    found = _bounds_all(model, objectives, as_constraint(constraints), method, start, budget)
     return found if many else found[0]
 
 
@@ -205,7 +215,7 @@ def _batch_size(objectives: list[Objective], start: np.ndarray | None) -> int:
 
 
 def _bounds_all(
-    model: Any, objectives: list[Objective], constraint: Constraint, method: str, start: Any
+    model: Any, objectives: list[Objective], constraint: Constraint, method: str, start: Any, budget: int | None
 ) -> tuple[Bounds, ...]:
     """:func:`bounds` of each objective, from one forward pass and the stacked rows of all."""
     objectives, info, graph, nodes = _translate_all(model, objectives)
@@ -221,7 +231,7 @@ def _bounds_all(
     crown = None if method == "ibp" else ("ibp" if method == "crown-ibp" else "full")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow gives infinite bounds, NaN unknown ones
         distinct, which = inset.distinct()
-        state = forward(graph, distinct, crown)
+        state = forward(graph, distinct, crown, budget=budget)
         state = state if np.array_equal(which, np.arange(len(which))) else state.take(which)
         if label == "crown" and state.ibp_only_nodes:
             label = "crown-ibp"
@@ -286,6 +296,7 @@ def certify_not_reaches(
     method: Method = "crown",
     start: Any = None,
     branch: BranchAndBound | None = None,
+    crown_budget: int | None = None,
 ) -> Certificate: ...
 
 
@@ -299,6 +310,7 @@ def certify_not_reaches(
     method: Method = "crown",
     start: Any = None,
     branch: BranchAndBound | None = None,
+    crown_budget: int | None = None,
 ) -> tuple[Certificate, ...]: ...
 
 
@@ -311,6 +323,7 @@ def certify_not_reaches(
     method: Method = "crown",
     start: Any = None,
     branch: BranchAndBound | None = None,
+    crown_budget: int | None = None,
 ) -> Certificate | tuple[Certificate, ...]:
     """Prove, per batch item, that ``objective < threshold`` everywhere in ``constraints``.
 
@@ -321,6 +334,7 @@ def certify_not_reaches(
     :mod:`.branch`): it ends 'proven', 'counterexample' or 'unknown', with the
     reason in ``reasons``. A list of objectives (each against the same ``threshold``)
     is bounded in one call to :func:`bounds` and gives a tuple of certificates, in order.
+    ``crown_budget``: as in :func:`bounds`.
 
     Examples
     --------
@@ -342,8 +356,9 @@ def certify_not_reaches(
     """
     threshold = check_real(threshold, "threshold")
     check_choice(method, "method", METHODS)
+    budget = None if crown_budget is None else check_int(crown_budget, "crown_budget", min_value=1)
     objectives, many = _objectives(objective)
-    found = _bounds_all(model, objectives, as_constraint(constraints), method, start)
+    found = _bounds_all(model, objectives, as_constraint(constraints), method, start, budget)
     certs = []
     for b in found:
         status = tuple("proven" if u < threshold else "unknown" for u in b.upper)

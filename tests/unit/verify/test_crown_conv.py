@@ -202,6 +202,23 @@ def test_the_ibp_fallback_is_reported_when_the_budget_cannot_hold(monkeypatch):
     assert np.all(full.upper <= small.upper)
 
 
+def test_crown_budget_chooses_per_call_which_layers_get_full_crown(monkeypatch):
+    model = tiny_cnn(0)
+    x = np.random.default_rng(0).uniform(0, 1, (2, 6, 6, 1)).astype(np.float32)
+    c = fv.Box(0, 1) & fv.LpBall(x, 0.05, p=np.inf)
+    small = bounds(model, fv.ClassLogit(0), constraints=c, start=x, crown_budget=1)
+    assert small.method == "crown-ibp" and small.ibp_layers == ("conv2", "conv3", "dense")
+    monkeypatch.setattr(propagation, "FULL_CROWN_BUDGET", 1)  # a default too small: the call's budget wins
+    full = bounds(model, [fv.ClassLogit(0)], constraints=c, start=x, crown_budget=2**23)[0]
+    assert full.method == "crown" and full.ibp_layers == () and np.all(full.upper <= small.upper)
+    cert = fv.certify_not_reaches(model, fv.ClassLogit(0), 1e9, constraints=c, start=x, crown_budget=1)
+    assert cert.bounds.ibp_layers == small.ibp_layers
+    with pytest.raises(fv.ConfigurationError, match="crown_budget"):
+        bounds(model, fv.ClassLogit(0), constraints=c, start=x, crown_budget=0)
+    with pytest.raises(fv.FeatvizTypeError, match="crown_budget"):
+        bounds(model, fv.ClassLogit(0), constraints=c, start=x, crown_budget=2.5)
+
+
 def test_an_item_gets_the_same_bounds_alone_and_in_a_batch():
     model = tiny_cnn(1)
     graph, _ = exact_graph(model)
