@@ -178,9 +178,8 @@ def bounds(
     [1.0, 1.0]
     """
     check_choice(method, "method", METHODS)
-    budget = None if crown_budget is None else check_int(crown_budget, "crown_budget", min_value=1)
     objectives, many = _objectives(objective)
-    found = _bounds_all(model, objectives, as_constraint(constraints), method, start, budget)
+    found = _bounds_all(model, objectives, as_constraint(constraints), method, start, crown_budget)
     return found if many else found[0]
 
 
@@ -218,6 +217,7 @@ def _bounds_all(
     model: Any, objectives: list[Objective], constraint: Constraint, method: str, start: Any, budget: int | None
 ) -> tuple[Bounds, ...]:
     """:func:`bounds` of each objective, from one forward pass and the stacked rows of all."""
+    budget = None if budget is None else check_int(budget, "crown_budget", min_value=1)
     objectives, info, graph, nodes = _translate_all(model, objectives)
     start_arr = check_start(start, info.input_shape)
     batch = _batch_size(objectives, start_arr)
@@ -356,9 +356,8 @@ def certify_not_reaches(
     """
     threshold = check_real(threshold, "threshold")
     check_choice(method, "method", METHODS)
-    budget = None if crown_budget is None else check_int(crown_budget, "crown_budget", min_value=1)
     objectives, many = _objectives(objective)
-    found = _bounds_all(model, objectives, as_constraint(constraints), method, start, budget)
+    found = _bounds_all(model, objectives, as_constraint(constraints), method, start, crown_budget)
     certs = []
     for b in found:
         status = tuple("proven" if u < threshold else "unknown" for u in b.upper)

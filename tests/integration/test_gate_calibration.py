@@ -7,6 +7,7 @@ Harmless: the same model re-run, weight noise of 1e-6, 1e-5 and 1e-4, the ascent
 (caught by the gate over that layer's units), two classes of the head swapped (caught by the class gate).
 """
 
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -29,9 +30,7 @@ def _bench():
 CAL = _bench()
 
 
-_MEASURED: dict[str, dict] = {}
-
-
+@functools.cache
 def measured(name):
     """``{(gate, case): the worst number of each comparison and the default gate's verdict}`` for one
     model, measured once per worker; each model's tests share an xdist group, so each model is
@@ -41,10 +40,8 @@ def measured(name):
     def wanted(gate, case):  # a real change is judged by the gate that targets it
         return case in CAL.HARMLESS or TARGETED[case] == gate
 
-    if name not in _MEASURED:
-        rows = CAL.measure([name], STEPS, retrain=False, priors=False, wanted=wanted)
-        _MEASURED[name] = {(gate, case): found for _, gate, case, found in rows}
-    return _MEASURED[name]
+    rows = CAL.measure([name], STEPS, retrain=False, priors=False, wanted=wanted)
+    return {(gate, case): found for _, gate, case, found in rows}
 
 
 @pytest.mark.parametrize("case", CAL.HARMLESS)
