@@ -27,7 +27,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +93,10 @@ def clone(model: Any, weights: list[np.ndarray] | None = None, dtype: str | None
     return copy
 
 
-def noisy(model: Any, std: float, seed: int = 0) -> Any:
+def noisy(model: Any, std: float, seed: int = 0) -> list[np.ndarray]:
+    """``model``'s weights with Gaussian noise of standard deviation ``std`` added to each."""
     rng = np.random.default_rng(seed)
-    return clone(model, [w + rng.normal(0.0, std, w.shape).astype(w.dtype) for w in model.get_weights()])
+    return [w + rng.normal(0.0, std, w.shape).astype(w.dtype) for w in model.get_weights()]
 
 
 def unit_replaced(model: Any, layer: str, unit: int, seed: int = 0) -> Any:
@@ -168,20 +169,46 @@ def retrained(name: str, seed: int = 1) -> Any:
     return clone(model)  # without the training-only kernel constraint's state
 
 
-def variants(name: str, model: Any, x: np.ndarray, y: np.ndarray, retrain: bool) -> dict[str, tuple[Any, dict]]:
-    """v2 models (with extra ``ascend`` options) by case name, built in memory from the shipped v1."""
+@dataclass(frozen=True)
+class Variant:
+    """A v2: its weights (``None``: v1's own), whether its layers compute in float64, extra ``ascend`` options."""
+
+    weights: list[np.ndarray] | None = None
+    float64: bool = False
+    options: dict = field(default_factory=dict)
+
+
+def variants(name: str, model: Any, x: np.ndarray, y: np.ndarray, retrain: bool) -> dict[str, Variant]:
+    """v2 models by case name, built in memory from the shipped v1 (see :class:`Models` for how they run)."""
     spec = SPECS[name]
-    found: dict[str, tuple[Any, dict]] = {"same": (model, {})}
+    found = {"same": Variant()}
     for std in (1e-6, 1e-5, 1e-4):
-        found[f"noise {std:.0e}".replace("e-0", "e-")] = (noisy(model, std), {})
-    found["xla flipped"] = (model, {"jit_compile": True})  # the default is no XLA
-    found["float64"] = (clone(model, dtype="float64"), {})
+        found[f"noise {std:.0e}".replace("e-0", "e-")] = Variant(noisy(model, std))
+    found["xla flipped"] = Variant(options={"jit_compile": True})  # the default is no XLA
+    found["float64"] = Variant(float64=True)
     if retrain:
-        found["retrain"] = (retrained(name), {})
-    found["unit replaced"] = (unit_replaced(model, spec.layer, spec.changed_unit), {})
-    found["head swap"] = (head_swapped(model, spec.head), {})
-    found["feature destroyed"] = (feature_destroyed(model, spec.layer, spec.changed_unit, x, y), {})
+        found["retrain"] = Variant(retrained(name).get_weights())
+    found["unit replaced"] = Variant(unit_replaced(model, spec.layer, spec.changed_unit).get_weights())
+    found["head swap"] = Variant(head_swapped(model, spec.head).get_weights())
+    found["feature destroyed"] = Variant(feature_destroyed(model, spec.layer, spec.changed_unit, x, y).get_weights())
     return found
+
+
+class Models:
+    """The model a :class:`Variant` runs as: v1 itself when its weights are v1's and it computes in float32;
+    otherwise one float32 (and one float64) copy of v1 that takes each variant's weights in turn. Every v2 is
+    the same architecture, so each copy's ascent loop is traced once instead of once per case (weights are
+    variables that a traced loop reads when it runs)."""
+
+    def __init__(self, v1: Any) -> None:
+        self.v1, self.copies = v1, {False: clone(v1), True: clone(v1, dtype="float64")}
+
+    def __call__(self, variant: Variant) -> Any:
+        if variant.weights is None and not variant.float64:
+            return self.v1
+        copy = self.copies[variant.float64]
+        copy.set_weights(self.v1.get_weights() if variant.weights is None else variant.weights)
+        return copy
 
 
 def gates(name: str, model: Any, priors: bool = False) -> dict[str, tuple[Any, dict]]:
@@ -229,13 +256,14 @@ def measure(
     rows = []
     for name in names:
         model, x, y = load(name)
-        cases = variants(name, model, x, y, retrain)
+        cases, as_model = variants(name, model, x, y, retrain), Models(model)
         for gate, (objective, gate_options) in gates(name, model, priors).items():
             baseline = None
-            for case, (v2, options) in cases.items():
+            for case, variant in cases.items():
                 if wanted is not None and not wanted(gate, case):
                     continue
-                c, default, baseline = run_gate(model, v2, objective, steps, {**gate_options, **options}, baseline)
+                options = {**gate_options, **variant.options}
+                c, default, baseline = run_gate(model, as_model(variant), objective, steps, options, baseline)
                 rows.append((name, gate, case, worst(c, default)))
                 print(f"{name:13} {gate:8} {case:18} {rows[-1][3]}", file=sys.stderr, flush=True)
     return rows
@@ -282,14 +310,15 @@ def stability(names: list[str], steps: int) -> list[tuple[str, str, str, float]]
     for name in names:
         model, x, y = load(name)
         cases = {k: v for k, v in variants(name, model, x, y, retrain=False).items() if k in HARMLESS}
+        as_model = Models(model)
         objective, auto = SPECS[name].unit_objective(), False  # the engine's default: no XLA
         for setting, options in settings(model, steps).items():
             if "start" in options:
                 options = {**options, "start": np.repeat(options["start"], SPECS[name].units, axis=0)}
             first = baselines.capture(_pictures(model, objective, auto, options))
-            for case, (v2, case_options) in cases.items():
-                jit = not auto if "jit_compile" in case_options else auto
-                ssim = baselines.compare(_pictures(v2, objective, jit, options), first).ssim
+            for case, variant in cases.items():
+                jit = not auto if "jit_compile" in variant.options else auto
+                ssim = baselines.compare(_pictures(as_model(variant), objective, jit, options), first).ssim
                 rows.append((name, setting, case, float(np.min(ssim))))
                 print(name, setting, case, rows[-1][3], file=sys.stderr, flush=True)
     return rows
