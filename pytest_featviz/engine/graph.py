@@ -104,8 +104,15 @@ class LoopGraph:
         # TensorFlow counts traces per code object, and every structure's loop shares `run`'s
         # code: it would warn of "retracing" after a few objectives, though each function is
         # traced once. A partial has no code object, so each function is counted on its own.
+        # No autograph: the loop is an explicit tf.while_loop, and every Python `if` on the
+        # way reads static structure. Converting what the trace calls anyway cost each process ~2 s at
+        # its first ascent; a model's own layers are never converted (Keras keeps them out of autograph).
         return tf.function(
-            functools.partial(self.run), input_signature=sig, jit_compile=spec.jit, reduce_retracing=False
+            functools.partial(self.run),
+            input_signature=sig,
+            jit_compile=spec.jit,
+            reduce_retracing=False,
+            autograph=False,
         )
 
     def project(self, x: Any, a: _Args) -> Any:

@@ -48,7 +48,7 @@ class Forward:
         self.targets = objective.batch_size() or 1
         self.input_shape = info.input_shape
         self.extractor = FeatureExtractor(model, objective.layers() | frozenset(self.layers), info)
-        self._fn = tf.function(self._call)
+        self._fn = tf.function(self._call, autograph=False)  # no tensor-valued Python control flow (engine.graph)
         self._concrete: dict[tuple, Any] = {}
 
     def _call(self, x: Any, params: list) -> tuple[Any, dict]:

@@ -45,7 +45,8 @@ class Evaluator:
             for a, b in zip(one, two)
         ]
 
-        @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32), specs])
+        # no autograph: no tensor-valued Python control flow here (see engine.graph)
+        @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32), specs], autograph=False)
         def value_and_gradient(x: Any, params: list[Any]) -> tuple[Any, Any]:
             with tf.GradientTape() as tape:
                 tape.watch(x)

@@ -58,3 +58,26 @@ def test_a_static_option_selects_another_compiled_function_a_value_does_not():
     by_max = fv.ascend(m, fv.Channel("conv", 1, reduce="max"), start=mean.start, **kw)  # static: a new function
     assert len(getattr(m, CACHE_ATTR)) == 2
     assert not np.allclose(by_max.values, top.values)  # it computes the max, not the stale mean
+
+
+def test_traced_code_runs_as_written_not_converted_by_autograph():
+    """The loop, the exemplar pass and the attack's gradient are traced without autograph: autograph would
+    run a converted copy of every function the trace calls (here an objective's ``evaluate``, from a
+    generated file), which cost each process ~2 s at its first ascent."""
+    import sys
+
+    from pytest_featviz.exemplars import Forward
+    from pytest_featviz.verify.falsify import Evaluator
+
+    ran_from = set()
+
+    class Recorded(fv.ClassLogit):
+        def evaluate(self, ctx, params):
+            ran_from.add(sys._getframe().f_code.co_filename)
+            return super().evaluate(ctx, params)
+
+    m, objective = model(), Recorded(0)
+    fv.ascend(m, objective, constraints=fv.Box(0, 1), steps=3)
+    Forward(m, objective)(np.zeros((2, 5), np.float32))
+    Evaluator(m, objective, 1, (5,))(np.zeros((2, 5), np.float32), 0)
+    assert ran_from == {__file__}
