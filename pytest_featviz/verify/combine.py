@@ -7,8 +7,9 @@ import numpy as np
 
 from ..constraints import Constraint
 from ..objectives import Objective
-from .propagation import State, gamma
+from .propagation import State
 from .results import Bounds
+from .rounding import gamma
 from .specs import Group
 from .stack import RowBounds
 from .unitrows import UnitRows, count, magnitude

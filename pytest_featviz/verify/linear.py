@@ -5,7 +5,8 @@ Every operation maps per-example arrays with a leading batch-like axis ``N``
 
 - ``apply(xs, mode)``: ``mode="value"`` is the layer itself (bias included); ``"abs"``
   applies the element-wise absolute value of the weights and ``"square"`` their squares,
-  both without bias (interval radii and L2 row norms);
+  both without bias (interval radii and L2 row norms); ``"nonzero"`` (dense and convolution
+  layers) applies 1 where a weight is nonzero, counting the products that can be nonzero;
 - ``transpose(a)``: the adjoint of the linear part, for backward (CROWN) propagation;
 - ``bias_dot(a)``: ``<a, bias>`` per row, the constant that the adjoint leaves behind;
 - ``kind``: ``"diagonal"`` (element-wise scaling or a reshape: keeps an L2 ball an
@@ -48,7 +49,7 @@ __all__ = [
     "pad_hw",
 ]
 
-MODES = ("value", "abs", "square")
+MODES = ("value", "abs", "square", "nonzero")
 
 
 class LinearOp(Protocol):
@@ -118,6 +119,8 @@ def unpad_hw(x: np.ndarray, gh: Geometry, gw: Geometry) -> np.ndarray:
 
 
 def _weights(w: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "nonzero":  # counts the possibly nonzero products (of a 0/1 input)
+        return (w != 0).astype(np.float64)
     return w if mode == "value" else (np.abs(w) if mode == "abs" else w * w)
 
 

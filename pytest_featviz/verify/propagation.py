@@ -36,7 +36,8 @@ evaluated in any order, with or without fused multiply-adds,
 Numerical Algorithms*, (3.5); ``gamma_k = k u / (1 - k u)``), and
 ``|v_i| <= M_i = max(|lo_i|, |hi_i|)`` for any bounds ``[lo_i, hi_i]`` of the computed
 input: so ``|d_n| <= D_n = gamma(steps) * (|W| M + |b|)`` (:attr:`.linear.LinearOp.steps`,
-``const_mag``). ReLU, ReLU6, max pooling, padding, reshapes and concatenation are
+``const_mag``); dense and convolution layers get a tighter bound that counts only the
+possibly nonzero products and the partial sums' signs (:mod:`.rounding`). ReLU, ReLU6, max pooling, padding, reshapes and concatenation are
 exact (``D_n = 0``); one rounding (leaky slope, a product) gives ``u |y|``; an
 ``exp``/``tanh``-based activation ``8 u (|y| + 1)``.
 
@@ -73,6 +74,7 @@ from .graph import Graph
 from .intermediate import tighten
 from .linear import LinearOp
 from .nonlinear import Activation, MaxPool2D, Multiply
+from .rounding import linear_rounding
 
 __all__ = [
     "InputSet",
@@ -81,7 +83,6 @@ __all__ = [
     "backward",
     "bound_at",
     "dot_abs",
-    "gamma",
     "FULL_CROWN_BUDGET",
     "ROUNDING_SAFETY",
 ]
@@ -179,12 +180,6 @@ class State:
         return np.maximum(np.abs(self.clow[n]), np.abs(self.chigh[n]))
 
 
-def gamma(n: int, unit: float) -> float:
-    """Higham's bound ``n u / (1 - n u)`` on the relative error of ``n`` float operations."""
-    nu = n * unit
-    return np.inf if nu >= 1 else nu / (1 - nu)
-
-
 def _interval(op: LinearOp, lows: list[np.ndarray], highs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     mid = op.apply([0.5 * (lo + hi) for lo, hi in zip(lows, highs)], "value")
     rad = op.apply([0.5 * (hi - lo) for lo, hi in zip(lows, highs)], "abs")
@@ -196,8 +191,8 @@ def _linear_step(op: LinearOp, inputs: tuple[int, ...], state: State, graph: Gra
     clow, chigh = _interval(op, [state.clow[i] for i in inputs], [state.chigh[i] for i in inputs])
     pert = None
     if op.steps:
-        scale = ROUNDING_SAFETY * gamma(op.steps, graph.unit)
-        pert = scale * (op.apply([state.mag(i) for i in inputs], "abs") + op.const_mag())
+        rounding = linear_rounding(op, [state.clow[i] for i in inputs], [state.chigh[i] for i in inputs], graph.unit)
+        pert = ROUNDING_SAFETY * rounding
         clow, chigh = clow - pert, chigh + pert
     ball = state.ball[inputs[0]] if len(inputs) == 1 else None
     new_ball, berr = None, None

@@ -200,3 +200,27 @@ def test_random_networks_at_rounding_scales_sandwich_the_float32_model(
     x = np.concatenate([x0, low + rng.uniform(size=(300, dim)) * (high - low)]).astype(np.float32)
     values = evaluate(model, objective, constraint.project(x).astype(np.float32))
     assert b.lower[0] <= values.min() and values.max() <= b.upper[0], (values.min(), values.max(), b)
+
+
+@pytest.mark.parametrize("large_first", [True, False], ids=["large term first", "large term last"])
+def test_a_dot_product_with_exact_zeros_is_bounded_in_any_summation_order(large_first):
+    """The rounding of a dot product counts only the products that can be nonzero (a weight of 0, or an input
+    that is exactly 0, rounds nothing): 4096 inputs, half of them fixed at 0, the rest at 1 with one weight of 1
+    and 2047 weights of 0.4 u, each too small to move a running sum of 1 in float32. Summed sequentially with
+    the large term first, float32 loses all 2047 of them (819 u); each order's float32 value is inside the
+    bounds, which a rounding count of fewer products than are nonzero would not give."""
+    n, u = 4096, 2.0**-24
+    live = np.arange(n) % 2 == 0
+    x = np.where(live, 1.0, 0.0).astype(np.float32)
+    w = np.zeros(n, np.float32)
+    w[live] = np.float32(0.4 * u)
+    w[np.flatnonzero(live)[-1]] = 1.0
+    model = keras.Sequential([keras.Input((n,)), L.Dense(1, name="h")])
+    model.set_weights([w[:, None], np.zeros(1, np.float32)])
+    products = w * x  # float32 products: exact here
+    terms = products[::-1] if large_first else products
+    computed = float(np.add.accumulate(terms, dtype=np.float32)[-1])  # sequential float32 summation
+    exact = float(np.sum(products.astype(np.float64)))
+    assert (exact - computed > 800 * u) == large_first  # where rounding matters, and where it does not
+    b = fv.bounds(model, fv.Neuron("h", 0), constraints=fv.Box(x, x), method="ibp")
+    assert b.lower[0] <= computed <= b.upper[0] and b.lower[0] <= exact <= b.upper[0]
