@@ -1,5 +1,7 @@
 """keras.applications architectures (weights=None, no downloads) at small input sizes."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -19,8 +21,10 @@ APPS = {
 BOX = fv.Box(0, 1)
 
 
+@functools.cache
 def head_on(name):
-    """A transfer-learning model: the application as a layer inside a Sequential with a softmax head."""
+    """A transfer-learning model: the application as a layer inside a Sequential with a softmax head (built
+    once per worker: the tests only read it)."""
     factory, size, _ = APPS[name]
     keras.utils.set_random_seed(0)
     base = factory(include_top=False, weights=None, input_shape=(size, size, 3))

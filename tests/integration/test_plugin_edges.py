@@ -48,7 +48,8 @@ def test_teardown_checks(checked_after):
 """
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+# one xdist worker is enough to send the records through the controller (two workers, merged: test_report_runs)
+@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["one process", "xdist"])
 def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(pytester, model_file, workers):
     if workers:
         pytest.importorskip("xdist")
