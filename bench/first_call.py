@@ -43,7 +43,9 @@ print(json.dumps({"first": t1 - t0, "second": t2 - t1}))
 def run(mode: str) -> dict[str, float]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"}
     model = str(ROOT / "examples" / "models" / "digits_cnn.keras")
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, model], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, model], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -55,7 +57,7 @@ def main() -> int:
     for _ in range(args.runs):
         for mode in found:
             found[mode].append(run(mode))
-    print("CPU seconds in a fresh process (median of %d): first ascent, then an assert_reaches" % args.runs)
+    print(f"CPU seconds in a fresh process (median of {args.runs}): first ascent, then an assert_reaches")
     medians = {m: {k: statistics.median(r[k] for r in rs) for k in ("first", "second")} for m, rs in found.items()}
     for mode, label in (("off", "autograph off (default)"), ("on", "autograph on")):
         print(f"  {label:24s} first {medians[mode]['first']:6.2f} s   next {medians[mode]['second']:6.2f} s")
