@@ -19,7 +19,14 @@ def _bits(v: np.ndarray | float) -> np.ndarray:
 
 
 def mask_of(cond: np.ndarray) -> np.ndarray:
-    """An int64 array of ``cond``'s shape: all ones (-1) where it holds, else 0."""
+    """An int64 array of ``cond``'s shape: all ones (-1) where it holds, else 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mask_of(np.array([True, False]))
+    array([-1,  0])
+    """
     mask = cond.astype(np.int64)
     np.negative(mask, out=mask)
     return mask
