@@ -2,7 +2,8 @@
 after the float32 rounding model of issue 19, time per call, and cost relative to one
 256-step ascent with CROWN's memory; with ``--bab SECONDS``, only branch and bound on the
 margins of the seed MLP that alpha-CROWN leaves unknown at eps 0.03 (``SECONDS`` per case; another
-radius with ``--bab-eps``); with ``--specs``, only 9 calls against 1 list call (``spec_matrix.py``).
+radius with ``--bab-eps``); with ``--specs``, only 9 calls against 1 list call (``spec_matrix.py``);
+with ``--crown-time``, only CROWN's list call on the CNN against auto_LiRPA's CROWN (``--lirpa``).
 
 Run ``python bench/bounds.py`` from the repository root (needs ``examples/models/``).
 
@@ -338,7 +339,15 @@ def main() -> None:
     parser.add_argument("--bab-eps", type=float, default=0.03, help="the L-inf radius of --bab")
     parser.add_argument("--lirpa", metavar="PYTHON", help="an interpreter with PyTorch and auto_LiRPA")
     parser.add_argument("--specs", action="store_true", help="only 9 calls against 1 list call (CROWN)")
+    parser.add_argument(
+        "--crown-time", action="store_true", help="only CROWN's list call on the CNN against auto_LiRPA (--lirpa)"
+    )
     args = parser.parse_args()
+    if args.crown_time:
+        from spec_matrix import crown_time
+
+        model, how = issue_cnn()
+        return crown_time(f"CNN conv16-conv32s2-dense64-10, {how}", model, args.lirpa, args.repeats)
     if args.specs:
         from spec_matrix import specs
 

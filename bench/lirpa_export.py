@@ -121,9 +121,10 @@ def run_lirpa(
     y: np.ndarray,
     balls: list[tuple[float, float]],
     methods: tuple[str, ...] = ("CROWN", "alpha-CROWN"),
+    show: bool = True,
 ) -> dict[tuple[float, float, str], tuple[float, float, float]]:
     """auto_LiRPA's figures on the same weights, run by ``python`` (optional: empty without it):
-    ``(p, eps, method) -> (mean width, proven fraction, seconds)``, also printed as a table."""
+    ``(p, eps, method) -> (mean width, proven fraction, seconds)``, also printed as a table (``show``)."""
     if python is None:
         return {}
     path = Path(tempfile.mkdtemp(prefix="lirpa_")) / "export.npz"
@@ -133,12 +134,14 @@ def run_lirpa(
     if done.returncode:
         print(f"{name}: auto_LiRPA did not run ({done.stderr.strip().splitlines()[-1:]})")
         return {}
-    print(f"{name}: auto_LiRPA (same weights, float32 PyTorch; no rounding model)")
-    print(f"  {'ball':>10s} {'run':24s} {'width':>10s} {'proven':>7s} {'s/call':>7s}")
+    if show:
+        print(f"{name}: auto_LiRPA (same weights, float32 PyTorch; no rounding model)")
+        print(f"  {'ball':>10s} {'run':24s} {'width':>10s} {'proven':>7s} {'s/call':>7s}")
     found = {}
     for line in done.stdout.splitlines():
         p, eps, method, width, proven, seconds, *why = line.split()
         found[(float(p), float(eps), method)] = (float(width), float(proven), float(seconds))
         ball = f"{'Linf' if float(p) == np.inf else 'L2'} {float(eps):g}"
-        print(f"  {ball:>10s} {'auto_LiRPA ' + method:24s} {float(width):10.4f} {proven:>7s} {seconds:>7s}", *why)
+        if show:
+            print(f"  {ball:>10s} {'auto_LiRPA ' + method:24s} {float(width):10.4f} {proven:>7s} {seconds:>7s}", *why)
     return found

@@ -7,11 +7,14 @@ with its own forward pass) and of one call with the list of 9 (one forward pass,
 backward pass over the 18 rows), the speed-up, and the largest difference between the
 bounds found (0 up to float rounding: each margin gets the bounds it gets alone).
 
-Run through ``python bench/bounds.py --specs`` (it builds the networks).
+Run through ``python bench/bounds.py --specs`` (it builds the networks). ``python bench/bounds.py
+--crown-time [--lirpa PYTHON]`` times CROWN's list call on the CNN against auto_LiRPA's CROWN
+(:func:`crown_time`).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,3 +74,36 @@ def specs(networks: list[tuple[str, Callable[[], tuple[Any, str]]]], eps: float 
         model, how = build()
         print(f"  ({label}: {how})")
         compare_specs(label, model, "crown", eps, n)
+
+
+def crown_time(name: str, model: Any, lirpa_python: str | None, repeats: int, n: int = 20) -> None:
+    """CROWN's time on ``model``: one list call of the 9 margins of ``n`` digits per eps (median
+    of ``repeats`` calls) against auto_LiRPA's CROWN on the same weights and margins (median
+    of ``repeats`` runs, each in a fresh interpreter), with the mean widths."""
+    from lirpa_export import run_lirpa
+
+    import pytest_featviz as fv
+    from pytest_featviz.verify import bounds
+
+    x, y = digits(n, len(model.inputs[0].shape) == 4)
+    margins = fv.logit_margins([int(k) for k in y], 10)
+    balls = [(np.inf, eps) for eps in (0.001, 0.01, 0.03)]
+    runs = [run_lirpa(name, model, lirpa_python, x, y, balls, ("CROWN",), show=False) for _ in range(repeats)]
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    print(f"{name}: CROWN, {n} digits x 9 margins, one list call (median of {repeats}; OpenBLAS threads {threads})")
+    print(f"  {'eps':>6s} {'width':>8s} {'s/call':>7s} {'LiRPA width':>11s} {'s/call':>7s} {'ratio':>6s}")
+    for p, eps in balls:
+        c = fv.Box(0, 1) & fv.LpBall(x, eps, p=np.inf)
+        times, found = [], None
+        for _ in range(repeats):
+            t, found = timed(lambda c=c: bounds(model, margins, constraints=c, method="crown", start=x))
+            times.append(t)
+        width = np.mean([b.upper - b.lower for b in found])
+        theirs = [r[(p, eps, "CROWN")] for r in runs if (p, eps, "CROWN") in r]
+        t_ours = float(np.median(times))
+        if theirs:
+            t_lirpa = float(np.median([s for _, _, s in theirs]))
+            lirpa = f"{theirs[0][0]:11.4f} {t_lirpa:7.2f} {t_ours / t_lirpa:6.2f}"
+        else:
+            lirpa = f"{'-':>11s} {'-':>7s} {'-':>6s}"
+        print(f"  {eps:6.3f} {width:8.4f} {t_ours:7.2f} {lirpa}")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bits import mask_of, select
 from .linear import Geometry, pad_hw, window_slices
 from .tangents import lower_line, upper_line
 
@@ -131,6 +132,19 @@ class Activation:
             al[lined], bl[lined] = lower_line(self.f, self.df, lo, hi, self.inflection)
             au[lined], bu[lined] = upper_line(self.f, self.df, lo, hi, self.inflection)
         return al, bl, au, bu
+
+    @staticmethod
+    def backward(a: np.ndarray, lines: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Upper-bound the rows ``a`` of a linear function of the output by the upper line where a
+        coefficient is positive and the lower one elsewhere (``lines``: ``(al, bl, au, bu)``,
+        broadcast to ``a``): ``(the rows on the input, the constant of each entry)``."""
+        al, bl, au, bu = lines
+        mask = mask_of(a > 0)
+        rows = select(mask, au, al)
+        rows *= a
+        const = select(mask, bu, bl, out=mask)
+        const *= a
+        return rows, const
 
     def _relu_lines(
         self, low: np.ndarray, high: np.ndarray, fl: np.ndarray, fu: np.ndarray, lined: np.ndarray

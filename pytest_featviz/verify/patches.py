@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .bits import box_products
 from .graph import Graph
 from .linear import Add, Concatenate, Conv2D, DepthwiseConv2D, Elementwise, Geometry, Pad2D, Reshape
 from .nonlinear import Activation, MaxPool2D, pool_rows, scatter_selected
@@ -179,9 +180,8 @@ def _step(
     op = graph.op(n)
     lead = a.shape[:3]
     if isinstance(op, Activation):
-        al, bl, au, bu = (_at(r, node.shape, w, out) for r in state.relax[n])
-        pos = a > 0
-        return [np.where(pos, a * au, a * al)], _sum(np.where(pos, a * bu, a * bl))
+        through, c = op.backward(a, tuple(_at(r, node.shape, w, out) for r in state.relax[n]))
+        return [through], _sum(c)
     if isinstance(op, MaxPool2D):
         sel, exact, umax = (_at(r, node.shape, w, out) for r in state.relax[n])
         kept, const = pool_rows(a, sel, exact, umax)
@@ -236,7 +236,7 @@ def _concretise(state: State, a: np.ndarray, w: Windows, out: Sites, computed: b
     shape = (*state.low[0].shape[1:],)
     low = _at((state.clow if computed else state.low)[0], shape, w, out)
     high = _at((state.chigh if computed else state.high)[0], shape, w, out)
-    best = _sum(np.where(a > 0, a * high, np.where(a < 0, a * low, 0.0)))
+    best = _sum(box_products(a, low, high))
     ball = state.ball[0]
     if ball is not None and state.radius is not None:
         centre = _sum(a * _at(ball[0], shape, w, out))

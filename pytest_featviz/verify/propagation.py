@@ -70,6 +70,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .bits import box_products
 from .graph import Graph
 from .intermediate import tighten
 from .linear import LinearOp
@@ -302,8 +303,7 @@ def bound_at(state: State, n: int, a: np.ndarray, computed: bool = True) -> np.n
     flat = a.reshape(b, k, -1)
     low = (state.clow if computed else state.low)[n].reshape(b, 1, -1)
     high = (state.chigh if computed else state.high)[n].reshape(b, 1, -1)
-    with np.errstate(invalid="ignore"):  # 0 * inf is never selected; NaN rows stay NaN
-        best = np.where(flat > 0, flat * high, np.where(flat < 0, flat * low, flat * 0.0)).sum(axis=2)
+    best = box_products(flat, low, high).sum(axis=2)
     ball = state.ball[n]
     if ball is not None and state.radius is not None:  # a ball comes with its radius
         centre = np.einsum("bkn,bn->bk", flat, ball[0].reshape(b, -1))
@@ -368,9 +368,9 @@ def backward(
             al, bl, au, bu = (r[:, None] for r in state.relax[n])
             if slopes is not None and n in slopes:
                 al = slopes[n]
-            pos = a > 0
-            parts = [np.where(pos, a * au, a * al)]
-            const += np.where(pos, a * bu, a * bl).reshape(b, k, -1).sum(axis=2)
+            rows, c = op.backward(a, (al, bl, au, bu))
+            parts = [rows]
+            const += c.reshape(b, k, -1).sum(axis=2)
         elif isinstance(op, MaxPool2D):
             a_in, c = op.backward(a, state.relax[n], graph.nodes[node.inputs[0]].shape)
             parts = [a_in]

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import pytest_featviz as fv
 from pytest_featviz.errors import ConfigurationError, FeatvizTypeError
 from pytest_featviz.models import FeatureExtractor
-from pytest_featviz.verify import Bounds, bounds, certify_not_reaches
+from pytest_featviz.verify import Bounds, bounds, certify_not_reaches, linear
 from pytest_featviz.verify.linear import (
     Conv2D,
     Dense,
@@ -418,6 +418,24 @@ def test_linear_ops_adjoints(op):
     lhs = (y * a).reshape(2, -1).sum(axis=1)
     rhs = (x * op.transpose(a)[0]).reshape(2, -1).sum(axis=1) + op.bias_dot(a)
     np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
+def test_convolution_adjoint_is_the_same_in_any_chunk_of_rows(monkeypatch, depthwise):
+    """The adjoint makes its products a chunk of rows at a time: one row per chunk gives the same
+    array, bitwise; a stride past the kernel (positions no offset reads) and a dilation included."""
+    rng = np.random.default_rng(5)
+    gh, gw = geometry(8, 2, 3, 1, "valid"), geometry(9, 3, 2, 2, "same")
+    kernel = rng.normal(size=(2, 3, 4, 2))
+    op = DepthwiseConv2D(kernel, np.zeros(8), gh, gw) if depthwise else Conv2D(kernel, np.zeros(2), gh, gw)
+    x = rng.normal(size=(5, 8, 9, 4))
+    y = op.apply([x], "value")
+    a = rng.normal(size=y.shape)
+    whole = op.transpose(a)[0]
+    lhs = (y * a).reshape(5, -1).sum(axis=1)
+    np.testing.assert_allclose(lhs, (x * whole).reshape(5, -1).sum(axis=1), rtol=1e-12, atol=1e-12)
+    monkeypatch.setattr(linear, "COLUMNS_CHUNK", 1)
+    np.testing.assert_array_equal(op.transpose(a)[0], whole)
 
 
 # -- refusals and unknowns -------------------------------------------------------------------------
