@@ -37,9 +37,10 @@ Numerical Algorithms*, (3.5); ``gamma_k = k u / (1 - k u)``), and
 ``|v_i| <= M_i = max(|lo_i|, |hi_i|)`` for any bounds ``[lo_i, hi_i]`` of the computed
 input: so ``|d_n| <= D_n = gamma(steps) * (|W| M + |b|)`` (:attr:`.linear.LinearOp.steps`,
 ``const_mag``); dense and convolution layers get a tighter bound that counts only the
-possibly nonzero products and the partial sums' signs (:mod:`.rounding`). ReLU, ReLU6, max pooling, padding, reshapes and concatenation are
-exact (``D_n = 0``); one rounding (leaky slope, a product) gives ``u |y|``; an
-``exp``/``tanh``-based activation ``8 u (|y| + 1)``.
+possibly nonzero products and the partial sums' signs (:mod:`.rounding`). ReLU, ReLU6,
+max pooling, padding, reshapes and concatenation are exact (``D_n = 0``); one rounding
+(leaky slope, a product) gives ``u |y|``; an ``exp``/``tanh``-based activation
+``8 u (|y| + 1)``.
 
 The float32 model is therefore the *exact* network with an additive perturbation
 ``d_n``, ``|d_n| <= D_n``, at every node: the bounds are computed for that larger
@@ -189,11 +190,11 @@ def _interval(op: LinearOp, lows: list[np.ndarray], highs: list[np.ndarray]) -> 
 
 def _linear_step(op: LinearOp, inputs: tuple[int, ...], state: State, graph: Graph) -> Node:
     low, high = _interval(op, [state.low[i] for i in inputs], [state.high[i] for i in inputs])
-    clow, chigh = _interval(op, [state.clow[i] for i in inputs], [state.chigh[i] for i in inputs])
+    clows, chighs = [state.clow[i] for i in inputs], [state.chigh[i] for i in inputs]
+    clow, chigh = _interval(op, clows, chighs)
     pert = None
     if op.steps:
-        rounding = linear_rounding(op, [state.clow[i] for i in inputs], [state.chigh[i] for i in inputs], graph.unit)
-        pert = ROUNDING_SAFETY * rounding
+        pert = ROUNDING_SAFETY * linear_rounding(op, clows, chighs, graph.unit)
         clow, chigh = clow - pert, chigh + pert
     ball = state.ball[inputs[0]] if len(inputs) == 1 else None
     new_ball, berr = None, None

@@ -69,7 +69,8 @@ def linear_rounding(op: LinearOp, lows: list[np.ndarray], highs: list[np.ndarray
     if not isinstance(op, (Dense, Conv2D, DepthwiseConv2D)):
         return gamma(op.steps, unit) * (products + op.const_mag())
     up, down = np.maximum(highs[0], 0.0), np.maximum(-lows[0], 0.0)
-    both = op.apply([up + down], "abs") + op.const_mag()  # P + N
+    straddle = bool(np.any((lows[0] < 0) & (highs[0] > 0)))  # else up + down is M exactly
+    both = (op.apply([up + down], "abs") if straddle else products) + op.const_mag()  # P + N
     half = 0.5 * (both + np.abs(op.apply([up - down], "value")))  # max(P, N)
     k = op.apply([(mags[0] > 0).astype(np.float64)], "nonzero")  # possibly nonzero products
     ku = k * unit
