@@ -11,10 +11,14 @@ numbers; the pass runs when that number per batch item is at most the budget
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from .graph import Graph
 from .nonlinear import Activation
@@ -27,8 +31,12 @@ __all__ = ["tighten", "crown_cost", "chunks", "CHUNK_ELEMENTS"]
 
 CHUNK_ELEMENTS = 2**22
 """Numbers in the rows of one chunk at the node where they are largest (32 MiB of float64)."""
+THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+"""Chunks bounded at once (each holds its own rows: peak memory grows with it)."""
 
 Backward = Callable[..., tuple[np.ndarray, np.ndarray]]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def crown_cost(graph: Graph, n: int) -> tuple[int, str]:
@@ -43,9 +51,10 @@ def crown_cost(graph: Graph, n: int) -> tuple[int, str]:
     return (patches, "patches") if patches < dense else (dense, "dense")
 
 
-def chunks(batch: int, units: int, per_unit: int, elements: int = CHUNK_ELEMENTS) -> Iterator[tuple[slice, slice]]:
+def chunks(batch: int, units: int, per_unit: int, elements: int | None = None) -> Iterator[tuple[slice, slice]]:
     """``(items, units)`` slices covering ``batch x units``, each holding at most ``elements``
-    numbers (``per_unit`` per item and unit; at least one of each)."""
+    numbers (default :data:`CHUNK_ELEMENTS`; ``per_unit`` per item and unit; at least one of each)."""
+    elements = CHUNK_ELEMENTS if elements is None else elements
     slots = max(1, elements // max(1, per_unit))
     items = max(1, min(batch, slots // max(1, units)))
     step = max(1, min(units, slots // items))
@@ -80,20 +89,24 @@ def tighten(graph: Graph, state: State, n: int, budget: int, dense: Backward) ->
     found = np.stack([state.chigh[n].reshape(full), -state.clow[n].reshape(full)] * 2)
     found[2:] = [state.high[n].reshape(full), -state.low[n].reshape(full)]
     skip = stable(graph, state, n)
-    for items, units in _work(graph, n, how, batch, np.flatnonzero(~skip.all(axis=0))):
+
+    def bound(chunk: tuple[slice, np.ndarray]) -> tuple[np.ndarray, ...]:
+        items, units = chunk
         sub = state.take(items)
         if how == "patches":
             windows = plan(graph, n)
             assert windows is not None  # crown_cost found one
             computed, exact = backward_patches(graph, sub, n, units, windows)
-            parts = computed[:, 0], computed[:, 1], exact[:, 0], exact[:, 1]
-        else:
-            eye = np.zeros((len(units), found.shape[2]))
-            eye[np.arange(len(units)), units] = 1.0
-            rows = np.concatenate([eye, -eye]).reshape((1, 2 * len(units), *shape))
-            b, k = sub.low[0].shape[0], len(units)
-            computed, exact = dense(graph, sub, None, n, np.broadcast_to(rows, (b, *rows.shape[1:])))
-            parts = computed[:, :k], computed[:, k:], exact[:, :k], exact[:, k:]
+            return computed[:, 0], computed[:, 1], exact[:, 0], exact[:, 1]
+        eye = np.zeros((len(units), found.shape[2]))
+        eye[np.arange(len(units)), units] = 1.0
+        rows = np.concatenate([eye, -eye]).reshape((1, 2 * len(units), *shape))
+        b, k = sub.low[0].shape[0], len(units)
+        computed, exact = dense(graph, sub, None, n, np.broadcast_to(rows, (b, *rows.shape[1:])))
+        return computed[:, :k], computed[:, k:], exact[:, :k], exact[:, k:]
+
+    work = list(_work(graph, n, how, batch, np.flatnonzero(~skip.all(axis=0))))
+    for (items, units), parts in zip(work, _each(bound, work)):
         keep = skip[items][:, units]
         for row, part in enumerate(parts):
             target = found[row]  # a view: an int beside a slice and an array would reorder the axes
@@ -103,6 +116,26 @@ def tighten(graph: Graph, state: State, n: int, budget: int, dense: Backward) ->
     state.high[n] = np.minimum(state.high[n], found[2].reshape(state.low[n].shape))
     state.low[n] = np.maximum(state.low[n], -found[3].reshape(state.low[n].shape))
     return True
+
+
+def _each(fn: Callable[[T], R], work: list[T]) -> Iterator[R]:
+    """``fn`` of each chunk, in order, on :data:`THREADS` threads when there are several chunks.
+
+    NumPy releases the GIL in the large array passes a chunk is made of, so the chunks run
+    side by side; the BLAS library is held to one thread meanwhile (its own threads on top
+    of ours would only contend: 1.3-1.5x slower on the CNN of ``bench/bounds.py
+    --crown-time``). Every chunk computes what it computes alone: the bounds are bitwise
+    those of one thread."""
+    if THREADS < 2 or len(work) < 2:
+        return map(fn, work)
+    with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(min(THREADS, len(work))) as pool:
+        return iter(list(pool.map(fn, work)))
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's thread pools (found once: it reads the loaded libraries)."""
+    return ThreadpoolController()
 
 
 def _work(graph: Graph, n: int, how: str, batch: int, neurons: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:

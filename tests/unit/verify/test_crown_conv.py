@@ -232,3 +232,29 @@ def test_an_item_gets_the_same_bounds_alone_and_in_a_batch():
             # equal up to the summation order of matrix products of other shapes
             np.testing.assert_allclose(together.low[n][i], alone.low[n][0], rtol=0, atol=1e-12)
             np.testing.assert_allclose(together.high[n][i], alone.high[n][0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["patches", "dense"])
+def test_chunks_on_threads_give_the_bounds_of_one_thread_bit_for_bit(monkeypatch, how):
+    """Small chunks, so every tightened node is bounded in several, side by side on two threads
+    (the BLAS held to one thread meanwhile, and given its threads back after)."""
+    model = block_net(4)
+    graph, _ = build_graph(model, targets_of(fv.ClassLogit(0)))
+    x = np.random.default_rng(4).uniform(0, 1, (3, 8, 8, 2))
+    inset = _input_set(fv.Box(0, 1) & fv.LpBall(x, 0.05, p=np.inf), x.shape, x)
+    monkeypatch.setattr(intermediate, "CHUNK_ELEMENTS", 2**9)
+    if how == "dense":
+        monkeypatch.setattr(intermediate, "plan", lambda graph, n: None)
+    seen = []
+    each = intermediate._each
+    monkeypatch.setattr(intermediate, "_each", lambda fn, work: seen.append(len(work)) or each(fn, work))
+    blas = intermediate._blas().select(user_api="blas").info()
+    states = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(intermediate, "THREADS", threads)
+        states[threads] = propagation.forward(graph, inset, "full", budget=2**30)
+    assert len(seen) >= 8 and min(seen) >= 4  # every tightened node in several chunks
+    assert intermediate._blas().select(user_api="blas").info() == blas
+    for n in range(len(graph.nodes)):
+        for name in ("low", "high", "clow", "chigh"):
+            np.testing.assert_array_equal(getattr(states[2], name)[n], getattr(states[1], name)[n], err_msg=name)
