@@ -1,7 +1,8 @@
 """Full-CROWN bounds of intermediate nodes: every neuron's row pushed back to the input, in chunks.
 
 A node's neurons are bounded by one backward pass with two rows per neuron (the unit
-row and its negation). The rows are held either as patches (:mod:`.patches`: a
+row and its negation), one (the unit row) for a neuron whose lower bound nothing reads
+(:func:`active`) and none for one whose bounds nothing reads (:func:`stable`). The rows are held either as patches (:mod:`.patches`: a
 convolutional node whose rows reach only convolutions, pooling, padding and element-wise
 layers) or as dense rows of every earlier node's full size, whichever holds fewer
 numbers; the pass runs when that number per batch item is at most the budget
@@ -21,7 +22,8 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from .graph import Graph
-from .nonlinear import Activation
+from .linear import LinearBase, Reshape
+from .nonlinear import Activation, MaxPool2D, Multiply
 from .patches import backward_patches, plan, plan_cost
 
 if TYPE_CHECKING:
@@ -63,54 +65,106 @@ def chunks(batch: int, units: int, per_unit: int, elements: int | None = None) -
             yield slice(i0, min(i0 + items, batch)), slice(u0, min(u0 + step, units))
 
 
+def _relu_consumers(graph: Graph, n: int) -> float | None:
+    """The smallest cap of the ReLUs (without leak) that every consumer of node ``n`` is, or
+    None when some consumer is anything else."""
+    caps = []
+    for node in graph.nodes[n + 1 :]:
+        if n in node.inputs:
+            if not (isinstance(node.op, Activation) and node.op.relu_family and node.op.alpha == 0):
+                return None
+            caps.append(node.op.cap)
+    return min(caps, default=np.inf)
+
+
 def stable(graph: Graph, state: State, n: int) -> np.ndarray:
     """``(B, size)``: the neurons of node ``n`` whose tighter bounds could change nothing:
     every consumer is a ReLU (or a capped ReLU without leak) and the neuron's upper bound is
     at most 0, so its output is exactly 0 whatever its lower bound."""
     high = state.chigh[n]
-    found = high <= 0
-    for node in graph.nodes[n + 1 :]:
-        if n in node.inputs and not (isinstance(node.op, Activation) and node.op.relu_family and node.op.alpha == 0):
-            return np.zeros((high.shape[0], high[0].size), dtype=bool)
-    return found.reshape(high.shape[0], -1)
+    if _relu_consumers(graph, n) is None:
+        return np.zeros((high.shape[0], high[0].size), dtype=bool)
+    return (high <= 0).reshape(high.shape[0], -1)
+
+
+def active(graph: Graph, state: State, n: int, budget: int) -> np.ndarray:
+    """``(B, size)``: the neurons of node ``n`` whose tighter lower bound could change nothing,
+    so only their upper bound is worth a CROWN row. Each lies between 0 and the cap (both
+    bounds, exact and computed) of the ReLUs without leak that are its only consumers, so
+    they pass it unchanged and its lower bound shapes no relaxation; its upper bound still
+    bounds the magnitude, hence the rounding, of the next layer. And every layer those
+    ReLUs feed (through reshapes) is a dense or convolutional layer whose own bounds CROWN
+    computes afresh (:func:`_recomputed`): the lower bound reaches no other bound."""
+    cap = _relu_consumers(graph, n)
+    if cap is None or not all(_recomputed(graph, r, budget) for r in _consumers(graph, n)):
+        return np.zeros((state.low[n].shape[0], state.low[n][0].size), dtype=bool)
+    inside = (state.clow[n] > 0) & (state.low[n] > 0) & (state.chigh[n] <= cap) & (state.high[n] <= cap)
+    return inside.reshape(inside.shape[0], -1)
+
+
+def _consumers(graph: Graph, n: int) -> list[int]:
+    return [m for m in range(n + 1, len(graph.nodes)) if n in graph.nodes[m].inputs]
+
+
+def _recomputed(graph: Graph, n: int, budget: int) -> bool:
+    """Whether every node that reads node ``n`` (through reshapes) is a coordinate-mixing
+    linear layer that feeds a nonlinearity and whose rows fit ``budget``: one that
+    :func:`.propagation.forward` tightens by CROWN, from relaxations, not from its inputs'
+    intervals."""
+    needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
+    for c in _consumers(graph, n):
+        op = graph.nodes[c].op
+        if isinstance(op, Reshape):
+            if not _recomputed(graph, c, budget):
+                return False
+        elif not (
+            isinstance(op, LinearBase) and op.kind == "mixing" and c in needs and crown_cost(graph, c)[0] <= budget
+        ):
+            return False
+    return True
 
 
 def tighten(graph: Graph, state: State, n: int, budget: int, dense: Backward) -> bool:
-    """Intersect node ``n``'s bounds with full-CROWN bounds (but those of :func:`stable` neurons)
-    when their rows hold at most ``budget`` numbers per item (``dense``: the dense backward
-    pass); whether it did."""
+    """Intersect node ``n``'s bounds with full-CROWN bounds when their rows hold at most
+    ``budget`` numbers per item (``dense``: the dense backward pass); whether it did.
+
+    :func:`stable` neurons keep their bounds; :func:`active` ones get only their upper bound
+    (one row instead of two: at small radii most neurons are one or the other)."""
     cost, how = crown_cost(graph, n)
     if cost > budget:
         return False
     shape = graph.nodes[n].shape
     batch = state.low[n].shape[0]
     full = (batch, -1)
-    # computed upper, computed lower, exact upper, exact lower; stable neurons keep their bounds
+    # computed upper, computed lower, exact upper, exact lower (of the negation: the lower bounds)
     found = np.stack([state.chigh[n].reshape(full), -state.clow[n].reshape(full)] * 2)
     found[2:] = [state.high[n].reshape(full), -state.low[n].reshape(full)]
     skip = stable(graph, state, n)
+    upper = skip | active(graph, state, n, budget)
 
-    def bound(chunk: tuple[slice, np.ndarray]) -> tuple[np.ndarray, ...]:
-        items, units = chunk
+    def bound(chunk: tuple[slice, np.ndarray, tuple[float, ...]]) -> tuple[np.ndarray, np.ndarray]:
+        items, units, signs = chunk
         sub = state.take(items)
         if how == "patches":
             windows = plan(graph, n)
             assert windows is not None  # crown_cost found one
-            computed, exact = backward_patches(graph, sub, n, units, windows)
-            return computed[:, 0], computed[:, 1], exact[:, 0], exact[:, 1]
+            return backward_patches(graph, sub, n, units, windows, signs)
         eye = np.zeros((len(units), found.shape[2]))
         eye[np.arange(len(units)), units] = 1.0
-        rows = np.concatenate([eye, -eye]).reshape((1, 2 * len(units), *shape))
-        b, k = sub.low[0].shape[0], len(units)
-        computed, exact = dense(graph, sub, None, n, np.broadcast_to(rows, (b, *rows.shape[1:])))
-        return computed[:, :k], computed[:, k:], exact[:, :k], exact[:, k:]
+        rows = np.concatenate([sign * eye for sign in signs]).reshape((1, len(signs) * len(units), *shape))
+        computed, exact = dense(graph, sub, None, n, np.broadcast_to(rows, (len(sub.low[0]), *rows.shape[1:])))
+        split = (len(sub.low[0]), len(signs), len(units))
+        return computed.reshape(split), exact.reshape(split)
 
-    work = list(_work(graph, n, how, batch, np.flatnonzero(~skip.all(axis=0))))
-    for (items, units), parts in zip(work, _each(bound, work)):
-        keep = skip[items][:, units]
-        for row, part in enumerate(parts):
-            target = found[row]  # a view: an int beside a slice and an array would reorder the axes
-            target[items, units] = np.where(keep, target[items, units], part)
+    work = list(_work(graph, n, how, skip, upper))
+    for (items, units, signs), (computed, exact) in zip(work, _each(bound, work)):
+        # an item's bounds do not depend on its neighbours: a lower bound found for an active
+        # neuron (in a chunk where another item needs it) is not used either
+        keeps = skip[items][:, units], upper[items][:, units]
+        for k in range(len(signs)):  # rows 0 and 2 bound the neurons, 1 and 3 their negations
+            for row, part in ((k, computed[:, k]), (2 + k, exact[:, k])):
+                target = found[row]  # a view: an int beside a slice and an array would reorder the axes
+                target[items, units] = np.where(keeps[k], target[items, units], part)
     state.chigh[n] = np.minimum(state.chigh[n], found[0].reshape(state.low[n].shape))
     state.clow[n] = np.maximum(state.clow[n], -found[1].reshape(state.low[n].shape))
     state.high[n] = np.minimum(state.high[n], found[2].reshape(state.low[n].shape))
@@ -138,14 +192,24 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-def _work(graph: Graph, n: int, how: str, batch: int, neurons: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
-    """Chunks ``(items, neuron indices)`` of the rows of ``neurons`` of node ``n``."""
+def _work(
+    graph: Graph, n: int, how: str, skip: np.ndarray, upper: np.ndarray
+) -> Iterator[tuple[slice, np.ndarray, tuple[float, ...]]]:
+    """Chunks ``(items, neuron indices, signs)`` of the rows of node ``n``: in each group of items,
+    two rows (the neuron and its negation) for a neuron that is not ``upper`` in some item of
+    the group, one row for a neuron ``upper`` in all of them but not ``skip`` in all."""
     if how == "patches":
         windows = plan(graph, n)
         assert windows is not None
-        per_neuron = 2 * plan_cost(graph, windows)[1]
+        per_row = plan_cost(graph, windows)[1]
     else:
-        per_neuron = 2 * max(int(np.prod(nd.shape)) for nd in graph.nodes[: n + 1])
-    for items, units in chunks(batch, len(neurons), per_neuron):
-        if units.stop > units.start:
-            yield items, neurons[units]
+        per_row = max(int(np.prod(nd.shape)) for nd in graph.nodes[: n + 1])
+    batch, size = skip.shape
+    groups = sorted({items.start for items, _ in chunks(batch, size, 2 * per_row)})
+    for i0, i1 in zip(groups, [*groups[1:], batch]):
+        both = np.flatnonzero(~upper[i0:i1].all(axis=0))
+        only = np.flatnonzero(upper[i0:i1].all(axis=0) & ~skip[i0:i1].all(axis=0))
+        for neurons, signs in ((both, (1.0, -1.0)), (only, (1.0,))):
+            for items, units in chunks(i1 - i0, len(neurons), len(signs) * per_row):
+                if units.stop > units.start:
+                    yield slice(i0 + items.start, i0 + items.stop), neurons[units], signs

@@ -249,21 +249,22 @@ def _concretise(state: State, a: np.ndarray, w: Windows, out: Sites, computed: b
 
 
 def backward_patches(
-    graph: Graph, state: State, target: int, neurons: np.ndarray, windows: Plan
+    graph: Graph, state: State, target: int, neurons: np.ndarray, windows: Plan, signs: tuple[float, ...] = (1.0, -1.0)
 ) -> tuple[np.ndarray, np.ndarray]:
-    """CROWN upper bounds ``(B, 2, R)`` of the ``R`` neurons of node ``target`` with flat
-    indices ``neurons`` (``[:, 0]`` bound the neurons, ``[:, 1]`` their negations): of the
-    float32 evaluation and in exact arithmetic (as :func:`.propagation.backward`)."""
+    """CROWN upper bounds ``(B, K, R)`` of ``signs[k]`` times each of the ``R`` neurons of node
+    ``target`` with flat indices ``neurons`` (by default ``[:, 0]`` bound the neurons, ``[:, 1]``
+    their negations): of the float32 evaluation and in exact arithmetic (as
+    :func:`.propagation.backward`)."""
     ht, wt, ct = graph.nodes[target].shape
     ys, xs, cs = np.unravel_index(neurons, (ht, wt, ct))
     out = Sites(ys, xs, cs, (ht, wt))
-    b, r = state.low[0].shape[0], len(neurons)
-    a = np.zeros((b, 2, r, 1, 1, ct))
-    a[:, 0, np.arange(r), 0, 0, cs] = 1.0
-    a[:, 1, np.arange(r), 0, 0, cs] = -1.0
+    b, k, r = state.low[0].shape[0], len(signs), len(neurons)
+    a = np.zeros((b, k, r, 1, 1, ct))
+    for row, sign in enumerate(signs):
+        a[:, row, np.arange(r), 0, 0, cs] = sign
     pending = {target: a}
-    const = np.zeros((b, 2, r))
-    rounding = np.zeros((b, 2, r))
+    const = np.zeros((b, k, r))
+    rounding = np.zeros((b, k, r))
     for n in range(target, 0, -1):
         if n not in pending:
             continue

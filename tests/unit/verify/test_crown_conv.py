@@ -14,7 +14,7 @@ from test_bounds_mobile import _randomise
 import pytest_featviz as fv
 from pytest_featviz.verify import bounds, intermediate, patches, propagation
 from pytest_featviz.verify.certificates import _input_set
-from pytest_featviz.verify.linear import Conv2D, LinearOp
+from pytest_featviz.verify.linear import Conv2D, Dense, LinearOp, Reshape
 from pytest_featviz.verify.nonlinear import Activation, MaxPool2D
 from pytest_featviz.verify.specs import targets_of
 from pytest_featviz.verify.targets import build_graph
@@ -52,10 +52,23 @@ def dense_matrix(op: LinearOp, in_shape):
 def reference_crown(graph, low0, high0):
     """Textbook CROWN on a sequential graph with dense Jacobians, one item: every linear node
     that feeds a non-linearity gets the intersection of its IBP and CROWN bounds (but a
-    neuron feeding only a ReLU whose upper bound is already at most 0); returns the
-    bounds of every node and ``upper(rows, n)``, CROWN's upper bounds of rows of node ``n``."""
-    los, his, steps = [low0.ravel()], [high0.ravel()], []
+    neuron feeding only a ReLU whose upper bound is already at most 0, and the lower bound
+    of one whose lower bound is above 0 where no other bound reads it); returns the bounds
+    of every node, ``upper(rows, n)`` (CROWN's upper bounds of rows of node ``n``) and how
+    many lower bounds were kept so."""
+    los, his, steps, kept = [low0.ravel()], [high0.ravel()], [], 0
     feeds = {nd.inputs[0] for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D))}
+    readers = {n: [m for m, nd in enumerate(graph.nodes) if n in nd.inputs] for n in range(len(graph.nodes))}
+
+    def reached(n):  # the nodes that read n, through reshapes
+        for m in readers[n]:
+            yield from reached(m) if isinstance(graph.nodes[m].op, Reshape) else [m]
+
+    def lower_unread(n):  # only ReLUs read n, and only dense or conv layers that CROWN recomputes read them
+        relus = readers[n]
+        return all(isinstance(graph.nodes[r].op, Activation) and graph.nodes[r].op.relu_family for r in relus) and all(
+            isinstance(graph.nodes[m].op, (Conv2D, Dense)) and m in feeds for r in relus for m in reached(r)
+        )
 
     def upper(rows, n):
         const = np.zeros(len(rows))
@@ -101,11 +114,14 @@ def reference_crown(graph, low0, high0):
             if n in feeds:  # every consumer is a ReLU: a neuron already at most 0 keeps its bounds
                 eye = np.eye(len(c))
                 dead = new_hi <= 0
+                # and one already above 0 keeps its lower bound where no other bound reads it
+                active = (new_lo > 0) & lower_unread(n)
+                kept += int(active.sum())
                 new_hi = np.where(dead, new_hi, np.minimum(new_hi, upper(eye, n)))
-                new_lo = np.where(dead, new_lo, np.maximum(new_lo, -upper(-eye, n)))
+                new_lo = np.where(dead | active, new_lo, np.maximum(new_lo, -upper(-eye, n)))
             los.append(new_lo)
             his.append(new_hi)
-    return los, his, upper
+    return los, his, upper, kept
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -116,7 +132,8 @@ def test_full_crown_on_a_conv_net_equals_a_dense_jacobian_reference(seed):
     inset = _input_set(fv.Box(0, 1) & fv.LpBall(x, 0.1, p=np.inf), x.shape, x)
     state = propagation.forward(graph, inset, "full")
     assert state.ibp_nodes == []
-    los, his, upper = reference_crown(graph, inset.low[0], inset.high[0])
+    los, his, upper, kept = reference_crown(graph, inset.low[0], inset.high[0])
+    assert kept > 0  # some lower bound is left to IBP (only the upper bound read)
     for n in range(len(graph.nodes)):
         np.testing.assert_allclose(state.low[n].ravel(), los[n], rtol=0, atol=1e-9, err_msg=graph.nodes[n].layer)
         np.testing.assert_allclose(state.high[n].ravel(), his[n], rtol=0, atol=1e-9, err_msg=graph.nodes[n].layer)
