@@ -27,6 +27,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 XDIST_GROUPS = (
     # the five nested runs of the baseline workflow, one module fixture
     (re.compile(r"^tests/integration/test_baseline_workflow\.py::"), "baseline-workflow"),
+    # the two mypy runs, which share a cache
+    (re.compile(r"^tests/integration/test_typing\.py::"), "typing"),
     # the gate calibration matrix, measured once per model (the models spread over the workers)
     (
         re.compile(r"^tests/integration/test_gate_calibration\.py::.*\[(digits_mlp|digits_cnn|textures_cnn)[-\]]"),

@@ -2,9 +2,9 @@
 a renamed test or parameter would silently fall out of its group and recompute its module's work."""
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
+
+pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
@@ -13,24 +13,27 @@ _spec.loader.exec_module(root_conftest)
 xdist_group_of = root_conftest.xdist_group_of
 
 
-def collected(*paths):
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *paths],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line for line in out.splitlines() if "::" in line]
+def collected(pytester, *paths):
+    """The node ids of ``paths`` (relative to the repository), collected in this process."""
+    pytester.chdir()
+    items, _ = pytester.inline_genitems("-p", "no:randomly", "--rootdir", str(ROOT), *(str(ROOT / p) for p in paths))
+    return [item.nodeid for item in items]
 
 
-def test_every_gate_calibration_test_is_grouped_by_its_model_and_the_workflow_is_one_group():
-    ids = collected("tests/integration/test_gate_calibration.py", "tests/integration/test_baseline_workflow.py")
+def test_every_gate_calibration_test_is_grouped_by_its_model_and_the_workflow_is_one_group(pytester):
+    ids = collected(
+        pytester,
+        "tests/integration/test_gate_calibration.py",
+        "tests/integration/test_baseline_workflow.py",
+        "tests/integration/test_typing.py",
+    )
     gate = [nodeid for nodeid in ids if "test_gate_calibration.py" in nodeid]
     groups = {xdist_group_of(nodeid) for nodeid in gate}
     assert groups == {"gate-digits_mlp", "gate-digits_cnn", "gate-textures_cnn"}, groups
     workflow = [nodeid for nodeid in ids if "test_baseline_workflow.py" in nodeid]
     assert len(workflow) == 5 and {xdist_group_of(nodeid) for nodeid in workflow} == {"baseline-workflow"}
+    typing = [nodeid for nodeid in ids if "test_typing.py" in nodeid]
+    assert len(typing) == 2 and {xdist_group_of(nodeid) for nodeid in typing} == {"typing"}
 
 
 def test_other_tests_are_scheduled_one_by_one():
