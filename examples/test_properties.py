@@ -30,7 +30,8 @@ def test_every_class_is_reachable_from_any_start_in_the_unit_box(start, k):
 
 
 @pytest.mark.xfail(strict=True, reason="demo: Hypothesis shrinks to the smallest radius that breaks the claim")
-@settings(settings.get_profile("featviz"), max_examples=20)
+# 50 examples: a breaking radius is usually drawn within a few, but 20 missed it in 1 run of 12 (Hypothesis 6.100)
+@settings(settings.get_profile("featviz"), max_examples=50)
 @given(digit=fvst.from_examples(ONES), radius=st.floats(0.0, 0.3))
 def test_real_ones_never_look_like_sevens(digit, radius):
     """Deliberately too strong: 'no L-inf ball of radius <= 0.3 around a real 1 reaches P(7) >= 0.5'."""
