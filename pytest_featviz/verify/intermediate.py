@@ -24,12 +24,12 @@ from threadpoolctl import ThreadpoolController
 from .graph import Graph
 from .linear import LinearBase, Reshape
 from .nonlinear import Activation, MaxPool2D, Multiply
-from .patches import backward_patches, plan, plan_cost
+from .patches import Plan, backward_patches, plan, plan_cost
 
 if TYPE_CHECKING:
     from .propagation import State
 
-__all__ = ["tighten", "crown_cost", "chunks", "CHUNK_ELEMENTS"]
+__all__ = ["tighten", "crown_cost", "chunks", "relaxed_inputs", "CHUNK_ELEMENTS"]
 
 CHUNK_ELEMENTS = 2**22
 """Numbers in the rows of one chunk at the node where they are largest (32 MiB of float64)."""
@@ -65,15 +65,25 @@ def chunks(batch: int, units: int, per_unit: int, elements: int | None = None) -
             yield slice(i0, min(i0 + items, batch)), slice(u0, min(u0 + step, units))
 
 
+def relaxed_inputs(graph: Graph) -> set[int]:
+    """The nodes that a non-linearity reads (an activation, max pooling, a product): the ones
+    whose bounds shape a relaxation, so :func:`.propagation.forward` tightens them."""
+    return {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
+
+
+def _consumers(graph: Graph, n: int) -> list[int]:
+    return [m for m in range(n + 1, len(graph.nodes)) if n in graph.nodes[m].inputs]
+
+
 def _relu_consumers(graph: Graph, n: int) -> float | None:
     """The smallest cap of the ReLUs (without leak) that every consumer of node ``n`` is, or
     None when some consumer is anything else."""
     caps = []
-    for node in graph.nodes[n + 1 :]:
-        if n in node.inputs:
-            if not (isinstance(node.op, Activation) and node.op.relu_family and node.op.alpha == 0):
-                return None
-            caps.append(node.op.cap)
+    for m in _consumers(graph, n):
+        op = graph.nodes[m].op
+        if not (isinstance(op, Activation) and op.relu_family and op.alpha == 0):
+            return None
+        caps.append(op.cap)
     return min(caps, default=np.inf)
 
 
@@ -96,29 +106,25 @@ def active(graph: Graph, state: State, n: int, budget: int) -> np.ndarray:
     ReLUs feed (through reshapes) is a dense or convolutional layer whose own bounds CROWN
     computes afresh (:func:`_recomputed`): the lower bound reaches no other bound."""
     cap = _relu_consumers(graph, n)
-    if cap is None or not all(_recomputed(graph, r, budget) for r in _consumers(graph, n)):
+    relaxed = relaxed_inputs(graph)
+    if cap is None or not all(_recomputed(graph, r, budget, relaxed) for r in _consumers(graph, n)):
         return np.zeros((state.low[n].shape[0], state.low[n][0].size), dtype=bool)
     inside = (state.clow[n] > 0) & (state.low[n] > 0) & (state.chigh[n] <= cap) & (state.high[n] <= cap)
     return inside.reshape(inside.shape[0], -1)
 
 
-def _consumers(graph: Graph, n: int) -> list[int]:
-    return [m for m in range(n + 1, len(graph.nodes)) if n in graph.nodes[m].inputs]
-
-
-def _recomputed(graph: Graph, n: int, budget: int) -> bool:
+def _recomputed(graph: Graph, n: int, budget: int, relaxed: set[int]) -> bool:
     """Whether every node that reads node ``n`` (through reshapes) is a coordinate-mixing
-    linear layer that feeds a nonlinearity and whose rows fit ``budget``: one that
+    linear layer in ``relaxed`` (:func:`relaxed_inputs`) whose rows fit ``budget``: one that
     :func:`.propagation.forward` tightens by CROWN, from relaxations, not from its inputs'
     intervals."""
-    needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
     for c in _consumers(graph, n):
         op = graph.nodes[c].op
         if isinstance(op, Reshape):
-            if not _recomputed(graph, c, budget):
+            if not _recomputed(graph, c, budget, relaxed):
                 return False
         elif not (
-            isinstance(op, LinearBase) and op.kind == "mixing" and c in needs and crown_cost(graph, c)[0] <= budget
+            isinstance(op, LinearBase) and op.kind == "mixing" and c in relaxed and crown_cost(graph, c)[0] <= budget
         ):
             return False
     return True
@@ -141,13 +147,12 @@ def tighten(graph: Graph, state: State, n: int, budget: int, dense: Backward) ->
     found[2:] = [state.high[n].reshape(full), -state.low[n].reshape(full)]
     skip = stable(graph, state, n)
     upper = skip | active(graph, state, n, budget)
+    windows = plan(graph, n) if how == "patches" else None
 
     def bound(chunk: tuple[slice, np.ndarray, tuple[float, ...]]) -> tuple[np.ndarray, np.ndarray]:
         items, units, signs = chunk
         sub = state.take(items)
-        if how == "patches":
-            windows = plan(graph, n)
-            assert windows is not None  # crown_cost found one
+        if windows is not None:
             return backward_patches(graph, sub, n, units, windows, signs)
         eye = np.zeros((len(units), found.shape[2]))
         eye[np.arange(len(units)), units] = 1.0
@@ -156,7 +161,7 @@ def tighten(graph: Graph, state: State, n: int, budget: int, dense: Backward) ->
         split = (len(sub.low[0]), len(signs), len(units))
         return computed.reshape(split), exact.reshape(split)
 
-    work = list(_work(graph, n, how, skip, upper))
+    work = list(_work(graph, n, windows, skip, upper))
     for (items, units, signs), (computed, exact) in zip(work, _each(bound, work)):
         # an item's bounds do not depend on its neighbours: a lower bound found for an active
         # neuron (in a chunk where another item needs it) is not used either
@@ -193,14 +198,13 @@ def _blas() -> ThreadpoolController:
 
 
 def _work(
-    graph: Graph, n: int, how: str, skip: np.ndarray, upper: np.ndarray
+    graph: Graph, n: int, windows: Plan | None, skip: np.ndarray, upper: np.ndarray
 ) -> Iterator[tuple[slice, np.ndarray, tuple[float, ...]]]:
     """Chunks ``(items, neuron indices, signs)`` of the rows of node ``n``: in each group of items,
     two rows (the neuron and its negation) for a neuron that is not ``upper`` in some item of
-    the group, one row for a neuron ``upper`` in all of them but not ``skip`` in all."""
-    if how == "patches":
-        windows = plan(graph, n)
-        assert windows is not None
+    the group, one row for a neuron ``upper`` in all of them but not ``skip`` in all
+    (``windows``: the patches' plan, None for dense rows)."""
+    if windows is not None:
         per_row = plan_cost(graph, windows)[1]
     else:
         per_row = max(int(np.prod(nd.shape)) for nd in graph.nodes[: n + 1])

@@ -73,7 +73,7 @@ import numpy as np
 
 from .bits import box_products
 from .graph import Graph
-from .intermediate import tighten
+from .intermediate import relaxed_inputs, tighten
 from .linear import LinearOp
 from .nonlinear import Activation, MaxPool2D, Multiply
 from .rounding import linear_rounding
@@ -279,7 +279,7 @@ def forward(
     budget = FULL_CROWN_BUDGET if budget is None else budget
     state = State(radius=inset.radius)
     state.append(_input_node(inset, graph.unit))
-    needs = {i for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D, Multiply)) for i in nd.inputs}
+    needs = relaxed_inputs(graph)
     for n, node in enumerate(graph.nodes[1:], start=1):
         state.append(_step(n, graph, state, crown is not None))
         # a monotone activation or a max of already tightened inputs: CROWN cannot improve on

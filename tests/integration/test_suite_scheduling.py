@@ -15,7 +15,6 @@ xdist_group_of = root_conftest.xdist_group_of
 
 def collected(pytester, *paths):
     """The node ids of ``paths`` (relative to the repository), collected in this process."""
-    pytester.chdir()
     items, _ = pytester.inline_genitems("-p", "no:randomly", "--rootdir", str(ROOT), *(str(ROOT / p) for p in paths))
     return [item.nodeid for item in items]
 
