@@ -52,11 +52,12 @@ def dense_matrix(op: LinearOp, in_shape):
 def reference_crown(graph, low0, high0):
     """Textbook CROWN on a sequential graph with dense Jacobians, one item: every linear node
     that feeds a non-linearity gets the intersection of its IBP and CROWN bounds (but a
-    neuron feeding only a ReLU whose upper bound is already at most 0, and the lower bound
-    of one whose lower bound is above 0 where no other bound reads it); returns the bounds
-    of every node, ``upper(rows, n)`` (CROWN's upper bounds of rows of node ``n``) and how
-    many lower bounds were kept so."""
-    los, his, steps, kept = [low0.ravel()], [high0.ravel()], [], 0
+    neuron feeding only a ReLU whose upper bound is already at most 0, the lower bound
+    of one whose lower bound is above 0 where no other bound reads it, and both bounds of one
+    above 0 whose ReLU feeds only the last layer: in exact arithmetic they reach no other
+    bound); returns the bounds of every node, ``upper(rows, n)`` (CROWN's upper bounds of rows
+    of node ``n``) and how many lower bounds and pairs of bounds were kept so."""
+    los, his, steps, kept, settled = [low0.ravel()], [high0.ravel()], [], 0, 0
     feeds = {nd.inputs[0] for nd in graph.nodes[1:] if isinstance(nd.op, (Activation, MaxPool2D))}
     readers = {n: [m for m, nd in enumerate(graph.nodes) if n in nd.inputs] for n in range(len(graph.nodes))}
 
@@ -68,6 +69,12 @@ def reference_crown(graph, low0, high0):
         relus = readers[n]
         return all(isinstance(graph.nodes[r].op, Activation) and graph.nodes[r].op.relu_family for r in relus) and all(
             isinstance(graph.nodes[m].op, (Conv2D, Dense)) and m in feeds for r in relus for m in reached(r)
+        )
+
+    def last_only(n):  # only ReLUs read n, and only dense or conv layers that nothing reads read them
+        relus = readers[n]
+        return all(isinstance(graph.nodes[r].op, Activation) and graph.nodes[r].op.relu_family for r in relus) and all(
+            isinstance(graph.nodes[m].op, (Conv2D, Dense)) and not readers[m] for r in relus for m in reached(r)
         )
 
     def upper(rows, n):
@@ -116,12 +123,14 @@ def reference_crown(graph, low0, high0):
                 dead = new_hi <= 0
                 # and one already above 0 keeps its lower bound where no other bound reads it
                 active = (new_lo > 0) & lower_unread(n)
-                kept += int(active.sum())
-                new_hi = np.where(dead, new_hi, np.minimum(new_hi, upper(eye, n)))
-                new_lo = np.where(dead | active, new_lo, np.maximum(new_lo, -upper(-eye, n)))
+                # and one above 0 whose ReLU feeds only the last layer keeps both
+                last = (new_lo > 0) & last_only(n)
+                kept, settled = kept + int(active.sum()), settled + int(last.sum())
+                new_hi = np.where(dead | last, new_hi, np.minimum(new_hi, upper(eye, n)))
+                new_lo = np.where(dead | active | last, new_lo, np.maximum(new_lo, -upper(-eye, n)))
             los.append(new_lo)
             his.append(new_hi)
-    return los, his, upper, kept
+    return los, his, upper, (kept, settled)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -132,8 +141,8 @@ def test_full_crown_on_a_conv_net_equals_a_dense_jacobian_reference(seed):
     inset = _input_set(fv.Box(0, 1) & fv.LpBall(x, 0.1, p=np.inf), x.shape, x)
     state = propagation.forward(graph, inset, "full")
     assert state.ibp_nodes == []
-    los, his, upper, kept = reference_crown(graph, inset.low[0], inset.high[0])
-    assert kept > 0  # some lower bound is left to IBP (only the upper bound read)
+    los, his, upper, (kept, settled) = reference_crown(graph, inset.low[0], inset.high[0])
+    assert kept > 0 and settled > 0  # some bounds are left to IBP (only the upper bound read; neither)
     for n in range(len(graph.nodes)):
         np.testing.assert_allclose(state.low[n].ravel(), los[n], rtol=0, atol=1e-9, err_msg=graph.nodes[n].layer)
         np.testing.assert_allclose(state.high[n].ravel(), his[n], rtol=0, atol=1e-9, err_msg=graph.nodes[n].layer)
@@ -270,8 +279,56 @@ def test_chunks_on_threads_give_the_bounds_of_one_thread_bit_for_bit(monkeypatch
     for threads in (1, 2):
         monkeypatch.setattr(intermediate, "THREADS", threads)
         states[threads] = propagation.forward(graph, inset, "full", budget=2**30)
-    assert len(seen) >= 8 and min(seen) >= 4  # every tightened node in several chunks
+    busy = [n for n in seen if n]  # a node whose every neuron keeps its bounds has no chunk
+    assert len(busy) >= 8 and min(busy) >= 4  # every other tightened node in several chunks
     assert intermediate._blas().select(user_api="blas").info() == blas
     for n in range(len(graph.nodes)):
         for name in ("low", "high", "clow", "chigh"):
             np.testing.assert_array_equal(getattr(states[2], name)[n], getattr(states[1], name)[n], err_msg=name)
+
+
+@pytest.mark.parametrize("fan_in, settles", [(32, True), (300, False)])
+def test_neurons_that_feed_only_a_small_last_layer_keep_their_interval_bounds(monkeypatch, fan_in, settles):
+    """Above 0, read by a ReLU that feeds only the logits layer: no CROWN rows when that layer's
+    float32 rounding factor is small (32 inputs), rows when it is not (300); the margins' bounds
+    then widen by a negligible amount (here none), never narrow."""
+    inp = keras.Input((12,))
+    h = L.Dense(16, activation="relu")(inp)
+    h = L.Dense(16, activation="relu", name="middle")(h)
+    h = L.Dense(fan_in, activation="relu", name="last_hidden")(h)
+    model = _randomise(keras.Model(inp, L.Dense(3, name="logits")(h)), 7)
+    graph, _ = build_graph(model, targets_of(fv.ClassLogit(0)))
+    x = np.random.default_rng(7).uniform(0, 1, (4, 12))
+    c = fv.Box(0, 1) & fv.LpBall(x, 0.01, p=np.inf)
+    inset = _input_set(c, x.shape, x)
+    middle, last = (
+        next(n for n, nd in enumerate(graph.nodes) if nd.layer == name and isinstance(nd.op, Dense))
+        for name in ("middle", "last_hidden")
+    )
+    kept, before, after = {}, {}, {}
+    settled, tighten = intermediate.settled, propagation.tighten
+
+    def spied(graph, state, n, budget, dense):  # each node's bounds before and after its CROWN rows
+        names = ("low", "high", "clow", "chigh")
+        before[n] = [getattr(state, name)[n].reshape(len(x), -1).copy() for name in names]
+        done = tighten(graph, state, n, budget, dense)
+        after[n] = [getattr(state, name)[n].reshape(len(x), -1) for name in names]
+        return done
+
+    monkeypatch.setattr(intermediate, "settled", lambda g, s, n: kept.setdefault(n, settled(g, s, n)))
+    monkeypatch.setattr(propagation, "tighten", spied)
+    propagation.forward(graph, inset, "full")
+    assert set(kept) == {middle, last}  # the first layer is not tightened (its interval is exact)
+    assert kept[middle].size and not kept[middle].any()  # it feeds a hidden layer: never settled
+    assert kept[last].any() == settles
+    for old, new in zip(before[last], after[last]):  # the settled neurons kept their interval bounds
+        np.testing.assert_array_equal(new[kept[last]], old[kept[last]])
+    assert (after[last][0] != before[last][0]).any()  # the others' lower bounds were tightened
+    margins = fv.logit_margins([0, 1, 2, 0], 3)
+    found = bounds(model, margins, constraints=c, method="crown", start=x)
+    monkeypatch.setattr(intermediate, "SETTLED_ROUNDING", -1.0)  # every neuron gets its rows
+    rows = bounds(model, margins, constraints=c, method="crown", start=x)
+    for ours, full in zip(found, rows):
+        assert (ours.lower <= full.lower + 1e-12).all() and (ours.upper >= full.upper - 1e-12).all()
+        width, full_width = ours.upper - ours.lower, full.upper - full.lower
+        assert (width <= full_width * (1 + 1e-4) + 1e-9).all()
