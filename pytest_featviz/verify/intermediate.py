@@ -31,7 +31,7 @@ from .rounding import gamma
 if TYPE_CHECKING:
     from .propagation import State
 
-__all__ = ["tighten", "crown_cost", "chunks", "relaxed_inputs", "settled", "CHUNK_ELEMENTS", "SETTLED_ROUNDING"]
+__all__ = ["tighten", "crown_cost", "chunks", "each", "relaxed_inputs", "settled", "CHUNK_ELEMENTS", "SETTLED_ROUNDING"]
 
 CHUNK_ELEMENTS = 2**22
 """Numbers in the rows of one chunk at the node where they are largest (32 MiB of float64)."""
@@ -212,7 +212,7 @@ def tighten(graph: Graph, state: State, n: int, budget: int, dense: Backward) ->
         return computed.reshape(split), exact.reshape(split)
 
     work = list(_work(graph, n, windows, skip, upper))
-    for (items, units, signs), (computed, exact) in zip(work, _each(bound, work)):
+    for (items, units, signs), (computed, exact) in zip(work, each(bound, work)):
         # an item's bounds do not depend on its neighbours: a lower bound found for an active
         # neuron (in a chunk where another item needs it) is not used either
         keeps = skip[items][:, units], upper[items][:, units]
@@ -227,14 +227,20 @@ def tighten(graph: Graph, state: State, n: int, budget: int, dense: Backward) ->
     return True
 
 
-def _each(fn: Callable[[T], R], work: list[T]) -> Iterator[R]:
+def each(fn: Callable[[T], R], work: list[T]) -> Iterator[R]:
     """``fn`` of each chunk, in order, on :data:`THREADS` threads when there are several chunks.
 
     NumPy releases the GIL in the large array passes a chunk is made of, so the chunks run
     side by side; the BLAS library is held to one thread meanwhile (its own threads on top
     of ours would only contend: 1.3-1.5x slower on the CNN of ``bench/bounds.py
     --crown-time``). Every chunk computes what it computes alone: the bounds are bitwise
-    those of one thread."""
+    those of one thread.
+
+    Examples
+    --------
+    >>> list(each(lambda n: n * n, [1, 2, 3]))
+    [1, 4, 9]
+    """
     if THREADS < 2 or len(work) < 2:
         return map(fn, work)
     with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(min(THREADS, len(work))) as pool:

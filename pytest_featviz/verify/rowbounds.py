@@ -1,6 +1,7 @@
 """Upper bounds of a group's rows of one node, by IBP and CROWN, within a memory budget.
 
-Dense rows (``(B, K, *shape)``, a ``"sum"`` group's one row per item) are bounded whole.
+Dense rows (``(B, K, *shape)``, a ``"sum"`` group's one row per item) are bounded whole by
+IBP, and by CROWN in chunks of at most :data:`ROWS_CHUNK` numbers, side by side.
 :class:`.unitrows.UnitRows` (a ``Channel(..., reduce="max")``: one row per position; a
 ``ClassProbability``: one per other class) never are: their number times the node's
 size is quadratic in it. Instead:
@@ -9,7 +10,9 @@ size is quadratic in it. Instead:
   rows (the tighter bound of a margin of logits) takes the rows a chunk at a time, each
   made dense and pushed through the layer's adjoint;
 - CROWN starts the backward pass from a chunk of rows at a time, so a pass holds at most
-  :data:`ROWS_CHUNK` numbers per array whatever the batch and the number of rows; when
+  :data:`ROWS_CHUNK` numbers per array whatever the batch and the number of rows (the
+  chunks run side by side, :func:`.intermediate.each`: two at a time, bitwise as one after
+  another); when
   every row is a unit row (``+-e_i``) of a convolutional node whose rows reach only
   convolutions, pooling, padding and element-wise layers (:func:`.patches.plan`), each
   chunk's neurons go back as patches of their receptive fields (:mod:`.patches`)
@@ -24,14 +27,14 @@ summation order (alpha-CROWN: when the rows fit one chunk).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 import numpy as np
 
 from .alpha import alpha_backward
 from .graph import Graph
-from .intermediate import chunks
+from .intermediate import chunks, each
 from .linear import Dense, LinearOp
 from .nonlinear import Activation, MaxPool2D, Multiply
 from .patches import Plan, backward_patches, plan, plan_cost
@@ -46,6 +49,7 @@ ROWS_CHUNK = 2**20
 
 Pair = tuple[np.ndarray, np.ndarray]
 Bound = Callable[[State, UnitRows], Pair]
+Run = Callable[[Callable[[tuple[slice, slice]], Pair], list[tuple[slice, slice]]], Iterable[Pair]]
 
 
 def rows_bounds(
@@ -58,13 +62,31 @@ def rows_bounds(
         ibp = _ibp_dense(graph, state, node, rows)
         if not crown:
             return ibp, ibp
-        return ibp, (alpha_backward(graph, state, node, rows) if alpha else backward(graph, state, inset, node, rows))
+        return ibp, (
+            alpha_backward(graph, state, node, rows) if alpha else _crown_dense(graph, state, inset, node, rows)
+        )
     ibp = unit_bound_at(state, node, rows, True), unit_bound_at(state, node, rows, False)
     if _foldable(graph, node):
         ibp = _chunked(state, rows, _fold_size(graph, node), partial(_fold, graph, node), ibp)
     if not crown:
         return ibp, ibp
     return ibp, _crown_units(graph, state, inset, node, rows, alpha)
+
+
+def _crown_dense(graph: Graph, state: State, inset: InputSet, node: int, rows: np.ndarray) -> Pair:
+    """CROWN upper bounds of dense rows, in chunks of items and rows holding at most
+    :data:`ROWS_CHUNK` numbers where they are largest, side by side (:func:`.intermediate.each`)."""
+    b, k = rows.shape[:2]
+    work = list(chunks(b, k, 2 * _largest(graph, node), ROWS_CHUNK))
+    out = np.empty((2, b, k))
+
+    def part(chunk: tuple[slice, slice]) -> Pair:
+        items, which = chunk
+        return backward(graph, state.take(items), inset, node, rows[items, which])
+
+    for (items, which), (computed, exact) in zip(work, each(part, work)):
+        out[0, items, which], out[1, items, which] = computed, exact
+    return out[0], out[1]
 
 
 def _foldable(graph: Graph, node: int) -> bool:
@@ -140,13 +162,19 @@ def _fold_size(graph: Graph, node: int) -> int:
     return 4 * _size(graph, x) if _gathers(graph, node) else 2 * (_size(graph, node) + _size(graph, x))
 
 
-def _chunked(state: State, rows: UnitRows, per_row: int, bound: Bound, into: Pair) -> Pair:
+def _chunked(state: State, rows: UnitRows, per_row: int, bound: Bound, into: Pair, run: Run = each) -> Pair:
     """``into`` (float32, exact; ``(B, K)``) intersected with ``bound(state, rows)`` applied to
-    chunks of items and rows holding at most :data:`ROWS_CHUNK` numbers (``per_row`` each)."""
+    chunks of items and rows holding at most :data:`ROWS_CHUNK` numbers (``per_row`` each),
+    which ``run`` maps ``bound`` over (by default side by side: :func:`.intermediate.each`)."""
     out = (into[0].copy(), into[1].copy())
     b, k = rows.index.shape[:2]
-    for items, which in chunks(b, k, per_row, ROWS_CHUNK):
-        found = bound(state.take(items), UnitRows(rows.index[items, which], rows.coef[items, which], rows.shape))
+    work = list(chunks(b, k, per_row, ROWS_CHUNK))
+
+    def part(chunk: tuple[slice, slice]) -> Pair:
+        items, which = chunk
+        return bound(state.take(items), UnitRows(rows.index[items, which], rows.coef[items, which], rows.shape))
+
+    for (items, which), found in zip(work, run(part, work)):
         for mine, new in zip(out, found):
             mine[items, which] = np.fmin(mine[items, which], new)
     return out
@@ -172,7 +200,8 @@ def _crown_units(graph: Graph, state: State, inset: InputSet, node: int, rows: U
         found = alpha_backward(graph, sub, first, folded) if alpha else backward(graph, sub, inset, first, folded)
         return bias + rounding + found[0], bias + found[1]
 
-    return _chunked(state, rows, per_row, crowned, init)
+    # alpha-CROWN's chunks one after another: each runs a compiled TensorFlow optimisation with its own threads
+    return _chunked(state, rows, per_row, crowned, init, map if alpha else each)
 
 
 def _patch_bounds(graph: Graph, state: State, node: int, rows: UnitRows, windows: Plan) -> Pair:

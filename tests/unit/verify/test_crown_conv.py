@@ -272,8 +272,8 @@ def test_chunks_on_threads_give_the_bounds_of_one_thread_bit_for_bit(monkeypatch
     if how == "dense":
         monkeypatch.setattr(intermediate, "plan", lambda graph, n: None)
     seen = []
-    each = intermediate._each
-    monkeypatch.setattr(intermediate, "_each", lambda fn, work: seen.append(len(work)) or each(fn, work))
+    each = intermediate.each
+    monkeypatch.setattr(intermediate, "each", lambda fn, work: seen.append(len(work)) or each(fn, work))
     blas = intermediate._blas().select(user_api="blas").info()
     states = {}
     for threads in (1, 2):
@@ -332,3 +332,29 @@ def test_neurons_that_feed_only_a_small_last_layer_keep_their_interval_bounds(mo
         assert (ours.lower <= full.lower + 1e-12).all() and (ours.upper >= full.upper - 1e-12).all()
         width, full_width = ours.upper - ours.lower, full.upper - full.lower
         assert (width <= full_width * (1 + 1e-4) + 1e-9).all()
+
+
+def test_the_final_pass_chunks_on_threads_give_the_bounds_of_one_thread_bit_for_bit(monkeypatch):
+    """The objective's rows in small chunks, side by side on two threads: bitwise the bounds of one
+    thread (alpha-CROWN's chunks stay one after another)."""
+    from pytest_featviz.verify import rowbounds
+
+    model = block_net(5)
+    x = np.random.default_rng(5).uniform(0, 1, (4, 8, 8, 2))
+    c = fv.Box(0, 1) & fv.LpBall(x, 0.05, p=np.inf)
+    margins = fv.logit_margins([0, 1, 2, 0], 3)
+    monkeypatch.setattr(rowbounds, "ROWS_CHUNK", 2**8)
+    seen = []
+    each = rowbounds.each
+    monkeypatch.setattr(rowbounds, "each", lambda fn, work: seen.append(len(work)) or each(fn, work))
+    found = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(intermediate, "THREADS", threads)
+        found[threads] = bounds(model, margins, constraints=c, method="crown", start=x)
+    assert seen and min(seen) >= 4  # the final pass in several chunks
+    for one, two in zip(found[1], found[2]):
+        np.testing.assert_array_equal(one.lower, two.lower)
+        np.testing.assert_array_equal(one.upper, two.upper)
+    seen.clear()
+    bounds(model, margins, constraints=c, method="alpha-crown", start=x)
+    assert not seen
