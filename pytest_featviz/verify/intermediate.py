@@ -154,9 +154,10 @@ def _reached(graph: Graph, n: int) -> Iterator[int]:
             yield c
 
 
-def _mixing(graph: Graph, c: int) -> bool:
+def _mixing(graph: Graph, c: int) -> LinearBase | None:
+    """Node ``c``'s operation when it is a coordinate-mixing linear layer, else None."""
     op = graph.nodes[c].op
-    return isinstance(op, LinearBase) and op.kind == "mixing"
+    return op if isinstance(op, LinearBase) and op.kind == "mixing" else None
 
 
 def _recomputed(graph: Graph, n: int, budget: int, relaxed: set[int]) -> bool:
@@ -164,7 +165,9 @@ def _recomputed(graph: Graph, n: int, budget: int, relaxed: set[int]) -> bool:
     linear layer in ``relaxed`` (:func:`relaxed_inputs`) whose rows fit ``budget``: one that
     :func:`.propagation.forward` tightens by CROWN, from relaxations, not from its inputs'
     intervals."""
-    return all(_mixing(graph, c) and c in relaxed and crown_cost(graph, c)[0] <= budget for c in _reached(graph, n))
+    return all(
+        _mixing(graph, c) is not None and c in relaxed and crown_cost(graph, c)[0] <= budget for c in _reached(graph, n)
+    )
 
 
 def _settles(graph: Graph, n: int) -> bool:
@@ -172,10 +175,8 @@ def _settles(graph: Graph, n: int) -> bool:
     layer that no node reads, with a rounding factor of at most :data:`SETTLED_ROUNDING`."""
     found = list(_reached(graph, n))
     for c in found:
-        op = graph.nodes[c].op
-        if not (isinstance(op, LinearBase) and op.kind == "mixing") or _consumers(graph, c):
-            return False
-        if gamma(int(op.steps), graph.unit) > SETTLED_ROUNDING:
+        op = _mixing(graph, c)
+        if op is None or _consumers(graph, c) or gamma(int(op.steps), graph.unit) > SETTLED_ROUNDING:
             return False
     return bool(found)
 
