@@ -257,6 +257,20 @@ def _fmt_index(arr: np.ndarray) -> str:
     return repr(int(arr)) if arr.ndim == 0 else repr([int(i) for i in arr])
 
 
+def _pick(x: Any, index: Any) -> Any:
+    """``x[b, ..., index[b]]``: entry ``index[b]`` of the last axis of item ``b`` (a tensor).
+
+    A select and a sum rather than a batched gather: the same values and gradients, and a
+    gradient that is one select, where a batched gather's takes about 80 graph ops to trace
+    (every compiled ascent loop traces it).
+    """
+    import tensorflow as tf
+
+    n = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
+    at = tf.reshape(index, [-1] + [1] * (len(x.shape) - 1))
+    return tf.reduce_sum(tf.where(tf.equal(tf.range(n), at), x, tf.zeros([], x.dtype)), axis=-1)
+
+
 def _check_range(arr: np.ndarray, size: int, what: str) -> None:
     bad = (arr < 0) | (arr >= size)
     if np.any(bad):

@@ -15,7 +15,7 @@ import numpy as np
 from .._fields import static, value
 from .._validation import check_choice, check_int
 from ..errors import ConfigurationError, FeatvizTypeError
-from .base import Objective, _check_range, _fmt_index, _index_array, _Indexed
+from .base import Objective, _check_range, _fmt_index, _index_array, _Indexed, _pick
 
 __all__ = ["Neuron", "Channel", "Direction", "LayerEnergy", "Reduce", "REDUCTIONS"]
 
@@ -58,7 +58,7 @@ class Neuron(_Indexed):
 
         out = ctx.features[self.layer]
         flat = tf.reshape(out, [tf.shape(out)[0], -1])
-        return tf.gather(flat, values[0][:, None], batch_dims=1)[:, 0]
+        return _pick(flat, values[0])
 
 
 Reduce = Literal["mean", "max"]
@@ -113,7 +113,7 @@ class Channel(_Indexed):
         if self.crop and len(out.shape) > 2:
             sl = [slice(None)] + [slice(self.crop, -self.crop)] * (len(out.shape) - 2) + [slice(None)]
             out = out[tuple(sl)]
-        chans = tf.gather(out, values[0], axis=-1, batch_dims=1)
+        chans = _pick(out, values[0])
         axes = list(range(1, len(chans.shape)))
         if not axes:
             return chans

@@ -34,6 +34,7 @@ from .base import (
     _fmt_index,
     _index_array,
     _Indexed,
+    _pick,
 )
 
 __all__ = [
@@ -89,9 +90,8 @@ class ClassLogit(_Indexed):
         _check_range(self.index, info.num_classes, f"{type(self).__name__} class")
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:
-        import tensorflow as tf
 
-        return tf.gather(ctx.logits, values[0][:, None], batch_dims=1)[:, 0]
+        return _pick(ctx.logits, values[0])
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -117,14 +117,12 @@ class ClassProbability(ClassLogit):
     """
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:
-        import tensorflow as tf
 
-        return tf.gather(ctx.probabilities(), values[0][:, None], batch_dims=1)[:, 0]
+        return _pick(ctx.probabilities(), values[0])
 
     def _ascent_value(self, ctx: Any, values: list[Any]) -> Any:
-        import tensorflow as tf
 
-        return tf.gather(ctx.log_probabilities(), values[0][:, None], batch_dims=1)[:, 0]
+        return _pick(ctx.log_probabilities(), values[0])
 
     def _layer_needs(self) -> frozenset[str]:
         return frozenset({PROBABILITIES})

@@ -81,3 +81,40 @@ def test_traced_code_runs_as_written_not_converted_by_autograph():
     Forward(m, objective)(np.zeros((2, 5), np.float32))
     Evaluator(m, objective, 1, (5,))(np.zeros((2, 5), np.float32), 0)
     assert ran_from == {__file__}
+
+
+def loop_ops(m):
+    """The op types of the compiled loops' graphs on ``m`` (the outer graph and its functions)."""
+    types = set()
+    for run in getattr(m, CACHE_ATTR).values():
+        graph = run.get_concrete_function().graph.as_graph_def()
+        types |= {node.op for node in graph.node}
+        types |= {node.op for f in graph.library.function for node in f.node_def}
+    return types
+
+
+def test_picking_one_class_unit_or_channel_per_item_traces_no_gather():
+    """A batched gather's gradient is ~80 ops to trace (a third of a small loop's graph); the objectives
+    pick per-item targets with a select instead, whose gradient is one op."""
+    m = conv_model(size=5, channels=3, classes=4)
+    kw = dict(constraints=fv.Box(0, 1), steps=2)
+    objectives = [
+        fv.ClassLogit([0, 3]),
+        fv.ClassProbability([1, 2]),
+        fv.Neuron("conv", [0, 26]),
+        fv.Channel("conv", [2, 0]),
+    ]
+    runs = [fv.ascend(m, obj, **kw) for obj in objectives]
+    assert not {"GatherV2", "UnsortedSegmentSum"} & loop_ops(m)
+    logits = m(runs[0].inputs).numpy()
+    np.testing.assert_array_equal(runs[0].values, logits[[0, 1], [0, 3]])
+    conv = keras_feature(m, "conv", runs[3].inputs)
+    np.testing.assert_allclose(runs[3].values, conv[[0, 1], :, :, [2, 0]].mean(axis=(1, 2)), rtol=1e-6)
+    conv = keras_feature(m, "conv", runs[2].inputs)
+    np.testing.assert_array_equal(runs[2].values, conv.reshape(2, -1)[[0, 1], [0, 26]])
+
+
+def keras_feature(m, layer, x):
+    import keras
+
+    return keras.Model(m.input, m.get_layer(layer).output)(x).numpy()
