@@ -150,12 +150,23 @@ class Objective:
         """
         import tensorflow as tf
 
-        terms = self._terms()
-        if len(terms) != 1 or type(terms[0][1])._ascent_value is Objective._ascent_value:
+        if self.ascends_its_value():
             return self.evaluate(ctx, params)
-        coef, leaf, vals = params[0][0], terms[0][1], list(params[1:])
+        coef, leaf, vals = params[0][0], self._terms()[0][1], list(params[1:])
         # the coefficient is a tensor (its value is not part of the compiled structure)
         return tf.where(coef > 0, coef * leaf._ascent_value(ctx, vals), coef * leaf._evaluate(ctx, vals))
+
+    def ascends_its_value(self) -> bool:
+        """Whether :meth:`ascent_value` is :meth:`evaluate` itself (the loop then computes it once).
+
+        Examples
+        --------
+        >>> from pytest_featviz.objectives import ClassLogit, ClassProbability
+        >>> ClassLogit(0).ascends_its_value(), ClassProbability(0).ascends_its_value()
+        (True, False)
+        """
+        terms = self._terms()
+        return len(terms) != 1 or type(terms[0][1])._ascent_value is Objective._ascent_value
 
     def validate(self, info: Any) -> None:
         """Check the model's input, layer names and indices against a model description; raise a clear error."""

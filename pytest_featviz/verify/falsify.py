@@ -51,8 +51,9 @@ class Evaluator:
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 ctx = extractor(x)
-                ascent = objective.ascent_value(ctx, params)
-            return objective.evaluate(ctx, params), tape.gradient(ascent, x)
+                value = objective.evaluate(ctx, params)
+                ascent = value if objective.ascends_its_value() else objective.ascent_value(ctx, params)
+            return value, tape.gradient(ascent, x)
 
         self._run = value_and_gradient
 

@@ -118,3 +118,35 @@ def keras_feature(m, layer, x):
     import keras
 
     return keras.Model(m.input, m.get_layer(layer).output)(x).numpy()
+
+
+def test_the_loop_traces_an_objective_once_per_step_unless_it_ascends_another_function():
+    from pytest_featviz.verify.falsify import Evaluator
+
+    """The body computes the value once when the ascent follows the value itself (a logit); a lone
+    probability follows its log-probability, so both are traced (and the value once more, for a negative
+    coefficient, which is a tensor). Plus one evaluation after the loop."""
+    traced = []
+
+    class Logit(fv.ClassLogit):
+        def _evaluate(self, ctx, values):
+            traced.append("value")
+            return super()._evaluate(ctx, values)
+
+    class Probability(fv.ClassProbability):
+        def _evaluate(self, ctx, values):
+            traced.append("value")
+            return super()._evaluate(ctx, values)
+
+        def _ascent_value(self, ctx, values):
+            traced.append("ascent")
+            return super()._ascent_value(ctx, values)
+
+    fv.ascend(model(), Logit(0), constraints=fv.Box(0, 1), steps=2)
+    assert traced == ["value", "value"]
+    traced.clear()
+    Evaluator(model(), Logit(0), 1, (5,))(np.zeros((2, 5), np.float32), 0)  # the attack's value and gradient
+    assert traced == ["value"]
+    traced.clear()
+    fv.ascend(model(), Probability(0), constraints=fv.Box(0, 1), steps=2)
+    assert sorted(traced) == ["ascent", "value", "value", "value"]
