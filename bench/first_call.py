@@ -6,9 +6,10 @@ Every process that uses pytest-featviz (each pytest-xdist worker, each CI job) p
 first ascent's trace. The engine traces its loop, the exemplar pass and the attack's gradient
 without autograph (nothing in them branches on tensors); with autograph on, TensorFlow converts
 every function the trace calls. Each run below is a fresh interpreter that loads the digits
-CNN, then times one 30-step ascent and one ``assert_reaches`` after it; "autograph on" forces
-``autograph=True`` on every ``tf.function`` the package makes. Only the ratios of one run compare:
-the machine is shared and noisy.
+CNN, then times one 30-step ascent and one ``assert_reaches`` after it, then loads the texture CNN
+and times a 30-step ascent with ``priors="standard"`` (its XLA-compiled pieces are traced then);
+"autograph on" forces ``autograph=True`` on every ``tf.function`` the package makes. Only the
+ratios of one run compare: the machine is shared and noisy.
 """
 
 from __future__ import annotations
@@ -36,15 +37,19 @@ fv.ascend(model, fv.ClassLogit(0), constraints=fv.Box(0, 1), steps=30)
 t1 = time.process_time()
 fv.assert_reaches(model, fv.ClassLogit(1), 0.0, constraints=fv.Box(0, 1), steps=30)
 t2 = time.process_time()
-print(json.dumps({"first": t1 - t0, "second": t2 - t1}))
+textures = fv.load_model(sys.argv[3])
+t3 = time.process_time()
+fv.ascend(textures, fv.Channel("conv1", 0), constraints=fv.Box(0, 1), steps=30, priors="standard")
+t4 = time.process_time()
+print(json.dumps({"first": t1 - t0, "second": t2 - t1, "priors": t4 - t3}))
 """
 
 
 def run(mode: str) -> dict[str, float]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "OPENBLAS_NUM_THREADS": "1"}
-    model = str(ROOT / "examples" / "models" / "digits_cnn.keras")
+    models = [str(ROOT / "examples" / "models" / f"{name}.keras") for name in ("digits_cnn", "textures_cnn")]
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, model], capture_output=True, text=True, env=env, check=True
+        [sys.executable, "-c", CHILD, mode, *models], capture_output=True, text=True, env=env, check=True
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -57,11 +62,17 @@ def main() -> int:
     for _ in range(args.runs):
         for mode in found:
             found[mode].append(run(mode))
-    print(f"CPU seconds in a fresh process (median of {args.runs}): first ascent, then an assert_reaches")
-    medians = {m: {k: statistics.median(r[k] for r in rs) for k in ("first", "second")} for m, rs in found.items()}
+    print(
+        f"CPU seconds in a fresh process (median of {args.runs}): first ascent, then an assert_reaches, "
+        "then a first ascent with priors"
+    )
+    keys = ("first", "second", "priors")
+    medians = {m: {k: statistics.median(r[k] for r in rs) for k in keys} for m, rs in found.items()}
     for mode, label in (("off", "autograph off (default)"), ("on", "autograph on")):
-        print(f"  {label:24s} first {medians[mode]['first']:6.2f} s   next {medians[mode]['second']:6.2f} s")
-    print(f"  ratio on/off, first ascent: {medians['on']['first'] / medians['off']['first']:.1f}x")
+        m = medians[mode]
+        print(f"  {label:24s} first {m['first']:6.2f} s   next {m['second']:6.2f} s   priors {m['priors']:6.2f} s")
+    for key, what in (("first", "first ascent"), ("priors", "first ascent with priors")):
+        print(f"  ratio on/off, {what}: {medians['on'][key] / medians['off'][key]:.1f}x")
     return 0
 
 

@@ -108,11 +108,13 @@ def jit(fn: Any, *static: Any) -> Any:
     """``fn`` with its leading ``static`` arguments bound, compiled once with XLA.
 
     Used for the index arithmetic and the FFT image: XLA fuses their many small ops (and
-    its FFT is faster), also when the caller is not compiled with XLA.
+    its FFT is faster), also when the caller is not compiled with XLA. Traced without
+    autograph, like the ascent loop: nothing in them branches on a tensor, and converting
+    them cost each process about a second at its first ascent with priors.
     """
     key = (fn, static)
     if key not in _JIT_CACHE:
-        _JIT_CACHE[key] = tf_module().function(functools.partial(fn, *static), jit_compile=True)
+        _JIT_CACHE[key] = tf_module().function(functools.partial(fn, *static), jit_compile=True, autograph=False)
     return _JIT_CACHE[key]
 
 

@@ -418,3 +418,30 @@ def test_unknown_preset_names_the_choices():
 def test_bad_arguments_raise_errors_that_name_the_value(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_the_compiled_pieces_of_the_priors_run_as_written_not_converted_by_autograph(monkeypatch):
+    """The bilinear taps and the Fourier image are compiled with XLA and, like the ascent loop, without
+    autograph, which would trace a converted copy of every function they call (from a generated file)."""
+    import sys
+
+    from pytest_featviz.priors import parametrizations
+    from pytest_featviz.priors import warp as warp_module
+
+    callers = set()
+
+    def recorded(fn):
+        def inner(*args, **kwargs):
+            callers.add(sys._getframe(1).f_code.co_filename)
+            return fn(*args, **kwargs)
+
+        return inner
+
+    monkeypatch.setattr(warp_module, "axis_taps", recorded(warp_module.axis_taps))
+    monkeypatch.setattr(parametrizations, "_squash", recorded(parametrizations._squash))
+    monkeypatch.setattr(warp_module, "_JIT_CACHE", {})  # traced afresh
+    x = image((2, 17, 19, 3))  # a size no other test uses: traced here
+    STANDARD.transforms.apply(x, tf.constant([1, 2]))
+    low, high = full_bounds(x.shape)
+    Fourier().to_input(Fourier().draw(low, high, seed=0), low, high)
+    assert callers == {warp_module.__file__, parametrizations.__file__}
