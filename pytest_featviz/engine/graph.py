@@ -132,8 +132,7 @@ class LoopGraph:
             if self.transformed:
                 z = self.transforms.apply(x, tf.random.experimental.stateless_fold_in(a.seed, t), xla=self.spec.jit)
             ctx = self.extractor(z, x)
-            val = self.objective.evaluate(ctx, a.obj_p)
-            ascent = val if self.objective.ascends_its_value() else self.objective.ascent_value(ctx, a.obj_p)
+            val, ascent = self.objective.value_and_ascent(ctx, a.obj_p)
             total = tf.reduce_sum(ascent)
         grad = tape.gradient(total, p)
         if grad is None:  # kept, typed, for compiled() to raise; the graph is never run

@@ -156,8 +156,27 @@ class Objective:
         # the coefficient is a tensor (its value is not part of the compiled structure)
         return tf.where(coef > 0, coef * leaf._ascent_value(ctx, vals), coef * leaf._evaluate(ctx, vals))
 
+    def value_and_ascent(self, ctx: Any, params: Sequence[Any]) -> tuple[Any, Any]:
+        """``(evaluate, ascent_value)`` at one context, the value computed once when the ascent follows it.
+
+        What the loop and the attack trace each step: the value to report and the function to
+        differentiate.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace
+        >>> import tensorflow as tf
+        >>> from pytest_featviz.objectives import ClassLogit
+        >>> objective, ctx = ClassLogit(1), SimpleNamespace(logits=tf.constant([[1.0, 3.0]]))
+        >>> value, ascent = objective.value_and_ascent(ctx, objective.params(1))
+        >>> float(value[0]), ascent is value
+        (3.0, True)
+        """
+        value = self.evaluate(ctx, params)
+        return value, (value if self.ascends_its_value() else self.ascent_value(ctx, params))
+
     def ascends_its_value(self) -> bool:
-        """Whether :meth:`ascent_value` is :meth:`evaluate` itself (the loop then computes it once).
+        """Whether :meth:`ascent_value` is :meth:`evaluate` itself (:meth:`value_and_ascent` then computes it once).
 
         Examples
         --------

@@ -90,7 +90,6 @@ class ClassLogit(_Indexed):
         _check_range(self.index, info.num_classes, f"{type(self).__name__} class")
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:
-
         return _pick(ctx.logits, values[0])
 
 
@@ -117,11 +116,9 @@ class ClassProbability(ClassLogit):
     """
 
     def _evaluate(self, ctx: Any, values: list[Any]) -> Any:
-
         return _pick(ctx.probabilities(), values[0])
 
     def _ascent_value(self, ctx: Any, values: list[Any]) -> Any:
-
         return _pick(ctx.log_probabilities(), values[0])
 
     def _layer_needs(self) -> frozenset[str]:

@@ -110,7 +110,8 @@ def jit(fn: Any, *static: Any) -> Any:
     Used for the index arithmetic and the FFT image: XLA fuses their many small ops (and
     its FFT is faster), also when the caller is not compiled with XLA. Traced without
     autograph, like the ascent loop: nothing in them branches on a tensor, and converting
-    them cost each process about a second at its first ascent with priors.
+    them cost each process about 0.6 s of CPU at its first ascent with priors
+    (``bench/first_call.py``).
     """
     key = (fn, static)
     if key not in _JIT_CACHE:

@@ -51,8 +51,7 @@ class Evaluator:
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 ctx = extractor(x)
-                value = objective.evaluate(ctx, params)
-                ascent = value if objective.ascends_its_value() else objective.ascent_value(ctx, params)
+                value, ascent = objective.value_and_ascent(ctx, params)
             return value, tape.gradient(ascent, x)
 
         self._run = value_and_gradient
