@@ -27,6 +27,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 XDIST_GROUPS = (
     # the five nested runs of the baseline workflow, one module fixture
     (re.compile(r"^tests/integration/test_baseline_workflow\.py::"), "baseline-workflow"),
+    # the two memory measurements, made in one subprocess by a module fixture
+    (re.compile(r"^tests/integration/test_memory\.py::"), "memory"),
     # the two mypy runs, which share a cache
     (re.compile(r"^tests/integration/test_typing\.py::"), "typing"),
     # the gate calibration matrix, measured once per model (the models spread over the workers)

@@ -19,12 +19,13 @@ def collected(pytester, *paths):
     return [item.nodeid for item in items]
 
 
-def test_every_gate_calibration_test_is_grouped_by_its_model_and_the_workflow_is_one_group(pytester):
+def test_every_gate_calibration_test_is_grouped_by_its_model_and_each_shared_fixture_is_one_group(pytester):
     ids = collected(
         pytester,
         "tests/integration/test_gate_calibration.py",
         "tests/integration/test_baseline_workflow.py",
         "tests/integration/test_typing.py",
+        "tests/integration/test_memory.py",
     )
     gate = [nodeid for nodeid in ids if "test_gate_calibration.py" in nodeid]
     groups = {xdist_group_of(nodeid) for nodeid in gate}
@@ -33,6 +34,8 @@ def test_every_gate_calibration_test_is_grouped_by_its_model_and_the_workflow_is
     assert len(workflow) == 5 and {xdist_group_of(nodeid) for nodeid in workflow} == {"baseline-workflow"}
     typing = [nodeid for nodeid in ids if "test_typing.py" in nodeid]
     assert len(typing) == 2 and {xdist_group_of(nodeid) for nodeid in typing} == {"typing"}
+    memory = [nodeid for nodeid in ids if "test_memory.py" in nodeid]
+    assert len(memory) == 2 and {xdist_group_of(nodeid) for nodeid in memory} == {"memory"}
 
 
 def test_other_tests_are_scheduled_one_by_one():
