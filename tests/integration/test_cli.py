@@ -1,5 +1,6 @@
-"""The `featviz` command on tiny saved models: through the installed script and ``python -m`` (a fresh
-process each), through ``main(argv)`` in this process, and its error table."""
+"""The `featviz` command on tiny saved models: through the installed script (a fresh process), as
+``python -m pytest_featviz.cli`` (its ``__main__`` run in this process, exit status and all), through
+``main(argv)`` in this process, and its error table."""
 
 import argparse
 import os
@@ -21,6 +22,7 @@ from pytest_featviz.cli.command import build_parser
 from pytest_featviz.render import grid
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+MAIN = Path(fv.__file__).parent / "cli" / "__main__.py"
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +41,25 @@ def models(tmp_path_factory):
     return {"conv": folder / "conv.keras", "ones": folder / "ones.keras", "folder": folder}
 
 
-def featviz(*args, cwd, script=None):
-    command = [str(script)] if script else [sys.executable, "-m", "pytest_featviz.cli"]
-    return subprocess.run([*command, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=ENV, check=False)
+def featviz(script, *args, cwd):
+    """The installed ``featviz`` script run with ``args`` in a fresh process."""
+    return subprocess.run([str(script), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=ENV, check=False)
+
+
+def featviz_module(*args, cwd, capsys, monkeypatch):
+    """``python -m pytest_featviz.cli *args``: the package's ``__main__.py`` run in this process as ``-m`` runs
+    it (named ``__main__``, in its package), in ``cwd``; the status it exits with and its output, shaped like a
+    subprocess's result. (Not ``runpy``: pytest's assertion-rewriting loader, which holds this plugin's
+    modules, cannot give it their code.)"""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["featviz", *map(str, args)])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        exec(
+            compile(MAIN.read_text(), str(MAIN), "exec"), {"__name__": "__main__", "__package__": "pytest_featviz.cli"}
+        )
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["featviz", *map(str, args)], exited.value.code, out, err)
 
 
 def featviz_here(*args, cwd, capsys, monkeypatch):
@@ -61,7 +79,7 @@ def test_layers_prints_a_table_through_the_installed_script(models, tmp_path):
     script = Path(sys.executable).with_name("featviz")
     if not script.exists():
         pytest.skip(f"the featviz script is not installed next to {sys.executable}: pip install -e .")
-    done = featviz("layers", models["conv"], cwd=tmp_path, script=script)
+    done = featviz(script, "layers", models["conv"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "model 'tiny': input shape (8, 8, 1), 3 classes"
@@ -136,10 +154,11 @@ def test_reach_prints_the_success_and_writes_the_picture(models, tmp_path, capsy
         assert (image.size[1], image.size[0]) == grid(np.zeros((1, 4)), labels=["x"]).shape
 
 
-def test_reach_that_cannot_be_met_prints_the_account_exits_1_and_keeps_the_picture(models, tmp_path):
-    done = featviz(
-        "reach", models["ones"], "--class", "0", "--logit", "--at-least", "4.5", "--steps", "40", cwd=tmp_path
-    )
+def test_reach_that_cannot_be_met_prints_the_account_exits_1_and_keeps_the_picture(
+    models, tmp_path, capsys, monkeypatch
+):
+    args = ("reach", models["ones"], "--class", "0", "--logit", "--at-least", "4.5", "--steps", "40")
+    done = featviz_module(*args, cwd=tmp_path, capsys=capsys, monkeypatch=monkeypatch)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("assert_reaches failed: expected ClassLogit(0) reaches >= 4.5")
     assert "pictures: reach_class0.png" in done.stdout and "Traceback" not in done.stderr
