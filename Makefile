@@ -56,8 +56,16 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 --dist loadgroup -q
+# `make lint`'s checks and the suite: mypy (about 10 s of one core) runs beside the suite and reports after
+# it; either failing fails the target.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@$(BIN)/python -m mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
+	echo "$(BIN)/python -m pytest -n 2 --dist loadgroup -q  (mypy beside it)"; \
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 --dist loadgroup -q; suite=$$?; \
+	wait $$types; typed=$$?; echo "mypy:"; cat $(VENV)/mypy.log; \
+	test $$suite -eq 0 && test $$typed -eq 0
 
 # The fast tier while working: the package's doctests and tests/unit (no subprocesses, no pytester runs).
 test-fast: $(STAMP)
