@@ -48,29 +48,18 @@ def test_teardown_checks(checked_after):
 """
 
 
-# one xdist worker is enough to send the records through the controller (two workers, merged: test_report_runs)
-@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["one process", "xdist"])
-def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(pytester, model_file, workers):
-    if workers:
-        pytest.importorskip("xdist")
-    pytester.makepyfile(test_fixtures=FIXTURE_TESTS)
-    result = run(
-        pytester, *workers, "--featviz-artifacts", "arts", "--junitxml=junit.xml", "--featviz-report", "report.html"
-    )
-    result.assert_outcomes(passed=1, errors=1)
+def check_assertions_in_fixtures(result, arts, junit, report, seed):
+    """What a run of FIXTURE_TESTS shows, in one process or under xdist (test_report_runs' run): the failing
+    fixture's account names the test's seed and its picture, and each test's assertions, from its fixtures
+    and its body, are recorded once under that test (records in ``arts``, JUnit properties, the report)."""
     failing = "test_fixtures.py::test_setup_fails"
-    picture = pytester.path / "arts" / sanitize(failing) / "assert_reaches.png"
+    picture = arts / sanitize(failing) / "assert_reaches.png"
     text = result.stdout.str()
-    assert f"seed {derive_seed(0, failing)};" in text  # the test's seed, not 0
+    assert f"seed {derive_seed(seed, failing)};" in text  # the test's seed, not the run's
     assert f"pictures: {picture}" in text and "run with --featviz-artifacts" not in text
     assert picture.stat().st_size > 0
-    assert text.count("featviz assertions ran") == 1
-    result.stdout.fnmatch_lines(["*3 featviz assertions ran, 1 failed*"])
-
     records = {
-        name: json.loads((pytester.path / "arts" / sanitize(f"test_fixtures.py::{name}") / "record.json").read_text())[
-            "assertions"
-        ]
+        name: json.loads((arts / sanitize(f"test_fixtures.py::{name}") / "record.json").read_text())["assertions"]
         for name in ("test_setup_fails", "test_teardown_checks")
     }
     assert [(r["threshold"], r["passed"]) for r in records["test_setup_fails"]] == [(3.5, False)]
@@ -79,13 +68,23 @@ def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(py
         ("ClassLogit(1)", True),
     ]  # the call's, then the fixture teardown's
 
-    props = junit_properties(pytester.path / "junit.xml")
+    props = junit_properties(junit)
     assert [v for k, v in props["test_setup_fails"] if k in ("featviz_assertions", "featviz_threshold")] == ["1", "3.5"]
     assert [v for k, v in props["test_teardown_checks"] if k == "featviz_assertions"] == ["2"]  # once, not per phase
+    assert "test error" in report.read_text()  # the failing row's test errored in setup
 
-    report = (pytester.path / "report.html").read_text()
-    assert report.count('class="assertion ') == 3 and report.count('class="assertion failed"') == 1
-    assert "test error" in report  # the failing row's test errored in setup
+
+def test_assertions_in_fixtures_run_in_the_tests_context_and_are_counted_once(pytester, model_file):
+    # in one process here; under xdist, where the records travel through the controller: test_report_runs
+    pytester.makepyfile(test_fixtures=FIXTURE_TESTS)
+    result = run(pytester, "--featviz-artifacts", "arts", "--junitxml=junit.xml", "--featviz-report", "report.html")
+    result.assert_outcomes(passed=1, errors=1)
+    assert result.stdout.str().count("featviz assertions ran") == 1
+    result.stdout.fnmatch_lines(["*3 featviz assertions ran, 1 failed*"])
+    report = pytester.path / "report.html"
+    check_assertions_in_fixtures(result, pytester.path / "arts", pytester.path / "junit.xml", report, seed=0)
+    text = report.read_text()
+    assert text.count('class="assertion ') == 3 and text.count('class="assertion failed"') == 1
 
 
 TWO_CALLS = """

@@ -5,6 +5,7 @@ import keras  # noqa: F401  at the top: in-process runs restore sys.modules, and
 import pytest
 from browser import look
 from pages import Page, decode_png, report_records
+from test_plugin_edges import FIXTURE_TESTS, check_assertions_in_fixtures
 
 from pytest_featviz.cli import main
 from pytest_featviz.report import read_run, write_report
@@ -59,30 +60,38 @@ def test_case(featviz_model, featviz, k):
 
 def test_report_merges_the_records_of_both_xdist_workers(pytester, model_file):
     """One run under two workers (each a fresh interpreter, so one run serves every xdist check): the
-    report merges both workers' records, the summary is printed once, and the workers share no files."""
-    pytester.makepyfile(test_suite=SUITE, test_pictures=PICTURES)
+    report merges both workers' records, the summary is printed once, the workers share no files, and
+    assertions made in fixtures reach the controller as their tests' (test_plugin_edges)."""
+    pytester.makepyfile(test_suite=SUITE, test_pictures=PICTURES, test_fixtures=FIXTURE_TESTS)
     note = SUITE[SUITE.index("@pytest.fixture") : SUITE.index("@pytest.mark.featviz_model")]
-    pytester.makeconftest("import os\nimport pytest\n\n" + note)  # which worker ran each test, in both files
-    result = run(pytester, "-n", "2", "--dist", "load", "--featviz-report", "out/run.html", "--featviz-seed", "7")
-    result.assert_outcomes(passed=7, failed=1)
+    pytester.makeconftest("import os\nimport pytest\n\n" + note)  # which worker ran each test, in every file
+    args = ("-n", "2", "--dist", "load", "--featviz-report", "out/run.html", "--featviz-seed", "7", "--junitxml=j.xml")
+    result = run(pytester, *args)
+    result.assert_outcomes(passed=8, failed=1, errors=1)
     workers = {p.name.split("_")[2] for p in pytester.path.glob("ran_on_*") if "no_featviz" not in p.name}
     assert workers == {"gw0", "gw1"}  # both workers ran featviz tests
     report = pytester.path / "out" / "run.html"
     assert result.stdout.str().count("featviz assertions ran") == 1
-    result.stdout.fnmatch_lines(["*7 featviz assertions ran, 1 failed*", f"*report: {report}*"])
+    result.stdout.fnmatch_lines(["*10 featviz assertions ran, 2 failed*", f"*report: {report}*"])
     page = Page(report.read_text(encoding="utf-8"))
     tests = sorted(row["test"] for row in page.rows if row["test"].startswith("test_suite.py"))
     assert tests == ["test_suite.py::test_reaches[0]", "test_suite.py::test_reaches[1]", "test_suite.py::test_too_high"]
     failed = [row for row in page.rows if "failed" in row["classes"]]
-    assert len(failed) == 1 and failed[0]["test"] == "test_suite.py::test_too_high" and page.rows[0] is failed[0]
-    assert failed[0]["cells"][0] == "FAILED" and "test failed" in report.read_text()
-    assert len(failed[0]["images"]) == 1 and decode_png(failed[0]["images"][0]).size[0] > 0
-    assert "1 real featviz failure" in page.summary and "8 tests ran (1 failed, 7 passed)" in page.summary
+    assert page.rows[: len(failed)] == failed  # failures first
+    assert sorted(row["test"] for row in failed) == [
+        "test_fixtures.py::test_setup_fails",
+        "test_suite.py::test_too_high",
+    ]
+    (too_high,) = (row for row in failed if row["test"] == "test_suite.py::test_too_high")
+    assert too_high["cells"][0] == "FAILED" and "test failed" in report.read_text()
+    assert len(too_high["images"]) == 1 and decode_png(too_high["images"][0]).size[0] > 0
+    assert "2 real featviz failures" in page.summary and "10 tests ran (1 failed, 1 error, 8 passed)" in page.summary
     # without --featviz-artifacts the pictures go next to the report, one folder per test whichever worker ran it
     files = pytester.path / "out" / "run_files"
     assert (files / "test_suite.py__test_too_high" / "assert_reaches.png").is_file()
     assert len(sorted(files.glob("test_pictures.py*/picture.png"))) == 4
     assert "seed" in report.read_text() and ">7<" in report.read_text()
+    check_assertions_in_fixtures(result, files, pytester.path / "j.xml", report, seed=7)
 
 
 def test_explicit_artifacts_win_over_the_report_folder_and_the_ini_key_works(pytester, model_file):
