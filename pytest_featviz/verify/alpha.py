@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .bits import box_products
 from .graph import Graph
 from .intermediate import CHUNK_ELEMENTS
 from .nonlinear import Activation, MaxPool2D, Multiply
@@ -67,7 +68,7 @@ def _input_gradient(state: State, a: np.ndarray) -> np.ndarray:
     grad = np.where(flat > 0, high, low)
     ball = state.ball[0]
     if ball is not None and state.radius is not None:
-        box = np.where(flat > 0, flat * high, flat * low).sum(axis=2)
+        box = box_products(flat, low, high).sum(axis=2)
         centre, scale = ball[0].reshape(b, 1, -1), ball[1].reshape(b, 1, -1)
         spread = np.sqrt(np.square(flat * scale).sum(axis=2, keepdims=True))
         berr = state.berr[0]

@@ -1,4 +1,7 @@
-"""Element-wise choices between two float64 arrays as integer operations on their bits.
+"""Element-wise choices between two float64 arrays as integer operations on their bits, and the
+one rule for the terms of a bound: a zero coefficient contributes 0 whatever it multiplies (an
+infinite end or magnitude included), a NaN coefficient makes the term NaN (the bound is then
+unknown, never quietly finite).
 
 ``np.where(cond, x, y)`` takes several times as long as an arithmetic pass over the same
 arrays; ``y ^ ((x ^ y) & mask)`` on the numbers' 64-bit patterns, with ``mask`` all ones
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mask_of", "select", "box_products"]
+__all__ = ["mask_of", "select", "box_products", "abs_products"]
 
 
 def _bits(v: np.ndarray | float) -> np.ndarray:
@@ -65,3 +68,21 @@ def box_products(a: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray
     ends = select(mask_of(a > 0), high, low)
     ends *= a
     return ends
+
+
+def abs_products(a: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``|a| * d`` where ``a`` is not 0 and 0 where it is (``d`` broadcast to ``a``): the terms of
+    ``|a| . d``, a magnitude ``d`` (possibly infinite) summed with the weights ``|a|``. An infinite
+    ``d`` is never multiplied by a zero coefficient; NaN coefficients give NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> abs_products(np.array([2.0, -1.0, 0.0, np.nan]), np.array([1.0, 3.0, np.inf, 1.0]))
+    array([ 2.,  3.,  0., nan])
+    """
+    m = np.abs(a)
+    if np.isfinite(d).all():
+        return m * d
+    with np.errstate(invalid="ignore"):
+        return np.where(m != 0, m * d, 0.0)

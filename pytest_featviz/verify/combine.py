@@ -7,7 +7,7 @@ import numpy as np
 
 from ..constraints import Constraint
 from ..objectives import Objective
-from .propagation import State
+from .propagation import State, dot_abs
 from .results import Bounds
 from .rounding import gamma
 from .specs import Group
@@ -30,10 +30,9 @@ def margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
         nnz = int(nonzero.sum(axis=2).max()) if nonzero.size else 0
         return SAFETY * gamma(nnz + 1, unit) * magnitude(group.rows, state.mag(node)) + ABS_MARGIN
     b, k = group.rows.shape[:2]
-    absr = np.abs(group.rows).reshape(b, k, -1)
-    mag = state.mag(node).reshape(b, 1, -1)
-    nnz = int((absr > 0).sum(axis=2).max()) if absr.size else 0
-    raw = gamma(nnz + 1, unit) * (absr * mag).sum(axis=2)
+    nonzero = group.rows.reshape(b, k, -1) != 0
+    nnz = int(nonzero.sum(axis=2).max()) if nonzero.size else 0
+    raw = gamma(nnz + 1, unit) * dot_abs(group.rows, state.mag(node))
     return SAFETY * raw + ABS_MARGIN
 
 

@@ -71,7 +71,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .bits import box_products
+from .bits import abs_products, box_products
 from .graph import Graph
 from .intermediate import relaxed_inputs, tighten
 from .linear import LinearOp
@@ -317,14 +317,14 @@ def bound_at(state: State, n: int, a: np.ndarray, computed: bool = True) -> np.n
 
 
 def dot_abs(a: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """``|a| . d`` per row (``a``: ``(B, K, ...)``, ``d``: ``(B, ...)``); zero rows give 0 even where ``d`` is inf."""
+    """``|a| . d`` per row (``a``: ``(B, K, ...)``, ``d``: ``(B, ...)``), with the terms of
+    :func:`.bits.abs_products`: zero coefficients give 0 even where ``d`` is inf, NaN gives NaN."""
     b, k = a.shape[:2]
-    flat = np.abs(a.reshape(b, k, -1))
+    flat = a.reshape(b, k, -1)
     d = d.reshape(b, 1, -1)
     if not np.isfinite(d).all():
-        with np.errstate(invalid="ignore"):
-            return np.where(flat > 0, flat * d, 0.0).sum(axis=2)
-    return np.einsum("bkn,bkn->bk", flat, np.broadcast_to(d, flat.shape))
+        return abs_products(flat, d).sum(axis=2)
+    return np.einsum("bkn,bkn->bk", np.abs(flat), np.broadcast_to(d, flat.shape))
 
 
 def backward(

@@ -21,6 +21,7 @@ from typing import TypeAlias
 
 import numpy as np
 
+from .bits import abs_products, box_products
 from .propagation import State
 
 __all__ = ["UnitRows", "Rows", "dense", "take", "count", "signed", "concat", "bound_at", "magnitude"]
@@ -138,8 +139,7 @@ def bound_at(state: State, n: int, rows: UnitRows, computed: bool = True) -> np.
     c, i = rows.coef, rows.index
     low = _gather((state.clow if computed else state.low)[n], i)
     high = _gather((state.chigh if computed else state.high)[n], i)
-    with np.errstate(invalid="ignore"):  # 0 * inf is never selected
-        best = np.where(c > 0, c * high, np.where(c < 0, c * low, 0.0)).sum(axis=2)
+    best = box_products(c, low, high).sum(axis=2)
     ball = state.ball[n]
     if ball is not None and state.radius is not None:  # a ball comes with its radius
         centre = (c * _gather(ball[0], i)).sum(axis=2)
@@ -152,7 +152,6 @@ def bound_at(state: State, n: int, rows: UnitRows, computed: bool = True) -> np.
 
 
 def magnitude(rows: UnitRows, d: np.ndarray) -> np.ndarray:
-    """``|row| . d`` per row (``d``: ``(B, *shape)``); zero coefficients give 0 even where ``d`` is inf."""
-    c = np.abs(rows.coef)
-    with np.errstate(invalid="ignore"):
-        return np.where(c > 0, c * _gather(d, rows.index), 0.0).sum(axis=2)
+    """``|row| . d`` per row (``d``: ``(B, *shape)``), with the terms of :func:`.bits.abs_products`:
+    zero coefficients give 0 even where ``d`` is inf, NaN gives NaN."""
+    return abs_products(rows.coef, _gather(d, rows.index)).sum(axis=2)
