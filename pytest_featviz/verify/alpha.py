@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .adam import DECAY, adam_step
 from .bits import box_products
 from .graph import Graph
 from .intermediate import CHUNK_ELEMENTS
@@ -38,8 +39,7 @@ __all__ = ["alpha_backward", "ALPHA_ITERATIONS", "ALPHA_STEP"]
 ALPHA_ITERATIONS = 30
 """Projected-gradient iterations per call."""
 ALPHA_STEP = 0.25
-"""Adam's step size on the slopes (which lie in ``[0, 1]``); it decays by 2% per iteration."""
-_BETAS = (0.9, 0.999)
+"""Adam's step size on the slopes (which lie in ``[0, 1]``); it decays by :data:`.adam.DECAY` per iteration."""
 _PATIENCE, _STALL = 5, 1e-5  # a row stops when 5 iterations improved its bound by < 1e-5 relative
 
 
@@ -193,15 +193,12 @@ def _optimise(
             live = live & ((last[block] - now) > _STALL * (1.0 + np.abs(now)))  # NaN: stopped
             active[block], last[block] = live, now
         grads = _gradients(graph, sub, record, sub_slopes)
-        rate = step * 0.98**it
+        rate = step * DECAY**it
         for n, (mask, leak) in free.items():
             move = live.reshape(live.shape + (1,) * (slopes[n].ndim - 2)) & mask[items][:, None]
-            m, v = (x[block] for x in moments[n])
             g = np.where(move, grads[n], 0.0)
-            m = _BETAS[0] * m + (1 - _BETAS[0]) * g
-            v = _BETAS[1] * v + (1 - _BETAS[1]) * g * g
+            taken, (m, v) = adam_step(g, (moments[n][0][block], moments[n][1][block]), it + 1, rate)
             moments[n][0][block], moments[n][1][block] = m, v
-            m_hat, v_hat = m / (1 - _BETAS[0] ** (it + 1)), v / (1 - _BETAS[1] ** (it + 1))
-            moved = np.clip(sub_slopes[n] - rate * m_hat / (np.sqrt(v_hat) + 1e-12), leak, 1.0)
+            moved = np.clip(sub_slopes[n] - taken, leak, 1.0)
             slopes[n][block] = np.where(move, moved, sub_slopes[n])
     return best_c, best_e

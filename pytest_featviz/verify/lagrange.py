@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .adam import DECAY, adam_step
 from .graph import Graph
 from .nonlinear import Activation, MaxPool2D, Multiply
 from .propagation import InputSet, State, backward
@@ -34,7 +35,6 @@ __all__ = ["Relu", "splittable", "Optimised", "optimise", "LR_ALPHA", "LR_BETA"]
 
 LR_ALPHA = 0.1
 LR_BETA = 0.05
-_DECAY = 0.98
 
 
 @dataclass(frozen=True)
@@ -127,20 +127,6 @@ class Optimised:
     point: np.ndarray | None
 
 
-class _Adam:
-    """Adam steps for one variable, projected onto ``[low, high]`` by the caller."""
-
-    def __init__(self, shape: tuple[int, ...], lr: float) -> None:
-        self.m, self.v, self.t, self.lr = np.zeros(shape), np.zeros(shape), 0, lr
-
-    def step(self, grad: np.ndarray) -> np.ndarray:
-        self.t += 1
-        self.m = 0.9 * self.m + 0.1 * grad
-        self.v = 0.999 * self.v + 0.001 * grad**2
-        m_hat, v_hat = self.m / (1 - 0.9**self.t), self.v / (1 - 0.999**self.t)
-        return self.lr * _DECAY ** (self.t - 1) * m_hat / (np.sqrt(v_hat) + 1e-8)
-
-
 def _set_alpha(state: State, relus: list[Relu], base: dict, alpha: np.ndarray, unstable: np.ndarray) -> None:
     """Lower lines ``alpha z`` (valid everywhere for ``slope <= alpha <= 1``) on the unstable neurons."""
     for r in relus:
@@ -211,7 +197,7 @@ def optimise(
     alpha = flat(lambda r: base[r.node][0]) if start[0] is None else start[0].copy()
     beta = np.zeros((b, k, total)) if start[1] is None else start[1].copy()
     split = signs != 0
-    adam_a, adam_b = _Adam(alpha.shape, LR_ALPHA), _Adam(beta.shape, LR_BETA)
+    moments_a, moments_b = (np.zeros_like(alpha),) * 2, (np.zeros_like(beta),) * 2
     best = np.full((b, k), np.inf)
     best_alpha, best_beta = alpha.copy(), beta.copy()
     record: dict[int, np.ndarray] = {}
@@ -228,8 +214,10 @@ def optimise(
             if it == iterations or 0 not in record:
                 break
             g_alpha, g_beta, point = _gradients(graph, state, inset, target, record, used, signs, total)
-            alpha = np.clip(alpha - adam_a.step(np.where(unstable, g_alpha, 0.0)), slope, 1.0)
-            beta = np.maximum(beta - adam_b.step(np.where(split[:, None], g_beta, 0.0)), 0.0)
+            step_a, moments_a = adam_step(np.where(unstable, g_alpha, 0.0), moments_a, it + 1, LR_ALPHA * DECAY**it)
+            step_b, moments_b = adam_step(np.where(split[:, None], g_beta, 0.0), moments_b, it + 1, LR_BETA * DECAY**it)
+            alpha = np.clip(alpha - step_a, slope, 1.0)
+            beta = np.maximum(beta - step_b, 0.0)
     finally:
         state.relax.update(base)
     return Optimised(best, best_alpha, best_beta, record, point)
