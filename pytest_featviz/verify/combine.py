@@ -25,15 +25,13 @@ SAFETY = 2.0
 def margin(group: Group, state: State, node: int, unit: float) -> np.ndarray:
     """Per row, a bound on the float32 rounding of the objective's own evaluation from the
     node's values (a sum of ``nnz`` terms), widened, plus the absolute margin."""
-    if isinstance(group.rows, UnitRows):
-        nonzero = group.rows.coef != 0
-        nnz = int(nonzero.sum(axis=2).max()) if nonzero.size else 0
-        return SAFETY * gamma(nnz + 1, unit) * magnitude(group.rows, state.mag(node)) + ABS_MARGIN
-    b, k = group.rows.shape[:2]
-    nonzero = group.rows.reshape(b, k, -1) != 0
-    nnz = int(nonzero.sum(axis=2).max()) if nonzero.size else 0
-    raw = gamma(nnz + 1, unit) * dot_abs(group.rows, state.mag(node))
-    return SAFETY * raw + ABS_MARGIN
+    rows = group.rows
+    if isinstance(rows, UnitRows):
+        coef, size = rows.coef, magnitude(rows, state.mag(node))
+    else:
+        coef, size = rows.reshape(*rows.shape[:2], -1), dot_abs(rows, state.mag(node))
+    nnz = int((coef != 0).sum(axis=2).max()) if coef.size else 0
+    return SAFETY * gamma(nnz + 1, unit) * size + ABS_MARGIN
 
 
 def _lse(x: np.ndarray) -> np.ndarray:
