@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 OLD := .venv-oldest
 OLDSTAMP := $(OLD)/.installed
 
-.PHONY: venv venv-oldest demo lint format test test-fast test-oldest check-install dist bench clean models lock examples-run
+.PHONY: venv venv-oldest demo lint ruff format test test-fast test-oldest check-install dist bench clean models lock examples-run
 
 $(STAMP): pyproject.toml constraints/newest.txt
 	$(PY) -m venv $(VENV)
@@ -45,11 +45,14 @@ demo: $(STAMP)
 	@echo "HTML report of the example suite: $(CURDIR)/demo_out/report.html"
 	@echo "filter grids: $(CURDIR)/demo_out/textures_conv1_raw.png, textures_conv1_standard.png, digits_conv2_standard.png"
 
-# Lint and type-check (config in pyproject.toml: [tool.ruff], [tool.mypy]); `make test` runs it first.
-lint: $(STAMP)
+# Lint and type-check (config in pyproject.toml: [tool.ruff], [tool.mypy]); `make test` runs the same checks.
+lint: ruff
+	$(BIN)/python -m mypy
+
+# ruff's lint and format checks: the part of `make lint` that `make test` runs first.
+ruff: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m mypy
 
 # Apply the automatic lint fixes and the formatter.
 format: $(STAMP)
@@ -58,9 +61,7 @@ format: $(STAMP)
 
 # `make lint`'s checks and the suite: mypy (about 10 s of one core) runs beside the suite and reports after
 # it; either failing fails the target.
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: ruff
 	@$(BIN)/python -m mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
 	echo "$(BIN)/python -m pytest -n 2 --dist loadgroup -q  (mypy beside it)"; \
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -n 2 --dist loadgroup -q; suite=$$?; \
