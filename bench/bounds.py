@@ -11,7 +11,8 @@ Tightness (``--widths-only`` runs only this part): on the seed MLP and a deep ML
 784-256-256-128-10 (trained here on the digits training split for 20 epochs, seeded; seeded
 random weights when scikit-learn or scikit-image is missing), for the first 20 test digits
 and every other class ``j``, the logit margin ``z_j - z_true`` in
-``Box(0, 1) & LpBall(x, eps, p=inf)`` at eps 0.001/0.01/0.03: the mean bound width
+``Box(0, 1) & LpBall(x, eps, p=inf)`` at eps 0.001/0.01/0.03 (and, on the deep MLP, in
+``Box(0, 1) & LpBall(x, 0.1, p=2)``): the mean bound width
 (``upper - lower``), the width without the rounding terms (``real``), the fraction of the
 20 digits whose 9 margins are all proven negative, and the time per call (180 items). "before"
 is the ``verify`` package of commit ``aa4be8a`` (rounding propagated forward through
@@ -55,6 +56,9 @@ MODELS = ROOT / "examples" / "models"
 BEFORE_COMMIT = "aa4be8a"
 MAIN_COMMIT = "2bdd0a4"  # before full CROWN on convolutions (patches) and alpha-CROWN
 EPSILONS = (0.001, 0.01, 0.03)
+Ball = tuple[float, float]
+LINF: tuple[Ball, ...] = tuple((np.inf, eps) for eps in EPSILONS)
+"""The L-inf balls of the tables, ``(p, eps)``; the deep MLP adds the L2 ball of radius 0.1."""
 
 
 def best_time(fn: Callable[[], Any], repeats: int) -> float:
@@ -226,9 +230,11 @@ def issue_cnn() -> tuple[Any, str]:
     return trained(model, True, 5)
 
 
-def widths(name: str, model: Any, runs: dict[str, tuple[Callable[..., Any], str]], n: int = 20) -> None:
+def widths(
+    name: str, model: Any, runs: dict[str, tuple[Callable[..., Any], str]], n: int = 20, balls: tuple[Ball, ...] = LINF
+) -> None:
     """Print mean width, exact width, certified fraction, time per call (and, for convolutional
-    models, peak memory) per eps and run (a label: a ``bounds`` function and its method)."""
+    models, peak memory) per ball ``(p, eps)`` and run (a label: a ``bounds`` function and its method)."""
     import pytest_featviz as fv
 
     data = np.load(MODELS / "digits_test.npz")
@@ -239,10 +245,10 @@ def widths(name: str, model: Any, runs: dict[str, tuple[Callable[..., Any], str]
     pairs = [(i, j) for i in range(n) for j in range(10) if j != y[i]]
     items = np.array([i for i, _ in pairs])
     objective = fv.ClassLogit([j for _, j in pairs]) - fv.ClassLogit([int(y[i]) for i, _ in pairs])
-    print(f"{name}: {n} test digits x 9 logit margins z_j - z_true, Box(0, 1) & L-inf ball")
-    print(f"  {'eps':>6s} {'run':24s} {'width':>10s} {'real':>10s} {'proven':>7s} {'s/call':>7s} {'MiB':>7s}")
-    for eps in EPSILONS:
-        c = fv.Box(0, 1) & fv.LpBall(x[items], eps, p=np.inf)
+    print(f"{name}: {n} test digits x 9 logit margins z_j - z_true, Box(0, 1) & Lp ball")
+    print(f"  {'ball':>10s} {'run':24s} {'width':>10s} {'real':>10s} {'proven':>7s} {'s/call':>7s} {'MiB':>7s}")
+    for p, eps in balls:
+        c = fv.Box(0, 1) & fv.LpBall(x[items], eps, p=p)
         for label, (bounds, method) in runs.items():
 
             def run(bounds: Callable[..., Any] = bounds, method: str = method, c: Any = c) -> Any:
@@ -255,18 +261,18 @@ def widths(name: str, model: Any, runs: dict[str, tuple[Callable[..., Any], str]
             proven = np.ones(n, dtype=bool)
             np.logical_and.at(proven, items, b.upper < 0)
             print(
-                f"  {eps:6.3f} {label:24s} {np.mean(b.upper - b.lower):10.4f} "
+                f"  {'Linf' if p == np.inf else 'L2':>4s} {eps:5.3f} {label:24s} {np.mean(b.upper - b.lower):10.4f} "
                 f"{np.mean(b.real_upper - b.real_lower):10.4f} {proven.mean():7.2f} {t:7.2f} {mem}"
             )
 
 
-def lirpa(name: str, model: Any, python: str | None, n: int = 20) -> None:
+def lirpa(name: str, model: Any, python: str | None, n: int = 20, balls: tuple[Ball, ...] = LINF) -> None:
     """auto_LiRPA's CROWN and alpha-CROWN on the same weights and the first ``n`` test digits,
     run by ``python`` (optional)."""
     data = np.load(MODELS / "digits_test.npz")
     x = data["x_test"][:n].astype(np.float32) / 255
     x = x[..., None] if len(model.inputs[0].shape) == 4 else x
-    run_lirpa(name, model, python, x, data["y_test"][:n], [(np.inf, eps) for eps in EPSILONS])
+    run_lirpa(name, model, python, x, data["y_test"][:n], list(balls))
 
 
 def tightness(lirpa_python: str | None) -> None:
@@ -280,8 +286,8 @@ def tightness(lirpa_python: str | None) -> None:
     runs.update({"ibp": (bounds, "ibp"), "crown": (bounds, "crown"), "alpha-crown": (bounds, "alpha-crown")})
     widths("seed MLP (digits_mlp.keras)", fv.load_model(MODELS / "digits_mlp.keras"), runs)
     model, how = deep_mlp()
-    widths(f"deep MLP 784-256-256-128-10, {how}", model, runs)
-    lirpa("deep MLP", model, lirpa_python)
+    widths(f"deep MLP 784-256-256-128-10, {how}", model, runs, balls=LINF + ((2.0, 0.1),))
+    lirpa("deep MLP", model, lirpa_python, balls=LINF + ((2.0, 0.1),))
     runs = {"crown-ibp": (bounds, "crown-ibp"), "crown": (bounds, "crown"), "alpha-crown": (bounds, "alpha-crown")}
     if main is not None:
         runs = {"crown (before patches)": (main, "crown"), **runs}

@@ -105,6 +105,9 @@ def main(path: str) -> None:
                 lb, ub = bounded.compute_bounds(x=(ball,), C=spec, method=method)
             except RuntimeError as exc:  # auto_LiRPA 0.3 on a newer PyTorch fails on some calls
                 print(f"{p} {float(eps)} {method} nan nan nan ({str(exc).splitlines()[0][:60]})", flush=True)
+                # a failed call can leave the module's cached bounds broken for the next one
+                # (alpha-CROWN failing at L-inf 0.03 on the deep MLP made CROWN at L2 0.1 fail too)
+                bounded = BoundedModule(model, torch.empty_like(x), verbose=False)
                 continue
             seconds = time.perf_counter() - t0
             lb, ub = lb.detach().numpy(), ub.detach().numpy()
