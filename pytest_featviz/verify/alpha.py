@@ -30,16 +30,17 @@ import numpy as np
 from .adam import DECAY, adam_step
 from .bits import box_products
 from .graph import Graph
-from .intermediate import CHUNK_ELEMENTS
 from .nonlinear import Activation, MaxPool2D, Multiply
 from .propagation import State, backward
 
-__all__ = ["alpha_backward", "ALPHA_ITERATIONS", "ALPHA_STEP"]
+__all__ = ["alpha_backward", "ALPHA_ITERATIONS", "ALPHA_STEP", "ALPHA_ELEMENTS"]
 
 ALPHA_ITERATIONS = 30
 """Projected-gradient iterations per call."""
 ALPHA_STEP = 0.25
 """Adam's step size on the slopes (which lie in ``[0, 1]``); it decays by :data:`.adam.DECAY` per iteration."""
+ALPHA_ELEMENTS = 2**22
+"""Numbers per array (32 MiB of float64) in one group of items optimised by one compiled call."""
 _PATIENCE, _STALL = 5, 1e-5  # a row stops when 5 iterations improved its bound by < 1e-5 relative
 
 
@@ -145,7 +146,7 @@ def alpha_backward(
     step = ALPHA_STEP if step is None else step
     b, k = a.shape[:2]
     per_item = k * sum(int(np.prod(nd.shape)) for nd in graph.nodes[: target + 1])
-    items = max(1, CHUNK_ELEMENTS // max(1, 4 * per_item))
+    items = max(1, ALPHA_ELEMENTS // max(1, 4 * per_item))
     found = [np.empty((b, k)), np.empty((b, k))]
     for i0 in range(0, b, items):
         part = slice(i0, min(i0 + items, b))

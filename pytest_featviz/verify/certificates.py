@@ -14,7 +14,7 @@ one forward pass and the objectives' rows stacked (:mod:`.stack`). The methods:
   entry with the largest lower bound below, the largest upper bound above).
   Intermediate pre-activation bounds come from full CROWN where that is cheap
   (:data:`.propagation.FULL_CROWN_BUDGET`: 2 x neurons x earlier nodes' sizes per item;
-  rows go in chunks of at most 2**22 float64 numbers, 32 MiB) and from IBP otherwise; the result's
+  rows go in chunks of at most 2**19 float64 numbers, 4 MiB) and from IBP otherwise; the result's
   ``method`` says ``"crown"`` or ``"crown-ibp"`` accordingly (``method="crown-ibp"``
   forces IBP intermediates). CROWN is not always tighter than IBP: the tighter of
   the two is reported per bound;
@@ -151,7 +151,7 @@ def bounds(
         many numbers per batch item (default :data:`.propagation.FULL_CROWN_BUDGET`,
         2**23); the layers past it keep their IBP bounds and are named in
         ``Bounds.ibp_layers`` (``method`` then reads 'crown-ibp'). Rows are processed in
-        chunks of 32 MiB whatever the budget: a larger one costs time, not memory.
+        chunks of 4 MiB whatever the budget: a larger one costs time, not memory.
 
     Returns
     -------

@@ -12,7 +12,7 @@ Forward pass (:func:`forward`), node by node in topological order:
   by a CROWN backward pass with two rows per neuron ("full CROWN",
   :mod:`.intermediate`: convolutional nodes as patches, :mod:`.patches`), when their
   rows hold at most :data:`FULL_CROWN_BUDGET` numbers per item (processed in chunks
-  of at most 32 MiB whatever the batch); otherwise their IBP bounds are used
+  of at most 4 MiB whatever the batch); otherwise their IBP bounds are used
   ("CROWN-IBP", and ``State.ibp_nodes`` lists them). Nodes closer to the input are
   skipped because IBP is already as tight as CROWN there, and so are the outputs of
   activations and max pooling (monotone: the image of the tightened input interval is
