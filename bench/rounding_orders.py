@@ -38,8 +38,6 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bounds import MODELS, issue_cnn  # noqa: E402
 
-UNIT = 2.0**-24
-
 
 def sorted_order_share(terms: np.ndarray) -> float:
     """``sum_k |s_k| / (k max(P, N))`` for the order positives-largest-first, negatives-smallest-first."""

@@ -123,8 +123,8 @@ def adverse_sum(terms: np.ndarray, direction: float, pool: int = 256, tries: int
 
     An addition whose result stays in (or drops below) the binade of the running sum rounds
     by an amount fixed by the term's own bits and that binade (ties aside), whatever the
-    order; one that carries the sum into the next binade up rounds by up to half that binade's ulp, in a direction the order can
-    choose. So the order climbs to a power of two ``2**E`` (``E`` among the ``tries``
+    order; one that carries the sum into the next binade up rounds by up to half that
+    binade's ulp, in a direction the order can choose. So the order climbs to a power of two ``2**E`` (``E`` among the ``tries``
     largest below ``max(P, N)``) and crosses it back and forth as often as the terms allow,
     picking at each step, among ``pool`` candidates, the term that rounds furthest in
     ``direction``; the most extreme of the ``tries`` sums is returned. On 3400 normal terms

@@ -23,6 +23,7 @@ from test_bounds import evaluate
 
 import pytest_featviz as fv
 from pytest_featviz.verify import bounds, combine, propagation
+from pytest_featviz.verify.rounding import adverse_dense
 
 L = keras.layers
 METHODS = ["ibp", "crown", "crown-ibp"]
@@ -232,8 +233,6 @@ def test_float32_sums_in_orders_picked_against_the_bounds_leave_the_exact_bounds
     the margin up, or down (:func:`.rounding.adverse_dense`, each unit the way its weight in the
     margin asks), the float32 margin leaves the exact-arithmetic bounds by a visible part of the
     rounding allowance, and stays inside the float32-sound bounds of every method."""
-    from pytest_featviz.verify.rounding import adverse_dense
-
     rng = np.random.default_rng(dim)
     model = keras.Sequential([keras.Input((dim,)), L.Dense(16, name="h"), L.Dense(2, name="logits")])
     _set(model, rng)
